@@ -1,0 +1,193 @@
+//! The element types a safetensors file can declare.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, ErrorKind};
+
+macro_rules! dtypes {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal, $bits:literal;)*) => {
+        /// The element type of a tensor, as named in the file header.
+        ///
+        /// The variants are declared in the reference implementation's order,
+        /// which the writer's canonical layout depends on (see [`Ord`]).
+        /// Names are case-sensitive: `"F32"` parses, `"f32"` does not.
+        ///
+        /// ```
+        /// use tensorsafe::Dtype;
+        /// let dtype: Dtype = "BF16".parse()?;
+        /// assert_eq!(dtype, Dtype::BF16);
+        /// assert_eq!(dtype.bits(), 16);
+        /// assert_eq!(dtype.to_string(), "BF16");
+        /// # Ok::<(), tensorsafe::Error>(())
+        /// ```
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[allow(non_camel_case_types)]
+        #[non_exhaustive]
+        pub enum Dtype {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Dtype {
+            /// Every dtype, in declaration order.
+            pub const ALL: &'static [Dtype] = &[$(Dtype::$variant,)*];
+
+            /// The name used in file headers, e.g. `"F8_E4M3"`.
+            pub const fn name(self) -> &'static str {
+                match self { $(Dtype::$variant => $name,)* }
+            }
+
+            /// Size of one element in bits (4 for `F4`, 6 for the `F6` types).
+            pub const fn bits(self) -> usize {
+                match self { $(Dtype::$variant => $bits,)* }
+            }
+
+            /// Parses a header name without allocating; `None` if unknown.
+            pub fn from_name(name: &str) -> Option<Dtype> {
+                match name {
+                    $($name => Some(Dtype::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+dtypes! {
+    /// Boolean, one byte per element (0 or 1).
+    BOOL = "BOOL", 8;
+    /// OCP MX FP4 (E2M1), two elements per byte.
+    F4 = "F4", 4;
+    /// OCP MX FP6 (E2M3), four elements per three bytes.
+    F6_E2M3 = "F6_E2M3", 6;
+    /// OCP MX FP6 (E3M2), four elements per three bytes.
+    F6_E3M2 = "F6_E3M2", 6;
+    /// Unsigned 8-bit integer.
+    U8 = "U8", 8;
+    /// Signed 8-bit integer.
+    I8 = "I8", 8;
+    /// FP8 E5M2 (IEEE-like, with infinities).
+    F8_E5M2 = "F8_E5M2", 8;
+    /// FP8 E4M3 "FN" (no infinities, NaN at 0x7f/0xff).
+    F8_E4M3 = "F8_E4M3", 8;
+    /// OCP MX E8M0 scale: a power of two, 0xff is NaN.
+    F8_E8M0 = "F8_E8M0", 8;
+    /// FP8 E4M3 "FNUZ" (bias 8, NaN only at 0x80, no negative zero).
+    F8_E4M3FNUZ = "F8_E4M3FNUZ", 8;
+    /// FP8 E5M2 "FNUZ" (bias 16, NaN only at 0x80, no negative zero).
+    F8_E5M2FNUZ = "F8_E5M2FNUZ", 8;
+    /// Signed 16-bit integer.
+    I16 = "I16", 16;
+    /// Unsigned 16-bit integer.
+    U16 = "U16", 16;
+    /// IEEE half precision.
+    F16 = "F16", 16;
+    /// bfloat16.
+    BF16 = "BF16", 16;
+    /// Signed 32-bit integer.
+    I32 = "I32", 32;
+    /// Unsigned 32-bit integer.
+    U32 = "U32", 32;
+    /// IEEE single precision.
+    F32 = "F32", 32;
+    /// Complex number made of two `F32` (real, imaginary).
+    C64 = "C64", 64;
+    /// IEEE double precision.
+    F64 = "F64", 64;
+    /// Signed 64-bit integer.
+    I64 = "I64", 64;
+    /// Unsigned 64-bit integer.
+    U64 = "U64", 64;
+}
+
+impl Dtype {
+    /// Size of one element in whole bytes, or `None` for the sub-byte types
+    /// (`F4`, `F6_*`).
+    pub const fn size(self) -> Option<usize> {
+        let bits = self.bits();
+        if bits % 8 == 0 {
+            Some(bits / 8)
+        } else {
+            None
+        }
+    }
+
+    /// Whether the elements are floating point numbers (including the F8, F6
+    /// and F4 formats and the complex type).
+    pub const fn is_float(self) -> bool {
+        !matches!(
+            self,
+            Dtype::BOOL
+                | Dtype::U8
+                | Dtype::I8
+                | Dtype::I16
+                | Dtype::U16
+                | Dtype::I32
+                | Dtype::U32
+                | Dtype::I64
+                | Dtype::U64
+        )
+    }
+
+    /// Byte length of `elements` elements, with checked arithmetic.
+    ///
+    /// Fails with [`ErrorKind::Overflow`] if the bit count overflows and with
+    /// [`ErrorKind::PartialByte`] if it is not a whole number of bytes.
+    pub fn byte_len(self, elements: usize) -> Result<usize, ErrorKind> {
+        let bits = elements
+            .checked_mul(self.bits())
+            .ok_or(ErrorKind::Overflow)?;
+        if bits % 8 != 0 {
+            return Err(ErrorKind::PartialByte);
+        }
+        Ok(bits / 8)
+    }
+}
+
+impl fmt::Display for Dtype {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Dtype {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Dtype::from_name(s)
+            .ok_or_else(|| Error::new(ErrorKind::UnknownDtype).with_detail(format!("{s:?}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_case_sensitive() {
+        assert_eq!(Dtype::ALL.len(), 22);
+        for &d in Dtype::ALL {
+            assert_eq!(d.name().parse::<Dtype>().unwrap(), d);
+            assert!(d.name().to_lowercase().parse::<Dtype>().is_err());
+        }
+        assert!("f32".parse::<Dtype>().is_err());
+        assert!("".parse::<Dtype>().is_err());
+    }
+
+    #[test]
+    fn declaration_order_matches_reference() {
+        assert!(Dtype::BOOL < Dtype::F4);
+        assert!(Dtype::F32 < Dtype::C64);
+        assert!(Dtype::C64 < Dtype::F64);
+        assert_eq!(Dtype::ALL.last(), Some(&Dtype::U64));
+    }
+
+    #[test]
+    fn byte_len_is_checked() {
+        assert_eq!(Dtype::F4.byte_len(3), Err(ErrorKind::PartialByte));
+        assert_eq!(Dtype::F4.byte_len(4), Ok(2));
+        assert_eq!(Dtype::F6_E2M3.byte_len(4), Ok(3));
+        assert_eq!(Dtype::F6_E2M3.byte_len(2), Err(ErrorKind::PartialByte));
+        assert_eq!(Dtype::F64.byte_len(usize::MAX), Err(ErrorKind::Overflow));
+    }
+}

@@ -1,0 +1,510 @@
+//! A strict JSON scanner specialised for safetensors headers.
+//!
+//! It accepts exactly the JSON that `serde_json` accepts for the header
+//! schema (escapes, surrogate pairs, whitespace, integer ranges, a nesting
+//! limit of 128 levels) and builds the tensor table in one pass without an
+//! allocation per tensor: names go to one arena string, shapes to one vector.
+//! `tests/json_differential.rs` checks the accepted language against
+//! `serde_json`.
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// serde_json refuses input whose nesting reaches this depth.
+pub(crate) const RECURSION_LIMIT: usize = 128;
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Bytes that end the fast scan of a string: `"`, `\`, and control characters.
+#[inline(always)]
+fn special_mask(word: u64) -> u64 {
+    let has_zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let quote = has_zero(word ^ (LO * b'"' as u64));
+    let backslash = has_zero(word ^ (LO * b'\\' as u64));
+    let control = word.wrapping_sub(LO * 0x20) & !word & HI;
+    quote | backslash | control
+}
+
+/// Where a decoded string lives.
+pub(crate) enum Str {
+    /// Unescaped: this range of the input.
+    Raw(usize, usize),
+    /// Had escapes: decoded into the scanner's scratch buffer.
+    Scratch,
+}
+
+pub(crate) struct Scanner<'a> {
+    text: &'a str,
+    pub(crate) pos: usize,
+    /// Added to positions in errors, so they are offsets in the file.
+    base: u64,
+    pub(crate) scratch: String,
+}
+
+impl<'a> Scanner<'a> {
+    pub(crate) fn new(text: &'a str, base: u64) -> Self {
+        Scanner {
+            text,
+            pos: 0,
+            base,
+            scratch: String::new(),
+        }
+    }
+
+    #[inline(always)]
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    /// File offset of a position in the header.
+    pub(crate) fn offset_of(&self, pos: usize) -> u64 {
+        self.base.saturating_add(pos as u64)
+    }
+
+    pub(crate) fn error(&self, kind: ErrorKind, detail: impl Into<String>) -> Error {
+        Error::new(kind)
+            .at(self.offset_of(self.pos))
+            .with_detail(detail)
+    }
+
+    fn syntax(&self, what: &str) -> Error {
+        if self.pos >= self.text.len() {
+            return Error::new(ErrorKind::JsonSyntax)
+                .at(self.offset_of(self.pos))
+                .with_detail(format!("unexpected end of header, expected {what}"));
+        }
+        self.error(ErrorKind::JsonSyntax, format!("expected {what}"))
+    }
+
+    #[inline(always)]
+    pub(crate) fn peek(&self) -> Option<u8> {
+        self.bytes().get(self.pos).copied()
+    }
+
+    #[inline(always)]
+    pub(crate) fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// Skips whitespace, then consumes `byte` or fails naming `what`.
+    #[inline(always)]
+    pub(crate) fn expect(&mut self, byte: u8, what: &str) -> Result<()> {
+        self.skip_ws();
+        if self.peek() == Some(byte) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.syntax(what))
+        }
+    }
+
+    pub(crate) fn at_end(&mut self) -> bool {
+        self.skip_ws();
+        self.pos >= self.text.len()
+    }
+
+    /// The text of a string token returned by [`Scanner::string`].
+    pub(crate) fn str_of(&self, s: &Str) -> &str {
+        match *s {
+            Str::Raw(start, end) => self.text.get(start..end).unwrap_or(""),
+            Str::Scratch => &self.scratch,
+        }
+    }
+
+    /// Parses a string whose opening quote is at `pos`.
+    #[inline]
+    pub(crate) fn string(&mut self) -> Result<Str> {
+        if self.peek() != Some(b'"') {
+            return Err(self.syntax("a string"));
+        }
+        self.pos += 1;
+        let start = self.pos;
+        let bytes = self.bytes();
+        loop {
+            // Fast path: eight bytes at a time until something special appears.
+            while let Some(chunk) = bytes.get(self.pos..self.pos + 8) {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(chunk);
+                let mask = special_mask(u64::from_le_bytes(word));
+                if mask != 0 {
+                    self.pos += (mask.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                self.pos += 8;
+            }
+            match self.peek() {
+                Some(b'"') => {
+                    let end = self.pos;
+                    self.pos += 1;
+                    return Ok(Str::Raw(start, end));
+                }
+                Some(b'\\') => {
+                    self.scratch.clear();
+                    self.scratch
+                        .push_str(self.text.get(start..self.pos).unwrap_or(""));
+                    return self.escaped_string();
+                }
+                Some(b) if b < 0x20 => {
+                    return Err(self.error(
+                        ErrorKind::JsonSyntax,
+                        "control character in string (must be escaped)",
+                    ))
+                }
+                Some(_) => self.pos += 1,
+                None => return Err(self.syntax("the end of a string")),
+            }
+        }
+    }
+
+    /// Slow path: the rest of a string that contains escapes, into `scratch`.
+    fn escaped_string(&mut self) -> Result<Str> {
+        loop {
+            let run_start = self.pos;
+            while let Some(b) = self.peek() {
+                if b == b'"' || b == b'\\' || b < 0x20 {
+                    break;
+                }
+                self.pos += 1;
+            }
+            let run = self.text.get(run_start..self.pos).unwrap_or("");
+            self.scratch.push_str(run);
+            match self.peek() {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(Str::Scratch);
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    let c = match self.peek() {
+                        Some(b'u') => {
+                            self.pos += 1;
+                            self.unicode_escape()?
+                        }
+                        Some(b) => {
+                            let c = match b {
+                                b'"' => '"',
+                                b'\\' => '\\',
+                                b'/' => '/',
+                                b'b' => '\u{8}',
+                                b'f' => '\u{c}',
+                                b'n' => '\n',
+                                b'r' => '\r',
+                                b't' => '\t',
+                                _ => {
+                                    return Err(self.error(ErrorKind::JsonSyntax, "invalid escape"))
+                                }
+                            };
+                            self.pos += 1;
+                            c
+                        }
+                        None => return Err(self.syntax("an escape")),
+                    };
+                    self.scratch.push(c);
+                }
+                Some(_) => {
+                    return Err(self.error(
+                        ErrorKind::JsonSyntax,
+                        "control character in string (must be escaped)",
+                    ))
+                }
+                None => return Err(self.syntax("the end of a string")),
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u16> {
+        let mut value: u16 = 0;
+        for _ in 0..4 {
+            let digit = match self.peek() {
+                Some(b @ b'0'..=b'9') => b - b'0',
+                Some(b @ b'a'..=b'f') => b - b'a' + 10,
+                Some(b @ b'A'..=b'F') => b - b'A' + 10,
+                _ => return Err(self.error(ErrorKind::JsonSyntax, "invalid \\u escape")),
+            };
+            value = (value << 4) | u16::from(digit);
+            self.pos += 1;
+        }
+        Ok(value)
+    }
+
+    /// After `\u`: four hex digits, and for a leading surrogate the trailing one.
+    /// Lone surrogates are refused, as serde_json does for strings.
+    fn unicode_escape(&mut self) -> Result<char> {
+        let first = self.hex4()?;
+        let code = match first {
+            0xD800..=0xDBFF => {
+                if self.bytes().get(self.pos..self.pos + 2) != Some(b"\\u") {
+                    return Err(self.error(
+                        ErrorKind::JsonSyntax,
+                        "lone leading surrogate in \\u escape",
+                    ));
+                }
+                self.pos += 2;
+                let second = self.hex4()?;
+                if !(0xDC00..=0xDFFF).contains(&second) {
+                    return Err(self.error(
+                        ErrorKind::JsonSyntax,
+                        "invalid trailing surrogate in \\u escape",
+                    ));
+                }
+                0x10000 + ((u32::from(first) - 0xD800) << 10) + (u32::from(second) - 0xDC00)
+            }
+            0xDC00..=0xDFFF => {
+                return Err(self.error(
+                    ErrorKind::JsonSyntax,
+                    "lone trailing surrogate in \\u escape",
+                ))
+            }
+            other => u32::from(other),
+        };
+        // Every value built above is a valid scalar value; the fallback is unreachable.
+        Ok(char::from_u32(code).unwrap_or('\u{FFFD}'))
+    }
+
+    /// Parses a number at `pos` that must be a non-negative integer fitting
+    /// in a u64; `depth` is the nesting level of its array. A syntactically valid number of another kind is
+    /// [`ErrorKind::InvalidInteger`]; anything else is a syntax error.
+    #[inline]
+    pub(crate) fn integer(&mut self, depth: usize) -> Result<u64> {
+        let start = self.pos;
+        let bytes = self.bytes();
+        let mut value: u64 = 0;
+        let mut fits = true;
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => {
+                while let Some(&b) = bytes.get(self.pos) {
+                    if !b.is_ascii_digit() {
+                        break;
+                    }
+                    match value
+                        .checked_mul(10)
+                        .and_then(|v| v.checked_add(u64::from(b - b'0')))
+                    {
+                        Some(v) => value = v,
+                        None => fits = false,
+                    }
+                    self.pos += 1;
+                }
+            }
+            Some(b'-') => {
+                self.number()?;
+                return Err(self.invalid_integer(start, "negative number"));
+            }
+            Some(b'"' | b'[' | b'{' | b't' | b'f' | b'n') => {
+                self.value(depth)?;
+                return Err(self.invalid_integer(start, "not a number"));
+            }
+            _ => return Err(self.syntax("a number")),
+        }
+        match self.peek() {
+            Some(b'.' | b'e' | b'E') => {
+                self.pos = start;
+                self.number()?;
+                Err(self.invalid_integer(start, "not an integer"))
+            }
+            Some(b'0'..=b'9') => Err(self.error(ErrorKind::JsonSyntax, "leading zero in number")),
+            _ if !fits => Err(self.invalid_integer(start, "too large for 64 bits")),
+            _ => Ok(value),
+        }
+    }
+
+    fn invalid_integer(&self, start: usize, why: &str) -> Error {
+        let token = self.text.get(start..self.pos).unwrap_or("");
+        let shown: String = token.chars().take(40).collect();
+        Error::new(ErrorKind::InvalidInteger)
+            .at(self.offset_of(start))
+            .with_detail(format!("{why}: {shown}"))
+    }
+
+    /// Validates any JSON number at `pos` (RFC 8259 grammar).
+    fn number(&mut self) -> Result<()> {
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => {
+                self.pos += 1;
+                if let Some(b'0'..=b'9') = self.peek() {
+                    return Err(self.error(ErrorKind::JsonSyntax, "leading zero in number"));
+                }
+            }
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return Err(self.syntax("a digit")),
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err(self.syntax("a digit after the decimal point"));
+            }
+            self.digits();
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err(self.syntax("a digit in the exponent"));
+            }
+            self.digits();
+        }
+        Ok(())
+    }
+
+    fn digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<()> {
+        if self.bytes().get(self.pos..self.pos + word.len()) == Some(word) {
+            self.pos += word.len();
+            Ok(())
+        } else {
+            Err(self.syntax("a JSON value"))
+        }
+    }
+
+    /// Validates and skips any JSON value at `pos` (after whitespace).
+    /// `depth` is the nesting level of the value's container; an array or
+    /// object here would be at `depth + 1`.
+    pub(crate) fn value(&mut self, depth: usize) -> Result<()> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b'"') => self.string().map(|_| ()),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(open @ (b'[' | b'{')) => {
+                let depth = depth + 1;
+                if depth >= RECURSION_LIMIT {
+                    return Err(
+                        self.error(ErrorKind::RecursionLimit, "nesting limit of 128 reached")
+                    );
+                }
+                self.pos += 1;
+                let close = if open == b'[' { b']' } else { b'}' };
+                self.skip_ws();
+                if self.peek() == Some(close) {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                loop {
+                    if open == b'{' {
+                        self.skip_ws();
+                        self.string()?;
+                        self.expect(b':', "':'")?;
+                    }
+                    self.value(depth)?;
+                    self.skip_ws();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b) if b == close => {
+                            self.pos += 1;
+                            return Ok(());
+                        }
+                        _ => {
+                            return Err(self.syntax(if open == b'[' {
+                                "',' or ']'"
+                            } else {
+                                "',' or '}'"
+                            }))
+                        }
+                    }
+                }
+            }
+            _ => Err(self.syntax("a JSON value")),
+        }
+    }
+
+    /// The JSON type of the value at `pos`, for error messages.
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self.peek() {
+            Some(b'"') => "a string",
+            Some(b'-' | b'0'..=b'9') => "a number",
+            Some(b't' | b'f') => "a boolean",
+            Some(b'n') => "null",
+            Some(b'[') => "an array",
+            Some(b'{') => "an object",
+            _ => "no value",
+        }
+    }
+
+    /// Fails with [`ErrorKind::InvalidType`] for the value at `pos` if it is
+    /// valid JSON, or with the syntax error if it is not.
+    pub(crate) fn wrong_type(&mut self, expected: &str, depth: usize) -> Error {
+        let start = self.pos;
+        let found = self.type_name();
+        if let Err(e) = self.value(depth) {
+            return e;
+        }
+        Error::new(ErrorKind::InvalidType)
+            .at(self.offset_of(start))
+            .with_detail(format!("expected {expected}, found {found}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn string(text: &str) -> Result<String> {
+        let mut s = Scanner::new(text, 0);
+        let token = s.string()?;
+        Ok(s.str_of(&token).to_owned())
+    }
+
+    #[test]
+    fn strings_decode_escapes_and_surrogates() {
+        assert_eq!(string(r#""plain""#).unwrap(), "plain");
+        assert_eq!(
+            string(r#""a\"b\\c\/d\n\u00e9""#).unwrap(),
+            "a\"b\\c/d\n\u{e9}"
+        );
+        assert_eq!(string(r#""\ud83d\ude00""#).unwrap(), "\u{1F600}");
+        assert_eq!(
+            string("\"\u{e9}t\u{e9} long enough to use the word path\"").unwrap(),
+            "\u{e9}t\u{e9} long enough to use the word path"
+        );
+        assert!(string(r#""\ud83d""#).is_err());
+        assert!(string(r#""\ude00""#).is_err());
+        assert!(string(r#""\ud83d\u0041""#).is_err());
+        assert!(string(r#""\x""#).is_err());
+        assert!(string("\"tab\there\"").is_err());
+        assert!(string("\"unterminated").is_err());
+        assert!(string("\"unterminated with a long tail\\").is_err());
+    }
+
+    #[test]
+    fn integers_follow_json_grammar() {
+        let int = |t: &str| Scanner::new(t, 0).integer(3).map_err(|e| e.kind());
+        assert_eq!(int("0"), Ok(0));
+        assert_eq!(int("18446744073709551615"), Ok(u64::MAX));
+        assert_eq!(int("18446744073709551616"), Err(ErrorKind::InvalidInteger));
+        assert_eq!(int("-1"), Err(ErrorKind::InvalidInteger));
+        assert_eq!(int("-0"), Err(ErrorKind::InvalidInteger));
+        assert_eq!(int("1.0"), Err(ErrorKind::InvalidInteger));
+        assert_eq!(int("1e2"), Err(ErrorKind::InvalidInteger));
+        assert_eq!(int("\"1\""), Err(ErrorKind::InvalidInteger));
+        assert_eq!(int("01"), Err(ErrorKind::JsonSyntax));
+        assert_eq!(int("1."), Err(ErrorKind::JsonSyntax));
+        assert_eq!(int("-"), Err(ErrorKind::JsonSyntax));
+        assert_eq!(int("+1"), Err(ErrorKind::JsonSyntax));
+    }
+
+    #[test]
+    fn nesting_stops_at_the_limit_without_recursing_further() {
+        let deep = "[".repeat(100_000);
+        let err = Scanner::new(&deep, 0).value(0).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::RecursionLimit);
+        let ok = format!("{}{}", "[".repeat(127), "]".repeat(127));
+        assert!(Scanner::new(&ok, 0).value(0).is_ok());
+        let too_deep = format!("{}{}", "[".repeat(128), "]".repeat(128));
+        assert!(Scanner::new(&too_deep, 0).value(0).is_err());
+    }
+}

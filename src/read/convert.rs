@@ -1,0 +1,190 @@
+//! Decoding of the floating point dtypes to `f32`.
+
+use half::{bf16, f16};
+
+use crate::dtype::Dtype;
+use crate::error::{Error, ErrorKind, Result};
+
+/// 2^k as an f32, exact for -149 <= k <= 127.
+fn pow2(k: i32) -> f32 {
+    if k >= -126 {
+        f32::from_bits(((k + 127) as u32) << 23)
+    } else {
+        f32::from_bits(1u32 << (k + 149).clamp(0, 22))
+    }
+}
+
+/// A small float with `exp` exponent bits and `man` mantissa bits.
+#[derive(Clone, Copy)]
+struct Minifloat {
+    exp: u32,
+    man: u32,
+    bias: i32,
+    nan: fn(u32) -> bool,
+    inf: fn(u32) -> bool,
+}
+
+impl Minifloat {
+    fn decode(self, bits: u32) -> f32 {
+        if (self.nan)(bits) {
+            return f32::NAN;
+        }
+        let sign = if bits >> (self.exp + self.man) & 1 == 1 {
+            -1.0
+        } else {
+            1.0
+        };
+        if (self.inf)(bits) {
+            return sign * f32::INFINITY;
+        }
+        let e = (bits >> self.man) & ((1 << self.exp) - 1);
+        let m = bits & ((1 << self.man) - 1);
+        let scale = (1u32 << self.man) as f32;
+        let magnitude = if e == 0 {
+            pow2(1 - self.bias) * (m as f32 / scale)
+        } else {
+            pow2(e as i32 - self.bias) * (1.0 + m as f32 / scale)
+        };
+        sign * magnitude
+    }
+}
+
+const NEVER: fn(u32) -> bool = |_| false;
+
+const E4M3: Minifloat = Minifloat {
+    exp: 4,
+    man: 3,
+    bias: 7,
+    nan: |b| b & 0x7f == 0x7f,
+    inf: NEVER,
+};
+const E5M2: Minifloat = Minifloat {
+    exp: 5,
+    man: 2,
+    bias: 15,
+    nan: |b| b & 0x7f > 0x7c,
+    inf: |b| b & 0x7f == 0x7c,
+};
+const E4M3FNUZ: Minifloat = Minifloat {
+    exp: 4,
+    man: 3,
+    bias: 8,
+    nan: |b| b == 0x80,
+    inf: NEVER,
+};
+const E5M2FNUZ: Minifloat = Minifloat {
+    exp: 5,
+    man: 2,
+    bias: 16,
+    nan: |b| b == 0x80,
+    inf: NEVER,
+};
+const E2M1: Minifloat = Minifloat {
+    exp: 2,
+    man: 1,
+    bias: 1,
+    nan: NEVER,
+    inf: NEVER,
+};
+
+fn e8m0(bits: u8) -> f32 {
+    if bits == 0xff {
+        f32::NAN
+    } else {
+        pow2(i32::from(bits) - 127)
+    }
+}
+
+/// Decodes the elements of a float tensor to `f32` (F64 is rounded).
+pub(crate) fn to_f32(dtype: Dtype, data: &[u8]) -> Result<Vec<f32>> {
+    fn each<const N: usize>(data: &[u8], f: impl Fn([u8; N]) -> f32) -> Vec<f32> {
+        data.chunks_exact(N)
+            .map(|c| f(c.try_into().unwrap_or([0; N])))
+            .collect()
+    }
+    fn table(data: &[u8], format: Minifloat) -> Vec<f32> {
+        let lut: Vec<f32> = (0..256).map(|b| format.decode(b)).collect();
+        data.iter()
+            .map(|&b| lut.get(usize::from(b)).copied().unwrap_or(f32::NAN))
+            .collect()
+    }
+    Ok(match dtype {
+        Dtype::F32 => each(data, f32::from_le_bytes),
+        Dtype::F64 => each(data, |b| f64::from_le_bytes(b) as f32),
+        Dtype::F16 => each(data, |b| f16::from_le_bytes(b).to_f32()),
+        Dtype::BF16 => each(data, |b| bf16::from_le_bytes(b).to_f32()),
+        Dtype::F8_E4M3 => table(data, E4M3),
+        Dtype::F8_E5M2 => table(data, E5M2),
+        Dtype::F8_E4M3FNUZ => table(data, E4M3FNUZ),
+        Dtype::F8_E5M2FNUZ => table(data, E5M2FNUZ),
+        Dtype::F8_E8M0 => data.iter().map(|&b| e8m0(b)).collect(),
+        // Two elements a byte, the first in the low nibble.
+        Dtype::F4 => data
+            .iter()
+            .flat_map(|&b| {
+                [
+                    E2M1.decode(u32::from(b & 0xf)),
+                    E2M1.decode(u32::from(b >> 4)),
+                ]
+            })
+            .collect(),
+        other => {
+            return Err(Error::new(ErrorKind::UnsupportedConversion)
+                .with_detail(format!("{other} cannot be decoded to f32")))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(dtype: Dtype, byte: u8) -> f32 {
+        to_f32(dtype, &[byte]).unwrap()[0]
+    }
+
+    #[test]
+    fn fp8_formats_decode_known_values() {
+        assert_eq!(one(Dtype::F8_E4M3, 0x38), 1.0);
+        assert_eq!(one(Dtype::F8_E4M3, 0x7e), 448.0);
+        assert_eq!(one(Dtype::F8_E4M3, 0x01), pow2(-9));
+        assert_eq!(one(Dtype::F8_E4M3, 0xb8), -1.0);
+        assert!(one(Dtype::F8_E4M3, 0x7f).is_nan());
+        assert!(one(Dtype::F8_E4M3, 0xff).is_nan());
+        assert_eq!(one(Dtype::F8_E5M2, 0x3c), 1.0);
+        assert_eq!(one(Dtype::F8_E5M2, 0x7b), 57344.0);
+        assert_eq!(one(Dtype::F8_E5M2, 0x7c), f32::INFINITY);
+        assert_eq!(one(Dtype::F8_E5M2, 0xfc), f32::NEG_INFINITY);
+        assert!(one(Dtype::F8_E5M2, 0x7d).is_nan());
+        assert_eq!(one(Dtype::F8_E4M3FNUZ, 0x7f), 240.0);
+        assert_eq!(one(Dtype::F8_E4M3FNUZ, 0x40), 1.0);
+        assert!(one(Dtype::F8_E4M3FNUZ, 0x80).is_nan());
+        assert_eq!(one(Dtype::F8_E5M2FNUZ, 0x7f), 57344.0);
+        assert_eq!(one(Dtype::F8_E5M2FNUZ, 0x40), 1.0);
+        assert_eq!(one(Dtype::F8_E8M0, 127), 1.0);
+        assert_eq!(one(Dtype::F8_E8M0, 0), pow2(-127));
+        assert_eq!(one(Dtype::F8_E8M0, 254), pow2(127));
+        assert!(one(Dtype::F8_E8M0, 255).is_nan());
+    }
+
+    #[test]
+    fn fp4_decodes_both_nibbles_low_first() {
+        // 0x72: low nibble 2 -> 1.0, high nibble 7 -> 6.0
+        assert_eq!(to_f32(Dtype::F4, &[0x72]).unwrap(), vec![1.0, 6.0]);
+        let all: Vec<f32> = (0..8u32).map(|b| E2M1.decode(b)).collect();
+        assert_eq!(all, vec![0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]);
+        assert_eq!(E2M1.decode(0xf), -6.0);
+    }
+
+    #[test]
+    fn integer_and_sub_byte_fp6_are_refused() {
+        assert_eq!(
+            to_f32(Dtype::I32, &[0; 4]).unwrap_err().kind(),
+            ErrorKind::UnsupportedConversion
+        );
+        assert_eq!(
+            to_f32(Dtype::F6_E2M3, &[0; 3]).unwrap_err().kind(),
+            ErrorKind::UnsupportedConversion
+        );
+    }
+}

@@ -1,0 +1,191 @@
+//! Writing: the reference writer's canonical layout, to memory or atomically
+//! to a file.
+
+mod atomic;
+mod json;
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::header::{Metadata, PREFIX_LEN};
+use crate::limits::Limits;
+use crate::read::{expected_len, View};
+
+/// The header bytes (prefix included) and the tensors in file order.
+struct Prepared<V> {
+    header: Vec<u8>,
+    tensors: Vec<V>,
+    data_len: u64,
+}
+
+/// Checks the tensors, orders them as the reference writer does (dtype
+/// descending, then name), and renders the header.
+fn prepare<S, V, I>(tensors: I, metadata: Option<&Metadata>) -> Result<Prepared<V>>
+where
+    S: AsRef<str>,
+    V: View,
+    I: IntoIterator<Item = (S, V)>,
+{
+    let mut tensors: Vec<(S, V)> = tensors.into_iter().collect();
+    let mut seen = HashSet::with_capacity(tensors.len());
+    for (name, view) in &tensors {
+        let name = name.as_ref();
+        if name == "__metadata__" {
+            return Err(Error::new(ErrorKind::ReservedName).with_tensor(name));
+        }
+        if !seen.insert(name) {
+            return Err(Error::new(ErrorKind::DuplicateTensor).with_tensor(name));
+        }
+        let expected = expected_len(view.dtype(), view.shape()).map_err(|e| {
+            let detail = e.detail().unwrap_or_default().to_owned();
+            Error::new(e.kind()).with_tensor(name).with_detail(detail)
+        })?;
+        if view.data_len() != expected {
+            return Err(Error::new(ErrorKind::InvalidView)
+                .with_tensor(name)
+                .with_detail(format!(
+                    "{} bytes given, {:?} of {} needs {expected}",
+                    view.data_len(),
+                    view.shape(),
+                    view.dtype()
+                )));
+        }
+    }
+    drop(seen);
+    tensors.sort_by(|(ln, lv), (rn, rv)| {
+        rv.dtype()
+            .cmp(&lv.dtype())
+            .then_with(|| ln.as_ref().cmp(rn.as_ref()))
+    });
+
+    let mut header = Vec::with_capacity(PREFIX_LEN + 64 + tensors.len() * 96);
+    header.extend_from_slice(&[0; PREFIX_LEN]);
+    header.push(b'{');
+    let mut first = true;
+    if let Some(metadata) = metadata {
+        json::string(&mut header, "__metadata__");
+        header.extend_from_slice(b":{");
+        for (i, (key, value)) in metadata.iter().enumerate() {
+            if i > 0 {
+                header.push(b',');
+            }
+            json::string(&mut header, key);
+            header.push(b':');
+            json::string(&mut header, value);
+        }
+        header.push(b'}');
+        first = false;
+    }
+    let mut offset: u64 = 0;
+    for (name, view) in &tensors {
+        if !first {
+            header.push(b',');
+        }
+        first = false;
+        let end = offset
+            .checked_add(view.data_len() as u64)
+            .ok_or_else(|| Error::new(ErrorKind::Overflow).with_tensor(name.as_ref()))?;
+        json::string(&mut header, name.as_ref());
+        header.extend_from_slice(b":{\"dtype\":\"");
+        header.extend_from_slice(view.dtype().name().as_bytes());
+        header.extend_from_slice(b"\",\"shape\":[");
+        for (i, &dim) in view.shape().iter().enumerate() {
+            if i > 0 {
+                header.push(b',');
+            }
+            json::integer(&mut header, dim as u64);
+        }
+        header.extend_from_slice(b"],\"data_offsets\":[");
+        json::integer(&mut header, offset);
+        header.push(b',');
+        json::integer(&mut header, end);
+        header.extend_from_slice(b"]}");
+        offset = end;
+    }
+    header.push(b'}');
+    // Pad with spaces so the data section starts at a multiple of 8.
+    let padded = header.len().next_multiple_of(8);
+    header.resize(padded, b' ');
+    let n = (padded - PREFIX_LEN) as u64;
+    let limit = Limits::DEFAULT_MAX_HEADER_BYTES;
+    if n > limit {
+        return Err(Error::new(ErrorKind::HeaderTooLarge).with_detail(format!(
+            "header would be {n} bytes, readers refuse more than {limit}"
+        )));
+    }
+    if let Some(prefix) = header.get_mut(..PREFIX_LEN) {
+        prefix.copy_from_slice(&n.to_le_bytes());
+    }
+    Ok(Prepared {
+        header,
+        tensors: tensors.into_iter().map(|(_, v)| v).collect(),
+        data_len: offset,
+    })
+}
+
+/// Serializes tensors and optional metadata into a safetensors file in memory.
+///
+/// The output is byte-for-byte what the reference writer produces for the
+/// same tensors with zero or one metadata key; with more, keys are written
+/// sorted, so the output is reproducible. Names must be unique and must not
+/// be `__metadata__`; every view's data must be exactly shape x dtype bytes.
+///
+/// ```
+/// use tensorsafe::{serialize, Dtype, Metadata, SafeTensors, TensorView};
+/// let mut metadata = Metadata::new();
+/// metadata.insert("format".into(), "pt".into());
+/// let bytes = serialize([("bias", TensorView::new(Dtype::U8, &[3], &[1, 2, 3])?)], Some(&metadata))?;
+///
+/// // Rewriting what was read gives the same bytes back.
+/// let st = SafeTensors::deserialize(&bytes)?;
+/// assert_eq!(serialize(st.iter(), st.metadata())?, bytes);
+/// # Ok::<(), tensorsafe::Error>(())
+/// ```
+pub fn serialize<S, V, I>(tensors: I, metadata: Option<&Metadata>) -> Result<Vec<u8>>
+where
+    S: AsRef<str>,
+    V: View,
+    I: IntoIterator<Item = (S, V)>,
+{
+    let prepared = prepare(tensors, metadata)?;
+    let total = usize::try_from(prepared.data_len)
+        .ok()
+        .and_then(|d| d.checked_add(prepared.header.len()))
+        .ok_or_else(|| Error::new(ErrorKind::Overflow).with_detail("file larger than memory"))?;
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(&prepared.header);
+    for view in &prepared.tensors {
+        out.extend_from_slice(&view.data());
+    }
+    Ok(out)
+}
+
+/// Serializes like [`serialize`], streaming into a file that appears at
+/// `path` only when complete.
+///
+/// The bytes go to a temporary file in the same directory, which is flushed
+/// and synced, then renamed over `path` (and on Unix the directory is synced
+/// too). On error the temporary file is removed and any existing file at
+/// `path` is left as it was. Memory use is the header plus one buffer; tensor
+/// bytes are written as they come from [`View::data`].
+pub fn serialize_to_file<S, V, I>(
+    tensors: I,
+    metadata: Option<&Metadata>,
+    path: impl AsRef<Path>,
+) -> Result<()>
+where
+    S: AsRef<str>,
+    V: View,
+    I: IntoIterator<Item = (S, V)>,
+{
+    let prepared = prepare(tensors, metadata)?;
+    atomic::write(path.as_ref(), |out| {
+        out.write_all(&prepared.header)?;
+        for view in &prepared.tensors {
+            out.write_all(&view.data())?;
+        }
+        Ok(())
+    })
+}
