@@ -106,6 +106,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// The text of a string token returned by [`Scanner::string`].
+    #[inline]
     pub(crate) fn str_of(&self, s: &Str) -> &str {
         match *s {
             Str::Raw(start, end) => self.text.get(start..end).unwrap_or(""),

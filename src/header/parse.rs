@@ -27,10 +27,12 @@ struct Fields {
 
 pub(crate) fn parse(text: &str, options: &ParseOptions) -> Result<RawHeader> {
     let mut s = Scanner::new(text, PREFIX_LEN as u64);
+    // Capacity guesses proportional to the header (an entry takes at least
+    // 50 bytes of JSON), so growth rarely copies and memory stays bounded.
     let mut raw = RawHeader {
-        entries: Vec::new(),
-        names: String::new(),
-        shapes: Vec::new(),
+        entries: Vec::with_capacity(text.len() / 128),
+        names: String::with_capacity(text.len() / 3),
+        shapes: Vec::with_capacity(text.len() / 64),
         metadata: None,
     };
     let mut seen_metadata = false;
