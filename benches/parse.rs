@@ -19,7 +19,9 @@ fn model(count: usize) -> (Vec<String>, Vec<(Dtype, Vec<usize>)>) {
         let layer = i / 384;
         let expert = (i / 3) % 128;
         let part = parts[i % 3];
-        names.push(format!("model.layers.{layer}.mlp.experts.{expert}.{part}.weight"));
+        names.push(format!(
+            "model.layers.{layer}.mlp.experts.{expert}.{part}.weight"
+        ));
         let dtype = [Dtype::BF16, Dtype::F32, Dtype::F16, Dtype::U8][i % 4];
         specs.push((dtype, vec![2, 4]));
     }

@@ -25,7 +25,11 @@ fn hex(bytes: &[u8]) -> String {
 #[test]
 fn every_golden_file_reads_exactly() {
     let manifest = manifest();
-    assert!(manifest.len() >= 10, "manifest lists {} files", manifest.len());
+    assert!(
+        manifest.len() >= 10,
+        "manifest lists {} files",
+        manifest.len()
+    );
     for (file, expected) in &manifest {
         let bytes = std::fs::read(golden_dir().join(file)).unwrap();
         let st = SafeTensors::deserialize(&bytes).unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -42,12 +46,18 @@ fn every_golden_file_reads_exactly() {
                 .map(|d| d.as_u64().unwrap() as usize)
                 .collect();
             assert_eq!(view.shape(), shape.as_slice(), "{file}/{name}");
-            assert_eq!(hex(view.data()), t["hex"].as_str().unwrap(), "{file}/{name}");
+            assert_eq!(
+                hex(view.data()),
+                t["hex"].as_str().unwrap(),
+                "{file}/{name}"
+            );
         }
         match &expected["metadata"] {
             Value::Null => assert!(st.metadata().is_none(), "{file}"),
             Value::Object(m) => {
-                let got = st.metadata().unwrap_or_else(|| panic!("{file}: no metadata"));
+                let got = st
+                    .metadata()
+                    .unwrap_or_else(|| panic!("{file}: no metadata"));
                 assert_eq!(got.len(), m.len(), "{file}");
                 for (k, v) in m {
                     assert_eq!(got.get(k).map(String::as_str), v.as_str(), "{file}/{k}");

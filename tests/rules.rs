@@ -70,8 +70,22 @@ fn header_not_utf8() {
 
 #[test]
 fn header_not_json() {
-    for header in ["", "   ", "{", r#"{"w":"#, "{]", "{'w':1}", r#"{"w":{"dtype":"U8",}}"#, "{,}", "nul"] {
-        assert_eq!(header_kind(header, &[]), ErrorKind::JsonSyntax, "{header:?}");
+    for header in [
+        "",
+        "   ",
+        "{",
+        r#"{"w":"#,
+        "{]",
+        "{'w':1}",
+        r#"{"w":{"dtype":"U8",}}"#,
+        "{,}",
+        "nul",
+    ] {
+        assert_eq!(
+            header_kind(header, &[]),
+            ErrorKind::JsonSyntax,
+            "{header:?}"
+        );
     }
     // A byte-order mark is not JSON whitespace.
     assert_eq!(header_kind("\u{feff}{}", &[]), ErrorKind::JsonSyntax);
@@ -80,13 +94,20 @@ fn header_not_json() {
 #[test]
 fn header_not_an_object() {
     for header in ["[]", "1", "\"s\"", "null", "true"] {
-        assert_eq!(header_kind(header, &[]), ErrorKind::InvalidType, "{header:?}");
+        assert_eq!(
+            header_kind(header, &[]),
+            ErrorKind::InvalidType,
+            "{header:?}"
+        );
     }
 }
 
 #[test]
 fn bytes_after_the_object() {
-    assert_eq!(header_kind("{}\0\0\0\0\0\0", &[]), ErrorKind::TrailingCharacters);
+    assert_eq!(
+        header_kind("{}\0\0\0\0\0\0", &[]),
+        ErrorKind::TrailingCharacters
+    );
     assert_eq!(header_kind("{}x", &[]), ErrorKind::TrailingCharacters);
     assert_eq!(header_kind("{}{}", &[]), ErrorKind::TrailingCharacters);
 }
@@ -112,7 +133,10 @@ fn nesting_deeper_than_128_levels_even_in_an_ignored_field() {
     // The object and the entry take two levels.
     assert!(SafeTensors::deserialize(&file(&deep(125), &[0])).is_ok());
     assert_eq!(header_kind(&deep(126), &[0]), ErrorKind::RecursionLimit);
-    assert_eq!(header_kind(&"[".repeat(100_000), &[]), ErrorKind::RecursionLimit);
+    assert_eq!(
+        header_kind(&"[".repeat(100_000), &[]),
+        ErrorKind::RecursionLimit
+    );
     let in_entry = format!(r#"{{"w":{}"#, "{\"a\":".repeat(100_000));
     assert_eq!(header_kind(&in_entry, &[]), ErrorKind::RecursionLimit);
 }
@@ -120,10 +144,25 @@ fn nesting_deeper_than_128_levels_even_in_an_ignored_field() {
 #[test]
 fn tensor_entry_of_the_wrong_type() {
     assert_eq!(header_kind(r#"{"w":1}"#, &[]), ErrorKind::InvalidType);
-    assert_eq!(header_kind(r#"{"w":["U8",[],[0,1]]}"#, &[0]), ErrorKind::InvalidType);
-    assert_eq!(header_kind(r#"{"w":{"dtype":1,"shape":[],"data_offsets":[0,1]}}"#, &[0]), ErrorKind::InvalidType);
-    assert_eq!(header_kind(r#"{"w":{"dtype":"U8","shape":1,"data_offsets":[0,1]}}"#, &[0]), ErrorKind::InvalidType);
-    assert_eq!(header_kind(r#"{"w":{"dtype":"U8","shape":[],"data_offsets":{}}}"#, &[0]), ErrorKind::InvalidType);
+    assert_eq!(
+        header_kind(r#"{"w":["U8",[],[0,1]]}"#, &[0]),
+        ErrorKind::InvalidType
+    );
+    assert_eq!(
+        header_kind(r#"{"w":{"dtype":1,"shape":[],"data_offsets":[0,1]}}"#, &[0]),
+        ErrorKind::InvalidType
+    );
+    assert_eq!(
+        header_kind(
+            r#"{"w":{"dtype":"U8","shape":1,"data_offsets":[0,1]}}"#,
+            &[0]
+        ),
+        ErrorKind::InvalidType
+    );
+    assert_eq!(
+        header_kind(r#"{"w":{"dtype":"U8","shape":[],"data_offsets":{}}}"#, &[0]),
+        ErrorKind::InvalidType
+    );
 }
 
 #[test]
@@ -171,9 +210,21 @@ fn metadata_twice_or_not_strings() {
     assert_eq!(header_kind(&twice, &[1, 2]), ErrorKind::DuplicateMetadata);
     let spelled = format!(r#"{{"__metadata__":{{}},{W},"__metadata\u005f_":{{}}}}"#);
     assert_eq!(header_kind(&spelled, &[1, 2]), ErrorKind::DuplicateMetadata);
-    for value in [r#"{"a":1}"#, r#"{"a":null}"#, r#"{"a":["x"]}"#, r#"{"a":{"b":"c"}}"#, "1", "[]", "\"s\""] {
+    for value in [
+        r#"{"a":1}"#,
+        r#"{"a":null}"#,
+        r#"{"a":["x"]}"#,
+        r#"{"a":{"b":"c"}}"#,
+        "1",
+        "[]",
+        "\"s\"",
+    ] {
         let h = format!(r#"{{"__metadata__":{value},{W}}}"#);
-        assert_eq!(header_kind(&h, &[1, 2]), ErrorKind::InvalidMetadata, "{value}");
+        assert_eq!(
+            header_kind(&h, &[1, 2]),
+            ErrorKind::InvalidMetadata,
+            "{value}"
+        );
     }
 }
 
@@ -199,7 +250,17 @@ fn unknown_or_lower_case_dtype() {
 
 #[test]
 fn numbers_that_are_not_u64() {
-    for dim in ["-1", "-0", "1.0", "1e2", "1E0", "18446744073709551616", "\"2\"", "null", "[2]"] {
+    for dim in [
+        "-1",
+        "-0",
+        "1.0",
+        "1e2",
+        "1E0",
+        "18446744073709551616",
+        "\"2\"",
+        "null",
+        "[2]",
+    ] {
         let h = format!(r#"{{"w":{{"dtype":"U8","shape":[{dim}],"data_offsets":[0,2]}}}}"#);
         assert_eq!(header_kind(&h, &[0, 0]), ErrorKind::InvalidInteger, "{dim}");
         let h = format!(r#"{{"w":{{"dtype":"U8","shape":[2],"data_offsets":[0,{dim}]}}}}"#);
@@ -215,7 +276,11 @@ fn numbers_that_are_not_u64() {
 fn data_offsets_not_a_pair_or_reversed() {
     for offsets in ["[]", "[0]", "[0,1,2]", "[1,0]"] {
         let h = format!(r#"{{"w":{{"dtype":"U8","shape":[1],"data_offsets":{offsets}}}}}"#);
-        assert_eq!(header_kind(&h, &[0]), ErrorKind::InvalidOffsets, "{offsets}");
+        assert_eq!(
+            header_kind(&h, &[0]),
+            ErrorKind::InvalidOffsets,
+            "{offsets}"
+        );
     }
 }
 
@@ -223,7 +288,12 @@ fn data_offsets_not_a_pair_or_reversed() {
 fn too_many_tensors_or_dimensions() {
     let h = format!(r#"{{{W},"v":{{"dtype":"U8","shape":[0],"data_offsets":[2,2]}}}}"#);
     let one = ParseOptions::default().limits(Limits::default().max_tensors(1));
-    assert_eq!(SafeTensors::deserialize_with(&file(&h, &[1, 2]), &one).unwrap_err().kind(), ErrorKind::TooManyTensors);
+    assert_eq!(
+        SafeTensors::deserialize_with(&file(&h, &[1, 2]), &one)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::TooManyTensors
+    );
     let rank = format!("[{}]", vec!["1"; 65].join(","));
     let h = format!(r#"{{"w":{{"dtype":"U8","shape":{rank},"data_offsets":[0,1]}}}}"#);
     assert_eq!(header_kind(&h, &[0]), ErrorKind::RankTooLarge);
@@ -269,10 +339,22 @@ fn holes_overlaps_aliasing_and_a_late_start() {
             r#"{{"a":{{"dtype":"U8","shape":[2],"data_offsets":{a}}},"b":{{"dtype":"U8","shape":[2],"data_offsets":{b}}}}}"#
         )
     };
-    assert_eq!(header_kind(&two("[0,2]", "[3,5]"), &[0; 5]), ErrorKind::DataGap);
-    assert_eq!(header_kind(&two("[0,2]", "[1,3]"), &[0; 3]), ErrorKind::DataOverlap);
-    assert_eq!(header_kind(&two("[0,2]", "[0,2]"), &[0; 2]), ErrorKind::DataOverlap);
-    assert_eq!(header_kind(&two("[1,3]", "[3,5]"), &[0; 5]), ErrorKind::DataGap);
+    assert_eq!(
+        header_kind(&two("[0,2]", "[3,5]"), &[0; 5]),
+        ErrorKind::DataGap
+    );
+    assert_eq!(
+        header_kind(&two("[0,2]", "[1,3]"), &[0; 3]),
+        ErrorKind::DataOverlap
+    );
+    assert_eq!(
+        header_kind(&two("[0,2]", "[0,2]"), &[0; 2]),
+        ErrorKind::DataOverlap
+    );
+    assert_eq!(
+        header_kind(&two("[1,3]", "[3,5]"), &[0; 5]),
+        ErrorKind::DataGap
+    );
     // Order in the header does not matter, only coverage.
     assert!(SafeTensors::deserialize(&file(&two("[2,4]", "[0,2]"), &[0; 4])).is_ok());
 }

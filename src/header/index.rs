@@ -16,7 +16,11 @@ struct Seeds([u64; 3]);
 impl Seeds {
     fn random() -> Self {
         let state = RandomState::new();
-        Seeds([state.hash_one(1u64), state.hash_one(2u64), state.hash_one(3u64)])
+        Seeds([
+            state.hash_one(1u64),
+            state.hash_one(2u64),
+            state.hash_one(3u64),
+        ])
     }
 
     #[inline]
@@ -144,7 +148,17 @@ mod tests {
         assert_eq!(index.find("missing", |i| &names[i]), None);
         let dup = ["a", "b", "a"];
         assert_eq!(NameIndex::build(3, |i| dup[i]).unwrap_err(), 2);
-        let short = ["", "a", "ab", "abc", "abcd", "abcdefg", "abcdefgh", "abcdefghijklmnop", "abcdefghijklmnopq"];
+        let short = [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "abcd",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefghijklmnop",
+            "abcdefghijklmnopq",
+        ];
         let index = NameIndex::build(short.len(), |i| short[i]).unwrap();
         for (i, n) in short.iter().enumerate() {
             assert_eq!(index.find(n, |i| short[i]), Some(i));

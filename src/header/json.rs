@@ -320,8 +320,22 @@ impl<'a> Scanner<'a> {
             .with_detail(format!("{why}: {shown}"))
     }
 
-    /// Validates any JSON number at `pos` (RFC 8259 grammar).
+    /// Validates any JSON number at `pos` (RFC 8259 grammar). Like
+    /// serde_json, a number whose value overflows an f64 is refused.
     fn number(&mut self) -> Result<()> {
+        let start = self.pos;
+        self.number_syntax()?;
+        let token = self.text.get(start..self.pos).unwrap_or("0");
+        let is_integer = !token.bytes().any(|b| matches!(b, b'.' | b'e' | b'E'));
+        // Short integers are always in range; only parse the rest.
+        if !(is_integer && token.len() <= 20) && !token.parse::<f64>().is_ok_and(f64::is_finite) {
+            self.pos = start;
+            return Err(self.error(ErrorKind::JsonSyntax, "number out of range"));
+        }
+        Ok(())
+    }
+
+    fn number_syntax(&mut self) -> Result<()> {
         if self.peek() == Some(b'-') {
             self.pos += 1;
         }
@@ -496,6 +510,8 @@ mod tests {
         assert_eq!(int("1."), Err(ErrorKind::JsonSyntax));
         assert_eq!(int("-"), Err(ErrorKind::JsonSyntax));
         assert_eq!(int("+1"), Err(ErrorKind::JsonSyntax));
+        assert_eq!(int("1e400"), Err(ErrorKind::JsonSyntax));
+        assert_eq!(int("1e-400"), Err(ErrorKind::InvalidInteger));
     }
 
     #[test]

@@ -125,6 +125,20 @@ where
     })
 }
 
+/// A view's bytes, refused if they are not the `data_len` the header was
+/// written with (a `View` implementation whose two methods disagree).
+fn checked_data<V: View>(view: &V) -> Result<std::borrow::Cow<'_, [u8]>> {
+    let data = view.data();
+    if data.len() != view.data_len() {
+        return Err(Error::new(ErrorKind::InvalidView).with_detail(format!(
+            "View::data returned {} bytes, View::data_len said {}",
+            data.len(),
+            view.data_len()
+        )));
+    }
+    Ok(data)
+}
+
 /// Serializes tensors and optional metadata into a safetensors file in memory.
 ///
 /// The output is byte-for-byte what the reference writer produces for the
@@ -157,7 +171,7 @@ where
     let mut out = Vec::with_capacity(total);
     out.extend_from_slice(&prepared.header);
     for view in &prepared.tensors {
-        out.extend_from_slice(&view.data());
+        out.extend_from_slice(&checked_data(view)?);
     }
     Ok(out)
 }
@@ -184,7 +198,7 @@ where
     atomic::write(path.as_ref(), |out| {
         out.write_all(&prepared.header)?;
         for view in &prepared.tensors {
-            out.write_all(&view.data())?;
+            out.write_all(&checked_data(view)?)?;
         }
         Ok(())
     })
