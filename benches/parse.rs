@@ -30,7 +30,7 @@ fn model(count: usize) -> (Vec<String>, Vec<(Dtype, Vec<usize>)>) {
 
 fn file(count: usize) -> (Vec<String>, Vec<u8>) {
     let (names, specs) = model(count);
-    let data = vec![0u8; 64];
+    let data = [0u8; 64];
     let views: Vec<TensorView<'_>> = specs
         .iter()
         .map(|(dtype, shape)| {
@@ -78,7 +78,7 @@ fn parse_and_lookup(c: &mut Criterion) {
 fn serialize(c: &mut Criterion) {
     let count = 10_000;
     let (names, specs) = model(count);
-    let data = vec![0u8; 64];
+    let data = [0u8; 64];
     let views: Vec<TensorView<'_>> = specs
         .iter()
         .map(|(dtype, shape)| {

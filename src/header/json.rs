@@ -328,7 +328,9 @@ impl<'a> Scanner<'a> {
         let token = self.text.get(start..self.pos).unwrap_or("0");
         let is_integer = !token.bytes().any(|b| matches!(b, b'.' | b'e' | b'E'));
         // Short integers are always in range; only parse the rest.
-        if !(is_integer && token.len() <= 20) && !token.parse::<f64>().is_ok_and(f64::is_finite) {
+        let in_range =
+            (is_integer && token.len() <= 20) || token.parse::<f64>().is_ok_and(f64::is_finite);
+        if !in_range {
             self.pos = start;
             return Err(self.error(ErrorKind::JsonSyntax, "number out of range"));
         }

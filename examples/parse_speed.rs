@@ -1,0 +1,70 @@
+//! Prints how long parsing a header and looking up every tensor takes, for
+//! this crate and the reference `safetensors` crate, measured alternately in
+//! the same run (medians of 15 runs each, and their ratio).
+//!
+//! `cargo run --release --example parse_speed -- 100000`
+//! (the criterion bench `cargo bench --bench parse` measures the same thing
+//! with statistics).
+
+use std::time::{Duration, Instant};
+
+use tensorsafe::{Dtype, SafeTensors, TensorView};
+
+fn main() {
+    let count: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10_000);
+    let parts = ["gate_proj", "up_proj", "down_proj"];
+    let names: Vec<String> = (0..count)
+        .map(|i| {
+            let (layer, expert, part) = (i / 384, (i / 3) % 128, parts[i % 3]);
+            format!("model.layers.{layer}.mlp.experts.{expert}.{part}.weight")
+        })
+        .collect();
+    let shape = [2usize, 4];
+    let data = [0u8; 64];
+    let dtypes = [Dtype::BF16, Dtype::F32, Dtype::F16, Dtype::U8];
+    let views: Vec<TensorView<'_>> = (0..count)
+        .map(|i| {
+            let dtype = dtypes[i % dtypes.len()];
+            let len = 8 * dtype.size().unwrap_or(1);
+            TensorView::new(dtype, &shape, &data[..len]).expect("valid view")
+        })
+        .collect();
+    let bytes = tensorsafe::serialize(names.iter().zip(views.iter()), None).expect("serialize");
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let mut checksum = 0usize;
+    for _ in 0..15 {
+        let start = Instant::now();
+        let st = SafeTensors::deserialize(&bytes).expect("valid");
+        for name in &names {
+            checksum += st.tensor(name).expect("present").data().len();
+        }
+        drop(st);
+        ours.push(start.elapsed());
+
+        let start = Instant::now();
+        let st = safetensors::SafeTensors::deserialize(&bytes).expect("valid");
+        for name in &names {
+            checksum += st.tensor(name).expect("present").data().len();
+        }
+        drop(st);
+        theirs.push(start.elapsed());
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (ours, theirs) = (median(&mut ours), median(&mut theirs));
+    let mbps = |d: Duration| header_len as f64 / d.as_secs_f64() / 1e6;
+    println!("{count} tensors, header {header_len} bytes (checksum {checksum})");
+    println!("  tensorsafe  {ours:>10.3?}  {:>7.0} MB/s", mbps(ours));
+    println!("  reference   {theirs:>10.3?}  {:>7.0} MB/s", mbps(theirs));
+    println!(
+        "  ratio       {:.2}x",
+        theirs.as_secs_f64() / ours.as_secs_f64()
+    );
+}

@@ -1,0 +1,241 @@
+//! serialize -> deserialize gives back what went in: in memory, through
+//! `serialize_to_file`, and through both owned file handles. Failed writes
+//! leave an existing file untouched.
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+
+use proptest::prelude::*;
+use tensorsafe::{
+    serialize, serialize_to_file, Dtype, ErrorKind, Metadata, SafeTensors, SafeTensorsFile,
+    TensorView, View,
+};
+
+#[derive(Debug, Clone)]
+struct Tensor {
+    name: String,
+    dtype: Dtype,
+    shape: Vec<usize>,
+    data: Vec<u8>,
+}
+
+fn tensor() -> impl Strategy<Value = Tensor> {
+    (
+        "[a-zA-Z0-9_.\"\\\\/é😀\\n]{0,12}",
+        prop::sample::select(Dtype::ALL.to_vec()),
+        prop::collection::vec(0usize..5, 0..=4),
+        any::<u8>(),
+    )
+        .prop_map(|(name, dtype, mut shape, seed)| {
+            let per = match dtype.bits() {
+                4 => 2,
+                6 => 4,
+                _ => 1,
+            };
+            if per > 1 {
+                match shape.last_mut() {
+                    Some(last) => *last *= per,
+                    None => shape.push(per),
+                }
+            }
+            let len = dtype.byte_len(shape.iter().product()).unwrap();
+            let data = (0..len)
+                .map(|i| seed.wrapping_mul(31).wrapping_add(i as u8))
+                .collect();
+            Tensor {
+                name,
+                dtype,
+                shape,
+                data,
+            }
+        })
+}
+
+fn model() -> impl Strategy<Value = (Vec<Tensor>, Option<Metadata>)> {
+    (
+        prop::collection::vec(tensor(), 0..8),
+        prop::option::of(prop::collection::btree_map(
+            "[a-z\"é]{0,5}",
+            "[a-z\\\\\n]{0,5}",
+            0..4,
+        )),
+    )
+        .prop_map(|(mut ts, meta)| {
+            let mut seen = std::collections::HashSet::new();
+            ts.retain(|t| t.name != "__metadata__" && seen.insert(t.name.clone()));
+            (ts, meta)
+        })
+}
+
+fn views(ts: &[Tensor]) -> Vec<(&str, TensorView<'_>)> {
+    ts.iter()
+        .map(|t| {
+            (
+                t.name.as_str(),
+                TensorView::new(t.dtype, &t.shape, &t.data).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn assert_same<'a>(
+    ts: &[Tensor],
+    got: impl Iterator<Item = (&'a str, TensorView<'a>)>,
+) -> Result<(), TestCaseError> {
+    let got: Vec<_> = got.collect();
+    prop_assert_eq!(got.len(), ts.len());
+    for t in ts {
+        let (_, v) = got
+            .iter()
+            .find(|(n, _)| *n == t.name)
+            .expect("tensor missing");
+        prop_assert_eq!(v.dtype(), t.dtype);
+        prop_assert_eq!(v.shape(), t.shape.as_slice());
+        prop_assert_eq!(v.data(), t.data.as_slice());
+    }
+    Ok(())
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tensorsafe-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn in_memory((ts, meta) in model()) {
+        let bytes = serialize(views(&ts), meta.as_ref()).unwrap();
+        prop_assert_eq!(bytes.len() % 8, (bytes.len() - u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize - 8) % 8);
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        assert_same(&ts, st.iter())?;
+        prop_assert_eq!(st.metadata(), meta.as_ref());
+        // The header is padded so the data section starts at a multiple of 8.
+        prop_assert_eq!(st.header().data_start() % 8, 0);
+        // Writing what was read is a fixed point.
+        prop_assert_eq!(serialize(st.iter(), st.metadata()).unwrap(), bytes);
+    }
+
+    #[test]
+    fn through_files_and_owned_handles((ts, meta) in model()) {
+        let dir = temp_dir("roundtrip");
+        let path = dir.join("model.safetensors");
+        serialize_to_file(views(&ts), meta.as_ref(), &path).unwrap();
+        let in_memory = serialize(views(&ts), meta.as_ref()).unwrap();
+        prop_assert_eq!(std::fs::read(&path).unwrap(), in_memory);
+
+        let owned = SafeTensorsFile::open(&path).unwrap();
+        assert_same(&ts, owned.iter())?;
+        prop_assert_eq!(owned.metadata(), meta.as_ref());
+        // SAFETY: nothing else touches this private temporary file.
+        let mapped = unsafe { SafeTensorsFile::mmap(&path) }.unwrap();
+        assert_same(&ts, mapped.iter())?;
+        for t in &ts {
+            prop_assert_eq!(mapped.tensor(&t.name).unwrap().data(), t.data.as_slice());
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+/// A view whose `data` disagrees with its `data_len`: detected mid-write.
+struct Liar;
+
+impl View for Liar {
+    fn dtype(&self) -> Dtype {
+        Dtype::U8
+    }
+    fn shape(&self) -> &[usize] {
+        &[4]
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Owned(vec![1, 2])
+    }
+    fn data_len(&self) -> usize {
+        4
+    }
+}
+
+#[test]
+fn a_failed_write_leaves_the_old_file_untouched() {
+    let dir = temp_dir("atomic");
+    let path = dir.join("model.safetensors");
+    let old = serialize(
+        [("keep", TensorView::new(Dtype::U8, &[1], &[9]).unwrap())],
+        None,
+    )
+    .unwrap();
+    std::fs::write(&path, &old).unwrap();
+
+    let err = serialize_to_file([("a", Liar)], None, &path).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidView);
+    let bad = TensorView::new(Dtype::U8, &[1], &[1]).unwrap();
+    let err = serialize_to_file([("__metadata__", bad)], None, &path).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ReservedName);
+    let err = serialize_to_file([("x", bad), ("x", bad)], None, &path).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::DuplicateTensor);
+
+    assert_eq!(std::fs::read(&path).unwrap(), old);
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers,
+        vec![std::ffi::OsString::from("model.safetensors")]
+    );
+
+    // A write into a directory that does not exist fails cleanly too.
+    let err =
+        serialize_to_file([("x", bad)], None, dir.join("missing/model.safetensors")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn invalid_views_are_refused_on_write_not_written() {
+    let err = TensorView::new(Dtype::F32, &[3], &[0; 8]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidView);
+    assert_eq!(
+        serialize([("a", Liar)], None).unwrap_err().kind(),
+        ErrorKind::InvalidView
+    );
+    struct Short;
+    impl View for Short {
+        fn dtype(&self) -> Dtype {
+            Dtype::F32
+        }
+        fn shape(&self) -> &[usize] {
+            &[2]
+        }
+        fn data(&self) -> Cow<'_, [u8]> {
+            Cow::Borrowed(&[0; 4])
+        }
+        fn data_len(&self) -> usize {
+            4
+        }
+    }
+    let err = serialize([("short", Short)], None).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidView);
+    assert_eq!(err.tensor(), Some("short"));
+    struct Huge;
+    impl View for Huge {
+        fn dtype(&self) -> Dtype {
+            Dtype::F64
+        }
+        fn shape(&self) -> &[usize] {
+            &[usize::MAX, 2]
+        }
+        fn data(&self) -> Cow<'_, [u8]> {
+            Cow::Borrowed(&[])
+        }
+        fn data_len(&self) -> usize {
+            0
+        }
+    }
+    assert_eq!(
+        serialize([("huge", Huge)], None).unwrap_err().kind(),
+        ErrorKind::Overflow
+    );
+}

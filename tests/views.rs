@@ -1,0 +1,155 @@
+//! Typed zero-copy access: dtype, alignment and validity are checked and
+//! reported as errors, never panics.
+
+use half::{bf16, f16};
+use tensorsafe::{Dtype, ErrorKind, SafeTensors, TensorView};
+
+fn le<T: Copy, const N: usize>(values: &[T], to: fn(T) -> [u8; N]) -> Vec<u8> {
+    values.iter().flat_map(|&v| to(v)).collect()
+}
+
+#[test]
+fn the_owned_file_is_aligned_so_every_type_casts_without_copying() {
+    let dir = std::env::temp_dir().join(format!("tensorsafe-views-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("typed.safetensors");
+    let f64s = le(&[1.5f64, -2.0], f64::to_le_bytes);
+    let f32s = le(&[0.25f32], f32::to_le_bytes);
+    let u16s = le(&[7u16, 9, 11], u16::to_le_bytes);
+    tensorsafe::serialize_to_file(
+        [
+            ("f64", TensorView::new(Dtype::F64, &[2], &f64s).unwrap()),
+            ("f32", TensorView::new(Dtype::F32, &[], &f32s).unwrap()),
+            ("u16", TensorView::new(Dtype::U16, &[3], &u16s).unwrap()),
+        ],
+        None,
+        &path,
+    )
+    .unwrap();
+    let file = tensorsafe::SafeTensorsFile::open(&path).unwrap();
+    let view = file.tensor("f64").unwrap();
+    let slice = view.as_slice::<f64>().unwrap();
+    assert_eq!(slice, &[1.5, -2.0]);
+    assert_eq!(
+        slice.as_ptr() as *const u8,
+        view.data().as_ptr(),
+        "not zero-copy"
+    );
+    assert_eq!(
+        file.tensor("f32").unwrap().as_slice::<f32>().unwrap(),
+        &[0.25]
+    );
+    assert_eq!(
+        file.tensor("u16").unwrap().as_slice::<u16>().unwrap(),
+        &[7, 9, 11]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn typed_access_checks_each_type() {
+    macro_rules! check {
+        ($ty:ty, $dtype:ident, $values:expr) => {{
+            let values: Vec<$ty> = $values;
+            let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let shape = [values.len()];
+            let view = TensorView::new(Dtype::$dtype, &shape, &bytes).unwrap();
+            assert_eq!(view.to_vec::<$ty>().unwrap(), values);
+            match view.as_slice::<$ty>() {
+                Ok(slice) => assert_eq!(slice, values.as_slice()),
+                Err(e) => assert_eq!(e.kind(), ErrorKind::Misaligned),
+            }
+            // Any other element type is a dtype mismatch, not a reinterpretation.
+            if Dtype::$dtype != Dtype::U8 {
+                assert_eq!(
+                    view.as_slice::<u8>().unwrap_err().kind(),
+                    ErrorKind::DtypeMismatch
+                );
+                assert_eq!(
+                    view.to_vec::<u8>().unwrap_err().kind(),
+                    ErrorKind::DtypeMismatch
+                );
+            }
+        }};
+    }
+    check!(u8, U8, vec![0, 255, 7]);
+    check!(i8, I8, vec![-128, 127, 0]);
+    check!(u16, U16, vec![0, 65535]);
+    check!(i16, I16, vec![-32768, 5]);
+    check!(u32, U32, vec![u32::MAX, 1]);
+    check!(i32, I32, vec![i32::MIN, -1]);
+    check!(u64, U64, vec![u64::MAX, 3]);
+    check!(i64, I64, vec![i64::MIN, 9]);
+    check!(f32, F32, vec![1.0, f32::NAN.copysign(1.0).min(0.0), -0.0]);
+    check!(f64, F64, vec![1e300, -2.5]);
+    check!(f16, F16, vec![f16::from_f32(0.5), f16::MAX]);
+    check!(bf16, BF16, vec![bf16::from_f32(-3.0), bf16::MIN_POSITIVE]);
+}
+
+#[test]
+fn misaligned_data_is_an_error_and_to_vec_still_works() {
+    let mut bytes = [0u8; 9];
+    bytes[1..5].copy_from_slice(&1.0f32.to_le_bytes());
+    bytes[5..9].copy_from_slice(&2.0f32.to_le_bytes());
+    // One of the two offsets is misaligned for f32.
+    let a = TensorView::new(Dtype::F32, &[2], &bytes[1..9]).unwrap();
+    let b = TensorView::new(Dtype::F32, &[2], &bytes[0..8]).unwrap();
+    let misaligned = [a, b]
+        .into_iter()
+        .find(|v| v.data().as_ptr() as usize % 4 != 0)
+        .unwrap();
+    assert_eq!(
+        misaligned.as_slice::<f32>().unwrap_err().kind(),
+        ErrorKind::Misaligned
+    );
+    assert_eq!(a.to_vec::<f32>().unwrap(), vec![1.0, 2.0]);
+}
+
+#[test]
+fn bools_must_be_zero_or_one() {
+    let view = TensorView::new(Dtype::BOOL, &[3], &[0, 1, 1]).unwrap();
+    assert_eq!(view.as_slice::<bool>().unwrap(), &[false, true, true]);
+    let bad = TensorView::new(Dtype::BOOL, &[2], &[1, 2]).unwrap();
+    assert_eq!(
+        bad.as_slice::<bool>().unwrap_err().kind(),
+        ErrorKind::InvalidBool
+    );
+    assert_eq!(
+        bad.to_vec::<bool>().unwrap_err().kind(),
+        ErrorKind::InvalidBool
+    );
+}
+
+#[test]
+fn empty_tensors_give_empty_slices_whatever_the_address() {
+    let bytes = [0u8; 3];
+    let view = TensorView::new(Dtype::F64, &[0, 3], &bytes[1..1]).unwrap();
+    assert_eq!(view.as_slice::<f64>().unwrap(), &[] as &[f64]);
+    assert_eq!(view.to_f32_vec().unwrap(), Vec::<f32>::new());
+}
+
+#[test]
+fn half_precision_converts_to_f32() {
+    let values = [f16::from_f32(1.5), f16::from_f32(-0.25)];
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let view = TensorView::new(Dtype::F16, &[2], &bytes).unwrap();
+    assert_eq!(view.to_f32_vec().unwrap(), vec![1.5, -0.25]);
+    let values = [bf16::from_f32(3.0)];
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let view = TensorView::new(Dtype::BF16, &[], &bytes).unwrap();
+    assert_eq!(view.to_f32_vec().unwrap(), vec![3.0]);
+    let view = TensorView::new(Dtype::I32, &[1], &[0; 4]).unwrap();
+    assert_eq!(
+        view.to_f32_vec().unwrap_err().kind(),
+        ErrorKind::UnsupportedConversion
+    );
+}
+
+#[test]
+fn missing_tensor_names_the_tensor() {
+    let bytes = tensorsafe::serialize(Vec::<(&str, TensorView<'_>)>::new(), None).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let err = st.tensor("nope").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TensorNotFound);
+    assert_eq!(err.tensor(), Some("nope"));
+}
