@@ -190,7 +190,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
 fn mutate(bytes: &mut Vec<u8>, m: &Mutation) {
     // Mostly aim inside the header, where the rules are.
     let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let span = (8 + n).min(bytes.len()).max(9);
+    let span = n.saturating_add(8).min(bytes.len()).max(9);
     match *m {
         Mutation::Set(i, b) => {
             let i = 8 + i % (span - 8);
