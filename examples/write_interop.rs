@@ -24,7 +24,12 @@ fn spec(name: &str, dtype: Dtype, shape: &[usize], seed: u8) -> Spec {
             _ => (i as u8).wrapping_mul(31).wrapping_add(seed),
         })
         .collect();
-    Spec { name: name.to_owned(), dtype, shape: shape.to_vec(), data }
+    Spec {
+        name: name.to_owned(),
+        dtype,
+        shape: shape.to_vec(),
+        data,
+    }
 }
 
 fn json_string(s: &str) -> String {
@@ -47,7 +52,11 @@ fn json_string(s: &str) -> String {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = PathBuf::from(std::env::args().nth(1).ok_or("usage: write_interop OUT_DIR")?);
+    let dir = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .ok_or("usage: write_interop OUT_DIR")?,
+    );
     std::fs::create_dir_all(&dir)?;
     let mut files: Vec<(&str, Vec<Spec>, Option<Metadata>)> = Vec::new();
 
@@ -56,7 +65,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .filter(|d| d.bits() != 6)
         .enumerate()
-        .map(|(i, &d)| spec(&format!("t.{}", d.name().to_lowercase()), d, &[2, 4], i as u8))
+        .map(|(i, &d)| {
+            spec(
+                &format!("t.{}", d.name().to_lowercase()),
+                d,
+                &[2, 4],
+                i as u8,
+            )
+        })
         .collect();
     files.push(("all_dtypes.safetensors", all, None));
 
@@ -79,7 +95,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (i, (file, specs, metadata)) in files.iter().enumerate() {
         let views = specs
             .iter()
-            .map(|s| Ok((s.name.as_str(), TensorView::new(s.dtype, &s.shape, &s.data)?)))
+            .map(|s| {
+                Ok((
+                    s.name.as_str(),
+                    TensorView::new(s.dtype, &s.shape, &s.data)?,
+                ))
+            })
             .collect::<Result<Vec<_>, tensorsafe::Error>>()?;
         serialize_to_file(views, metadata.as_ref(), dir.join(file))?;
         let tensors: Vec<String> = specs
@@ -97,8 +118,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let meta = match metadata {
             None => "null".to_owned(),
             Some(m) => {
-                let pairs: Vec<String> =
-                    m.iter().map(|(k, v)| format!("{}: {}", json_string(k), json_string(v))).collect();
+                let pairs: Vec<String> = m
+                    .iter()
+                    .map(|(k, v)| format!("{}: {}", json_string(k), json_string(v)))
+                    .collect();
                 format!("{{{}}}", pairs.join(", "))
             }
         };

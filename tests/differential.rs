@@ -320,3 +320,33 @@ fn nesting_limit_matches_the_reference_exactly() {
         }
     }
 }
+
+/// The documented cases where we refuse what the reference accepts.
+#[test]
+fn deliberate_strictness_is_exactly_where_documented() {
+    let cases = [
+        (
+            r#"{"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}"#,
+            ErrorKind::DuplicateTensor,
+        ),
+        (r#"{"w":["U8",[1],[0,1]]}"#, ErrorKind::InvalidType),
+        (
+            r#"{"w":{"dtype":{"U8":null},"shape":[1],"data_offsets":[0,1]}}"#,
+            ErrorKind::InvalidType,
+        ),
+    ];
+    for (header, kind) in cases {
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(header.as_bytes());
+        bytes.push(0);
+        assert!(
+            safetensors::SafeTensors::deserialize(&bytes).is_ok(),
+            "reference refuses {header}"
+        );
+        assert_eq!(
+            SafeTensors::deserialize(&bytes).unwrap_err().kind(),
+            kind,
+            "{header}"
+        );
+    }
+}
