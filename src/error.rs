@@ -162,12 +162,16 @@ impl ErrorKind {
 /// the byte offset in the file. Its `Display` is one line:
 ///
 /// ```
-/// let bytes = b"\x08\x00\x00\x00\x00\x00\x00\x00{\"a\":1}";
+/// let bytes = b"\x07\x00\x00\x00\x00\x00\x00\x00{\"a\":1}";
 /// let err = tensorsafe::SafeTensors::deserialize(bytes).unwrap_err();
 /// assert_eq!(err.kind(), tensorsafe::ErrorKind::InvalidType);
 /// assert_eq!(err.tensor(), Some("a"));
-/// assert_eq!(err.offset(), Some(14));
-/// println!("{err}"); // header value has the wrong JSON type: expected an object (tensor "a", at byte 14)
+/// assert_eq!(err.offset(), Some(13));
+/// assert_eq!(
+///     err.to_string(),
+///     "header value has the wrong JSON type: expected an object with dtype, shape \
+///      and data_offsets, found a number (tensor \"a\", at byte 13)"
+/// );
 /// ```
 pub struct Error {
     inner: Box<Inner>,

@@ -101,7 +101,8 @@ impl Header {
     /// ```
     /// let file = tensorsafe::serialize([("w", tensorsafe::TensorView::new(
     ///     tensorsafe::Dtype::U8, &[2], &[1, 2])?)], None)?;
-    /// let header = tensorsafe::Header::parse(&file[..24])?; // prefix only
+    /// let n = u64::from_le_bytes(file[..8].try_into().unwrap()) as usize;
+    /// let header = tensorsafe::Header::parse(&file[..8 + n])?; // no tensor data needed
     /// assert_eq!(header.file_len(), file.len() as u64);
     /// assert_eq!(header.get("w").unwrap().shape(), &[2]);
     /// # Ok::<(), tensorsafe::Error>(())
