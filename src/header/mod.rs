@@ -1,6 +1,6 @@
 //! The parsed header: the tensor table and the metadata.
 
-mod index;
+pub(crate) mod index;
 pub(crate) mod json;
 mod parse;
 

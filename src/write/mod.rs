@@ -4,11 +4,11 @@
 mod atomic;
 mod json;
 
-use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::header::index::NameIndex;
 use crate::header::{Metadata, PREFIX_LEN};
 use crate::limits::Limits;
 use crate::read::{expected_len, View};
@@ -29,14 +29,13 @@ where
     I: IntoIterator<Item = (S, V)>,
 {
     let mut tensors: Vec<(S, V)> = tensors.into_iter().collect();
-    let mut seen = HashSet::with_capacity(tensors.len());
+    let name_of = |i: usize| tensors.get(i).map_or("", |(name, _)| name.as_ref());
+    NameIndex::build(tensors.len(), name_of)
+        .map_err(|dup| Error::new(ErrorKind::DuplicateTensor).with_tensor(name_of(dup)))?;
     for (name, view) in &tensors {
         let name = name.as_ref();
         if name == "__metadata__" {
             return Err(Error::new(ErrorKind::ReservedName).with_tensor(name));
-        }
-        if !seen.insert(name) {
-            return Err(Error::new(ErrorKind::DuplicateTensor).with_tensor(name));
         }
         let expected = expected_len(view.dtype(), view.shape()).map_err(|e| {
             let detail = e.detail().unwrap_or_default().to_owned();
@@ -53,8 +52,8 @@ where
                 )));
         }
     }
-    drop(seen);
-    tensors.sort_by(|(ln, lv), (rn, rv)| {
+    // Names are unique, so an unstable sort gives the one canonical order.
+    tensors.sort_unstable_by(|(ln, lv), (rn, rv)| {
         rv.dtype()
             .cmp(&lv.dtype())
             .then_with(|| ln.as_ref().cmp(rn.as_ref()))
