@@ -105,6 +105,41 @@ impl<'a> Scanner<'a> {
         self.pos >= self.text.len()
     }
 
+    /// After an opening bracket: consumes `close` and returns true if the
+    /// container is empty.
+    #[inline]
+    pub(crate) fn empty(&mut self, close: u8) -> bool {
+        self.skip_ws();
+        if self.peek() == Some(close) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// After an element: consumes `,` and returns true (another element
+    /// follows), or consumes `close` and returns false.
+    #[inline]
+    pub(crate) fn more(&mut self, close: u8) -> Result<bool> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                Ok(true)
+            }
+            Some(b) if b == close => {
+                self.pos += 1;
+                Ok(false)
+            }
+            _ => Err(self.syntax(if close == b']' {
+                "',' or ']'"
+            } else {
+                "',' or '}'"
+            })),
+        }
+    }
+
     /// The text of a string token returned by [`Scanner::string`].
     #[inline]
     pub(crate) fn str_of(&self, s: &Str) -> &str {
@@ -406,9 +441,7 @@ impl<'a> Scanner<'a> {
                 }
                 self.pos += 1;
                 let close = if open == b'[' { b']' } else { b'}' };
-                self.skip_ws();
-                if self.peek() == Some(close) {
-                    self.pos += 1;
+                if self.empty(close) {
                     return Ok(());
                 }
                 loop {
@@ -418,20 +451,8 @@ impl<'a> Scanner<'a> {
                         self.expect(b':', "':'")?;
                     }
                     self.value(depth)?;
-                    self.skip_ws();
-                    match self.peek() {
-                        Some(b',') => self.pos += 1,
-                        Some(b) if b == close => {
-                            self.pos += 1;
-                            return Ok(());
-                        }
-                        _ => {
-                            return Err(self.syntax(if open == b'[' {
-                                "',' or ']'"
-                            } else {
-                                "',' or '}'"
-                            }))
-                        }
+                    if !self.more(close)? {
+                        return Ok(());
                     }
                 }
             }

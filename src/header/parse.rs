@@ -47,10 +47,7 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Result<RawHeader> {
         });
     }
     s.pos += 1;
-    s.skip_ws();
-    if s.peek() == Some(b'}') {
-        s.pos += 1;
-    } else {
+    if !s.empty(b'}') {
         loop {
             s.skip_ws();
             let key_pos = s.pos;
@@ -101,14 +98,8 @@ pub(crate) fn parse(text: &str, options: &ParseOptions) -> Result<RawHeader> {
                     dtype,
                 });
             }
-            s.skip_ws();
-            match s.peek() {
-                Some(b',') => s.pos += 1,
-                Some(b'}') => {
-                    s.pos += 1;
-                    break;
-                }
-                _ => return Err(s.error(ErrorKind::JsonSyntax, "expected ',' or '}'")),
+            if !s.more(b'}')? {
+                break;
             }
         }
     }
@@ -135,9 +126,7 @@ fn metadata(s: &mut Scanner<'_>) -> Result<Option<Metadata>> {
         }
     }
     let mut map = Metadata::new();
-    s.skip_ws();
-    if s.peek() == Some(b'}') {
-        s.pos += 1;
+    if s.empty(b'}') {
         return Ok(Some(map));
     }
     loop {
@@ -193,9 +182,7 @@ fn tensor(s: &mut Scanner<'_>, shapes: &mut Vec<usize>, options: &ParseOptions) 
         return Err(s.wrong_type("an object with dtype, shape and data_offsets", TOP));
     }
     s.pos += 1;
-    s.skip_ws();
-    if s.peek() == Some(b'}') {
-        s.pos += 1;
+    if s.empty(b'}') {
         return Ok(fields);
     }
     loop {
@@ -235,10 +222,7 @@ fn tensor(s: &mut Scanner<'_>, shapes: &mut Vec<usize>, options: &ParseOptions) 
                 }
                 s.pos += 1;
                 let start = shapes.len();
-                s.skip_ws();
-                if s.peek() == Some(b']') {
-                    s.pos += 1;
-                } else {
+                if !s.empty(b']') {
                     loop {
                         s.skip_ws();
                         if shapes.len() - start >= options.limits.rank() {
@@ -255,14 +239,8 @@ fn tensor(s: &mut Scanner<'_>, shapes: &mut Vec<usize>, options: &ParseOptions) 
                                 .with_detail("dimension does not fit in usize")
                         })?;
                         shapes.push(dim);
-                        s.skip_ws();
-                        match s.peek() {
-                            Some(b',') => s.pos += 1,
-                            Some(b']') => {
-                                s.pos += 1;
-                                break;
-                            }
-                            _ => return Err(s.error(ErrorKind::JsonSyntax, "expected ',' or ']'")),
+                        if !s.more(b']')? {
+                            break;
                         }
                     }
                 }
@@ -283,14 +261,8 @@ fn tensor(s: &mut Scanner<'_>, shapes: &mut Vec<usize>, options: &ParseOptions) 
                 s.value(ENTRY)?;
             }
         }
-        s.skip_ws();
-        match s.peek() {
-            Some(b',') => s.pos += 1,
-            Some(b'}') => {
-                s.pos += 1;
-                return Ok(fields);
-            }
-            _ => return Err(s.error(ErrorKind::JsonSyntax, "expected ',' or '}'")),
+        if !s.more(b'}')? {
+            return Ok(fields);
         }
     }
 }
@@ -304,10 +276,7 @@ fn offsets(s: &mut Scanner<'_>) -> Result<(u64, u64)> {
     s.pos += 1;
     let mut values = [0u64; 2];
     let mut count = 0;
-    s.skip_ws();
-    if s.peek() == Some(b']') {
-        s.pos += 1;
-    } else {
+    if !s.empty(b']') {
         loop {
             s.skip_ws();
             let value = s.integer(ARRAY)?;
@@ -315,14 +284,8 @@ fn offsets(s: &mut Scanner<'_>) -> Result<(u64, u64)> {
                 *slot = value;
             }
             count += 1;
-            s.skip_ws();
-            match s.peek() {
-                Some(b',') => s.pos += 1,
-                Some(b']') => {
-                    s.pos += 1;
-                    break;
-                }
-                _ => return Err(s.error(ErrorKind::JsonSyntax, "expected ',' or ']'")),
+            if !s.more(b']')? {
+                break;
             }
         }
     }
