@@ -28,16 +28,21 @@ fn model(count: usize) -> (Vec<String>, Vec<(Dtype, Vec<usize>)>) {
     (names, specs)
 }
 
-fn file(count: usize) -> (Vec<String>, Vec<u8>) {
-    let (names, specs) = model(count);
-    let data = [0u8; 64];
-    let views: Vec<TensorView<'_>> = specs
+/// Views of `specs` over a shared zero buffer.
+fn views<'a>(specs: &'a [(Dtype, Vec<usize>)], data: &'a [u8]) -> Vec<TensorView<'a>> {
+    specs
         .iter()
         .map(|(dtype, shape)| {
             let len = shape.iter().product::<usize>() * dtype.size().unwrap();
             TensorView::new(*dtype, shape, &data[..len]).unwrap()
         })
-        .collect();
+        .collect()
+}
+
+fn file(count: usize) -> (Vec<String>, Vec<u8>) {
+    let (names, specs) = model(count);
+    let data = [0u8; 64];
+    let views = views(&specs, &data);
     let bytes = tensorsafe::serialize(names.iter().zip(views.iter()), None).unwrap();
     (names, bytes)
 }
@@ -79,17 +84,11 @@ fn serialize(c: &mut Criterion) {
     let count = 10_000;
     let (names, specs) = model(count);
     let data = [0u8; 64];
-    let views: Vec<TensorView<'_>> = specs
-        .iter()
-        .map(|(dtype, shape)| {
-            let len = shape.iter().product::<usize>() * dtype.size().unwrap();
-            TensorView::new(*dtype, shape, &data[..len]).unwrap()
-        })
-        .collect();
+    let views = views(&specs, &data);
     let reference_views: Vec<safetensors::tensor::TensorView<'_>> = views
         .iter()
         .map(|v| {
-            let dtype: safetensors::Dtype = serde_json_dtype(v.dtype());
+            let dtype: safetensors::Dtype = reference_dtype(v.dtype());
             safetensors::tensor::TensorView::new(dtype, v.shape().to_vec(), v.data()).unwrap()
         })
         .collect();
@@ -108,7 +107,7 @@ fn serialize(c: &mut Criterion) {
 }
 
 /// The reference's dtype of the same name.
-fn serde_json_dtype(dtype: Dtype) -> safetensors::Dtype {
+fn reference_dtype(dtype: Dtype) -> safetensors::Dtype {
     serde_json::from_value(serde_json::Value::String(dtype.to_string())).unwrap()
 }
 
