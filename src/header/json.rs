@@ -105,6 +105,17 @@ impl<'a> Scanner<'a> {
         self.pos >= self.text.len()
     }
 
+    /// Consumes `literal` if the input continues with exactly those bytes.
+    #[inline(always)]
+    pub(crate) fn eat(&mut self, literal: &[u8]) -> bool {
+        if self.bytes().get(self.pos..self.pos + literal.len()) == Some(literal) {
+            self.pos += literal.len();
+            true
+        } else {
+            false
+        }
+    }
+
     /// After an opening bracket: consumes `close` and returns true if the
     /// container is empty.
     #[inline]
@@ -413,8 +424,7 @@ impl<'a> Scanner<'a> {
     }
 
     fn literal(&mut self, word: &[u8]) -> Result<()> {
-        if self.bytes().get(self.pos..self.pos + word.len()) == Some(word) {
-            self.pos += word.len();
+        if self.eat(word) {
             Ok(())
         } else {
             Err(self.syntax("a JSON value"))

@@ -1,6 +1,6 @@
 //! One pass over the header JSON that builds the tensor table.
 
-use super::json::Scanner;
+use super::json::{Scanner, Str};
 use super::{Entry, Metadata, PREFIX_LEN};
 use crate::dtype::Dtype;
 use crate::error::{Error, ErrorKind, Result};
@@ -17,6 +17,14 @@ pub(crate) struct RawHeader {
     pub(crate) names: String,
     pub(crate) shapes: Vec<usize>,
     pub(crate) metadata: Option<Metadata>,
+}
+
+/// A key of a tensor entry.
+enum Field {
+    Dtype,
+    Shape,
+    Offsets,
+    Other(Str),
 }
 
 struct Fields {
@@ -188,15 +196,31 @@ fn tensor(s: &mut Scanner<'_>, shapes: &mut Vec<usize>, options: &ParseOptions) 
     loop {
         s.skip_ws();
         let key_pos = s.pos;
-        let key = s.string()?;
+        // Writers spell the three keys without escapes: match those bytes
+        // directly, and decode any other key as a string.
+        let field = if s.eat(b"\"dtype\"") {
+            Field::Dtype
+        } else if s.eat(b"\"shape\"") {
+            Field::Shape
+        } else if s.eat(b"\"data_offsets\"") {
+            Field::Offsets
+        } else {
+            let key = s.string()?;
+            match s.str_of(&key) {
+                "dtype" => Field::Dtype,
+                "shape" => Field::Shape,
+                "data_offsets" => Field::Offsets,
+                _ => Field::Other(key),
+            }
+        };
         s.expect(b':', "':'")?;
         s.skip_ws();
         let duplicate = |s: &mut Scanner<'_>, field: &str| {
             s.pos = key_pos;
             s.error(ErrorKind::DuplicateField, format!("`{field}` twice"))
         };
-        match s.str_of(&key) {
-            "dtype" => {
+        match field {
+            Field::Dtype => {
                 if fields.dtype.is_some() {
                     return Err(duplicate(s, "dtype"));
                 }
@@ -213,7 +237,7 @@ fn tensor(s: &mut Scanner<'_>, shapes: &mut Vec<usize>, options: &ParseOptions) 
                         .with_detail(format!("{shown:?}"))
                 })?);
             }
-            "shape" => {
+            Field::Shape => {
                 if fields.shape.is_some() {
                     return Err(duplicate(s, "shape"));
                 }
@@ -246,13 +270,13 @@ fn tensor(s: &mut Scanner<'_>, shapes: &mut Vec<usize>, options: &ParseOptions) 
                 }
                 fields.shape = Some((start, shapes.len()));
             }
-            "data_offsets" => {
+            Field::Offsets => {
                 if fields.offsets.is_some() {
                     return Err(duplicate(s, "data_offsets"));
                 }
                 fields.offsets = Some(offsets(s)?);
             }
-            _ => {
+            Field::Other(key) => {
                 if options.deny_unknown_fields {
                     let field: String = s.str_of(&key).chars().take(40).collect();
                     s.pos = key_pos;
