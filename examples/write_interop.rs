@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use tensorsafe::{serialize_to_file, Dtype, Metadata, TensorView};
+use tensorsafe::{serialize_to_file_with, Dtype, Metadata, TensorView, WriteOptions};
 
 struct Spec {
     name: String,
@@ -58,7 +58,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .ok_or("usage: write_interop OUT_DIR")?,
     );
     std::fs::create_dir_all(&dir)?;
-    let mut files: Vec<(&str, Vec<Spec>, Option<Metadata>)> = Vec::new();
+    let mut files: Vec<(&str, Vec<Spec>, Option<Metadata>, WriteOptions)> = Vec::new();
+    let plain = WriteOptions::default();
 
     // F6 has no Python dtype; every other dtype goes in.
     let all = Dtype::ALL
@@ -74,7 +75,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             )
         })
         .collect();
-    files.push(("all_dtypes.safetensors", all, None));
+    let aligned = Dtype::ALL
+        .iter()
+        .filter(|d| d.bits() != 6)
+        .enumerate()
+        .map(|(i, &d)| {
+            spec(
+                &format!("a.{}", d.name().to_lowercase()),
+                d,
+                &[3, 6],
+                i as u8,
+            )
+        })
+        .collect();
+    files.push(("all_dtypes.safetensors", all, None, plain));
+    files.push((
+        "aligned_4096.safetensors",
+        aligned,
+        None,
+        WriteOptions::default().alignment(4096)?,
+    ));
 
     let edge = vec![
         spec("scalar", Dtype::F32, &[], 1),
@@ -88,11 +108,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     metadata.insert("format".into(), "pt".into());
     metadata.insert("note \u{e9}".into(), "line\nbreak \"quoted\"".into());
     metadata.insert("empty".into(), String::new());
-    files.push(("edge_cases.safetensors", edge, Some(metadata)));
-    files.push(("no_tensors.safetensors", Vec::new(), None));
+    files.push(("edge_cases.safetensors", edge, Some(metadata), plain));
+    files.push(("no_tensors.safetensors", Vec::new(), None, plain));
 
     let mut manifest = String::from("{\n");
-    for (i, (file, specs, metadata)) in files.iter().enumerate() {
+    for (i, (file, specs, metadata, options)) in files.iter().enumerate() {
         let views = specs
             .iter()
             .map(|s| {
@@ -102,7 +122,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ))
             })
             .collect::<Result<Vec<_>, tensorsafe::Error>>()?;
-        serialize_to_file(views, metadata.as_ref(), dir.join(file))?;
+        serialize_to_file_with(views, metadata.as_ref(), dir.join(file), options)?;
         let tensors: Vec<String> = specs
             .iter()
             .map(|s| {

@@ -130,6 +130,9 @@ pub enum ErrorKind {
     /// A tensor to write is named `__metadata__`.
     #[error("`__metadata__` is reserved and cannot name a tensor")]
     ReservedName,
+    /// A requested alignment is not a power of two up to 1 MiB.
+    #[error("alignment must be a power of two up to 1 MiB")]
+    InvalidAlignment,
     /// A tensor to write has a data length that differs from shape x dtype.
     #[error("tensor data length differs from shape x dtype size")]
     InvalidView,
@@ -149,7 +152,8 @@ impl ErrorKind {
             | InvalidBool
             | UnsupportedConversion
             | ReservedName
-            | InvalidView => Category::Usage,
+            | InvalidView
+            | InvalidAlignment => Category::Usage,
             _ => Category::Format,
         }
     }

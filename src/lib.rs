@@ -51,7 +51,9 @@ pub use file::SafeTensorsFile;
 pub use header::{Header, Metadata, TensorInfo, PREFIX_LEN};
 pub use limits::{Limits, ParseOptions};
 pub use read::{Element, SafeTensors, TensorView, View};
-pub use write::{serialize, serialize_to_file};
+pub use write::{
+    serialize, serialize_to_file, serialize_to_file_with, serialize_with, WriteOptions,
+};
 
 /// Re-exported so that `f16`/`bf16` typed views need no version juggling.
 pub use half;

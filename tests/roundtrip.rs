@@ -179,3 +179,37 @@ fn invalid_views_are_refused_on_write_not_written() {
         ErrorKind::Overflow
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// The aligned layout: valid, same contents, data section aligned, and
+    /// every tensor on the largest power of two its size allows (capped).
+    #[test]
+    fn aligned_layout((ts, meta) in model(), shift in 3u32..13) {
+        let alignment = 1u64 << shift;
+        let options = tensorsafe::WriteOptions::default().alignment(alignment).unwrap();
+        let bytes = tensorsafe::serialize_with(views(&ts), meta.as_ref(), &options).unwrap();
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        assert_same(&ts, st.iter())?;
+        let start = st.header().data_start();
+        prop_assert_eq!(start % alignment, 0);
+        for info in st.header().iter() {
+            let len = info.byte_len();
+            let want = if len == 0 { alignment } else { (1u64 << len.trailing_zeros()).min(alignment) };
+            prop_assert_eq!((start + info.data_offsets().0) % want, 0, "{} of {} bytes", info.name(), len);
+        }
+    }
+}
+
+#[test]
+fn alignment_must_be_a_power_of_two_up_to_one_mebibyte() {
+    use tensorsafe::WriteOptions;
+    for bad in [0u64, 3, 48, 2 << 20] {
+        assert_eq!(
+            WriteOptions::default().alignment(bad).unwrap_err().kind(),
+            ErrorKind::InvalidAlignment
+        );
+    }
+    assert!(WriteOptions::default().alignment(1 << 20).is_ok());
+}

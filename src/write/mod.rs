@@ -20,9 +20,64 @@ struct Prepared<V> {
     data_len: u64,
 }
 
+/// How to lay out a file.
+///
+/// The default is the reference writer's layout. With
+/// [`WriteOptions::alignment`] the data section starts at a multiple of the
+/// alignment and tensors are ordered so that each lands on the largest
+/// power of two dividing its size (up to the alignment), with no holes: the
+/// file stays valid for every reader.
+///
+/// ```
+/// use tensorsafe::{serialize_with, Dtype, SafeTensors, TensorView, WriteOptions};
+/// let (a, b) = ([0u8; 3], [0u8; 64]);
+/// let bytes = serialize_with(
+///     [("odd", TensorView::new(Dtype::U8, &[3], &a)?), ("big", TensorView::new(Dtype::U8, &[64], &b)?)],
+///     None,
+///     &WriteOptions::default().alignment(64)?,
+/// )?;
+/// let st = SafeTensors::deserialize(&bytes)?;
+/// assert_eq!(st.header().data_start() % 64, 0);
+/// assert_eq!(st.header().get("big").unwrap().data_offsets(), (0, 64));
+/// # Ok::<(), tensorsafe::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WriteOptions {
+    alignment: Option<u64>,
+}
+
+impl WriteOptions {
+    /// The largest alignment accepted: 1 MiB.
+    pub const MAX_ALIGNMENT: u64 = 1 << 20;
+
+    /// Aligns the data section and the tensors to `alignment` bytes where
+    /// their sizes allow. Must be a power of two up to 1 MiB.
+    pub fn alignment(mut self, alignment: u64) -> Result<Self> {
+        if !alignment.is_power_of_two() || alignment > Self::MAX_ALIGNMENT {
+            return Err(Error::new(ErrorKind::InvalidAlignment)
+                .with_detail(format!("{alignment} is not a power of two up to 1 MiB")));
+        }
+        self.alignment = Some(alignment);
+        Ok(self)
+    }
+}
+
+/// The largest power of two dividing `len`, capped at `cap` (`cap` for 0).
+fn alignment_of(len: u64, cap: u64) -> u64 {
+    if len == 0 {
+        cap
+    } else {
+        (1u64 << len.trailing_zeros()).min(cap)
+    }
+}
+
 /// Checks the tensors, orders them as the reference writer does (dtype
-/// descending, then name), and renders the header.
-fn prepare<S, V, I>(tensors: I, metadata: Option<&Metadata>) -> Result<Prepared<V>>
+/// descending, then name) or for alignment, and renders the header.
+fn prepare<S, V, I>(
+    tensors: I,
+    metadata: Option<&Metadata>,
+    options: &WriteOptions,
+) -> Result<Prepared<V>>
 where
     S: AsRef<str>,
     V: View,
@@ -53,9 +108,13 @@ where
         }
     }
     // Names are unique, so an unstable sort gives the one canonical order.
+    let cap = options.alignment.unwrap_or(1);
     tensors.sort_unstable_by(|(ln, lv), (rn, rv)| {
-        rv.dtype()
-            .cmp(&lv.dtype())
+        // With alignment A, larger power-of-two factors first: each tensor
+        // then starts at a multiple of its own factor (capped at A).
+        alignment_of(rv.data_len() as u64, cap)
+            .cmp(&alignment_of(lv.data_len() as u64, cap))
+            .then_with(|| rv.dtype().cmp(&lv.dtype()))
             .then_with(|| ln.as_ref().cmp(rn.as_ref()))
     });
 
@@ -104,8 +163,10 @@ where
         offset = end;
     }
     header.push(b'}');
-    // Pad with spaces so the data section starts at a multiple of 8.
-    let padded = header.len().next_multiple_of(8);
+    // Pad with spaces so the data section starts at a multiple of 8 (or of
+    // the alignment).
+    let unit = usize::try_from(options.alignment.unwrap_or(8).max(8)).unwrap_or(8);
+    let padded = header.len().next_multiple_of(unit);
     header.resize(padded, b' ');
     let n = (padded - PREFIX_LEN) as u64;
     let limit = Limits::DEFAULT_MAX_HEADER_BYTES;
@@ -162,7 +223,21 @@ where
     V: View,
     I: IntoIterator<Item = (S, V)>,
 {
-    let prepared = prepare(tensors, metadata)?;
+    serialize_with(tensors, metadata, &WriteOptions::default())
+}
+
+/// [`serialize`] with a layout chosen by [`WriteOptions`].
+pub fn serialize_with<S, V, I>(
+    tensors: I,
+    metadata: Option<&Metadata>,
+    options: &WriteOptions,
+) -> Result<Vec<u8>>
+where
+    S: AsRef<str>,
+    V: View,
+    I: IntoIterator<Item = (S, V)>,
+{
+    let prepared = prepare(tensors, metadata, options)?;
     let total = usize::try_from(prepared.data_len)
         .ok()
         .and_then(|d| d.checked_add(prepared.header.len()))
@@ -193,7 +268,22 @@ where
     V: View,
     I: IntoIterator<Item = (S, V)>,
 {
-    let prepared = prepare(tensors, metadata)?;
+    serialize_to_file_with(tensors, metadata, path, &WriteOptions::default())
+}
+
+/// [`serialize_to_file`] with a layout chosen by [`WriteOptions`].
+pub fn serialize_to_file_with<S, V, I>(
+    tensors: I,
+    metadata: Option<&Metadata>,
+    path: impl AsRef<Path>,
+    options: &WriteOptions,
+) -> Result<()>
+where
+    S: AsRef<str>,
+    V: View,
+    I: IntoIterator<Item = (S, V)>,
+{
+    let prepared = prepare(tensors, metadata, options)?;
     atomic::write(path.as_ref(), |out| {
         out.write_all(&prepared.header)?;
         for view in &prepared.tensors {
