@@ -1,1 +1,133 @@
-fn main() {}
+//! `tensorsafe`: inspect, verify, rewrite, diff and summarise safetensors
+//! files and sharded checkpoints.
+
+mod commands;
+mod progress;
+mod source;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Why a command failed, and the exit code that says so.
+#[derive(Debug)]
+pub struct Failure {
+    /// 1: a file is invalid; 2: usage error or unreadable input.
+    pub code: u8,
+    pub lines: Vec<String>,
+}
+
+impl Failure {
+    pub fn usage(message: String) -> Self {
+        Failure {
+            code: 2,
+            lines: vec![message],
+        }
+    }
+
+    pub fn unreadable(path: &Path, why: &str) -> Self {
+        Failure {
+            code: 2,
+            lines: vec![format!("{}: cannot read: {why}", path.display())],
+        }
+    }
+
+    pub fn invalid(path: &Path, rule: &str, why: &str) -> Self {
+        Failure {
+            code: 1,
+            lines: vec![format!("{}: {rule}: {why}", path.display())],
+        }
+    }
+
+    /// A library error: I/O problems are "cannot read", the rest name the rule.
+    pub fn from_error(path: &Path, error: &tensorsafe::Error) -> Self {
+        if error.kind() == tensorsafe::ErrorKind::Io {
+            Failure::unreadable(path, error.detail().unwrap_or("I/O error"))
+        } else {
+            Failure::invalid(path, &format!("{:?}", error.kind()), &error.to_string())
+        }
+    }
+}
+
+#[derive(Parser)]
+#[command(
+    name = "tensorsafe",
+    version,
+    about = "Inspect, verify, rewrite, diff and summarise safetensors files"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the tensors of a file or sharded checkpoint, with totals and metadata.
+    Inspect {
+        /// A .safetensors file, a *.index.json, or a directory holding either.
+        path: PathBuf,
+        /// Print the header as one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate files fully; exit 0 if all are valid, 1 if any is not, 2 if one cannot be read.
+    Verify {
+        /// Files, index files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Also count NaN and Inf values in float tensors.
+        #[arg(long)]
+        data: bool,
+    },
+    /// Write IN to OUT atomically, in the reference layout or aligned.
+    Rewrite {
+        input: PathBuf,
+        output: PathBuf,
+        /// Align the data section and tensors to N bytes (a power of two up to 1 MiB).
+        #[arg(long, value_name = "N")]
+        align: Option<u64>,
+    },
+    /// Compare two files or checkpoints; exit 0 if equal within tolerance, 1 if not.
+    Diff {
+        a: PathBuf,
+        b: PathBuf,
+        /// Absolute tolerance for float tensors.
+        #[arg(long, default_value_t = 0.0)]
+        atol: f64,
+        /// Relative tolerance for float tensors.
+        #[arg(long, default_value_t = 0.0)]
+        rtol: f64,
+    },
+    /// Per-tensor min, max, mean, std and NaN/Inf counts.
+    Stats {
+        path: PathBuf,
+        /// Only this tensor.
+        #[arg(long, value_name = "NAME")]
+        tensor: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect { path, json } => commands::inspect(&path, json),
+        Command::Verify { paths, data } => commands::verify(&paths, data),
+        Command::Rewrite {
+            input,
+            output,
+            align,
+        } => commands::rewrite(&input, &output, align),
+        Command::Diff { a, b, atol, rtol } => commands::diff(&a, &b, atol, rtol),
+        Command::Stats { path, tensor } => commands::stats(&path, tensor.as_deref()),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            for line in &failure.lines {
+                eprintln!("{line}");
+            }
+            ExitCode::from(failure.code)
+        }
+    }
+}

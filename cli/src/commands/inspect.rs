@@ -1,0 +1,124 @@
+//! `tensorsafe inspect`: what is in a file.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{json, Map, Value};
+use tensorsafe::SafeTensorsFile;
+
+use crate::source::Source;
+use crate::Failure;
+
+/// Largest power of two dividing a file offset, as the tensor's alignment.
+pub fn alignment(offset: u64) -> u64 {
+    if offset == 0 {
+        1 << 20
+    } else {
+        (1u64 << offset.trailing_zeros()).min(1 << 20)
+    }
+}
+
+/// The header as stored, as one JSON object in data-offset order.
+fn header_json(file: &SafeTensorsFile) -> Value {
+    let mut object = Map::new();
+    if let Some(metadata) = file.metadata() {
+        object.insert("__metadata__".into(), json!(metadata));
+    }
+    for info in file.header().iter() {
+        let (begin, end) = info.data_offsets();
+        object.insert(
+            info.name().to_owned(),
+            json!({"dtype": info.dtype().to_string(), "shape": info.shape(), "data_offsets": [begin, end]}),
+        );
+    }
+    Value::Object(object)
+}
+
+pub fn inspect(path: &Path, as_json: bool) -> Result<u8, Failure> {
+    let source = Source::open(path)?;
+    if as_json {
+        let value = match &source.index {
+            None => source
+                .shards
+                .first()
+                .map(|s| header_json(&s.file))
+                .unwrap_or(Value::Null),
+            Some(_) => {
+                let mut shards = Map::new();
+                for shard in &source.shards {
+                    let name = shard
+                        .path
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .unwrap_or_default();
+                    shards.insert(name.to_owned(), header_json(&shard.file));
+                }
+                Value::Object(shards)
+            }
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+        return Ok(0);
+    }
+
+    let (mut tensors, mut parameters, mut file_bytes, mut header_bytes) =
+        (0usize, 0u128, 0u64, 0u64);
+    let mut per_dtype: BTreeMap<String, (usize, u64)> = BTreeMap::new();
+    for shard in &source.shards {
+        let header = shard.file.header();
+        println!("{} ({} tensors)", shard.path.display(), header.len());
+        println!(
+            "  {:<48} {:<11} {:<20} {:>14} {:>14} {:>14} {:>7}",
+            "name", "dtype", "shape", "parameters", "bytes", "offset", "align"
+        );
+        for info in header.iter() {
+            let offset = header.data_start() + info.data_offsets().0;
+            let count = info.element_count() as u128;
+            println!(
+                "  {:<48} {:<11} {:<20} {:>14} {:>14} {:>14} {:>7}",
+                info.name(),
+                info.dtype().to_string(),
+                format!("{:?}", info.shape()),
+                count,
+                info.byte_len(),
+                offset,
+                alignment(offset)
+            );
+            tensors += 1;
+            parameters += count;
+            let entry = per_dtype.entry(info.dtype().to_string()).or_default();
+            entry.0 += 1;
+            entry.1 += info.byte_len();
+        }
+        file_bytes += header.file_len();
+        header_bytes += header.header_len();
+    }
+    println!();
+    println!("tensors      {tensors}");
+    println!("parameters   {parameters}");
+    for (dtype, (count, bytes)) in &per_dtype {
+        println!("  {dtype:<11} {count:>8} tensors {bytes:>16} bytes");
+    }
+    println!(
+        "file size    {file_bytes} bytes{}",
+        if source.shards.len() > 1 {
+            " (all shards)"
+        } else {
+            ""
+        }
+    );
+    println!("header size  {header_bytes} bytes");
+    match source.metadata() {
+        Some(metadata) if !metadata.is_empty() => {
+            println!("metadata");
+            for (key, value) in metadata {
+                println!("  {key}: {value}");
+            }
+        }
+        Some(_) => println!("metadata     (empty)"),
+        None => println!("metadata     (none)"),
+    }
+    Ok(0)
+}
