@@ -99,6 +99,28 @@ enum Command {
         #[arg(long, default_value_t = 0.0)]
         rtol: f64,
     },
+    /// Split a file into Hugging Face shards plus model.safetensors.index.json.
+    Shard {
+        input: PathBuf,
+        out_dir: PathBuf,
+        /// Largest shard, e.g. 5GB or 500MB (decimal units; KiB, MiB, GiB are binary).
+        #[arg(long, value_name = "SIZE")]
+        max_shard_size: String,
+    },
+    /// Join a sharded checkpoint (its index or directory) into one file.
+    Merge { input: PathBuf, output: PathBuf },
+    /// Time loading a file: open + parse, zero-copy walk, full copy, and a memcpy ceiling.
+    ///
+    /// The file is memory-mapped: do not modify it while the benchmark runs.
+    Bench {
+        path: PathBuf,
+        /// Number of runs; medians are reported.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Also time the same steps through the reference safetensors crate.
+        #[arg(long)]
+        reference: bool,
+    },
     /// Per-tensor min, max, mean, std and NaN/Inf counts.
     Stats {
         path: PathBuf,
@@ -120,6 +142,17 @@ fn main() -> ExitCode {
         } => commands::rewrite(&input, &output, align),
         Command::Diff { a, b, atol, rtol } => commands::diff(&a, &b, atol, rtol),
         Command::Stats { path, tensor } => commands::stats(&path, tensor.as_deref()),
+        Command::Shard {
+            input,
+            out_dir,
+            max_shard_size,
+        } => commands::shard(&input, &out_dir, &max_shard_size),
+        Command::Merge { input, output } => commands::merge(&input, &output),
+        Command::Bench {
+            path,
+            runs,
+            reference,
+        } => commands::bench(&path, runs, reference),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,14 +1,18 @@
 //! One module per subcommand.
 
+mod bench;
 mod diff;
 mod inspect;
 mod rewrite;
+mod shard;
 mod stats;
 mod verify;
 
+pub use bench::bench;
 pub use diff::diff;
 pub use inspect::inspect;
 pub use rewrite::rewrite;
+pub use shard::{merge, shard};
 pub use stats::stats;
 pub use verify::verify;
 

@@ -1,0 +1,130 @@
+//! `tensorsafe bench`: how fast a file loads, beside a plain memcpy of the
+//! same bytes (and optionally the reference crate) measured in the same run.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use tensorsafe::SafeTensorsFile;
+
+use crate::{progress, Failure};
+
+/// Folds every byte, so each page is really read.
+fn touch(bytes: &[u8]) -> u64 {
+    let mut chunks = bytes.chunks_exact(8);
+    let mut acc = 0u64;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        acc = acc.wrapping_add(u64::from_le_bytes(word));
+    }
+    chunks
+        .remainder()
+        .iter()
+        .fold(acc, |a, &b| a.wrapping_add(u64::from(b)))
+}
+
+struct Step {
+    name: &'static str,
+    times: Vec<Duration>,
+    bytes: u64,
+}
+
+impl Step {
+    fn new(name: &'static str, bytes: u64) -> Self {
+        Step {
+            name,
+            times: Vec::new(),
+            bytes,
+        }
+    }
+
+    fn time<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        let start = Instant::now();
+        let out = black_box(f());
+        self.times.push(start.elapsed());
+        out
+    }
+
+    fn print(&mut self) {
+        self.times.sort();
+        let median = self
+            .times
+            .get(self.times.len() / 2)
+            .copied()
+            .unwrap_or_default();
+        let rate = if self.bytes > 0 && median > Duration::ZERO {
+            format!(
+                "{:>9.2} GB/s",
+                self.bytes as f64 / median.as_secs_f64() / 1e9
+            )
+        } else {
+            String::new()
+        };
+        println!("  {:<34} {:>12.3?} {rate}", self.name, median);
+    }
+}
+
+/// Maps `path`; the bench reads files nothing else is writing.
+fn map(path: &Path) -> Result<SafeTensorsFile, Failure> {
+    // SAFETY: `tensorsafe bench` documents that the file must not be modified
+    // while it runs; it only reads the map.
+    unsafe { SafeTensorsFile::mmap(path) }.map_err(|e| Failure::from_error(path, &e))
+}
+
+pub fn bench(path: &Path, runs: usize, reference: bool) -> Result<u8, Failure> {
+    let runs = runs.max(1);
+    let probe = map(path)?;
+    let data_len = probe.header().data_len();
+    let file_len = probe.header().file_len();
+    drop(probe);
+    let mut open = Step::new("open + parse (mmap)", 0);
+    let mut walk = Step::new("zero-copy walk of every tensor", data_len);
+    let mut copy = Step::new("copy every tensor to owned memory", data_len);
+    let mut memcpy = Step::new("memcpy of the same bytes (ceiling)", data_len);
+    let mut ref_open = Step::new("reference: parse (same map)", 0);
+    let mut ref_walk = Step::new("reference: zero-copy walk", data_len);
+    let mut ref_copy = Step::new("reference: copy to owned memory", data_len);
+    let mut target = vec![0u8; usize::try_from(data_len).unwrap_or(0)];
+    let bar = progress::bytes(runs as u64, "benchmarking");
+    let mut checksum = 0u64;
+    for _ in 0..runs {
+        let file = open.time(|| map(path))?;
+        checksum = checksum.wrapping_add(walk.time(|| {
+            file.iter()
+                .fold(0u64, |acc, (_, v)| acc.wrapping_add(touch(v.data())))
+        }));
+        let owned: Vec<Vec<u8>> =
+            copy.time(|| file.iter().map(|(_, v)| v.data().to_vec()).collect());
+        checksum = checksum.wrapping_add(owned.len() as u64);
+        let start = usize::try_from(file.header().data_start()).unwrap_or(0);
+        let source = file.as_bytes().get(start..).unwrap_or_default();
+        let len = target.len();
+        memcpy.time(|| target.copy_from_slice(source.get(..len).unwrap_or_default()));
+        if reference {
+            let file_bytes = file.as_bytes();
+            let st = ref_open
+                .time(|| safetensors::SafeTensors::deserialize(file_bytes))
+                .map_err(|e| Failure::invalid(path, "Reference", &e.to_string()))?;
+            checksum = checksum.wrapping_add(ref_walk.time(|| {
+                st.iter()
+                    .fold(0u64, |acc, (_, v)| acc.wrapping_add(touch(v.data())))
+            }));
+            let owned: Vec<Vec<u8>> =
+                ref_copy.time(|| st.iter().map(|(_, v)| v.data().to_vec()).collect());
+            checksum = checksum.wrapping_add(owned.len() as u64);
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    println!("{}: {file_len} bytes, {data_len} bytes of tensors, median of {runs} runs (checksum {checksum:x})", path.display());
+    for step in [&mut open, &mut walk, &mut copy, &mut memcpy] {
+        step.print();
+    }
+    if reference {
+        for step in [&mut ref_open, &mut ref_walk, &mut ref_copy] {
+            step.print();
+        }
+    }
+    Ok(0)
+}
