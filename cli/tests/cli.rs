@@ -1,0 +1,459 @@
+//! Runs the built `tensorsafe` binary: exit codes, messages and outputs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tensorsafe::{serialize, Dtype, SafeTensors, TensorView};
+
+fn golden(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/data/golden")
+        .join(name)
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tensorsafe"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("tensorsafe-cli-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn verify_accepts_every_golden_file() {
+    let files: Vec<PathBuf> = std::fs::read_dir(golden(""))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        .collect();
+    assert!(files.len() >= 10);
+    let mut args = vec!["verify", "--data"];
+    args.extend(files.iter().map(|p| s(p)));
+    let out = run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).matches(": ok (").count(), files.len());
+}
+
+/// (file name, header JSON, data bytes, rule that must be named)
+fn broken() -> Vec<(&'static str, String, Vec<u8>, &'static str)> {
+    let w = r#""dtype":"U8","shape":[2],"data_offsets":[0,2]"#;
+    vec![
+        (
+            "utf8",
+            "{\"w\u{fffd}\":1}".to_owned(),
+            vec![],
+            "InvalidUtf8",
+        ),
+        ("json", "{".to_owned(), vec![], "JsonSyntax"),
+        ("trailing", "{}\0".to_owned(), vec![], "TrailingCharacters"),
+        (
+            "deep",
+            format!("{{\"w\":{{{w},\"x\":{}}}}}", "[".repeat(200)),
+            vec![0, 0],
+            "RecursionLimit",
+        ),
+        ("type", r#"{"w":[]}"#.to_owned(), vec![], "InvalidType"),
+        (
+            "missing",
+            r#"{"w":{"dtype":"U8"}}"#.to_owned(),
+            vec![],
+            "MissingField",
+        ),
+        (
+            "dupfield",
+            format!(r#"{{"w":{{{w},"dtype":"U8"}}}}"#),
+            vec![0, 0],
+            "DuplicateField",
+        ),
+        (
+            "duptensor",
+            format!(r#"{{"w":{{{w}}},"w":{{{w}}}}}"#),
+            vec![0, 0],
+            "DuplicateTensor",
+        ),
+        (
+            "dupmeta",
+            format!(r#"{{"__metadata__":{{}},"__metadata__":{{}},"w":{{{w}}}}}"#),
+            vec![0, 0],
+            "DuplicateMetadata",
+        ),
+        (
+            "meta",
+            format!(r#"{{"__metadata__":{{"a":1}},"w":{{{w}}}}}"#),
+            vec![0, 0],
+            "InvalidMetadata",
+        ),
+        (
+            "dtype",
+            r#"{"w":{"dtype":"f32","shape":[],"data_offsets":[0,4]}}"#.to_owned(),
+            vec![0; 4],
+            "UnknownDtype",
+        ),
+        (
+            "negative",
+            r#"{"w":{"dtype":"U8","shape":[-1],"data_offsets":[0,0]}}"#.to_owned(),
+            vec![],
+            "InvalidInteger",
+        ),
+        (
+            "arity",
+            r#"{"w":{"dtype":"U8","shape":[2],"data_offsets":[0]}}"#.to_owned(),
+            vec![],
+            "InvalidOffsets",
+        ),
+        (
+            "overflow",
+            r#"{"w":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,8]}}"#
+                .to_owned(),
+            vec![0; 8],
+            "Overflow",
+        ),
+        (
+            "partial",
+            r#"{"w":{"dtype":"F4","shape":[3],"data_offsets":[0,2]}}"#.to_owned(),
+            vec![0; 2],
+            "PartialByte",
+        ),
+        (
+            "size",
+            r#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#.to_owned(),
+            vec![0; 4],
+            "SizeMismatch",
+        ),
+        (
+            "hole",
+            r#"{"w":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}}"#.to_owned(),
+            vec![0; 3],
+            "DataGap",
+        ),
+        (
+            "overlap",
+            format!(r#"{{"w":{{{w}}},"v":{{"dtype":"U8","shape":[2],"data_offsets":[1,3]}}}}"#),
+            vec![0; 3],
+            "DataOverlap",
+        ),
+        (
+            "trailingdata",
+            format!(r#"{{"w":{{{w}}}}}"#),
+            vec![0; 3],
+            "TrailingData",
+        ),
+        (
+            "truncated",
+            format!(r#"{{"w":{{{w}}}}}"#),
+            vec![0; 1],
+            "DataOutOfBounds",
+        ),
+    ]
+}
+
+#[test]
+fn verify_names_file_rule_and_tensor_for_every_broken_file() {
+    let dir = TempDir::new("broken");
+    for (name, header, data, rule) in broken() {
+        let path = dir.path(&format!("x_{name}.safetensors"));
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(header.as_bytes());
+        if name == "utf8" {
+            // Replace the 3-byte U+FFFD with an invalid byte and two spaces.
+            let at = bytes
+                .windows(3)
+                .position(|w| w == "\u{fffd}".as_bytes())
+                .unwrap();
+            bytes.splice(at..at + 3, [0xff, b' ', b' ']);
+        }
+        bytes.extend_from_slice(&data);
+        std::fs::write(&path, &bytes).unwrap();
+        let out = run(&["verify", s(&path)]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
+        assert!(stderr.starts_with(s(&path)), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!(": {rule}: ")),
+            "{name} should name {rule}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    // Short files, lengths past the end, unreadable paths.
+    std::fs::write(dir.path("short.safetensors"), [1, 0]).unwrap();
+    let out = run(&["verify", s(&dir.path("short.safetensors"))]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("FileTooSmall"));
+    let mut huge = u64::MAX.to_le_bytes().to_vec();
+    huge.extend_from_slice(b"{}");
+    std::fs::write(dir.path("huge.safetensors"), &huge).unwrap();
+    let out = run(&["verify", s(&dir.path("huge.safetensors"))]);
+    assert!(
+        text(&out.stderr).contains("HeaderTooLarge"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&[
+        "verify",
+        s(&dir.path("missing.safetensors")),
+        s(&golden("scalar.safetensors")),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stdout).contains("scalar.safetensors: ok"));
+    assert_eq!(run(&["verify"]).status.code(), Some(2));
+    assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn inspect_json_is_the_files_own_header() {
+    for name in [
+        "gpt2_tiny.safetensors",
+        "names.safetensors",
+        "metadata_one.safetensors",
+        "empty.safetensors",
+    ] {
+        let path = golden(name);
+        let out = run(&["inspect", "--json", s(&path)]);
+        assert_eq!(out.status.code(), Some(0));
+        let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let stored: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+        assert_eq!(printed, stored, "{name}");
+    }
+    let out = run(&["inspect", s(&golden("gpt2_tiny.safetensors"))]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("wte.weight")
+            && stdout.contains("parameters")
+            && stdout.contains("format: pt")
+    );
+}
+
+#[test]
+fn rewrite_is_byte_identical_and_align_aligns() {
+    let dir = TempDir::new("rewrite");
+    for name in [
+        "gpt2_tiny.safetensors",
+        "all_dtypes.safetensors",
+        "names.safetensors",
+    ] {
+        let out_path = dir.path(name);
+        let out = run(&["rewrite", s(&golden(name)), s(&out_path)]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(
+            std::fs::read(&out_path).unwrap() == std::fs::read(golden(name)).unwrap(),
+            "{name}"
+        );
+    }
+    // In place.
+    let copy = dir.path("copy.safetensors");
+    std::fs::copy(golden("gpt2_tiny.safetensors"), &copy).unwrap();
+    assert_eq!(run(&["rewrite", s(&copy), s(&copy)]).status.code(), Some(0));
+    assert!(
+        std::fs::read(&copy).unwrap() == std::fs::read(golden("gpt2_tiny.safetensors")).unwrap()
+    );
+
+    let aligned = dir.path("aligned.safetensors");
+    let out = run(&[
+        "rewrite",
+        s(&golden("gpt2_tiny.safetensors")),
+        s(&aligned),
+        "--align",
+        "64",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("64-aligned before"));
+    let bytes = std::fs::read(&aligned).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let start = st.header().data_start();
+    assert_eq!(start % 64, 0);
+    for info in st.header().iter() {
+        let want = (1u64 << info.byte_len().trailing_zeros().min(6)).max(1);
+        assert_eq!((start + info.data_offsets().0) % want, 0, "{}", info.name());
+    }
+    let original = std::fs::read(golden("gpt2_tiny.safetensors")).unwrap();
+    let original = SafeTensors::deserialize(&original).unwrap();
+    for (name, view) in original.iter() {
+        assert_eq!(st.tensor(name).unwrap(), view);
+    }
+    let out = run(&[
+        "rewrite",
+        s(&golden("scalar.safetensors")),
+        s(&aligned),
+        "--align",
+        "48",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn diff_reports_equal_and_different() {
+    let dir = TempDir::new("diff");
+    let a = [1.0f32, 2.0, 3.0]
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect::<Vec<u8>>();
+    let b = [1.0f32, 2.0, 3.001]
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect::<Vec<u8>>();
+    let write = |name: &str, data: &[u8], extra: bool| {
+        let path = dir.path(name);
+        let mut tensors = vec![("w", TensorView::new(Dtype::F32, &[3], data).unwrap())];
+        if extra {
+            tensors.push(("extra", TensorView::new(Dtype::U8, &[1], &[1]).unwrap()));
+        }
+        std::fs::write(&path, serialize(tensors, None).unwrap()).unwrap();
+        path
+    };
+    let (pa, pb, pc) = (
+        write("a.safetensors", &a, false),
+        write("b.safetensors", &b, false),
+        write("c.safetensors", &a, true),
+    );
+    assert_eq!(run(&["diff", s(&pa), s(&pa)]).status.code(), Some(0));
+    let out = run(&["diff", s(&pa), s(&pb)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("w: 1 of 3 values differ"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(
+        run(&["diff", s(&pa), s(&pb), "--atol", "0.01"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&["diff", s(&pa), s(&pb), "--rtol", "0.001"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let out = run(&["diff", s(&pa), s(&pc)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("only in B: extra"));
+}
+
+#[test]
+fn shard_then_merge_equals_rewrite_and_bad_indexes_are_caught() {
+    let dir = TempDir::new("shard");
+    let input = golden("gpt2_tiny.safetensors");
+    let shards = dir.path("shards");
+    let out = run(&["shard", s(&input), s(&shards), "--max-shard-size", "600B"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let index_path = shards.join("model.safetensors.index.json");
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
+    let count = std::fs::read_dir(&shards).unwrap().count() - 1;
+    assert!(count >= 3, "{count} shards");
+    assert!(shards
+        .join(format!("model-00001-of-{count:05}.safetensors"))
+        .is_file());
+    assert_eq!(index["metadata"]["total_size"], 1696);
+    assert_eq!(index["weight_map"].as_object().unwrap().len(), 11);
+
+    assert_eq!(run(&["verify", s(&shards)]).status.code(), Some(0));
+    let stats = run(&["stats", s(&index_path)]);
+    assert_eq!(stats.status.code(), Some(0));
+    assert!(text(&stats.stdout).contains("wte.weight"));
+    let merged = dir.path("merged.safetensors");
+    assert_eq!(
+        run(&["merge", s(&shards), s(&merged)]).status.code(),
+        Some(0)
+    );
+    let rewritten = dir.path("rewritten.safetensors");
+    assert_eq!(
+        run(&["rewrite", s(&input), s(&rewritten)]).status.code(),
+        Some(0)
+    );
+    assert!(std::fs::read(&merged).unwrap() == std::fs::read(&rewritten).unwrap());
+    assert_eq!(run(&["diff", s(&shards), s(&input)]).status.code(), Some(0));
+
+    // Hostile indexes: a wrong total, a missing tensor, a tensor in no map.
+    let original = std::fs::read_to_string(&index_path).unwrap();
+    let cases = [
+        (original.replace("1696", "1697"), "TotalSize"),
+        (
+            original.replacen("\"wte.weight\"", "\"ghost.weight\"", 1),
+            "MissingTensor",
+        ),
+        (
+            original.replacen("\"h.0.attn.bias\"", "\"h.0.attn.bias.x\"", 1),
+            "UnindexedTensor",
+        ),
+    ];
+    for (text_, rule) in cases {
+        std::fs::write(&index_path, &text_).unwrap();
+        let out = run(&["verify", s(&index_path)]);
+        assert_eq!(out.status.code(), Some(1), "{rule}");
+        assert!(
+            text(&out.stderr).contains(rule),
+            "{rule}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(
+            run(&["merge", s(&index_path), s(&merged)]).status.code(),
+            Some(1)
+        );
+    }
+}
+
+#[test]
+fn stats_and_bench_run() {
+    let out = run(&["stats", s(&golden("numpy.safetensors")), "--tensor", "f32"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("-1.500000e0") && stdout.contains("2.500000e0"),
+        "{stdout}"
+    );
+    assert_eq!(
+        run(&["stats", s(&golden("numpy.safetensors")), "--tensor", "nope"])
+            .status
+            .code(),
+        Some(2)
+    );
+    let out = run(&[
+        "bench",
+        s(&golden("gpt2_tiny.safetensors")),
+        "--runs",
+        "2",
+        "--reference",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("memcpy") && stdout.contains("reference"),
+        "{stdout}"
+    );
+    assert!(
+        text(&out.stderr).is_empty(),
+        "no progress bar when stderr is not a terminal"
+    );
+}
