@@ -185,6 +185,17 @@ where
     })
 }
 
+impl<V: View> Prepared<V> {
+    /// Streams the header, then each tensor's bytes as the view yields them.
+    fn write_to(&self, out: &mut impl Write) -> Result<()> {
+        out.write_all(&self.header)?;
+        for view in &self.tensors {
+            out.write_all(&checked_data(view)?)?;
+        }
+        Ok(())
+    }
+}
+
 /// A view's bytes, refused if they are not the `data_len` the header was
 /// written with (a `View` implementation whose two methods disagree).
 fn checked_data<V: View>(view: &V) -> Result<std::borrow::Cow<'_, [u8]>> {
@@ -243,10 +254,7 @@ where
         .and_then(|d| d.checked_add(prepared.header.len()))
         .ok_or_else(|| Error::new(ErrorKind::Overflow).with_detail("file larger than memory"))?;
     let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(&prepared.header);
-    for view in &prepared.tensors {
-        out.extend_from_slice(&checked_data(view)?);
-    }
+    prepared.write_to(&mut out)?;
     Ok(out)
 }
 
@@ -284,11 +292,5 @@ where
     I: IntoIterator<Item = (S, V)>,
 {
     let prepared = prepare(tensors, metadata, options)?;
-    atomic::write(path.as_ref(), |out| {
-        out.write_all(&prepared.header)?;
-        for view in &prepared.tensors {
-            out.write_all(&checked_data(view)?)?;
-        }
-        Ok(())
-    })
+    atomic::write(path.as_ref(), |out| prepared.write_to(out))
 }
