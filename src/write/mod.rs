@@ -108,15 +108,21 @@ where
         }
     }
     // Names are unique, so an unstable sort gives the one canonical order.
-    let cap = options.alignment.unwrap_or(1);
-    tensors.sort_unstable_by(|(ln, lv), (rn, rv)| {
-        // With alignment A, larger power-of-two factors first: each tensor
-        // then starts at a multiple of its own factor (capped at A).
-        alignment_of(rv.data_len() as u64, cap)
-            .cmp(&alignment_of(lv.data_len() as u64, cap))
-            .then_with(|| rv.dtype().cmp(&lv.dtype()))
+    let reference_order = |(ln, lv): &(S, V), (rn, rv): &(S, V)| {
+        rv.dtype()
+            .cmp(&lv.dtype())
             .then_with(|| ln.as_ref().cmp(rn.as_ref()))
-    });
+    };
+    match options.alignment {
+        None => tensors.sort_unstable_by(reference_order),
+        // Larger power-of-two factors first: each tensor then starts at a
+        // multiple of its own factor (capped at the alignment).
+        Some(cap) => tensors.sort_unstable_by(|l, r| {
+            alignment_of(r.1.data_len() as u64, cap)
+                .cmp(&alignment_of(l.1.data_len() as u64, cap))
+                .then_with(|| reference_order(l, r))
+        }),
+    }
 
     let mut header = Vec::with_capacity(PREFIX_LEN + 64 + tensors.len() * 96);
     header.extend_from_slice(&[0; PREFIX_LEN]);
