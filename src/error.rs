@@ -130,6 +130,16 @@ pub enum ErrorKind {
     /// A tensor to write is named `__metadata__`.
     #[error("`__metadata__` is reserved and cannot name a tensor")]
     ReservedName,
+    /// A streamed tensor's bytes came out of declaration order, or for an
+    /// undeclared tensor.
+    #[error("tensor bytes out of order")]
+    StreamOrder,
+    /// A streamed tensor got fewer bytes than its shape and dtype need.
+    #[error("tensor got too few bytes")]
+    StreamShort,
+    /// A streamed tensor got more bytes than its shape and dtype need.
+    #[error("tensor got too many bytes")]
+    StreamOverflow,
     /// A requested alignment is not a power of two up to 1 MiB.
     #[error("alignment must be a power of two up to 1 MiB")]
     InvalidAlignment,
@@ -153,7 +163,10 @@ impl ErrorKind {
             | UnsupportedConversion
             | ReservedName
             | InvalidView
-            | InvalidAlignment => Category::Usage,
+            | InvalidAlignment
+            | StreamOrder
+            | StreamShort
+            | StreamOverflow => Category::Usage,
             _ => Category::Format,
         }
     }

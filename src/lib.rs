@@ -52,7 +52,8 @@ pub use header::{Header, Metadata, TensorInfo, PREFIX_LEN};
 pub use limits::{Limits, ParseOptions};
 pub use read::{Element, SafeTensors, TensorView, View};
 pub use write::{
-    serialize, serialize_to_file, serialize_to_file_with, serialize_with, WriteOptions,
+    serialize, serialize_to_file, serialize_to_file_with, serialize_with, AtomicFile, Declaration,
+    StreamWriter, WriteOptions,
 };
 
 /// Re-exported so that `f16`/`bf16` typed views need no version juggling.

@@ -48,27 +48,71 @@ fn create_temp(target: &Path) -> Result<(File, TempFile)> {
     }
 }
 
-/// Runs `fill` on a buffered writer into a temporary file beside `target`,
-/// then makes it durable and renames it over `target`.
-pub(crate) fn write(
-    target: &Path,
-    fill: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
-) -> Result<()> {
-    let (file, mut temp) = create_temp(target)?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
-    fill(&mut out)?;
-    let file = out.into_inner().map_err(|e| Error::from(e.into_error()))?;
-    file.sync_all()?;
-    drop(file);
-    fs::rename(&temp.path, target)?;
-    temp.armed = false;
-    #[cfg(unix)]
-    {
-        let dir = target
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        File::open(dir)?.sync_all()?;
+/// A file that appears at its path only when [`AtomicFile::commit`] is called.
+///
+/// Bytes go to a temporary file in the target's directory. `commit` flushes
+/// and syncs it, renames it over the target, and on Unix syncs the
+/// directory. Dropping it uncommitted removes the temporary file, so an
+/// existing file at the target is never touched by a failed write.
+pub struct AtomicFile {
+    out: BufWriter<File>,
+    temp: TempFile,
+    target: PathBuf,
+}
+
+impl AtomicFile {
+    /// Starts writing a file that will replace `target`.
+    pub fn create(target: impl AsRef<Path>) -> Result<Self> {
+        let target = target.as_ref();
+        let (file, temp) = create_temp(target)?;
+        Ok(AtomicFile {
+            out: BufWriter::with_capacity(1 << 20, file),
+            temp,
+            target: target.to_owned(),
+        })
     }
-    Ok(())
+
+    /// Makes the file durable and moves it into place.
+    pub fn commit(self) -> Result<()> {
+        let AtomicFile {
+            out,
+            mut temp,
+            target,
+        } = self;
+        let file = out.into_inner().map_err(|e| Error::from(e.into_error()))?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&temp.path, &target)?;
+        temp.armed = false;
+        #[cfg(unix)]
+        {
+            let dir = target
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+impl std::io::Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.out.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.out.write_all(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Runs `fill` on a file that replaces `target` only if `fill` succeeds.
+pub(crate) fn write(target: &Path, fill: impl FnOnce(&mut AtomicFile) -> Result<()>) -> Result<()> {
+    let mut file = AtomicFile::create(target)?;
+    fill(&mut file)?;
+    file.commit()
 }

@@ -3,6 +3,10 @@
 
 mod atomic;
 mod json;
+mod stream;
+
+pub use atomic::AtomicFile;
+pub use stream::{Declaration, StreamWriter};
 
 use std::io::Write;
 use std::path::Path;
@@ -71,59 +75,32 @@ fn alignment_of(len: u64, cap: u64) -> u64 {
     }
 }
 
-/// Checks the tensors, orders them as the reference writer does (dtype
-/// descending, then name) or for alignment, and renders the header.
-fn prepare<S, V, I>(
-    tensors: I,
+/// Refuses duplicate names and the reserved name `__metadata__`.
+fn check_names<'n>(count: usize, name_of: impl Fn(usize) -> &'n str) -> Result<()> {
+    NameIndex::build(count, &name_of)
+        .map_err(|dup| Error::new(ErrorKind::DuplicateTensor).with_tensor(name_of(dup)))?;
+    if let Some(i) = (0..count).find(|&i| name_of(i) == "__metadata__") {
+        return Err(Error::new(ErrorKind::ReservedName).with_tensor(name_of(i)));
+    }
+    Ok(())
+}
+
+/// Byte length of a tensor to write, with the tensor named in errors.
+fn tensor_len(name: &str, dtype: crate::Dtype, shape: &[usize]) -> Result<u64> {
+    let len = expected_len(dtype, shape).map_err(|e| {
+        let detail = e.detail().unwrap_or_default().to_owned();
+        Error::new(e.kind()).with_tensor(name).with_detail(detail)
+    })?;
+    Ok(len as u64)
+}
+
+/// Renders the prefix and header for tensors laid out back to back in the
+/// given order; returns it with the data section's length.
+fn render_header<'t>(
+    tensors: impl ExactSizeIterator<Item = (&'t str, crate::Dtype, &'t [usize], u64)>,
     metadata: Option<&Metadata>,
     options: &WriteOptions,
-) -> Result<Prepared<V>>
-where
-    S: AsRef<str>,
-    V: View,
-    I: IntoIterator<Item = (S, V)>,
-{
-    let mut tensors: Vec<(S, V)> = tensors.into_iter().collect();
-    let name_of = |i: usize| tensors.get(i).map_or("", |(name, _)| name.as_ref());
-    NameIndex::build(tensors.len(), name_of)
-        .map_err(|dup| Error::new(ErrorKind::DuplicateTensor).with_tensor(name_of(dup)))?;
-    for (name, view) in &tensors {
-        let name = name.as_ref();
-        if name == "__metadata__" {
-            return Err(Error::new(ErrorKind::ReservedName).with_tensor(name));
-        }
-        let expected = expected_len(view.dtype(), view.shape()).map_err(|e| {
-            let detail = e.detail().unwrap_or_default().to_owned();
-            Error::new(e.kind()).with_tensor(name).with_detail(detail)
-        })?;
-        if view.data_len() != expected {
-            return Err(Error::new(ErrorKind::InvalidView)
-                .with_tensor(name)
-                .with_detail(format!(
-                    "{} bytes given, {:?} of {} needs {expected}",
-                    view.data_len(),
-                    view.shape(),
-                    view.dtype()
-                )));
-        }
-    }
-    // Names are unique, so an unstable sort gives the one canonical order.
-    let reference_order = |(ln, lv): &(S, V), (rn, rv): &(S, V)| {
-        rv.dtype()
-            .cmp(&lv.dtype())
-            .then_with(|| ln.as_ref().cmp(rn.as_ref()))
-    };
-    match options.alignment {
-        None => tensors.sort_unstable_by(reference_order),
-        // Larger power-of-two factors first: each tensor then starts at a
-        // multiple of its own factor (capped at the alignment).
-        Some(cap) => tensors.sort_unstable_by(|l, r| {
-            alignment_of(r.1.data_len() as u64, cap)
-                .cmp(&alignment_of(l.1.data_len() as u64, cap))
-                .then_with(|| reference_order(l, r))
-        }),
-    }
-
+) -> Result<(Vec<u8>, u64)> {
     let mut header = Vec::with_capacity(PREFIX_LEN + 64 + tensors.len() * 96);
     header.extend_from_slice(&[0; PREFIX_LEN]);
     header.push(b'{');
@@ -143,19 +120,19 @@ where
         first = false;
     }
     let mut offset: u64 = 0;
-    for (name, view) in &tensors {
+    for (name, dtype, shape, len) in tensors {
         if !first {
             header.push(b',');
         }
         first = false;
         let end = offset
-            .checked_add(view.data_len() as u64)
-            .ok_or_else(|| Error::new(ErrorKind::Overflow).with_tensor(name.as_ref()))?;
-        json::string(&mut header, name.as_ref());
+            .checked_add(len)
+            .ok_or_else(|| Error::new(ErrorKind::Overflow).with_tensor(name))?;
+        json::string(&mut header, name);
         header.extend_from_slice(b":{\"dtype\":\"");
-        header.extend_from_slice(view.dtype().name().as_bytes());
+        header.extend_from_slice(dtype.name().as_bytes());
         header.extend_from_slice(b"\",\"shape\":[");
-        for (i, &dim) in view.shape().iter().enumerate() {
+        for (i, &dim) in shape.iter().enumerate() {
             if i > 0 {
                 header.push(b',');
             }
@@ -184,10 +161,65 @@ where
     if let Some(prefix) = header.get_mut(..PREFIX_LEN) {
         prefix.copy_from_slice(&n.to_le_bytes());
     }
+    Ok((header, offset))
+}
+
+/// Checks the tensors, orders them as the reference writer does (dtype
+/// descending, then name) or for alignment, and renders the header.
+fn prepare<S, V, I>(
+    tensors: I,
+    metadata: Option<&Metadata>,
+    options: &WriteOptions,
+) -> Result<Prepared<V>>
+where
+    S: AsRef<str>,
+    V: View,
+    I: IntoIterator<Item = (S, V)>,
+{
+    let mut tensors: Vec<(S, V)> = tensors.into_iter().collect();
+    check_names(tensors.len(), |i| {
+        tensors.get(i).map_or("", |(name, _)| name.as_ref())
+    })?;
+    for (name, view) in &tensors {
+        let expected = tensor_len(name.as_ref(), view.dtype(), view.shape())?;
+        if view.data_len() as u64 != expected {
+            return Err(Error::new(ErrorKind::InvalidView)
+                .with_tensor(name.as_ref())
+                .with_detail(format!(
+                    "{} bytes given, {:?} of {} needs {expected}",
+                    view.data_len(),
+                    view.shape(),
+                    view.dtype()
+                )));
+        }
+    }
+    // Names are unique, so an unstable sort gives the one canonical order.
+    let reference_order = |(ln, lv): &(S, V), (rn, rv): &(S, V)| {
+        rv.dtype()
+            .cmp(&lv.dtype())
+            .then_with(|| ln.as_ref().cmp(rn.as_ref()))
+    };
+    match options.alignment {
+        None => tensors.sort_unstable_by(reference_order),
+        // Larger power-of-two factors first: each tensor then starts at a
+        // multiple of its own factor (capped at the alignment).
+        Some(cap) => tensors.sort_unstable_by(|l, r| {
+            alignment_of(r.1.data_len() as u64, cap)
+                .cmp(&alignment_of(l.1.data_len() as u64, cap))
+                .then_with(|| reference_order(l, r))
+        }),
+    }
+    let (header, data_len) = render_header(
+        tensors
+            .iter()
+            .map(|(n, v)| (n.as_ref(), v.dtype(), v.shape(), v.data_len() as u64)),
+        metadata,
+        options,
+    )?;
     Ok(Prepared {
         header,
         tensors: tensors.into_iter().map(|(_, v)| v).collect(),
-        data_len: offset,
+        data_len,
     })
 }
 

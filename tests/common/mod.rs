@@ -1,4 +1,5 @@
 //! Generators shared by the property tests.
+#![allow(dead_code)] // each test binary uses a different part
 
 use proptest::prelude::*;
 use tensorsafe::{Dtype, TensorView};

@@ -1,0 +1,202 @@
+//! Writing a file whose tensors arrive as a stream of byte chunks.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::atomic::AtomicFile;
+use super::{check_names, render_header, tensor_len, WriteOptions};
+use crate::dtype::Dtype;
+use crate::error::{Error, ErrorKind, Result};
+use crate::header::Metadata;
+
+/// A tensor announced to a [`StreamWriter`] before its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Declaration {
+    /// The tensor's name.
+    pub name: String,
+    /// The element type.
+    pub dtype: Dtype,
+    /// The dimensions.
+    pub shape: Vec<usize>,
+}
+
+impl Declaration {
+    /// A declaration of `name` as a `dtype` tensor of `shape`.
+    pub fn new(name: impl Into<String>, dtype: Dtype, shape: impl Into<Vec<usize>>) -> Self {
+        Declaration {
+            name: name.into(),
+            dtype,
+            shape: shape.into(),
+        }
+    }
+}
+
+/// Writes a safetensors file whose tensor bytes arrive in chunks, holding
+/// only the header in memory.
+///
+/// Declare every tensor first; the header is written at once. Then give
+/// each tensor's bytes with [`StreamWriter::write`], in declaration order,
+/// in chunks of any size. The writer counts bytes exactly: too many bytes
+/// for a tensor, bytes for a tensor out of order, or [`StreamWriter::finish`]
+/// before every tensor is complete are errors that name the tensor.
+/// Tensors are laid out in declaration order (not the reference writer's
+/// order, which would need every tensor before the first byte).
+///
+/// ```
+/// use tensorsafe::{Declaration, Dtype, SafeTensors, StreamWriter};
+/// let mut out = Vec::new();
+/// let mut writer = StreamWriter::new(
+///     &mut out,
+///     [Declaration::new("a", Dtype::U8, [4]), Declaration::new("b", Dtype::U16, [1])],
+///     None,
+/// )?;
+/// writer.write("a", &[1, 2])?;
+/// writer.write("a", &[3, 4])?;
+/// writer.write("b", &7u16.to_le_bytes())?;
+/// writer.finish()?;
+/// let st = SafeTensors::deserialize(&out)?;
+/// assert_eq!(st.tensor("a")?.data(), &[1, 2, 3, 4]);
+/// # Ok::<(), tensorsafe::Error>(())
+/// ```
+pub struct StreamWriter<W: Write> {
+    out: W,
+    tensors: Vec<(String, u64)>,
+    current: usize,
+    written: u64,
+}
+
+impl<W: Write> StreamWriter<W> {
+    /// Writes the header for `tensors` into `out` and waits for their bytes.
+    pub fn new(
+        out: W,
+        tensors: impl IntoIterator<Item = Declaration>,
+        metadata: Option<&Metadata>,
+    ) -> Result<Self> {
+        Self::with_options(out, tensors, metadata, &WriteOptions::default())
+    }
+
+    /// [`StreamWriter::new`]; an alignment in `options` aligns the data
+    /// section (tensors stay in declaration order).
+    pub fn with_options(
+        mut out: W,
+        tensors: impl IntoIterator<Item = Declaration>,
+        metadata: Option<&Metadata>,
+        options: &WriteOptions,
+    ) -> Result<Self> {
+        let declared: Vec<Declaration> = tensors.into_iter().collect();
+        check_names(declared.len(), |i| {
+            declared.get(i).map_or("", |d| d.name.as_str())
+        })?;
+        let lens = declared
+            .iter()
+            .map(|d| tensor_len(&d.name, d.dtype, &d.shape))
+            .collect::<Result<Vec<u64>>>()?;
+        let (header, _) = render_header(
+            declared
+                .iter()
+                .zip(&lens)
+                .map(|(d, &len)| (d.name.as_str(), d.dtype, d.shape.as_slice(), len)),
+            metadata,
+            options,
+        )?;
+        out.write_all(&header)?;
+        let tensors = declared.into_iter().map(|d| d.name).zip(lens).collect();
+        Ok(StreamWriter {
+            out,
+            tensors,
+            current: 0,
+            written: 0,
+        })
+    }
+
+    /// Skips past complete tensors (and empty ones) to the one bytes go to.
+    fn settle(&mut self) {
+        while let Some((_, len)) = self.tensors.get(self.current) {
+            if self.written < *len {
+                break;
+            }
+            self.current += 1;
+            self.written = 0;
+        }
+    }
+
+    /// Appends `bytes` to tensor `name`, which must be the tensor being
+    /// written or, once that one is complete, the next declared one.
+    pub fn write(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        if bytes.is_empty() && self.tensors.iter().any(|(n, _)| n == name) {
+            return Ok(());
+        }
+        self.settle();
+        let Some((expected, len)) = self.tensors.get(self.current) else {
+            return Err(Error::new(ErrorKind::StreamOrder)
+                .with_tensor(name)
+                .with_detail("every declared tensor is already complete"));
+        };
+        if expected != name {
+            let (kind, detail) = if self.written > 0 {
+                (
+                    ErrorKind::StreamShort,
+                    format!(
+                        "got {} of {len} bytes before bytes for {name:?}",
+                        self.written
+                    ),
+                )
+            } else if self.tensors.iter().any(|(n, _)| n == name) {
+                (
+                    ErrorKind::StreamOrder,
+                    format!("{expected:?} comes next, not {name:?}"),
+                )
+            } else {
+                (
+                    ErrorKind::StreamOrder,
+                    format!("{name:?} was not declared; {expected:?} comes next"),
+                )
+            };
+            let culprit = if kind == ErrorKind::StreamShort {
+                expected.as_str()
+            } else {
+                name
+            };
+            return Err(Error::new(kind).with_tensor(culprit).with_detail(detail));
+        }
+        let room = len - self.written;
+        if bytes.len() as u64 > room {
+            return Err(Error::new(ErrorKind::StreamOverflow)
+                .with_tensor(name)
+                .with_detail(format!(
+                    "{} more bytes for a tensor of {len} bytes with {room} left",
+                    bytes.len()
+                )));
+        }
+        self.out.write_all(bytes)?;
+        self.written += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Checks that every tensor is complete, flushes, and returns the sink.
+    pub fn finish(mut self) -> Result<W> {
+        self.settle();
+        if let Some((name, len)) = self.tensors.get(self.current) {
+            return Err(Error::new(ErrorKind::StreamShort)
+                .with_tensor(name.as_str())
+                .with_detail(format!(
+                    "finished with {} of {len} bytes written",
+                    self.written
+                )));
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+impl StreamWriter<AtomicFile> {
+    /// A stream writer into a file that replaces `path` only when
+    /// `finish()?.commit()` succeeds.
+    pub fn create(
+        path: impl AsRef<Path>,
+        tensors: impl IntoIterator<Item = Declaration>,
+        metadata: Option<&Metadata>,
+    ) -> Result<Self> {
+        StreamWriter::new(AtomicFile::create(path)?, tensors, metadata)
+    }
+}

@@ -1,0 +1,153 @@
+//! The streaming writer: any chunking gives the same file, and the byte
+//! accounting catches every mistake, naming the tensor.
+
+mod common;
+
+use common::tensors;
+use proptest::prelude::*;
+use tensorsafe::{Declaration, Dtype, ErrorKind, SafeTensors, StreamWriter};
+
+fn declare(ts: &[common::Tensor]) -> Vec<Declaration> {
+    ts.iter()
+        .map(|t| Declaration::new(t.name.clone(), t.dtype, t.shape.clone()))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn any_chunking_gives_a_valid_file_with_the_same_tensors(
+        ts in tensors(8),
+        chunk in 1usize..7,
+    ) {
+        let mut out = Vec::new();
+        let mut writer = StreamWriter::new(&mut out, declare(&ts), None).unwrap();
+        for t in &ts {
+            for piece in t.data.chunks(chunk) {
+                writer.write(&t.name, piece).unwrap();
+            }
+        }
+        writer.finish().unwrap();
+        let st = SafeTensors::deserialize(&out).unwrap();
+        // Declaration order is file order.
+        let names: Vec<&str> = st.names().collect();
+        let nonempty_declared: Vec<&str> = ts.iter().map(|t| t.name.as_str()).collect();
+        prop_assert_eq!(names.len(), nonempty_declared.len());
+        for t in &ts {
+            let v = st.tensor(&t.name).unwrap();
+            prop_assert_eq!(v.dtype(), t.dtype);
+            prop_assert_eq!(v.shape(), t.shape.as_slice());
+            prop_assert_eq!(v.data(), t.data.as_slice());
+        }
+    }
+}
+
+fn two() -> Vec<Declaration> {
+    vec![
+        Declaration::new("a", Dtype::U8, [3]),
+        Declaration::new("b", Dtype::F32, [1]),
+    ]
+}
+
+#[test]
+fn too_many_bytes_are_refused_and_name_the_tensor() {
+    let mut writer = StreamWriter::new(Vec::new(), two(), None).unwrap();
+    writer.write("a", &[1, 2]).unwrap();
+    let err = writer.write("a", &[3, 4]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::StreamOverflow);
+    assert_eq!(err.tensor(), Some("a"));
+}
+
+#[test]
+fn out_of_order_undeclared_and_short_tensors_are_refused() {
+    let mut writer = StreamWriter::new(Vec::new(), two(), None).unwrap();
+    let err = writer.write("b", &[0; 4]).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.tensor()),
+        (ErrorKind::StreamOrder, Some("b"))
+    );
+    let err = writer.write("zzz", &[0]).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.tensor()),
+        (ErrorKind::StreamOrder, Some("zzz"))
+    );
+    writer.write("a", &[1]).unwrap();
+    let err = writer.write("b", &[0; 4]).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.tensor()),
+        (ErrorKind::StreamShort, Some("a"))
+    );
+    writer.write("a", &[2, 3]).unwrap();
+    writer.write("b", &[0; 2]).unwrap();
+    let err = writer.finish().unwrap_err();
+    assert_eq!(
+        (err.kind(), err.tensor()),
+        (ErrorKind::StreamShort, Some("b"))
+    );
+
+    let mut done = StreamWriter::new(Vec::new(), two(), None).unwrap();
+    done.write("a", &[1, 2, 3]).unwrap();
+    done.write("b", &[0; 4]).unwrap();
+    let err = done.write("b", &[0]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::StreamOrder);
+    assert!(done.finish().is_ok());
+}
+
+#[test]
+fn declarations_are_checked_like_written_tensors() {
+    let dup = vec![
+        Declaration::new("a", Dtype::U8, [1]),
+        Declaration::new("a", Dtype::U8, [1]),
+    ];
+    assert_eq!(
+        StreamWriter::new(Vec::new(), dup, None)
+            .err()
+            .unwrap()
+            .kind(),
+        ErrorKind::DuplicateTensor
+    );
+    let reserved = vec![Declaration::new("__metadata__", Dtype::U8, [1])];
+    assert_eq!(
+        StreamWriter::new(Vec::new(), reserved, None)
+            .err()
+            .unwrap()
+            .kind(),
+        ErrorKind::ReservedName
+    );
+    let partial = vec![Declaration::new("f4", Dtype::F4, [3])];
+    assert_eq!(
+        StreamWriter::new(Vec::new(), partial, None)
+            .err()
+            .unwrap()
+            .kind(),
+        ErrorKind::PartialByte
+    );
+}
+
+#[test]
+fn to_a_path_the_file_appears_only_on_commit() {
+    let dir = std::env::temp_dir().join(format!("tensorsafe-stream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("model.safetensors");
+    std::fs::write(&path, b"old").unwrap();
+
+    let mut writer = StreamWriter::create(&path, two(), None).unwrap();
+    writer.write("a", &[1, 2, 3]).unwrap();
+    drop(writer); // abandoned half-way
+    assert_eq!(std::fs::read(&path).unwrap(), b"old");
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        1,
+        "temporary file left behind"
+    );
+
+    let mut writer = StreamWriter::create(&path, two(), None).unwrap();
+    writer.write("a", &[1, 2, 3]).unwrap();
+    writer.write("b", &1.5f32.to_le_bytes()).unwrap();
+    writer.finish().unwrap().commit().unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(st.tensor("b").unwrap().to_vec::<f32>().unwrap(), vec![1.5]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
