@@ -140,6 +140,13 @@ pub enum ErrorKind {
     /// A streamed tensor got more bytes than its shape and dtype need.
     #[error("tensor got too many bytes")]
     StreamOverflow,
+    /// A slice selects out of range, has step 0, or has more selections
+    /// than the tensor has dimensions.
+    #[error("invalid slice")]
+    InvalidSlice,
+    /// A slice of an F4 or F6 tensor would start or end inside a byte.
+    #[error("slice cuts inside a byte")]
+    SubByteSlice,
     /// A requested alignment is not a power of two up to 1 MiB.
     #[error("alignment must be a power of two up to 1 MiB")]
     InvalidAlignment,
@@ -166,7 +173,9 @@ impl ErrorKind {
             | InvalidAlignment
             | StreamOrder
             | StreamShort
-            | StreamOverflow => Category::Usage,
+            | StreamOverflow
+            | InvalidSlice
+            | SubByteSlice => Category::Usage,
             _ => Category::Format,
         }
     }

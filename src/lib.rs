@@ -50,7 +50,7 @@ pub use error::{Category, Error, ErrorKind, Result};
 pub use file::SafeTensorsFile;
 pub use header::{Header, Metadata, TensorInfo, PREFIX_LEN};
 pub use limits::{Limits, ParseOptions};
-pub use read::{Element, SafeTensors, TensorView, View};
+pub use read::{Element, Runs, SafeTensors, Select, Slice, TensorView, View};
 pub use write::{
     serialize, serialize_to_file, serialize_to_file_with, serialize_with, AtomicFile, Declaration,
     StreamWriter, WriteOptions,

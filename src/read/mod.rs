@@ -2,9 +2,11 @@
 
 mod convert;
 mod element;
+mod slice;
 mod view;
 
 pub use element::Element;
+pub use slice::{Runs, Select, Slice};
 pub(crate) use view::expected_len;
 pub use view::{TensorView, View};
 

@@ -1,0 +1,202 @@
+//! Lazy slicing against a naive element-by-element gather.
+
+use proptest::prelude::*;
+use tensorsafe::{Dtype, ErrorKind, Select, TensorView};
+
+fn select() -> impl Strategy<Value = Select> {
+    prop_oneof![
+        2 => Just(Select::All),
+        2 => (0usize..6).prop_map(Select::Index),
+        4 => (0usize..8, 0usize..8, 0usize..4).prop_map(|(start, stop, step)| Select::Range { start, stop, step }),
+    ]
+}
+
+/// The positions kept along one dimension, or None for an invalid selection.
+fn positions(select: Select, size: usize) -> Option<Vec<usize>> {
+    match select {
+        Select::All => Some((0..size).collect()),
+        Select::Index(i) => (i < size).then(|| vec![i]),
+        Select::Range { step: 0, .. } => None,
+        Select::Range { start, stop, step } => {
+            Some((start.min(size)..stop.min(size)).step_by(step).collect())
+        }
+    }
+}
+
+/// Naive gather: every selected multi-index in row-major order.
+fn naive(
+    shape: &[usize],
+    spec: &[Select],
+    elem: usize,
+    data: &[u8],
+) -> Option<(Vec<usize>, Vec<u8>)> {
+    if spec.len() > shape.len() {
+        return None;
+    }
+    let mut kept = Vec::new();
+    let mut result_shape = Vec::new();
+    for (axis, &size) in shape.iter().enumerate() {
+        let select = spec.get(axis).copied().unwrap_or(Select::All);
+        let p = positions(select, size)?;
+        if !matches!(select, Select::Index(_)) {
+            result_shape.push(p.len());
+        }
+        kept.push(p);
+    }
+    let mut out = Vec::new();
+    let mut index = vec![0usize; shape.len()];
+    if kept.iter().all(|p| !p.is_empty()) {
+        loop {
+            let mut offset = 0;
+            for (axis, &i) in index.iter().enumerate() {
+                offset = offset * shape[axis] + kept[axis][i];
+            }
+            out.extend_from_slice(&data[offset * elem..(offset + 1) * elem]);
+            let mut axis = shape.len();
+            loop {
+                if axis == 0 {
+                    return Some((result_shape, out));
+                }
+                axis -= 1;
+                index[axis] += 1;
+                if index[axis] < kept[axis].len() {
+                    break;
+                }
+                index[axis] = 0;
+            }
+        }
+    }
+    Some((result_shape, out))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    #[test]
+    fn runs_equal_a_naive_gather(
+        shape in prop::collection::vec(0usize..6, 0..=4),
+        spec in prop::collection::vec(select(), 0..=5),
+        dtype in prop::sample::select(vec![Dtype::U8, Dtype::BF16, Dtype::F32, Dtype::C64]),
+    ) {
+        let elem = dtype.size().unwrap();
+        let count: usize = shape.iter().product();
+        let data: Vec<u8> = (0..count * elem).map(|i| (i * 7 % 251) as u8).collect();
+        let view = TensorView::new(dtype, &shape, &data).unwrap();
+        match (view.slice(&spec), naive(&shape, &spec, elem, &data)) {
+            (Ok(slice), Some((want_shape, want))) => {
+                prop_assert_eq!(slice.shape(), want_shape.as_slice());
+                prop_assert_eq!(slice.byte_len(), want.len());
+                let joined: Vec<u8> = slice.runs().flatten().copied().collect();
+                prop_assert_eq!(&joined, &want);
+                let mut buffer = vec![0u8; want.len()];
+                slice.copy_into(&mut buffer).unwrap();
+                prop_assert_eq!(&buffer, &want);
+                prop_assert!(slice.runs().all(|r| !r.is_empty()));
+            }
+            (Err(e), None) => prop_assert_eq!(e.kind(), ErrorKind::InvalidSlice),
+            (Ok(_), None) => prop_assert!(false, "accepted an invalid selection {:?} of {:?}", spec, shape),
+            (Err(e), Some(_)) => prop_assert!(false, "refused a valid selection {:?} of {:?}: {}", spec, shape, e),
+        }
+    }
+}
+
+#[test]
+fn a_contiguous_selection_is_one_run() {
+    let data: Vec<u8> = (0..60).collect();
+    let view = TensorView::new(Dtype::U8, &[3, 4, 5], &data).unwrap();
+    let rows = view.slice(&[Select::range(1, 3)]).unwrap();
+    assert_eq!(rows.runs().count(), 1);
+    assert_eq!(rows.runs().next().unwrap(), &data[20..60]);
+    let strided = view
+        .slice(&[
+            Select::All,
+            Select::Range {
+                start: 0,
+                stop: 4,
+                step: 2,
+            },
+        ])
+        .unwrap();
+    assert_eq!(strided.runs().count(), 6);
+    assert_eq!(strided.shape(), &[3, 2, 5]);
+}
+
+#[test]
+fn bounds_follow_numpy_and_never_panic() {
+    let data = [0u8; 6];
+    let view = TensorView::new(Dtype::U8, &[2, 3], &data).unwrap();
+    let big = Select::Range {
+        start: usize::MAX,
+        stop: usize::MAX,
+        step: usize::MAX,
+    };
+    assert_eq!(view.slice(&[big]).unwrap().shape(), &[0, 3]);
+    let reversed = Select::Range {
+        start: 2,
+        stop: 1,
+        step: 1,
+    };
+    assert_eq!(view.slice(&[Select::All, reversed]).unwrap().byte_len(), 0);
+    assert_eq!(
+        view.slice(&[Select::Index(usize::MAX)]).unwrap_err().kind(),
+        ErrorKind::InvalidSlice
+    );
+    assert_eq!(
+        view.slice(&[Select::All, Select::All, Select::All])
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidSlice
+    );
+    let wide = Select::Range {
+        start: 0,
+        stop: usize::MAX,
+        step: usize::MAX,
+    };
+    assert_eq!(view.slice(&[wide]).unwrap().shape(), &[1, 3]);
+    let scalar = TensorView::new(Dtype::F32, &[], &[0; 4]).unwrap();
+    assert_eq!(scalar.slice(&[]).unwrap().to_vec(), vec![0; 4]);
+}
+
+#[test]
+fn sub_byte_slices_must_not_cut_a_byte() {
+    let data = [0x21u8, 0x43, 0x65, 0x87];
+    let f4 = TensorView::new(Dtype::F4, &[2, 4], &data).unwrap();
+    assert_eq!(
+        f4.slice(&[Select::Index(1)]).unwrap().to_vec(),
+        vec![0x65, 0x87]
+    );
+    assert_eq!(
+        f4.slice(&[Select::All, Select::range(2, 4)])
+            .unwrap()
+            .to_vec(),
+        vec![0x43, 0x87]
+    );
+    let err = f4.slice(&[Select::All, Select::range(1, 3)]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::SubByteSlice);
+    let err = f4.slice(&[Select::All, Select::Index(1)]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::SubByteSlice);
+}
+
+#[test]
+fn split_gives_equal_parts_for_tensor_parallelism() {
+    let data: Vec<u8> = (0..24).collect();
+    let w = TensorView::new(Dtype::U8, &[4, 6], &data).unwrap();
+    let parts: Vec<Vec<u8>> = (0..3).map(|k| w.split(1, k, 3).unwrap().to_vec()).collect();
+    assert_eq!(parts[0], vec![0, 1, 6, 7, 12, 13, 18, 19]);
+    assert_eq!(
+        w.split(0, 1, 2).unwrap().to_vec(),
+        (12..24).collect::<Vec<u8>>()
+    );
+    assert_eq!(
+        w.split(1, 0, 4).unwrap_err().kind(),
+        ErrorKind::InvalidSlice
+    );
+    assert_eq!(
+        w.split(2, 0, 1).unwrap_err().kind(),
+        ErrorKind::InvalidSlice
+    );
+    assert_eq!(
+        w.split(0, 2, 2).unwrap_err().kind(),
+        ErrorKind::InvalidSlice
+    );
+}
