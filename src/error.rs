@@ -147,6 +147,22 @@ pub enum ErrorKind {
     /// A slice of an F4 or F6 tensor would start or end inside a byte.
     #[error("slice cuts inside a byte")]
     SubByteSlice,
+    /// A sharded checkpoint's index file is unreadable or not the expected
+    /// JSON (`weight_map` of names to plain file names).
+    #[error("invalid checkpoint index")]
+    IndexInvalid,
+    /// The index maps a tensor to a shard that does not hold it.
+    #[error("a tensor the index maps is missing from its shard")]
+    IndexMissingTensor,
+    /// A shard holds a tensor the index maps elsewhere or not at all.
+    #[error("a shard holds a tensor the index does not map there")]
+    IndexMismatch,
+    /// `metadata.total_size` differs from the bytes of the shards' tensors.
+    #[error("index total_size differs from the shards")]
+    IndexTotalSize,
+    /// A shard file lies beside the index but the index does not name it.
+    #[error("a shard file is not named by the index")]
+    IndexUnnamedShard,
     /// A requested alignment is not a power of two up to 1 MiB.
     #[error("alignment must be a power of two up to 1 MiB")]
     InvalidAlignment,

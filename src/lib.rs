@@ -41,6 +41,7 @@ mod dtype;
 mod error;
 mod file;
 mod header;
+mod index;
 mod limits;
 mod read;
 mod write;
@@ -49,6 +50,7 @@ pub use dtype::Dtype;
 pub use error::{Category, Error, ErrorKind, Result};
 pub use file::SafeTensorsFile;
 pub use header::{Header, Metadata, TensorInfo, PREFIX_LEN};
+pub use index::{write_sharded, Checkpoint, INDEX_FILE};
 pub use limits::{Limits, ParseOptions};
 pub use read::{Element, Runs, SafeTensors, Select, Slice, TensorView, View};
 pub use write::{

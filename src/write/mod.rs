@@ -6,6 +6,7 @@ mod json;
 mod stream;
 
 pub use atomic::AtomicFile;
+pub(crate) use json::{integer as json_integer, string as json_string};
 pub use stream::{Declaration, StreamWriter};
 
 use std::io::Write;

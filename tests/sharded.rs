@@ -1,0 +1,197 @@
+//! Sharded checkpoints: write shards, read them back through the index,
+//! lazily; hostile index files are refused with the rule that failed.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{tensors, views};
+use proptest::prelude::*;
+use tensorsafe::{serialize, write_sharded, Checkpoint, Dtype, ErrorKind, TensorView, INDEX_FILE};
+
+fn temp_dir(tag: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!(
+        "tensorsafe-sharded-{tag}-{}-{n}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn write_shards_then_read_through_the_index(ts in tensors(10), max in 1u64..64) {
+        let dir = temp_dir("roundtrip");
+        let files = write_sharded(views(&ts), None, &dir, max).unwrap();
+        let checkpoint = Checkpoint::open(&dir).unwrap();
+        checkpoint.verify().unwrap();
+        prop_assert_eq!(checkpoint.len(), ts.len());
+        prop_assert_eq!(checkpoint.files().len(), files.len());
+        for t in &ts {
+            let v = checkpoint.tensor(&t.name).unwrap();
+            prop_assert_eq!((v.dtype(), v.shape(), v.data()), (t.dtype, t.shape.as_slice(), t.data.as_slice()));
+        }
+        // Greedy: every shard fits the limit unless it holds a single
+        // non-empty tensor (empty ones cost nothing and may ride along).
+        for (k, file) in files.iter().enumerate() {
+            prop_assert_eq!(file, &format!("model-{:05}-of-{:05}.safetensors", k + 1, files.len()));
+            let bytes = std::fs::read(dir.join(file)).unwrap();
+            let st = tensorsafe::SafeTensors::deserialize(&bytes).unwrap();
+            let nonempty = st.iter().filter(|(_, v)| !v.data().is_empty()).count();
+            prop_assert!(st.header().data_len() <= max || nonempty == 1);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+fn u8s(name: &str, data: &'static [u8]) -> (String, TensorView<'static>) {
+    (
+        name.to_owned(),
+        TensorView::new(Dtype::U8, &[], &data[..1]).unwrap(),
+    )
+}
+
+#[test]
+fn shards_open_lazily_and_the_index_is_written_in_the_hub_format() {
+    let dir = temp_dir("lazy");
+    let a = [1u8; 10];
+    let b = [2u8; 10];
+    let tensors = [
+        ("a", TensorView::new(Dtype::U8, &[10], &a).unwrap()),
+        ("b", TensorView::new(Dtype::U8, &[10], &b).unwrap()),
+    ];
+    write_sharded(tensors, None, &dir, 10).unwrap();
+    let index = std::fs::read_to_string(dir.join(INDEX_FILE)).unwrap();
+    assert_eq!(
+        index,
+        "{\n  \"metadata\": {\n    \"total_size\": 20\n  },\n  \"weight_map\": {\n    \"a\": \"model-00001-of-00002.safetensors\",\n    \"b\": \"model-00002-of-00002.safetensors\"\n  }\n}\n"
+    );
+    let checkpoint = Checkpoint::open(dir.join(INDEX_FILE)).unwrap();
+    // Remove the first shard after opening: only asking for "a" notices.
+    std::fs::remove_file(dir.join("model-00001-of-00002.safetensors")).unwrap();
+    assert_eq!(checkpoint.tensor("b").unwrap().data(), &b);
+    assert_eq!(checkpoint.tensor("a").unwrap_err().kind(), ErrorKind::Io);
+    assert_eq!(
+        checkpoint.tensor("zzz").unwrap_err().kind(),
+        ErrorKind::TensorNotFound
+    );
+    assert!(Checkpoint::open_all(&dir).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A directory with the given shards (name -> tensors) and index text.
+fn layout(
+    tag: &str,
+    shards: &[(&str, Vec<(String, TensorView<'static>)>)],
+    index: &str,
+) -> PathBuf {
+    let dir = temp_dir(tag);
+    for (file, tensors) in shards {
+        std::fs::write(dir.join(file), serialize(tensors.clone(), None).unwrap()).unwrap();
+    }
+    std::fs::write(dir.join(INDEX_FILE), index).unwrap();
+    dir
+}
+
+fn verify_kind(dir: &Path) -> ErrorKind {
+    match Checkpoint::open(dir) {
+        Err(e) => e.kind(),
+        Ok(c) => c.verify().unwrap_err().kind(),
+    }
+}
+
+#[test]
+fn hostile_indexes_are_refused_with_the_rule() {
+    const ONE: &[u8] = &[1];
+    let s1 = "model-00001-of-00002.safetensors";
+    let s2 = "model-00002-of-00002.safetensors";
+    let index = |map: &str, total: u64| {
+        format!(r#"{{"metadata":{{"total_size":{total}}},"weight_map":{{{map}}}}}"#)
+    };
+
+    let dup = layout(
+        "dup",
+        &[(s1, vec![u8s("a", ONE)]), (s2, vec![u8s("a", ONE)])],
+        &index(&format!(r#""a":"{s1}","b":"{s2}""#), 2),
+    );
+    assert_eq!(verify_kind(&dup), ErrorKind::DuplicateTensor);
+
+    let missing = layout(
+        "missing",
+        &[(s1, vec![u8s("a", ONE)])],
+        &index(&format!(r#""a":"{s1}","ghost":"{s1}""#), 1),
+    );
+    assert_eq!(verify_kind(&missing), ErrorKind::IndexMissingTensor);
+    let checkpoint = Checkpoint::open(&missing).unwrap();
+    let err = checkpoint.tensor("ghost").unwrap_err();
+    assert_eq!(
+        (err.kind(), err.tensor()),
+        (ErrorKind::IndexMissingTensor, Some("ghost"))
+    );
+
+    let unmapped = layout(
+        "unmapped",
+        &[(s1, vec![u8s("a", ONE), u8s("b", ONE)])],
+        &index(&format!(r#""a":"{s1}""#), 2),
+    );
+    assert_eq!(verify_kind(&unmapped), ErrorKind::IndexMismatch);
+
+    let total = layout(
+        "total",
+        &[(s1, vec![u8s("a", ONE)])],
+        &index(&format!(r#""a":"{s1}""#), 7),
+    );
+    assert_eq!(verify_kind(&total), ErrorKind::IndexTotalSize);
+
+    let unnamed = layout(
+        "unnamed",
+        &[(s1, vec![u8s("a", ONE)]), (s2, vec![u8s("b", ONE)])],
+        &index(&format!(r#""a":"{s1}""#), 1),
+    );
+    assert_eq!(verify_kind(&unnamed), ErrorKind::IndexUnnamedShard);
+
+    for map in [
+        r#""a":"../outside.safetensors""#,
+        r#""a":"/etc/passwd""#,
+        r#""a":"""#,
+        r#""a":1"#,
+    ] {
+        let bad = layout("escape", &[], &index(map, 1));
+        assert_eq!(verify_kind(&bad), ErrorKind::IndexInvalid, "{map}");
+    }
+    let twice = layout(
+        "twice",
+        &[(s1, vec![u8s("a", ONE)])],
+        &index(&format!(r#""a":"{s1}","a":"{s1}""#), 1),
+    );
+    assert_eq!(verify_kind(&twice), ErrorKind::DuplicateTensor);
+    let not_json = layout("notjson", &[], "{\"weight_map\": ");
+    assert_eq!(verify_kind(&not_json), ErrorKind::IndexInvalid);
+    let deep = layout(
+        "deep",
+        &[],
+        &format!(
+            r#"{{"metadata":{{"x":{}}},"weight_map":{{}}}}"#,
+            "[".repeat(100_000)
+        ),
+    );
+    assert_eq!(verify_kind(&deep), ErrorKind::IndexInvalid);
+
+    let good = layout(
+        "good",
+        &[(s1, vec![u8s("a", ONE)])],
+        &index(&format!(r#""a":"{s1}""#), 1),
+    );
+    assert!(Checkpoint::open_all(&good).is_ok());
+    for dir in [
+        dup, missing, unmapped, total, unnamed, twice, not_json, deep, good,
+    ] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
