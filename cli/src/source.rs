@@ -1,217 +1,123 @@
 //! What a PATH argument names: one `.safetensors` file, or a sharded
 //! checkpoint (an `*.index.json` beside its shards, or a directory).
 
-use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use tensorsafe::{Metadata, SafeTensorsFile, TensorView};
+use tensorsafe::{Checkpoint, Metadata, SafeTensorsFile, TensorView};
 
 use crate::Failure;
 
-/// One opened file.
-pub struct Shard {
-    pub path: PathBuf,
-    pub file: SafeTensorsFile,
-}
-
-/// The index of a sharded checkpoint, as read.
-pub struct Index {
-    pub path: PathBuf,
-    pub total_size: Option<u64>,
-    pub weight_map: BTreeMap<String, String>,
-}
-
-/// An opened file or sharded checkpoint.
-pub struct Source {
-    pub index: Option<Index>,
-    pub shards: Vec<Shard>,
+/// An opened file or sharded checkpoint, with every file validated.
+pub enum Source {
+    File {
+        path: PathBuf,
+        file: SafeTensorsFile,
+    },
+    Sharded(Checkpoint),
 }
 
 /// Opens one safetensors file with full validation.
-pub fn open_file(path: &Path) -> Result<Shard, Failure> {
-    let file = SafeTensorsFile::open(path).map_err(|e| Failure::from_error(path, &e))?;
-    Ok(Shard {
-        path: path.to_owned(),
-        file,
-    })
+pub fn open_file(path: &Path) -> Result<SafeTensorsFile, Failure> {
+    SafeTensorsFile::open(path).map_err(|e| Failure::from_error(path, &e))
 }
 
-/// Finds the index (or the single file) a directory holds.
-fn resolve(path: &Path) -> Result<PathBuf, Failure> {
-    if !path.is_dir() {
-        return Ok(path.to_owned());
+/// Whether PATH names a sharded checkpoint: an index file, or a directory
+/// that is not a single `.safetensors` file's home.
+fn is_sharded(path: &Path) -> bool {
+    if path.is_dir() {
+        let single = std::fs::read_dir(path)
+            .map(|entries| {
+                let names: Vec<String> = entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect();
+                !names.iter().any(|n| n.ends_with(".index.json"))
+                    && names.iter().filter(|n| n.ends_with(".safetensors")).count() == 1
+            })
+            .unwrap_or(false);
+        return !single;
     }
-    let preferred = path.join("model.safetensors.index.json");
-    if preferred.is_file() {
-        return Ok(preferred);
-    }
-    let mut indexes = Vec::new();
-    let mut files = Vec::new();
-    let entries = std::fs::read_dir(path).map_err(|e| Failure::unreadable(path, &e.to_string()))?;
-    for entry in entries.flatten() {
-        let p = entry.path();
-        let name = p
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_owned();
-        if name.ends_with(".safetensors.index.json") {
-            indexes.push(p);
-        } else if name.ends_with(".safetensors") {
-            files.push(p);
-        }
-    }
-    match (indexes.len(), files.len()) {
-        (1, _) => Ok(indexes.remove(0)),
-        (0, 1) => Ok(files.remove(0)),
-        _ => Err(Failure::usage(format!(
-            "{}: holds {} index files and {} .safetensors files; name one",
-            path.display(),
-            indexes.len(),
-            files.len()
-        ))),
-    }
-}
-
-pub fn is_index(path: &Path) -> bool {
     path.file_name()
         .and_then(|n| n.to_str())
         .is_some_and(|n| n.ends_with(".json"))
 }
 
-/// Reads and checks the shape of an index file.
-pub fn read_index(path: &Path) -> Result<Index, Failure> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Failure::unreadable(path, &e.to_string()))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Failure::invalid(path, "IndexSyntax", &e.to_string()))?;
-    let weight_map = value
-        .get("weight_map")
-        .and_then(|m| m.as_object())
-        .ok_or_else(|| Failure::invalid(path, "IndexWeightMap", "no \"weight_map\" object"))?;
-    let mut map = BTreeMap::new();
-    for (name, file) in weight_map {
-        let file = file.as_str().ok_or_else(|| {
-            Failure::invalid(
-                path,
-                "IndexWeightMap",
-                &format!("{name:?} maps to a non-string"),
-            )
-        })?;
-        if file.contains('/') || file.contains('\\') || file == ".." {
-            return Err(Failure::invalid(
-                path,
-                "IndexWeightMap",
-                &format!("{name:?} maps outside the directory: {file:?}"),
-            ));
-        }
-        map.insert(name.clone(), file.to_owned());
+/// The single `.safetensors` file in a directory.
+fn single_file(path: &Path) -> PathBuf {
+    if !path.is_dir() {
+        return path.to_owned();
     }
-    let total_size = value
-        .get("metadata")
-        .and_then(|m| m.get("total_size"))
-        .and_then(|t| t.as_u64());
-    Ok(Index {
-        path: path.to_owned(),
-        total_size,
-        weight_map: map,
-    })
+    std::fs::read_dir(path)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        .unwrap_or_else(|| path.to_owned())
+}
+
+/// Opens a sharded checkpoint's index (shards stay closed).
+pub fn open_checkpoint(path: &Path) -> Result<Checkpoint, Failure> {
+    Checkpoint::open(path).map_err(|e| Failure::from_error(path, &e))
 }
 
 impl Source {
-    /// Opens PATH: a file, an index, or a directory holding either.
+    /// Opens PATH and every file it names.
     pub fn open(path: &Path) -> Result<Source, Failure> {
-        let path = resolve(path)?;
-        if !is_index(&path) {
-            return Ok(Source {
-                index: None,
-                shards: vec![open_file(&path)?],
-            });
+        if !is_sharded(path) {
+            let path = single_file(path);
+            let file = open_file(&path)?;
+            return Ok(Source::File { path, file });
         }
-        let index = read_index(&path)?;
-        let dir = path.parent().unwrap_or(Path::new("."));
-        let mut names: Vec<&String> = index.weight_map.values().collect();
-        names.sort();
-        names.dedup();
-        let shards = names
+        let checkpoint = open_checkpoint(path)?;
+        for i in 0..checkpoint.files().len() {
+            checkpoint
+                .shard(i)
+                .map_err(|e| Failure::from_error(checkpoint.index_path(), &e))?;
+        }
+        Ok(Source::Sharded(checkpoint))
+    }
+
+    /// Every file: its path and contents, in order.
+    pub fn files(&self) -> Vec<(PathBuf, &SafeTensorsFile)> {
+        match self {
+            Source::File { path, file } => vec![(path.clone(), file)],
+            Source::Sharded(c) => {
+                let dir = c
+                    .index_path()
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default();
+                (0..c.files().len())
+                    .filter_map(|i| Some((dir.join(c.files().get(i)?), c.shard(i).ok()?)))
+                    .collect()
+            }
+        }
+    }
+
+    /// Whether this is a sharded checkpoint.
+    pub fn is_sharded(&self) -> bool {
+        matches!(self, Source::Sharded(_))
+    }
+
+    /// Every tensor, file by file, in data-offset order.
+    pub fn tensors(&self) -> Vec<(&str, TensorView<'_>)> {
+        self.files()
             .into_iter()
-            .map(|file| open_file(&dir.join(file)))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Source {
-            index: Some(index),
-            shards,
-        })
+            .flat_map(|(_, f)| f.iter())
+            .collect()
     }
 
-    /// Every tensor, shard by shard, in data-offset order.
-    pub fn tensors(&self) -> impl Iterator<Item = (&str, TensorView<'_>)> + '_ {
-        self.shards.iter().flat_map(|s| s.file.iter())
-    }
-
-    /// The tensor called `name`, in whichever shard holds it.
+    /// The tensor called `name`, in whichever file holds it.
     pub fn get(&self, name: &str) -> Option<TensorView<'_>> {
-        self.shards.iter().find_map(|s| s.file.tensor(name).ok())
+        match self {
+            Source::File { file, .. } => file.tensor(name).ok(),
+            Source::Sharded(c) => c.tensor(name).ok(),
+        }
     }
 
     /// The metadata of the (first) file.
     pub fn metadata(&self) -> Option<&Metadata> {
-        self.shards.first().and_then(|s| s.file.metadata())
-    }
-
-    /// Problems where the index and the shards disagree, one line each.
-    pub fn index_problems(&self) -> Vec<String> {
-        let Some(index) = &self.index else {
-            return Vec::new();
-        };
-        let mut problems = Vec::new();
-        let mut seen: HashMap<&str, &Path> = HashMap::new();
-        let mut total: u64 = 0;
-        for shard in &self.shards {
-            let file_name = shard
-                .path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            for (name, view) in shard.file.iter() {
-                total += view.data().len() as u64;
-                if let Some(other) = seen.insert(name, &shard.path) {
-                    problems.push(format!(
-                        "{}: DuplicateTensor: tensor {name:?} is in {} and {}",
-                        index.path.display(),
-                        other.display(),
-                        shard.path.display()
-                    ));
-                }
-                match index.weight_map.get(name) {
-                    None => problems.push(format!(
-                        "{}: UnindexedTensor: tensor {name:?} of {} is not in the weight map",
-                        index.path.display(),
-                        shard.path.display()
-                    )),
-                    Some(mapped) if mapped != file_name => problems.push(format!(
-                        "{}: WrongShard: tensor {name:?} is mapped to {mapped} but found in {file_name}",
-                        index.path.display()
-                    )),
-                    Some(_) => {}
-                }
-            }
-        }
-        for (name, file) in &index.weight_map {
-            if !seen.contains_key(name.as_str()) {
-                problems.push(format!(
-                    "{}: MissingTensor: tensor {name:?} mapped to {file} is not in it",
-                    index.path.display()
-                ));
-            }
-        }
-        match index.total_size {
-            Some(size) if size != total => problems.push(format!(
-                "{}: TotalSize: metadata.total_size is {size}, the shards hold {total} bytes of tensors",
-                index.path.display()
-            )),
-            None => problems.push(format!("{}: TotalSize: no metadata.total_size", index.path.display())),
-            _ => {}
-        }
-        problems
+        self.files().first().and_then(|(_, f)| f.metadata())
     }
 }

@@ -400,12 +400,16 @@ fn shard_then_merge_equals_rewrite_and_bad_indexes_are_caught() {
     let cases = [
         (original.replace("1696", "1697"), "TotalSize"),
         (
-            original.replacen("\"wte.weight\"", "\"ghost.weight\"", 1),
+            original.replacen(
+                "\"weight_map\": {",
+                &format!("\"weight_map\": {{\n    \"ghost.weight\": \"model-00001-of-{count:05}.safetensors\","),
+                1,
+            ),
             "MissingTensor",
         ),
         (
             original.replacen("\"h.0.attn.bias\"", "\"h.0.attn.bias.x\"", 1),
-            "UnindexedTensor",
+            "IndexMismatch",
         ),
     ];
     for (text_, rule) in cases {

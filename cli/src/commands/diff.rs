@@ -13,12 +13,12 @@ pub fn diff(a: &Path, b: &Path, atol: f64, rtol: f64) -> Result<u8, Failure> {
         differences += 1;
         println!("{line}");
     };
-    for (name, _) in left.tensors() {
+    for (name, _) in &left.tensors() {
         if right.get(name).is_none() {
             report(format!("only in A: {name}"));
         }
     }
-    for (name, _) in right.tensors() {
+    for (name, _) in &right.tensors() {
         if left.get(name).is_none() {
             report(format!("only in B: {name}"));
         }

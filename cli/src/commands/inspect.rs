@@ -37,24 +37,22 @@ fn header_json(file: &SafeTensorsFile) -> Value {
 pub fn inspect(path: &Path, as_json: bool) -> Result<u8, Failure> {
     let source = Source::open(path)?;
     if as_json {
-        let value = match &source.index {
-            None => source
-                .shards
-                .first()
-                .map(|s| header_json(&s.file))
-                .unwrap_or(Value::Null),
-            Some(_) => {
-                let mut shards = Map::new();
-                for shard in &source.shards {
-                    let name = shard
-                        .path
-                        .file_name()
-                        .and_then(|n| n.to_str())
-                        .unwrap_or_default();
-                    shards.insert(name.to_owned(), header_json(&shard.file));
-                }
-                Value::Object(shards)
+        let files = source.files();
+        let value = if source.is_sharded() {
+            let mut shards = Map::new();
+            for (path, file) in &files {
+                let name = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default();
+                shards.insert(name.to_owned(), header_json(file));
             }
+            Value::Object(shards)
+        } else {
+            files
+                .first()
+                .map(|(_, file)| header_json(file))
+                .unwrap_or(Value::Null)
         };
         println!(
             "{}",
@@ -66,9 +64,10 @@ pub fn inspect(path: &Path, as_json: bool) -> Result<u8, Failure> {
     let (mut tensors, mut parameters, mut file_bytes, mut header_bytes) =
         (0usize, 0u128, 0u64, 0u64);
     let mut per_dtype: BTreeMap<String, (usize, u64)> = BTreeMap::new();
-    for shard in &source.shards {
-        let header = shard.file.header();
-        println!("{} ({} tensors)", shard.path.display(), header.len());
+    let files = source.files();
+    for (path, file) in &files {
+        let header = file.header();
+        println!("{} ({} tensors)", path.display(), header.len());
         println!(
             "  {:<48} {:<11} {:<20} {:>14} {:>14} {:>14} {:>7}",
             "name", "dtype", "shape", "parameters", "bytes", "offset", "align"
@@ -103,11 +102,7 @@ pub fn inspect(path: &Path, as_json: bool) -> Result<u8, Failure> {
     }
     println!(
         "file size    {file_bytes} bytes{}",
-        if source.shards.len() > 1 {
-            " (all shards)"
-        } else {
-            ""
-        }
+        if files.len() > 1 { " (all shards)" } else { "" }
     );
     println!("header size  {header_bytes} bytes");
     match source.metadata() {

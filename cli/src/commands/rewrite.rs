@@ -25,13 +25,10 @@ pub fn rewrite(input: &Path, output: &Path, align: Option<u64>) -> Result<u8, Fa
             .map_err(|e| Failure::usage(format!("--align {n}: {e}")))?,
     };
     // The input is read into memory first, so OUT may be the same path.
-    let shard = open_file(input)?;
-    let bar = progress::bytes(shard.file.header().data_len(), "writing");
-    let tensors = shard
-        .file
-        .iter()
-        .inspect(|(_, v)| bar.inc(v.data().len() as u64));
-    serialize_to_file_with(tensors, shard.file.metadata(), output, &options)
+    let file = open_file(input)?;
+    let bar = progress::bytes(file.header().data_len(), "writing");
+    let tensors = file.iter().inspect(|(_, v)| bar.inc(v.data().len() as u64));
+    serialize_to_file_with(tensors, file.metadata(), output, &options)
         .map_err(|e| Failure::from_error(output, &e))?;
     bar.finish_and_clear();
     if let Some(n) = align {
@@ -39,9 +36,9 @@ pub fn rewrite(input: &Path, output: &Path, align: Option<u64>) -> Result<u8, Fa
         println!(
             "{}: {} of {} tensors {n}-aligned before, {} after",
             output.display(),
-            aligned_count(&shard.file, n),
-            shard.file.len(),
-            aligned_count(&written.file, n)
+            aligned_count(&file, n),
+            file.len(),
+            aligned_count(&written, n)
         );
     }
     Ok(0)

@@ -16,13 +16,14 @@ pub fn stats(path: &Path, only: Option<&str>) -> Result<u8, Failure> {
             )));
         }
     }
-    let total: u64 = source.tensors().map(|(_, v)| v.data().len() as u64).sum();
+    let tensors = source.tensors();
+    let total: u64 = tensors.iter().map(|(_, v)| v.data().len() as u64).sum();
     let bar = progress::bytes(total, "reading");
     println!(
         "{:<48} {:<11} {:>14} {:>14} {:>14} {:>14} {:>8} {:>8}",
         "name", "dtype", "min", "max", "mean", "std", "nan", "inf"
     );
-    for (name, view) in source.tensors() {
+    for (name, view) in tensors {
         bar.inc(view.data().len() as u64);
         if only.is_some_and(|o| o != name) {
             continue;
