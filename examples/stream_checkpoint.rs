@@ -16,7 +16,7 @@ use tensorsafe::{Declaration, Dtype, Header, Metadata, StreamWriter};
 const CHUNK: usize = 1 << 20;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let gib: usize = std::env::args().nth(1).map_or(Ok(4), |a| a.parse())?;
+    let gib: f64 = std::env::args().nth(1).map_or(Ok(4.0), |a| a.parse())?;
     let dir = std::env::args()
         .nth(2)
         .map_or_else(std::env::temp_dir, Into::into)
@@ -27,7 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 64 MiB BF16 matrices: [4096, 8192] elements each.
     let (rows, cols) = (4096usize, 8192usize);
     let tensor_bytes = rows * cols * 2;
-    let count = gib * (1 << 30) / tensor_bytes;
+    let count = ((gib * (1u64 << 30) as f64) as usize / tensor_bytes).max(1);
     let declarations: Vec<Declaration> = (0..count)
         .map(|i| {
             Declaration::new(

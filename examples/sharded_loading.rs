@@ -1,0 +1,60 @@
+//! Sharded checkpoints: split a model into Hugging Face shards, then load
+//! tensors through the index, opening only the shards that are needed.
+//!
+//! `cargo run --release --example sharded_loading`
+
+use tensorsafe::{write_sharded, Checkpoint, Dtype, TensorView};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = std::env::temp_dir().join(format!("tensorsafe-sharded-{}", std::process::id()));
+
+    // 12 layers of 256 KiB each, in shards of at most 1 MB.
+    let weight: Vec<u8> = (0..256 * 1024).map(|i| (i % 251) as u8).collect();
+    let names: Vec<String> = (0..12)
+        .map(|l| format!("model.layers.{l}.weight"))
+        .collect();
+    let tensors = names
+        .iter()
+        .map(|n| {
+            Ok((
+                n.as_str(),
+                TensorView::new(Dtype::BF16, &[256, 512], &weight)?,
+            ))
+        })
+        .collect::<Result<Vec<_>, tensorsafe::Error>>()?;
+    let files = write_sharded(tensors, None, &dir, 1_000_000)?;
+    println!(
+        "wrote {} shards and {}",
+        files.len(),
+        tensorsafe::INDEX_FILE
+    );
+
+    // Lazy: only the index is read here...
+    let checkpoint = Checkpoint::open(&dir)?;
+    println!(
+        "index maps {} tensors to {} files",
+        checkpoint.len(),
+        checkpoint.files().len()
+    );
+    // ...and only the shard holding layer 7 is read here.
+    let layer = checkpoint.tensor("model.layers.7.weight")?;
+    println!(
+        "model.layers.7.weight: {} {:?} from {}",
+        layer.dtype(),
+        layer.shape(),
+        checkpoint.file_of("model.layers.7.weight").unwrap_or("?")
+    );
+    // All at once, with the index checked against every shard header.
+    let all = Checkpoint::open_all(&dir)?;
+    let bytes: usize = all
+        .names()
+        .map(|n| all.tensor(n).map(|t| t.data().len()))
+        .sum::<Result<usize, _>>()?;
+    println!(
+        "verified: {} bytes of tensors, total_size {:?}",
+        bytes,
+        all.total_size()
+    );
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
