@@ -1,0 +1,35 @@
+//! Raw bytes -> this crate and the reference crate must agree on accept or
+//! reject and on every tensor, except where FORMAT.md (or the README's
+//! strictness list) makes this crate stricter.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tensorsafe::{ErrorKind, SafeTensors};
+
+fuzz_target!(|data: &[u8]| {
+    let ours = SafeTensors::deserialize(data);
+    let theirs = safetensors::SafeTensors::deserialize(data);
+    match (ours, theirs) {
+        (Ok(a), Ok(b)) => {
+            assert_eq!(a.len(), b.len());
+            for (name, view) in a.iter() {
+                let other = b.tensor(name).expect("same names");
+                assert_eq!(view.dtype().to_string(), format!("{:?}", other.dtype()));
+                assert_eq!(view.shape(), other.shape());
+                assert_eq!(view.data(), other.data());
+            }
+            let (_, meta) = safetensors::SafeTensors::read_metadata(data).expect("accepted");
+            let theirs: Option<std::collections::BTreeMap<String, String>> =
+                meta.metadata().clone().map(|m| m.into_iter().collect());
+            assert_eq!(a.metadata(), theirs.as_ref());
+        }
+        (Err(_), Err(_)) => {}
+        (Ok(_), Err(e)) => panic!("we accept what the reference refuses: {e}"),
+        // Stricter by design: duplicate names; entries written as arrays and
+        // dtypes written as objects (serde quirks) are type errors.
+        (Err(e), Ok(_)) => assert!(
+            matches!(e.kind(), ErrorKind::DuplicateTensor | ErrorKind::InvalidType),
+            "we refuse what the reference accepts: {e}"
+        ),
+    }
+});
