@@ -1,0 +1,158 @@
+//! Bounded memory: parsing a header allocates at most a small constant
+//! multiple of its length, and a declared length over the limit is refused
+//! before anything is allocated for it. A counting global allocator measures
+//! the bytes requested while parsing.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use tensorsafe::{Dtype, Header, TensorView};
+
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+/// Tests in this binary run one at a time while counting.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+// SAFETY: every method forwards to the system allocator with the caller's
+// arguments unchanged; counting has no effect on the memory returned.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
+        }
+        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATED.fetch_add(new_size, Ordering::Relaxed);
+        }
+        // SAFETY: forwarded unchanged; the caller upholds `realloc`'s contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Bytes allocated (counting every growth in full) while running `f`.
+fn allocated_by<T>(f: impl FnOnce() -> T) -> usize {
+    ALLOCATED.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    let out = f();
+    COUNTING.store(false, Ordering::SeqCst);
+    drop(out);
+    ALLOCATED.load(Ordering::SeqCst)
+}
+
+fn file(header: &str) -> Vec<u8> {
+    let mut out = (header.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(header.as_bytes());
+    out
+}
+
+#[test]
+fn parsing_allocates_a_small_multiple_of_the_header() {
+    let _guard = SERIAL.lock().unwrap();
+    let data = [0u8; 8];
+    let shape = [2usize];
+    let names: Vec<String> = (0..5000)
+        .map(|i| format!("model.layers.{i}.weight"))
+        .collect();
+    let views = names.iter().map(|n| {
+        (
+            n.as_str(),
+            TensorView::new(Dtype::F32, &shape, &data).unwrap(),
+        )
+    });
+    let realistic = tensorsafe::serialize(views, None).unwrap();
+    let n = u64::from_le_bytes(realistic[..8].try_into().unwrap()) as usize;
+
+    let deep_rank = format!(
+        r#"{{"w":{{"dtype":"U8","shape":[{}],"data_offsets":[0,1]}}}}"#,
+        vec!["1"; 64].join(",")
+    );
+    let many_small: String = format!(
+        "{{{}}}",
+        (0..5000)
+            .map(|i| format!(
+                r#""{i}":{{"dtype":"U8","shape":[],"data_offsets":[{i},{}]}}"#,
+                i + 1
+            ))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let metadata_heavy = format!(
+        r#"{{"__metadata__":{{{}}}}}"#,
+        (0..5000)
+            .map(|i| format!(r#""k{i}":"v""#))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let ignored_fields = format!(
+        r#"{{"w":{{"dtype":"U8","shape":[],"data_offsets":[0,1],"x":[{}]}}}}"#,
+        vec!["[[[{\"a\":null}]]]"; 5000].join(",")
+    );
+    let cases = [
+        ("realistic", realistic[..8 + n].to_vec()),
+        ("rank 64", file(&deep_rank)),
+        ("many small", file(&many_small)),
+        ("metadata", file(&metadata_heavy)),
+        ("ignored", file(&ignored_fields)),
+        ("deep", file(&"[".repeat(100_000))),
+    ];
+    for (name, bytes) in cases {
+        let header_len = bytes.len() - 8;
+        let used = allocated_by(|| Header::parse(&bytes));
+        // Entries, names, shapes and the index each stay within a few times
+        // the JSON that describes them. The worst case is tiny metadata
+        // entries (`"k":"v",` is 8 bytes, two Strings and a map slot are
+        // ~100); the constant covers small headers.
+        let bound = 16 * header_len + 4096;
+        println!(
+            "{name}: {used} bytes for {header_len} ({:.1}x)",
+            used as f64 / header_len as f64
+        );
+        assert!(
+            used <= bound,
+            "{name}: {used} bytes allocated for a {header_len}-byte header (bound {bound})"
+        );
+    }
+}
+
+#[test]
+fn an_over_limit_length_is_refused_before_allocating_for_it() {
+    let _guard = SERIAL.lock().unwrap();
+    let mut bytes = 99_999_999_999u64.to_le_bytes().to_vec();
+    bytes.extend_from_slice(b"{}");
+    let used = allocated_by(|| Header::parse(&bytes).map(|_| ()).map_err(|e| e.kind()));
+    assert!(used < 4096, "{used} bytes");
+    let used = allocated_by(|| {
+        Header::read_from(bytes.as_slice())
+            .map(|_| ())
+            .map_err(|e| e.kind())
+    });
+    assert!(used < 4096, "{used} bytes");
+    // Under the limit but past the end of the input: the reader does not
+    // allocate the declared length up front either.
+    let mut short = 90_000_000u64.to_le_bytes().to_vec();
+    short.extend_from_slice(b"{}");
+    let used = allocated_by(|| {
+        Header::read_from(short.as_slice())
+            .map(|_| ())
+            .map_err(|e| e.kind())
+    });
+    assert!(
+        used < 1 << 16,
+        "{used} bytes for a 2-byte stream declaring 90 MB"
+    );
+}

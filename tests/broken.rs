@@ -1,0 +1,72 @@
+//! The broken-file corpus (tests/data/broken, made by make_broken.py): every
+//! file is refused with the error kind it was made for, through every entry
+//! point, and the reference crate refuses it too unless FORMAT.md makes this
+//! crate stricter.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use tensorsafe::{ErrorKind, Header, SafeTensors, SafeTensorsFile};
+
+fn corpus() -> (PathBuf, BTreeMap<String, String>) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/broken");
+    let text = std::fs::read_to_string(dir.join("expected.json")).unwrap();
+    (dir, serde_json::from_str(&text).unwrap())
+}
+
+#[test]
+fn every_broken_file_fails_with_its_kind() {
+    let (dir, expected) = corpus();
+    assert!(expected.len() >= 60, "{} files", expected.len());
+    // Every x_ file is listed, so none goes unchecked.
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.starts_with("x_") {
+            assert!(
+                expected.contains_key(&name),
+                "{name} is not in expected.json"
+            );
+        }
+    }
+    for (file, kind) in &expected {
+        let path = dir.join(file);
+        let bytes = std::fs::read(&path).unwrap();
+        let err = SafeTensors::deserialize(&bytes).expect_err(file);
+        assert_eq!(format!("{:?}", err.kind()), *kind, "{file}: {err}");
+        assert!(!err.to_string().contains('\n'));
+        // The owned handles agree.
+        let owned = SafeTensorsFile::open(&path).err().map(|e| e.kind());
+        assert_eq!(owned, Some(err.kind()), "{file} through open");
+        // SAFETY: test data, not modified while mapped.
+        let mapped = unsafe { SafeTensorsFile::mmap(&path) }
+            .err()
+            .map(|e| e.kind());
+        assert_eq!(mapped, Some(err.kind()), "{file} through mmap");
+        // A header-only read fails the same way, unless the header itself is fine.
+        match Header::read_from(bytes.as_slice()) {
+            Err(e) => assert_eq!(e.kind(), err.kind(), "{file} through read_from"),
+            Ok(h) => assert_eq!(
+                h.check_file_len(bytes.len() as u64).unwrap_err().kind(),
+                err.kind(),
+                "{file}"
+            ),
+        }
+    }
+}
+
+#[test]
+fn the_reference_refuses_them_too_except_where_we_are_stricter() {
+    let (dir, expected) = corpus();
+    for (file, kind) in &expected {
+        let bytes = std::fs::read(dir.join(file)).unwrap();
+        let theirs = safetensors::SafeTensors::deserialize(&bytes).is_ok();
+        let stricter = [
+            ErrorKind::DuplicateTensor,
+            ErrorKind::InvalidType,
+            ErrorKind::RankTooLarge,
+        ]
+        .iter()
+        .any(|k| format!("{k:?}") == *kind);
+        assert!(!theirs || stricter, "{file}: the reference accepts it");
+    }
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Writes the broken-file corpus in tests/data/broken/: one or more files per
+rule of the format, each named x_<rule>_<case>.safetensors (x: must fail), and
+expected.json mapping each file to the ErrorKind it must be refused with.
+
+Run: python3 tests/data/make_broken.py  (stdlib only; output is committed)
+"""
+import json
+import os
+import struct
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "broken")
+W = '"dtype":"U8","shape":[2],"data_offsets":[0,2]'
+expected = {}
+
+
+def raw(name, kind, data):
+    path = os.path.join(OUT, f"x_{name}.safetensors")
+    with open(path, "wb") as f:
+        f.write(data)
+    expected[os.path.basename(path)] = kind
+
+
+def file(name, kind, header, data=b"", declared=None):
+    header = header.encode() if isinstance(header, str) else header
+    n = len(header) if declared is None else declared
+    raw(name, kind, struct.pack("<Q", n) + header + data)
+
+
+os.makedirs(OUT, exist_ok=True)
+for old in os.listdir(OUT):
+    os.remove(os.path.join(OUT, old))
+
+# Length prefix
+raw("short_empty", "FileTooSmall", b"")
+raw("short_1", "FileTooSmall", b"\x01")
+raw("short_7", "FileTooSmall", b"\x02\x00\x00\x00\x00\x00\x00")
+file("length_past_end", "HeaderOutOfBounds", "{}", declared=1000)
+file("length_u64_max", "HeaderTooLarge", "{}", declared=2**64 - 1)
+file("length_over_limit", "HeaderTooLarge", "{}", declared=100_000_001)
+# Text
+file("utf8_invalid", "InvalidUtf8", b'{"w\xff\xfe":1}')
+file("utf8_bom", "JsonSyntax", "\ufeff{}")
+file("json_not_json", "JsonSyntax", "safetensors")
+file("json_truncated", "JsonSyntax", '{"w":{"dtype":"U8","shape":[2],"data_')
+file("json_single_quotes", "JsonSyntax", "{'w':1}")
+file("json_trailing_comma", "JsonSyntax", '{"w":{' + W + "},}", b"\0\0")
+file("json_control_char", "JsonSyntax", '{"a\nb":1}')
+file("json_lone_surrogate", "JsonSyntax", '{"\\ud800":1}')
+file("json_bad_escape", "JsonSyntax", '{"\\x41":1}')
+file("json_leading_zero", "JsonSyntax", '{"w":{"dtype":"U8","shape":[02],"data_offsets":[0,2]}}', b"\0\0")
+file("json_number_out_of_range", "JsonSyntax", '{"w":{' + W + ',"x":1e999}}', b"\0\0")
+file("after_object_nul", "TrailingCharacters", "{}\0\0\0\0\0\0")
+file("after_object_text", "TrailingCharacters", "{} x")
+file("after_object_second", "TrailingCharacters", "{}{}")
+file("deep_nesting_100000", "RecursionLimit", "[" * 100_000)
+file("deep_nesting_in_field", "RecursionLimit", '{"w":{' + W + ',"x":' + "[" * 100_000 + "]" * 100_000 + "}}", b"\0\0")
+# Types
+file("type_header_array", "InvalidType", "[]")
+file("type_entry_number", "InvalidType", '{"w":1}')
+file("type_entry_array", "InvalidType", '{"w":["U8",[2],[0,2]]}', b"\0\0")
+file("type_dtype_number", "InvalidType", '{"w":{"dtype":8,"shape":[2],"data_offsets":[0,2]}}', b"\0\0")
+file("type_shape_string", "InvalidType", '{"w":{"dtype":"U8","shape":"2","data_offsets":[0,2]}}', b"\0\0")
+file("type_offsets_object", "InvalidType", '{"w":{"dtype":"U8","shape":[2],"data_offsets":{}}}', b"\0\0")
+file("missing_dtype", "MissingField", '{"w":{"shape":[2],"data_offsets":[0,2]}}', b"\0\0")
+file("missing_shape", "MissingField", '{"w":{"dtype":"U8","data_offsets":[0,2]}}', b"\0\0")
+file("missing_offsets", "MissingField", '{"w":{"dtype":"U8","shape":[2]}}', b"\0\0")
+file("duplicate_field", "DuplicateField", '{"w":{' + W + ',"shape":[2]}}', b"\0\0")
+file("duplicate_name", "DuplicateTensor", '{"w":{' + W + '},"w":{"dtype":"U8","shape":[0],"data_offsets":[2,2]}}', b"\0\0")
+file("duplicate_name_escaped", "DuplicateTensor", '{"w":{' + W + '},"\\u0077":{"dtype":"U8","shape":[0],"data_offsets":[2,2]}}', b"\0\0")
+file("duplicate_metadata", "DuplicateMetadata", '{"__metadata__":{},"w":{' + W + '},"__metadata__":{}}', b"\0\0")
+file("metadata_number_value", "InvalidMetadata", '{"__metadata__":{"a":1},"w":{' + W + "}}", b"\0\0")
+file("metadata_null_value", "InvalidMetadata", '{"__metadata__":{"a":null},"w":{' + W + "}}", b"\0\0")
+file("metadata_nested", "InvalidMetadata", '{"__metadata__":{"a":{"b":"c"}},"w":{' + W + "}}", b"\0\0")
+file("metadata_array", "InvalidMetadata", '{"__metadata__":["a"],"w":{' + W + "}}", b"\0\0")
+# Dtypes and numbers
+file("dtype_unknown", "UnknownDtype", '{"w":{"dtype":"F128","shape":[2],"data_offsets":[0,2]}}', b"\0\0")
+file("dtype_lower_case", "UnknownDtype", '{"w":{"dtype":"u8","shape":[2],"data_offsets":[0,2]}}', b"\0\0")
+for tag, value in [("negative", "-2"), ("float", "2.0"), ("exponent", "2e0"), ("string", '"2"'), ("above_u64", "18446744073709551616"), ("minus_zero", "-0")]:
+    file(f"dim_{tag}", "InvalidInteger", '{"w":{"dtype":"U8","shape":[' + value + '],"data_offsets":[0,2]}}', b"\0\0")
+file("offset_negative", "InvalidInteger", '{"w":{"dtype":"U8","shape":[2],"data_offsets":[-1,2]}}', b"\0\0")
+file("offsets_one", "InvalidOffsets", '{"w":{"dtype":"U8","shape":[2],"data_offsets":[2]}}', b"\0\0")
+file("offsets_three", "InvalidOffsets", '{"w":{"dtype":"U8","shape":[2],"data_offsets":[0,2,2]}}', b"\0\0")
+file("offsets_reversed", "InvalidOffsets", '{"w":{"dtype":"U8","shape":[2],"data_offsets":[2,0]}}', b"\0\0")
+# Sizes
+file("shape_overflow", "Overflow", '{"w":{"dtype":"U8","shape":[4294967296,4294967296],"data_offsets":[0,2]}}', b"\0\0")
+file("bytes_overflow", "Overflow", '{"w":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,2]}}', b"\0\0")
+file("subbyte_f4_odd", "PartialByte", '{"w":{"dtype":"F4","shape":[3],"data_offsets":[0,2]}}', b"\0\0")
+file("subbyte_f6_two", "PartialByte", '{"w":{"dtype":"F6_E2M3","shape":[2],"data_offsets":[0,2]}}', b"\0\0")
+file("size_mismatch", "SizeMismatch", '{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}', b"\0" * 4)
+file("rank_65", "RankTooLarge", '{"w":{"dtype":"U8","shape":[' + ",".join(["1"] * 65) + '],"data_offsets":[0,1]}}', b"\0")
+# Coverage of the data section
+two = lambda a, b: '{"a":{"dtype":"U8","shape":[2],"data_offsets":' + a + '},"b":{"dtype":"U8","shape":[2],"data_offsets":' + b + "}}"
+file("hole", "DataGap", two("[0,2]", "[3,5]"), b"\0" * 5)
+file("not_starting_at_zero", "DataGap", '{"w":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}}', b"\0" * 3)
+file("overlap", "DataOverlap", two("[0,2]", "[1,3]"), b"\0" * 3)
+file("aliasing", "DataOverlap", two("[0,2]", "[0,2]"), b"\0" * 2)
+file("trailing_data", "TrailingData", '{"w":{' + W + "}}", b"\0" * 3)
+file("truncated_data", "DataOutOfBounds", '{"w":{' + W + "}}", b"\0")
+file("huge_offsets", "DataOutOfBounds", '{"w":{"dtype":"U8","shape":[1099511627776],"data_offsets":[0,1099511627776]}}', b"\0")
+
+with open(os.path.join(OUT, "expected.json"), "w") as f:
+    json.dump(expected, f, indent=1, sort_keys=True)
+    f.write("\n")
+print("wrote", len(expected), "broken files to", OUT)
