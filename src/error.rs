@@ -301,7 +301,16 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.inner.kind)?;
         if let Some(detail) = &self.inner.detail {
-            write!(f, ": {detail}")?;
+            // Details may quote the input; control characters are escaped so
+            // the message stays one line whatever the file holds.
+            f.write_str(": ")?;
+            for c in detail.chars() {
+                if c.is_control() {
+                    write!(f, "{}", c.escape_default())?;
+                } else {
+                    write!(f, "{c}")?;
+                }
+            }
         }
         match (&self.inner.tensor, self.inner.offset) {
             (Some(t), Some(o)) => write!(f, " (tensor {t:?}, at byte {o})"),
@@ -350,6 +359,12 @@ mod tests {
         assert!(!text.contains('\n'));
         assert_eq!(e.category(), Category::Format);
         assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+    }
+
+    #[test]
+    fn details_quoting_input_stay_on_one_line() {
+        let e = Error::new(ErrorKind::InvalidInteger).with_detail("not a number: [\n\t\r]");
+        assert_eq!(e.to_string(), "shape and data_offsets must hold non-negative integers that fit in 64 bits: not a number: [\\n\\t\\r]");
     }
 
     #[test]

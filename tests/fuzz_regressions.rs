@@ -1,0 +1,42 @@
+//! Inputs the fuzzers found problems with, kept as regression tests
+//! (tests/data/fuzz-regressions/<target>-<what>.bin).
+
+use std::path::PathBuf;
+
+use tensorsafe::{ErrorKind, Header, SafeTensors};
+
+fn input(name: &str) -> Vec<u8> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz-regressions");
+    std::fs::read(dir.join(name)).unwrap()
+}
+
+/// `header` target: a `data_offsets` array holding a nested array with
+/// newlines; the error detail quoted it, and the message spanned lines.
+#[test]
+fn header_newline_in_error_detail() {
+    let bytes = input("header-newline-in-error-detail.bin");
+    let err = Header::parse(&bytes).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInteger);
+    assert!(!err.to_string().contains('\n'), "{err}");
+}
+
+/// Every kept input: no panic, and every error message is one line.
+#[test]
+fn every_kept_input_gives_one_line_errors() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz-regressions");
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        for err in [
+            Header::parse(&bytes).err(),
+            SafeTensors::deserialize(&bytes).err(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            assert!(!err.to_string().contains('\n'), "{err}");
+        }
+        count += 1;
+    }
+    assert!(count >= 1);
+}
