@@ -15,6 +15,7 @@ fn corpus() -> (PathBuf, BTreeMap<String, String>) {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // memory maps files
 fn every_broken_file_fails_with_its_kind() {
     let (dir, expected) = corpus();
     assert!(expected.len() >= 60, "{} files", expected.len());
