@@ -20,6 +20,20 @@ fn header_newline_in_error_detail() {
     assert!(!err.to_string().contains('\n'), "{err}");
 }
 
+/// `differential` target: a name given twice, the first entry with reversed
+/// offsets. The reference keeps only the last entry and accepts the file; we
+/// validate every entry and refuse it. Stricter by design.
+#[test]
+fn differential_invalid_entry_hidden_by_duplicate() {
+    let bytes = input("differential-invalid-entry-hidden-by-duplicate.bin");
+    assert!(safetensors::SafeTensors::deserialize(&bytes).is_ok());
+    let err = SafeTensors::deserialize(&bytes).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.tensor()),
+        (ErrorKind::InvalidOffsets, Some("empty_2d"))
+    );
+}
+
 /// Every kept input: no panic, and every error message is one line.
 #[test]
 fn every_kept_input_gives_one_line_errors() {

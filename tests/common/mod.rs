@@ -1,6 +1,8 @@
 //! Generators shared by the property tests.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod dup;
+
 use proptest::prelude::*;
 use tensorsafe::{Dtype, TensorView};
 
