@@ -97,7 +97,9 @@ fn agree(bytes: &[u8]) -> Result<(), TestCaseError> {
             // Stricter by design (FORMAT.md): duplicate names. The reference
             // keeps the last entry of a name and never validates the others.
             prop_assert!(
-                e.kind() == ErrorKind::DuplicateTensor || common::dup::has_duplicate_keys(bytes),
+                e.kind() == ErrorKind::DuplicateTensor
+                    || e.category() == tensorsafe::Category::Limits
+                    || common::dup::has_duplicate_keys(bytes),
                 "we refuse ({e}), the reference accepts: {:?}",
                 String::from_utf8_lossy(bytes)
             );
