@@ -24,7 +24,7 @@ for target in "${targets[@]}"; do
     echo "== $target for ${seconds}s"
     cargo fuzz run -s none "$target" "corpus/$target" "${seeds[@]}" -- \
         -max_total_time="$seconds" -print_final_stats=1 -max_len=65536 2>&1 |
-        grep -E "^(stat::|Done|#[0-9]+ +DONE|==[0-9]+==|SUMMARY|thread '.*' panicked|artifact_prefix|Test unit written)" || true
+        grep -E "^(stat::number_of_executed_units|stat::average_exec_per_sec|DONE|#[0-9]+.DONE|==[0-9]+==|SUMMARY|thread '.*' panicked|artifact_prefix|Test unit written)" || true
     if ls "artifacts/$target"/crash-* >/dev/null 2>&1; then
         echo "crash found in $target: see fuzz/artifacts/$target" >&2
         exit 1
