@@ -118,6 +118,9 @@ impl Source {
 
     /// The metadata of the (first) file.
     pub fn metadata(&self) -> Option<&Metadata> {
-        self.files().first().and_then(|(_, f)| f.metadata())
+        match self {
+            Source::File { file, .. } => file.metadata(),
+            Source::Sharded(c) => c.shard(0).ok().and_then(SafeTensorsFile::metadata),
+        }
     }
 }

@@ -91,7 +91,10 @@ impl<'a> Slice<'a> {
         let mut shape = Vec::with_capacity(dims.len());
         for (axis, &size) in dims.iter().enumerate() {
             let pick = match spec.get(axis).copied().unwrap_or(Select::All) {
-                Select::All => (0, size, 1),
+                Select::All => {
+                    shape.push(size);
+                    (0, size, 1)
+                }
                 Select::Index(i) => {
                     if i >= size {
                         return Err(invalid(format!(
@@ -110,9 +113,6 @@ impl<'a> Slice<'a> {
                     (start, count, step)
                 }
             };
-            if matches!(spec.get(axis).copied().unwrap_or(Select::All), Select::All) {
-                shape.push(size);
-            }
             picks.push(pick);
         }
         // Element strides of the tensor (validated shapes cannot overflow).
