@@ -61,8 +61,45 @@ fn main() {
     let (ours, theirs) = (median(&mut ours), median(&mut theirs));
     let mbps = |d: Duration| header_len as f64 / d.as_secs_f64() / 1e6;
     println!("{count} tensors, header {header_len} bytes (checksum {checksum})");
+    println!("parse + look up every tensor:");
     println!("  tensorsafe  {ours:>10.3?}  {:>7.0} MB/s", mbps(ours));
     println!("  reference   {theirs:>10.3?}  {:>7.0} MB/s", mbps(theirs));
+    println!(
+        "  ratio       {:.2}x",
+        theirs.as_secs_f64() / ours.as_secs_f64()
+    );
+
+    // Serialize the same tensors, alternating the two writers.
+    let reference_views: Vec<safetensors::tensor::TensorView<'_>> = views
+        .iter()
+        .map(|v| {
+            let dtype = match v.dtype() {
+                Dtype::BF16 => safetensors::Dtype::BF16,
+                Dtype::F32 => safetensors::Dtype::F32,
+                Dtype::F16 => safetensors::Dtype::F16,
+                _ => safetensors::Dtype::U8,
+            };
+            safetensors::tensor::TensorView::new(dtype, v.shape().to_vec(), v.data())
+                .expect("valid view")
+        })
+        .collect();
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..15 {
+        let start = Instant::now();
+        let out = tensorsafe::serialize(names.iter().zip(views.iter()), None).expect("serialize");
+        checksum += out.len();
+        ours.push(start.elapsed());
+
+        let start = Instant::now();
+        let out = safetensors::serialize(names.iter().zip(reference_views.iter()), None)
+            .expect("serialize");
+        checksum += out.len();
+        theirs.push(start.elapsed());
+    }
+    let (ours, theirs) = (median(&mut ours), median(&mut theirs));
+    println!("serialize (checksum {checksum}):");
+    println!("  tensorsafe  {ours:>10.3?}");
+    println!("  reference   {theirs:>10.3?}");
     println!(
         "  ratio       {:.2}x",
         theirs.as_secs_f64() / ours.as_secs_f64()
