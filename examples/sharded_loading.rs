@@ -3,7 +3,7 @@
 //!
 //! `cargo run --release --example sharded_loading`
 
-use tensorsafe::{write_sharded, Checkpoint, Dtype, TensorView};
+use tensorsafe::{Checkpoint, Dtype, TensorView, Writer};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join(format!("tensorsafe-sharded-{}", std::process::id()));
@@ -22,7 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ))
         })
         .collect::<Result<Vec<_>, tensorsafe::Error>>()?;
-    let files = write_sharded(tensors, None, &dir, 1_000_000)?;
+    let files = Writer::new().sharded(tensors, &dir, 1_000_000)?;
     println!(
         "wrote {} shards and {}",
         files.len(),

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use std::io::{Read, Seek, SeekFrom};
 
-use tensorsafe::{Declaration, Dtype, Header, Metadata, StreamWriter};
+use tensorsafe::{Declaration, Dtype, Header, Metadata, Writer};
 
 const CHUNK: usize = 1 << 20;
 
@@ -41,7 +41,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     metadata.insert("format".into(), "pt".into());
 
     let start = Instant::now();
-    let mut writer = StreamWriter::create(&path, declarations.clone(), Some(&metadata))?;
+    let mut writer = Writer::new()
+        .metadata(&metadata)
+        .stream_to_file(&path, declarations.clone())?;
     // One reusable chunk: in a training job this would come from the device.
     let mut chunk = vec![0u8; CHUNK];
     for (i, declaration) in declarations.iter().enumerate() {

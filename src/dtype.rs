@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Result};
 
 macro_rules! dtypes {
     ($($(#[$doc:meta])* $variant:ident = $name:literal, $bits:literal;)*) => {
@@ -133,14 +133,37 @@ impl Dtype {
     ///
     /// Fails with [`ErrorKind::Overflow`] if the bit count overflows and with
     /// [`ErrorKind::PartialByte`] if it is not a whole number of bytes.
-    pub fn byte_len(self, elements: usize) -> Result<usize, ErrorKind> {
-        let bits = elements
-            .checked_mul(self.bits())
-            .ok_or(ErrorKind::Overflow)?;
+    pub fn byte_len(self, elements: usize) -> Result<usize> {
+        let bits = elements.checked_mul(self.bits()).ok_or_else(|| {
+            Error::new(ErrorKind::Overflow).with_detail(format!("{elements} elements of {self}"))
+        })?;
         if bits % 8 != 0 {
-            return Err(ErrorKind::PartialByte);
+            return Err(Error::new(ErrorKind::PartialByte)
+                .with_detail(format!("{elements} elements of {self}")));
         }
         Ok(bits / 8)
+    }
+
+    /// Byte length of a tensor of this dtype and `shape`: the rule that the
+    /// header's offsets, [`TensorView::new`](crate::TensorView::new) and the
+    /// writers all check. Fails as [`Dtype::byte_len`] does, or with
+    /// [`ErrorKind::Overflow`] if the element count overflows.
+    ///
+    /// ```
+    /// use tensorsafe::Dtype;
+    /// assert_eq!(Dtype::BF16.shape_byte_len(&[2, 3])?, 12);
+    /// assert_eq!(Dtype::F4.shape_byte_len(&[3, 2])?, 3);
+    /// assert!(Dtype::F4.shape_byte_len(&[3]).is_err()); // half a byte
+    /// # Ok::<(), tensorsafe::Error>(())
+    /// ```
+    pub fn shape_byte_len(self, shape: &[usize]) -> Result<usize> {
+        let elements = shape
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+            .ok_or_else(|| {
+                Error::new(ErrorKind::Overflow).with_detail(format!("shape {shape:?}"))
+            })?;
+        self.byte_len(elements)
     }
 }
 
@@ -153,7 +176,7 @@ impl fmt::Display for Dtype {
 impl FromStr for Dtype {
     type Err = Error;
 
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
+    fn from_str(s: &str) -> Result<Self> {
         Dtype::from_name(s)
             .ok_or_else(|| Error::new(ErrorKind::UnknownDtype).with_detail(format!("{s:?}")))
     }
@@ -184,10 +207,23 @@ mod tests {
 
     #[test]
     fn byte_len_is_checked() {
-        assert_eq!(Dtype::F4.byte_len(3), Err(ErrorKind::PartialByte));
-        assert_eq!(Dtype::F4.byte_len(4), Ok(2));
-        assert_eq!(Dtype::F6_E2M3.byte_len(4), Ok(3));
-        assert_eq!(Dtype::F6_E2M3.byte_len(2), Err(ErrorKind::PartialByte));
-        assert_eq!(Dtype::F64.byte_len(usize::MAX), Err(ErrorKind::Overflow));
+        let kind = |r: Result<usize>| r.map_err(|e| e.kind());
+        assert_eq!(kind(Dtype::F4.byte_len(3)), Err(ErrorKind::PartialByte));
+        assert_eq!(kind(Dtype::F4.byte_len(4)), Ok(2));
+        assert_eq!(kind(Dtype::F6_E2M3.byte_len(4)), Ok(3));
+        assert_eq!(
+            kind(Dtype::F6_E2M3.byte_len(2)),
+            Err(ErrorKind::PartialByte)
+        );
+        assert_eq!(
+            kind(Dtype::F64.byte_len(usize::MAX)),
+            Err(ErrorKind::Overflow)
+        );
+        let big = [usize::MAX, 2];
+        assert_eq!(
+            kind(Dtype::U8.shape_byte_len(&big)),
+            Err(ErrorKind::Overflow)
+        );
+        assert_eq!(kind(Dtype::U8.shape_byte_len(&[])), Ok(1));
     }
 }

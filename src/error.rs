@@ -1,12 +1,32 @@
 //! The crate's one error type.
+//!
+//! [`Error`] is one pointer wide. It carries an [`ErrorKind`] (which rule
+//! failed), and where known the tensor, the byte offset, the file, a detail
+//! line, and the underlying I/O error. Every kind is classified into a
+//! [`Category`] by the table below, so a new kind cannot be added without
+//! choosing its category.
 
 use std::fmt;
 use std::io;
+use std::path::{Path, PathBuf};
 
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What an error is about, for callers that react by cause.
+///
+/// ```
+/// use tensorsafe::{Category, SafeTensors};
+/// match SafeTensors::deserialize(b"short") {
+///     Err(e) => match e.category() {
+///         Category::Io => println!("could not read: {e}"),
+///         Category::Format | Category::Limits => println!("not a valid file: {e}"),
+///         Category::Usage => println!("bug in the caller: {e}"),
+///         _ => println!("{e}"),
+///     },
+///     Ok(_) => unreachable!(),
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Category {
@@ -21,187 +41,146 @@ pub enum Category {
     Usage,
 }
 
-/// Which rule failed. Each variant is one rule of the format or of the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// An I/O operation failed; [`std::error::Error::source`] has the cause.
-    #[error("I/O error")]
-    Io,
-    /// The input is shorter than the 8-byte header length prefix.
-    #[error("file is shorter than its 8-byte header length")]
-    FileTooSmall,
-    /// The declared header length exceeds [`Limits::max_header_bytes`](crate::Limits).
-    #[error("header length exceeds the limit")]
-    HeaderTooLarge,
-    /// 8 + the declared header length is past the end of the input.
-    #[error("header length points past the end of the file")]
-    HeaderOutOfBounds,
-    /// The header bytes are not UTF-8.
-    #[error("header is not valid UTF-8")]
-    InvalidUtf8,
-    /// The header is not JSON (bad token, bad escape, truncated, ...).
-    #[error("header is not valid JSON")]
-    JsonSyntax,
-    /// Something other than JSON whitespace follows the header's object.
-    #[error("unexpected bytes after the header's JSON object")]
-    TrailingCharacters,
-    /// JSON nested 128 levels deep or more (serde_json's limit).
-    #[error("header JSON is nested too deeply")]
-    RecursionLimit,
-    /// A JSON value has the wrong type (the header is not an object, an entry
-    /// is not an object, `shape` is not an array, ...).
-    #[error("header value has the wrong JSON type")]
-    InvalidType,
-    /// A tensor entry lacks `dtype`, `shape` or `data_offsets`.
-    #[error("tensor entry is missing a field")]
-    MissingField,
-    /// A tensor entry names the same field twice.
-    #[error("tensor entry has a field twice")]
-    DuplicateField,
-    /// A tensor entry has a field other than the three known ones, and
-    /// [`ParseOptions::deny_unknown_fields`](crate::ParseOptions) is set.
-    #[error("tensor entry has an unknown field")]
-    UnknownField,
-    /// Two tensors share a name (in a header, or given to a writer).
-    #[error("duplicate tensor name")]
-    DuplicateTensor,
-    /// `__metadata__` appears twice in the header.
-    #[error("`__metadata__` appears twice")]
-    DuplicateMetadata,
-    /// `__metadata__` is neither null nor an object of string values.
-    #[error("`__metadata__` must be an object whose values are strings")]
-    InvalidMetadata,
-    /// The dtype name is not one of the format's (names are case-sensitive).
-    #[error("unknown dtype")]
-    UnknownDtype,
-    /// A `shape` or `data_offsets` number is negative, fractional, in
-    /// exponent form, or too large.
-    #[error("shape and data_offsets must hold non-negative integers that fit in 64 bits")]
-    InvalidInteger,
-    /// `data_offsets` is not exactly two numbers, or its end is before its begin.
-    #[error("data_offsets must be [begin, end] with begin <= end")]
-    InvalidOffsets,
-    /// More tensors than [`Limits::max_tensors`](crate::Limits).
-    #[error("too many tensors")]
-    TooManyTensors,
-    /// A shape with more dimensions than [`Limits::max_rank`](crate::Limits).
-    #[error("tensor has too many dimensions")]
-    RankTooLarge,
-    /// The element count or byte size of a tensor overflows.
-    #[error("tensor size overflows")]
-    Overflow,
-    /// A sub-byte dtype (F4, F6) whose element count does not fill whole bytes.
-    #[error("tensor does not fill a whole number of bytes")]
-    PartialByte,
-    /// `end - begin` differs from shape x dtype size.
-    #[error("data_offsets span differs from the size given by shape and dtype")]
-    SizeMismatch,
-    /// A tensor begins after the previous one ends (or the first after 0).
-    #[error("hole in the data section")]
-    DataGap,
-    /// A tensor begins before the previous one ends.
-    #[error("tensors overlap in the data section")]
-    DataOverlap,
-    /// The data section holds bytes after the last tensor.
-    #[error("bytes after the last tensor")]
-    TrailingData,
-    /// A tensor ends past the end of the input.
-    #[error("tensor data extends past the end of the file")]
-    DataOutOfBounds,
-    /// No tensor has the requested name.
-    #[error("no tensor of that name")]
-    TensorNotFound,
-    /// A typed access asked for an element type the tensor does not have.
-    #[error("tensor has another dtype")]
-    DtypeMismatch,
-    /// Zero-copy typed access on data that is not aligned for the element type.
-    #[error("tensor data is not aligned for the element type")]
-    Misaligned,
-    /// Zero-copy typed access to multi-byte elements on a big-endian host.
-    #[error("zero-copy typed access needs a little-endian host")]
-    BigEndianHost,
-    /// A BOOL tensor holds a byte other than 0 or 1.
-    #[error("BOOL tensor holds a byte other than 0 or 1")]
-    InvalidBool,
-    /// The requested conversion is not defined for the dtype.
-    #[error("conversion not supported for this dtype")]
-    UnsupportedConversion,
-    /// A tensor to write is named `__metadata__`.
-    #[error("`__metadata__` is reserved and cannot name a tensor")]
-    ReservedName,
-    /// A streamed tensor's bytes came out of declaration order, or for an
-    /// undeclared tensor.
-    #[error("tensor bytes out of order")]
-    StreamOrder,
-    /// A streamed tensor got fewer bytes than its shape and dtype need.
-    #[error("tensor got too few bytes")]
-    StreamShort,
-    /// A streamed tensor got more bytes than its shape and dtype need.
-    #[error("tensor got too many bytes")]
-    StreamOverflow,
-    /// A slice selects out of range, has step 0, or has more selections
-    /// than the tensor has dimensions.
-    #[error("invalid slice")]
-    InvalidSlice,
-    /// A slice of an F4 or F6 tensor would start or end inside a byte.
-    #[error("slice cuts inside a byte")]
-    SubByteSlice,
-    /// A sharded checkpoint's index file is unreadable or not the expected
-    /// JSON (`weight_map` of names to plain file names).
-    #[error("invalid checkpoint index")]
-    IndexInvalid,
-    /// The index maps a tensor to a shard that does not hold it.
-    #[error("a tensor the index maps is missing from its shard")]
-    IndexMissingTensor,
-    /// A shard holds a tensor the index maps elsewhere or not at all.
-    #[error("a shard holds a tensor the index does not map there")]
-    IndexMismatch,
-    /// `metadata.total_size` differs from the bytes of the shards' tensors.
-    #[error("index total_size differs from the shards")]
-    IndexTotalSize,
-    /// A shard file lies beside the index but the index does not name it.
-    #[error("a shard file is not named by the index")]
-    IndexUnnamedShard,
-    /// A requested alignment is not a power of two up to 1 MiB.
-    #[error("alignment must be a power of two up to 1 MiB")]
-    InvalidAlignment,
-    /// A tensor to write has a data length that differs from shape x dtype.
-    #[error("tensor data length differs from shape x dtype size")]
-    InvalidView,
+macro_rules! kinds {
+    ($($(#[$doc:meta])* $name:ident => $category:ident, $message:literal;)*) => {
+        /// Which rule failed. Each variant is one rule of the format or of the API.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ErrorKind {
+            $($(#[$doc])* $name,)*
+        }
+
+        impl ErrorKind {
+            /// The broad cause of this kind of error.
+            pub const fn category(self) -> Category {
+                match self {
+                    $(ErrorKind::$name => Category::$category,)*
+                }
+            }
+
+            /// A one-line description of the rule, as `Display` shows it.
+            pub const fn message(self) -> &'static str {
+                match self {
+                    $(ErrorKind::$name => $message,)*
+                }
+            }
+        }
+    };
 }
 
-impl ErrorKind {
-    /// The broad cause of this kind of error.
-    pub fn category(self) -> Category {
-        use ErrorKind::*;
-        match self {
-            Io => Category::Io,
-            HeaderTooLarge | TooManyTensors | RankTooLarge => Category::Limits,
-            TensorNotFound
-            | DtypeMismatch
-            | Misaligned
-            | BigEndianHost
-            | InvalidBool
-            | UnsupportedConversion
-            | ReservedName
-            | InvalidView
-            | InvalidAlignment
-            | StreamOrder
-            | StreamShort
-            | StreamOverflow
-            | InvalidSlice
-            | SubByteSlice => Category::Usage,
-            _ => Category::Format,
-        }
+kinds! {
+    /// An I/O operation failed; [`Error::io_error`] has the cause.
+    Io => Io, "I/O error";
+    /// The input is shorter than the 8-byte header length prefix.
+    FileTooSmall => Format, "file is shorter than its 8-byte header length";
+    /// The declared header length exceeds [`Limits::max_header_bytes`](crate::Limits).
+    HeaderTooLarge => Limits, "header length exceeds the limit";
+    /// 8 + the declared header length is past the end of the input.
+    HeaderOutOfBounds => Format, "header length points past the end of the file";
+    /// The header bytes are not UTF-8.
+    InvalidUtf8 => Format, "header is not valid UTF-8";
+    /// The header is not JSON (bad token, bad escape, truncated, ...).
+    JsonSyntax => Format, "header is not valid JSON";
+    /// Something other than JSON whitespace follows the header's object.
+    TrailingCharacters => Format, "unexpected bytes after the header's JSON object";
+    /// JSON nested 128 levels deep or more (serde_json's limit).
+    RecursionLimit => Format, "header JSON is nested too deeply";
+    /// A JSON value has the wrong type (the header is not an object, an entry
+    /// is not an object, `shape` is not an array, ...).
+    InvalidType => Format, "header value has the wrong JSON type";
+    /// A tensor entry lacks `dtype`, `shape` or `data_offsets`.
+    MissingField => Format, "tensor entry is missing a field";
+    /// A tensor entry names the same field twice.
+    DuplicateField => Format, "tensor entry has a field twice";
+    /// A tensor entry has a field other than the three known ones, and
+    /// [`ParseOptions::deny_unknown_fields`](crate::ParseOptions) is set.
+    UnknownField => Format, "tensor entry has an unknown field";
+    /// Two tensors share a name (in a header, or given to a writer).
+    DuplicateTensor => Format, "duplicate tensor name";
+    /// `__metadata__` appears twice in the header.
+    DuplicateMetadata => Format, "`__metadata__` appears twice";
+    /// `__metadata__` is neither null nor an object of string values.
+    InvalidMetadata => Format, "`__metadata__` must be an object whose values are strings";
+    /// The dtype name is not one of the format's (names are case-sensitive).
+    UnknownDtype => Format, "unknown dtype";
+    /// A `shape` or `data_offsets` number is negative, fractional, in
+    /// exponent form, or too large.
+    InvalidInteger => Format, "shape and data_offsets must hold non-negative integers that fit in 64 bits";
+    /// `data_offsets` is not exactly two numbers, or its end is before its begin.
+    InvalidOffsets => Format, "data_offsets must be [begin, end] with begin <= end";
+    /// More tensors than [`Limits::max_tensors`](crate::Limits).
+    TooManyTensors => Limits, "too many tensors";
+    /// A shape with more dimensions than [`Limits::max_rank`](crate::Limits).
+    RankTooLarge => Limits, "tensor has too many dimensions";
+    /// The element count or byte size of a tensor overflows.
+    Overflow => Format, "tensor size overflows";
+    /// A sub-byte dtype (F4, F6) whose element count does not fill whole bytes.
+    PartialByte => Format, "tensor does not fill a whole number of bytes";
+    /// `end - begin` differs from shape x dtype size.
+    SizeMismatch => Format, "data_offsets span differs from the size given by shape and dtype";
+    /// A tensor begins after the previous one ends (or the first after 0).
+    DataGap => Format, "hole in the data section";
+    /// A tensor begins before the previous one ends.
+    DataOverlap => Format, "tensors overlap in the data section";
+    /// The data section holds bytes after the last tensor.
+    TrailingData => Format, "bytes after the last tensor";
+    /// A tensor ends past the end of the input.
+    DataOutOfBounds => Format, "tensor data extends past the end of the file";
+    /// No tensor has the requested name.
+    TensorNotFound => Usage, "no tensor of that name";
+    /// A typed access asked for an element type the tensor does not have.
+    DtypeMismatch => Usage, "tensor has another dtype";
+    /// Zero-copy typed access on data that is not aligned for the element type.
+    Misaligned => Usage, "tensor data is not aligned for the element type";
+    /// Zero-copy typed access to multi-byte elements on a big-endian host.
+    BigEndianHost => Usage, "zero-copy typed access needs a little-endian host";
+    /// A BOOL tensor holds a byte other than 0 or 1.
+    InvalidBool => Usage, "BOOL tensor holds a byte other than 0 or 1";
+    /// The requested conversion is not defined for the dtype.
+    UnsupportedConversion => Usage, "conversion not supported for this dtype";
+    /// A tensor to write is named `__metadata__`.
+    ReservedName => Usage, "`__metadata__` is reserved and cannot name a tensor";
+    /// A streamed tensor's bytes came out of declaration order, or for an
+    /// undeclared tensor.
+    StreamOrder => Usage, "tensor bytes out of order";
+    /// A streamed tensor got fewer bytes than its shape and dtype need.
+    StreamShort => Usage, "tensor got too few bytes";
+    /// A streamed tensor got more bytes than its shape and dtype need.
+    StreamOverflow => Usage, "tensor got too many bytes";
+    /// A slice selects out of range, has step 0, or has more selections
+    /// than the tensor has dimensions.
+    InvalidSlice => Usage, "invalid slice";
+    /// A slice of an F4 or F6 tensor would start or end inside a byte.
+    SubByteSlice => Usage, "slice cuts inside a byte";
+    /// A sharded checkpoint's index file is unreadable or not the expected
+    /// JSON (`weight_map` of names to plain file names).
+    IndexInvalid => Format, "invalid checkpoint index";
+    /// The index maps a tensor to a shard that does not hold it.
+    IndexMissingTensor => Format, "a tensor the index maps is missing from its shard";
+    /// A shard holds a tensor the index maps elsewhere or not at all.
+    IndexMismatch => Format, "a shard holds a tensor the index does not map there";
+    /// `metadata.total_size` differs from the bytes of the shards' tensors.
+    IndexTotalSize => Format, "index total_size differs from the shards";
+    /// A shard file lies beside the index but the index does not name it.
+    IndexUnnamedShard => Format, "a shard file is not named by the index";
+    /// A requested alignment is not a power of two up to 1 MiB.
+    InvalidAlignment => Usage, "alignment must be a power of two up to 1 MiB";
+    /// A tensor to write has a data length that differs from shape x dtype.
+    InvalidView => Usage, "tensor data length differs from shape x dtype size";
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
     }
 }
 
 /// The error of every fallible operation in this crate.
 ///
 /// It is one pointer wide, so `Result<T, Error>` stays small. It carries the
-/// [`ErrorKind`] (which rule failed), and where known the tensor concerned and
-/// the byte offset in the file. Its `Display` is one line:
+/// [`ErrorKind`] (which rule failed), and where known the tensor concerned,
+/// the byte offset in the file and the file's path. Its `Display` is one
+/// line:
 ///
 /// ```
 /// let bytes = b"\x07\x00\x00\x00\x00\x00\x00\x00{\"a\":1}";
@@ -215,6 +194,11 @@ impl ErrorKind {
 ///      and data_offsets, found a number (tensor \"a\", at byte 13)"
 /// );
 /// ```
+///
+/// For an I/O error, `Display` includes the operating system's message and
+/// [`std::error::Error::source`] continues below it (as `serde_json` does),
+/// so an error chain printed by `anyhow` does not repeat it; the
+/// [`io::Error`] itself is [`Error::io_error`].
 pub struct Error {
     inner: Box<Inner>,
 }
@@ -223,8 +207,9 @@ struct Inner {
     kind: ErrorKind,
     tensor: Option<String>,
     offset: Option<u64>,
+    path: Option<PathBuf>,
     detail: Option<String>,
-    source: Option<io::Error>,
+    io: Option<io::Error>,
 }
 
 impl Error {
@@ -235,8 +220,9 @@ impl Error {
                 kind,
                 tensor: None,
                 offset: None,
+                path: None,
                 detail: None,
-                source: None,
+                io: None,
             }),
         }
     }
@@ -253,6 +239,22 @@ impl Error {
 
     pub(crate) fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.inner.detail = Some(detail.into());
+        self
+    }
+
+    /// Names the file the error is about, unless a more specific one (a
+    /// shard inside a checkpoint) is already named.
+    pub(crate) fn in_file(mut self, path: &Path) -> Self {
+        if self.inner.path.is_none() {
+            self.inner.path = Some(path.to_owned());
+        }
+        self
+    }
+
+    /// The same error, classified as `kind` (a JSON syntax error inside a
+    /// checkpoint index becomes an invalid index), keeping its context.
+    pub(crate) fn retag(mut self, kind: ErrorKind) -> Self {
+        self.inner.kind = kind;
         self
     }
 
@@ -277,16 +279,26 @@ impl Error {
         self.inner.offset
     }
 
+    /// The file concerned, when the error came from opening or writing one.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
+    }
+
     /// Extra detail (what was expected, what was found), when there is any.
     pub fn detail(&self) -> Option<&str> {
         self.inner.detail.as_deref()
+    }
+
+    /// The I/O error behind an [`ErrorKind::Io`] error.
+    pub fn io_error(&self) -> Option<&io::Error> {
+        self.inner.io.as_ref()
     }
 }
 
 impl From<io::Error> for Error {
     fn from(err: io::Error) -> Self {
-        let mut e = Error::new(ErrorKind::Io).with_detail(err.to_string());
-        e.inner.source = Some(err);
+        let mut e = Error::new(ErrorKind::Io);
+        e.inner.io = Some(err);
         e
     }
 }
@@ -297,27 +309,50 @@ impl From<ErrorKind> for Error {
     }
 }
 
+/// Writes `text` with control characters escaped, so a message quoting the
+/// input stays one line whatever the file holds.
+fn one_line(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+    for c in text.chars() {
+        if c.is_control() {
+            write!(f, "{}", c.escape_default())?;
+        } else {
+            write!(f, "{c}")?;
+        }
+    }
+    Ok(())
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.inner.kind)?;
-        if let Some(detail) = &self.inner.detail {
-            // Details may quote the input; control characters are escaped so
-            // the message stays one line whatever the file holds.
+        let inner = &*self.inner;
+        f.write_str(inner.kind.message())?;
+        if let Some(detail) = &inner.detail {
             f.write_str(": ")?;
-            for c in detail.chars() {
-                if c.is_control() {
-                    write!(f, "{}", c.escape_default())?;
-                } else {
-                    write!(f, "{c}")?;
-                }
-            }
+            one_line(f, detail)?;
         }
-        match (&self.inner.tensor, self.inner.offset) {
-            (Some(t), Some(o)) => write!(f, " (tensor {t:?}, at byte {o})"),
-            (Some(t), None) => write!(f, " (tensor {t:?})"),
-            (None, Some(o)) => write!(f, " (at byte {o})"),
-            (None, None) => Ok(()),
+        if let Some(io) = &inner.io {
+            f.write_str(": ")?;
+            one_line(f, &io.to_string())?;
         }
+        let mut open = " (";
+        if let Some(t) = &inner.tensor {
+            write!(f, "{open}tensor ")?;
+            one_line(f, &format!("{t:?}"))?;
+            open = ", ";
+        }
+        if let Some(o) = inner.offset {
+            write!(f, "{open}at byte {o}")?;
+            open = ", ";
+        }
+        if let Some(p) = &inner.path {
+            write!(f, "{open}in ")?;
+            one_line(f, &p.display().to_string())?;
+            open = ", ";
+        }
+        if open == ", " {
+            f.write_str(")")?;
+        }
+        Ok(())
     }
 }
 
@@ -327,17 +362,18 @@ impl fmt::Debug for Error {
             .field("kind", &self.inner.kind)
             .field("tensor", &self.inner.tensor)
             .field("offset", &self.inner.offset)
+            .field("path", &self.inner.path)
             .field("detail", &self.inner.detail)
+            .field("io", &self.inner.io)
             .finish()
     }
 }
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.inner
-            .source
-            .as_ref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
+        // The I/O error's own message is already part of `Display`; its
+        // source (if any) is the next link of the chain.
+        self.inner.io.as_ref().and_then(|e| e.source())
     }
 }
 
@@ -359,6 +395,10 @@ mod tests {
         assert!(!text.contains('\n'));
         assert_eq!(e.category(), Category::Format);
         assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+        let e = e
+            .in_file(Path::new("a.safetensors"))
+            .in_file(Path::new("b"));
+        assert!(e.to_string().ends_with("at byte 42, in a.safetensors)"));
     }
 
     #[test]
@@ -368,9 +408,33 @@ mod tests {
     }
 
     #[test]
-    fn io_errors_keep_their_source() {
-        let e = Error::from(io::Error::new(io::ErrorKind::NotFound, "gone"));
+    fn io_errors_are_shown_once() {
+        let e = Error::from(io::Error::new(io::ErrorKind::NotFound, "gone"))
+            .in_file(Path::new("m.safetensors"));
         assert_eq!(e.kind(), ErrorKind::Io);
-        assert!(std::error::Error::source(&e).is_some());
+        assert_eq!(e.category(), Category::Io);
+        assert_eq!(e.to_string(), "I/O error: gone (in m.safetensors)");
+        assert_eq!(
+            e.io_error().map(io::Error::kind),
+            Some(io::ErrorKind::NotFound)
+        );
+        // The chain does not repeat "gone".
+        let mut chain = String::new();
+        let mut next: Option<&dyn std::error::Error> = Some(&e);
+        while let Some(err) = next {
+            chain.push_str(&err.to_string());
+            next = err.source();
+        }
+        assert_eq!(chain.matches("gone").count(), 1);
+    }
+
+    #[test]
+    fn retag_keeps_the_context() {
+        let e = Error::new(ErrorKind::JsonSyntax)
+            .at(7)
+            .with_tensor("t")
+            .retag(ErrorKind::IndexInvalid);
+        assert_eq!(e.kind(), ErrorKind::IndexInvalid);
+        assert_eq!((e.offset(), e.tensor()), (Some(7), Some("t")));
     }
 }

@@ -25,13 +25,25 @@
 //! # Ok::<(), tensorsafe::Error>(())
 //! ```
 //!
-//! - [`SafeTensors`] parses a buffer you hold; [`SafeTensorsFile`] opens a
-//!   path (read into aligned memory, or memory-mapped) and owns its bytes.
+//! - [`SafeTensors`] is the reader: it parses a buffer you hold, and its
+//!   [`TensorView`]s borrow that buffer. [`SafeTensorsFile`] opens a path
+//!   (read into aligned memory, or memory-mapped), owns the bytes, and lends
+//!   a [`SafeTensors`] over them.
 //! - [`Header`] parses just the header, from a byte prefix or a reader.
 //! - [`serialize`] and [`serialize_to_file`] write the reference writer's
-//!   layout; the file variant is atomic and streams tensor bytes.
+//!   layout; [`Writer`] carries options (alignment, metadata, progress) to
+//!   memory, a file (atomic), a stream of chunks or a sharded checkpoint.
+//! - [`Checkpoint`] reads a sharded checkpoint through its index.
 //! - Every rejection is an [`Error`] whose [`ErrorKind`] names the rule,
-//!   with the tensor and byte offset where known. No input panics.
+//!   with the tensor, byte offset and file where known. No input panics.
+//!
+//! How the source is laid out, bottom up (each layer uses only those above
+//! it): `error`, `dtype`, `limits`; `json` (scanning and emitting) and
+//! `names` (the name table); `header` (parse, validate); `view` (the
+//! [`View`] trait, [`TensorView`], typed access, slicing); `read` (the
+//! reader and the file storages); `write` (the [`Writer`] builder, layout,
+//! streaming, atomic files); `sharded` (index file, [`Checkpoint`], sharded
+//! writing).
 
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -39,24 +51,31 @@
 
 mod dtype;
 mod error;
-mod file;
 mod header;
-mod index;
+mod json;
 mod limits;
+mod names;
 mod read;
+mod sharded;
+mod view;
 mod write;
 
 pub use dtype::Dtype;
 pub use error::{Category, Error, ErrorKind, Result};
-pub use file::SafeTensorsFile;
 pub use header::{Header, Metadata, TensorInfo, PREFIX_LEN};
-pub use index::{write_sharded, Checkpoint, INDEX_FILE};
 pub use limits::{Limits, ParseOptions};
-pub use read::{Element, Runs, SafeTensors, Select, Slice, TensorView, View};
+pub use read::{SafeTensors, SafeTensorsFile};
+pub use sharded::{Checkpoint, INDEX_FILE};
+pub use view::element::Element;
+pub use view::slice::{Runs, Select, Slice};
+pub use view::{TensorView, View};
 pub use write::{
-    serialize, serialize_to_file, serialize_to_file_with, serialize_with, AtomicFile, Declaration,
-    StreamWriter, WriteOptions,
+    serialize, serialize_to_file, AtomicFile, Declaration, StreamWriter, Writer, MAX_ALIGNMENT,
 };
 
 /// Re-exported so that `f16`/`bf16` typed views need no version juggling.
 pub use half;
+
+/// Re-exported because [`Element`] builds on its traits: casting your own
+/// buffers with the same version needs no version juggling.
+pub use bytemuck;

@@ -43,8 +43,8 @@ fn differential_rank_limit() {
     assert!(safetensors::SafeTensors::deserialize(&bytes).is_ok());
     let err = SafeTensors::deserialize(&bytes).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::RankTooLarge);
-    let options =
-        tensorsafe::ParseOptions::default().limits(tensorsafe::Limits::default().max_rank(128));
+    let mut options = tensorsafe::ParseOptions::default();
+    options.limits.max_rank = 128;
     assert!(SafeTensors::deserialize_with(&bytes, &options).is_ok());
 }
 

@@ -3,7 +3,7 @@
 
 use std::io::{Cursor, Read};
 
-use tensorsafe::{serialize, Dtype, ErrorKind, Header, Limits, ParseOptions, TensorView};
+use tensorsafe::{serialize, Dtype, ErrorKind, Header, ParseOptions, TensorView};
 
 fn sample() -> Vec<u8> {
     let a = [1u8, 2, 3, 4];
@@ -88,7 +88,8 @@ fn a_reader_that_ends_early_or_declares_too_much_is_refused() {
         Header::read_from(huge.as_slice()).unwrap_err().kind(),
         ErrorKind::HeaderTooLarge
     );
-    let tight = ParseOptions::default().limits(Limits::default().max_header_bytes(16));
+    let mut tight = ParseOptions::default();
+    tight.limits.max_header_bytes = 16;
     assert_eq!(
         Header::read_from_with(bytes.as_slice(), &tight)
             .unwrap_err()

@@ -3,15 +3,15 @@
 //! leave an existing file untouched.
 
 use std::borrow::Cow;
-use std::path::PathBuf;
 
 use proptest::prelude::*;
 use tensorsafe::{
     serialize, serialize_to_file, Dtype, ErrorKind, Metadata, SafeTensors, SafeTensorsFile,
-    TensorView, View,
+    TensorView, View, Writer,
 };
 
 mod common;
+use common::temp::TempDir;
 use common::{tensors, views, Tensor};
 
 fn model() -> impl Strategy<Value = (Vec<Tensor>, Option<Metadata>)> {
@@ -37,12 +37,6 @@ fn assert_same<'a>(
     Ok(())
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tensorsafe-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -60,22 +54,21 @@ proptest! {
 
     #[test]
     fn through_files_and_owned_handles((ts, meta) in model()) {
-        let dir = temp_dir("roundtrip");
-        let path = dir.join("model.safetensors");
+        let dir = TempDir::new("roundtrip");
+        let path = dir.path("model.safetensors");
         serialize_to_file(views(&ts), meta.as_ref(), &path).unwrap();
         let in_memory = serialize(views(&ts), meta.as_ref()).unwrap();
         prop_assert_eq!(std::fs::read(&path).unwrap(), in_memory);
 
         let owned = SafeTensorsFile::open(&path).unwrap();
-        assert_same(&ts, owned.iter())?;
-        prop_assert_eq!(owned.metadata(), meta.as_ref());
+        assert_same(&ts, owned.tensors().iter())?;
+        prop_assert_eq!(owned.header().metadata(), meta.as_ref());
         // SAFETY: nothing else touches this private temporary file.
         let mapped = unsafe { SafeTensorsFile::mmap(&path) }.unwrap();
-        assert_same(&ts, mapped.iter())?;
+        assert_same(&ts, mapped.tensors().iter())?;
         for t in &ts {
-            prop_assert_eq!(mapped.tensor(&t.name).unwrap().data(), t.data.as_slice());
+            prop_assert_eq!(mapped.tensors().tensor(&t.name).unwrap().data(), t.data.as_slice());
         }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
 
@@ -99,8 +92,8 @@ impl View for Liar {
 
 #[test]
 fn a_failed_write_leaves_the_old_file_untouched() {
-    let dir = temp_dir("atomic");
-    let path = dir.join("model.safetensors");
+    let dir = TempDir::new("atomic");
+    let path = dir.path("model.safetensors");
     let old = serialize(
         [("keep", TensorView::new(Dtype::U8, &[1], &[9]).unwrap())],
         None,
@@ -111,13 +104,14 @@ fn a_failed_write_leaves_the_old_file_untouched() {
     let err = serialize_to_file([("a", Liar)], None, &path).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidView);
     let bad = TensorView::new(Dtype::U8, &[1], &[1]).unwrap();
-    let err = serialize_to_file([("__metadata__", bad)], None, &path).unwrap_err();
+    let err = serialize_to_file([("__metadata__", &bad)], None, &path).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ReservedName);
-    let err = serialize_to_file([("x", bad), ("x", bad)], None, &path).unwrap_err();
+    assert_eq!(err.path(), Some(path.as_path()));
+    let err = serialize_to_file([("x", &bad), ("x", &bad)], None, &path).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::DuplicateTensor);
 
     assert_eq!(std::fs::read(&path).unwrap(), old);
-    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+    let leftovers: Vec<_> = std::fs::read_dir(dir.dir())
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
@@ -127,10 +121,10 @@ fn a_failed_write_leaves_the_old_file_untouched() {
     );
 
     // A write into a directory that does not exist fails cleanly too.
-    let err =
-        serialize_to_file([("x", bad)], None, dir.join("missing/model.safetensors")).unwrap_err();
+    let missing = dir.path("missing/model.safetensors");
+    let err = serialize_to_file([("x", bad)], None, &missing).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Io);
-    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(err.path(), Some(missing.as_path()));
 }
 
 #[test]
@@ -188,8 +182,8 @@ proptest! {
     #[test]
     fn aligned_layout((ts, meta) in model(), shift in 3u32..13) {
         let alignment = 1u64 << shift;
-        let options = tensorsafe::WriteOptions::default().alignment(alignment).unwrap();
-        let bytes = tensorsafe::serialize_with(views(&ts), meta.as_ref(), &options).unwrap();
+        let writer = Writer::new().alignment(alignment).unwrap().metadata(meta.as_ref());
+        let bytes = writer.to_vec(views(&ts)).unwrap();
         let st = SafeTensors::deserialize(&bytes).unwrap();
         assert_same(&ts, st.iter())?;
         let start = st.header().data_start();
@@ -204,12 +198,11 @@ proptest! {
 
 #[test]
 fn alignment_must_be_a_power_of_two_up_to_one_mebibyte() {
-    use tensorsafe::WriteOptions;
     for bad in [0u64, 3, 48, 2 << 20] {
         assert_eq!(
-            WriteOptions::default().alignment(bad).unwrap_err().kind(),
+            Writer::new().alignment(bad).unwrap_err().kind(),
             ErrorKind::InvalidAlignment
         );
     }
-    assert!(WriteOptions::default().alignment(1 << 20).is_ok());
+    assert!(Writer::new().alignment(tensorsafe::MAX_ALIGNMENT).is_ok());
 }

@@ -3,33 +3,22 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use common::temp::TempDir;
 use common::{tensors, views};
 use proptest::prelude::*;
-use tensorsafe::{serialize, write_sharded, Checkpoint, Dtype, ErrorKind, TensorView, INDEX_FILE};
-
-fn temp_dir(tag: &str) -> PathBuf {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!(
-        "tensorsafe-sharded-{tag}-{}-{n}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use tensorsafe::{serialize, Checkpoint, Dtype, ErrorKind, TensorView, Writer, INDEX_FILE};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
     fn write_shards_then_read_through_the_index(ts in tensors(10), max in 1u64..64) {
-        let dir = temp_dir("roundtrip");
-        let files = write_sharded(views(&ts), None, &dir, max).unwrap();
-        let checkpoint = Checkpoint::open(&dir).unwrap();
+        let tmp = TempDir::new("roundtrip");
+        let dir = tmp.dir();
+        let files = Writer::new().sharded(views(&ts), dir, max).unwrap();
+        let checkpoint = Checkpoint::open(dir).unwrap();
         checkpoint.verify().unwrap();
         prop_assert_eq!(checkpoint.len(), ts.len());
         prop_assert_eq!(checkpoint.files().len(), files.len());
@@ -46,7 +35,6 @@ proptest! {
             let nonempty = st.iter().filter(|(_, v)| !v.data().is_empty()).count();
             prop_assert!(st.header().data_len() <= max || nonempty == 1);
         }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
 
@@ -59,14 +47,15 @@ fn u8s(name: &str, data: &'static [u8]) -> (String, TensorView<'static>) {
 
 #[test]
 fn shards_open_lazily_and_the_index_is_written_in_the_hub_format() {
-    let dir = temp_dir("lazy");
+    let tmp = TempDir::new("lazy");
+    let dir = tmp.dir();
     let a = [1u8; 10];
     let b = [2u8; 10];
     let tensors = [
         ("a", TensorView::new(Dtype::U8, &[10], &a).unwrap()),
         ("b", TensorView::new(Dtype::U8, &[10], &b).unwrap()),
     ];
-    write_sharded(tensors, None, &dir, 10).unwrap();
+    Writer::new().sharded(tensors, dir, 10).unwrap();
     let index = std::fs::read_to_string(dir.join(INDEX_FILE)).unwrap();
     assert_eq!(
         index,
@@ -81,8 +70,7 @@ fn shards_open_lazily_and_the_index_is_written_in_the_hub_format() {
         checkpoint.tensor("zzz").unwrap_err().kind(),
         ErrorKind::TensorNotFound
     );
-    assert!(Checkpoint::open_all(&dir).is_err());
-    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(Checkpoint::open_all(dir).is_err());
 }
 
 /// A directory with the given shards (name -> tensors) and index text.
@@ -90,16 +78,16 @@ fn layout(
     tag: &str,
     shards: &[(&str, Vec<(String, TensorView<'static>)>)],
     index: &str,
-) -> PathBuf {
-    let dir = temp_dir(tag);
+) -> TempDir {
+    let dir = TempDir::new(tag);
     for (file, tensors) in shards {
-        std::fs::write(dir.join(file), serialize(tensors.clone(), None).unwrap()).unwrap();
+        std::fs::write(dir.path(file), serialize(tensors.clone(), None).unwrap()).unwrap();
     }
-    std::fs::write(dir.join(INDEX_FILE), index).unwrap();
+    std::fs::write(dir.path(INDEX_FILE), index).unwrap();
     dir
 }
 
-fn verify_kind(dir: &Path) -> ErrorKind {
+fn verify_kind(dir: impl AsRef<Path>) -> ErrorKind {
     match Checkpoint::open(dir) {
         Err(e) => e.kind(),
         Ok(c) => c.verify().unwrap_err().kind(),
@@ -189,9 +177,4 @@ fn hostile_indexes_are_refused_with_the_rule() {
         &index(&format!(r#""a":"{s1}""#), 1),
     );
     assert!(Checkpoint::open_all(&good).is_ok());
-    for dir in [
-        dup, missing, unmapped, total, unnamed, twice, not_json, deep, good,
-    ] {
-        std::fs::remove_dir_all(dir).unwrap();
-    }
 }

@@ -3,9 +3,10 @@
 
 mod common;
 
+use common::temp::TempDir;
 use common::tensors;
 use proptest::prelude::*;
-use tensorsafe::{Declaration, Dtype, ErrorKind, SafeTensors, StreamWriter};
+use tensorsafe::{Declaration, Dtype, ErrorKind, SafeTensors, Writer};
 
 fn declare(ts: &[common::Tensor]) -> Vec<Declaration> {
     ts.iter()
@@ -22,7 +23,7 @@ proptest! {
         chunk in 1usize..7,
     ) {
         let mut out = Vec::new();
-        let mut writer = StreamWriter::new(&mut out, declare(&ts), None).unwrap();
+        let mut writer = Writer::new().stream(&mut out, declare(&ts)).unwrap();
         for t in &ts {
             for piece in t.data.chunks(chunk) {
                 writer.write(&t.name, piece).unwrap();
@@ -52,7 +53,7 @@ fn two() -> Vec<Declaration> {
 
 #[test]
 fn too_many_bytes_are_refused_and_name_the_tensor() {
-    let mut writer = StreamWriter::new(Vec::new(), two(), None).unwrap();
+    let mut writer = Writer::new().stream(Vec::new(), two()).unwrap();
     writer.write("a", &[1, 2]).unwrap();
     let err = writer.write("a", &[3, 4]).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::StreamOverflow);
@@ -61,7 +62,7 @@ fn too_many_bytes_are_refused_and_name_the_tensor() {
 
 #[test]
 fn out_of_order_undeclared_and_short_tensors_are_refused() {
-    let mut writer = StreamWriter::new(Vec::new(), two(), None).unwrap();
+    let mut writer = Writer::new().stream(Vec::new(), two()).unwrap();
     let err = writer.write("b", &[0; 4]).unwrap_err();
     assert_eq!(
         (err.kind(), err.tensor()),
@@ -86,7 +87,7 @@ fn out_of_order_undeclared_and_short_tensors_are_refused() {
         (ErrorKind::StreamShort, Some("b"))
     );
 
-    let mut done = StreamWriter::new(Vec::new(), two(), None).unwrap();
+    let mut done = Writer::new().stream(Vec::new(), two()).unwrap();
     done.write("a", &[1, 2, 3]).unwrap();
     done.write("b", &[0; 4]).unwrap();
     let err = done.write("b", &[0]).unwrap_err();
@@ -101,15 +102,13 @@ fn declarations_are_checked_like_written_tensors() {
         Declaration::new("a", Dtype::U8, [1]),
     ];
     assert_eq!(
-        StreamWriter::new(Vec::new(), dup, None)
-            .err()
-            .unwrap()
-            .kind(),
+        Writer::new().stream(Vec::new(), dup).err().unwrap().kind(),
         ErrorKind::DuplicateTensor
     );
     let reserved = vec![Declaration::new("__metadata__", Dtype::U8, [1])];
     assert_eq!(
-        StreamWriter::new(Vec::new(), reserved, None)
+        Writer::new()
+            .stream(Vec::new(), reserved)
             .err()
             .unwrap()
             .kind(),
@@ -117,7 +116,8 @@ fn declarations_are_checked_like_written_tensors() {
     );
     let partial = vec![Declaration::new("f4", Dtype::F4, [3])];
     assert_eq!(
-        StreamWriter::new(Vec::new(), partial, None)
+        Writer::new()
+            .stream(Vec::new(), partial)
             .err()
             .unwrap()
             .kind(),
@@ -127,27 +127,25 @@ fn declarations_are_checked_like_written_tensors() {
 
 #[test]
 fn to_a_path_the_file_appears_only_on_commit() {
-    let dir = std::env::temp_dir().join(format!("tensorsafe-stream-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("model.safetensors");
+    let dir = TempDir::new("stream");
+    let path = dir.path("model.safetensors");
     std::fs::write(&path, b"old").unwrap();
 
-    let mut writer = StreamWriter::create(&path, two(), None).unwrap();
+    let mut writer = Writer::new().stream_to_file(&path, two()).unwrap();
     writer.write("a", &[1, 2, 3]).unwrap();
     drop(writer); // abandoned half-way
     assert_eq!(std::fs::read(&path).unwrap(), b"old");
     assert_eq!(
-        std::fs::read_dir(&dir).unwrap().count(),
+        std::fs::read_dir(dir.dir()).unwrap().count(),
         1,
         "temporary file left behind"
     );
 
-    let mut writer = StreamWriter::create(&path, two(), None).unwrap();
+    let mut writer = Writer::new().stream_to_file(&path, two()).unwrap();
     writer.write("a", &[1, 2, 3]).unwrap();
     writer.write("b", &1.5f32.to_le_bytes()).unwrap();
     writer.finish().unwrap().commit().unwrap();
     let bytes = std::fs::read(&path).unwrap();
     let st = SafeTensors::deserialize(&bytes).unwrap();
     assert_eq!(st.tensor("b").unwrap().to_vec::<f32>().unwrap(), vec![1.5]);
-    std::fs::remove_dir_all(&dir).unwrap();
 }

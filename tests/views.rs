@@ -27,7 +27,7 @@ fn the_owned_file_is_aligned_so_every_type_casts_without_copying() {
     )
     .unwrap();
     let file = tensorsafe::SafeTensorsFile::open(&path).unwrap();
-    let view = file.tensor("f64").unwrap();
+    let view = file.tensors().tensor("f64").unwrap();
     let slice = view.as_slice::<f64>().unwrap();
     assert_eq!(slice, &[1.5, -2.0]);
     assert_eq!(
@@ -36,11 +36,19 @@ fn the_owned_file_is_aligned_so_every_type_casts_without_copying() {
         "not zero-copy"
     );
     assert_eq!(
-        file.tensor("f32").unwrap().as_slice::<f32>().unwrap(),
+        file.tensors()
+            .tensor("f32")
+            .unwrap()
+            .as_slice::<f32>()
+            .unwrap(),
         &[0.25]
     );
     assert_eq!(
-        file.tensor("u16").unwrap().as_slice::<u16>().unwrap(),
+        file.tensors()
+            .tensor("u16")
+            .unwrap()
+            .as_slice::<u16>()
+            .unwrap(),
         &[7, 9, 11]
     );
     std::fs::remove_dir_all(&dir).unwrap();
@@ -94,7 +102,7 @@ fn misaligned_data_is_an_error_and_to_vec_still_works() {
     // One of the two offsets is misaligned for f32.
     let a = TensorView::new(Dtype::F32, &[2], &bytes[1..9]).unwrap();
     let b = TensorView::new(Dtype::F32, &[2], &bytes[0..8]).unwrap();
-    let misaligned = [a, b]
+    let misaligned = [a.clone(), b]
         .into_iter()
         .find(|v| v.data().as_ptr() as usize % 4 != 0)
         .unwrap();

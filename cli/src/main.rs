@@ -1,6 +1,10 @@
 //! `tensorsafe`: inspect, verify, rewrite, diff and summarise safetensors
 //! files and sharded checkpoints.
 
+#![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod commands;
 mod progress;
 mod source;
@@ -15,10 +19,12 @@ use clap::{Parser, Subcommand};
 pub struct Failure {
     /// 1: a file is invalid; 2: usage error or unreadable input.
     pub code: u8,
+    /// What to print on stderr, one line each.
     pub lines: Vec<String>,
 }
 
 impl Failure {
+    /// A usage error (exit code 2).
     pub fn usage(message: String) -> Self {
         Failure {
             code: 2,
@@ -26,6 +32,7 @@ impl Failure {
         }
     }
 
+    /// A file that cannot be read (exit code 2).
     pub fn unreadable(path: &Path, why: &str) -> Self {
         Failure {
             code: 2,
@@ -33,6 +40,7 @@ impl Failure {
         }
     }
 
+    /// A file that breaks `rule` (exit code 1).
     pub fn invalid(path: &Path, rule: &str, why: &str) -> Self {
         Failure {
             code: 1,
@@ -40,12 +48,15 @@ impl Failure {
         }
     }
 
-    /// A library error: I/O problems are "cannot read", the rest name the rule.
+    /// A library error: I/O problems are "cannot read", the rest name the
+    /// rule. The line starts with the file the error names (a shard, say),
+    /// or else with `path`.
     pub fn from_error(path: &Path, error: &tensorsafe::Error) -> Self {
+        let file = error.path().unwrap_or(path);
         if error.kind() == tensorsafe::ErrorKind::Io {
-            Failure::unreadable(path, error.detail().unwrap_or("I/O error"))
+            Failure::unreadable(file, &error.to_string())
         } else {
-            Failure::invalid(path, &format!("{:?}", error.kind()), &error.to_string())
+            Failure::invalid(file, &format!("{:?}", error.kind()), &error.to_string())
         }
     }
 }

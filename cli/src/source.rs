@@ -102,16 +102,23 @@ impl Source {
 
     /// Every tensor, file by file, in data-offset order.
     pub fn tensors(&self) -> Vec<(&str, TensorView<'_>)> {
-        self.files()
-            .into_iter()
-            .flat_map(|(_, f)| f.iter())
-            .collect()
+        let mut out = Vec::new();
+        for (_, file) in self.files() {
+            let st = file.tensors();
+            for info in file.header().iter() {
+                // The name comes from this file's own header.
+                if let Ok(view) = st.tensor(info.name()) {
+                    out.push((info.name(), view));
+                }
+            }
+        }
+        out
     }
 
     /// The tensor called `name`, in whichever file holds it.
     pub fn get(&self, name: &str) -> Option<TensorView<'_>> {
         match self {
-            Source::File { file, .. } => file.tensor(name).ok(),
+            Source::File { file, .. } => file.tensors().tensor(name).ok(),
             Source::Sharded(c) => c.tensor(name).ok(),
         }
     }
@@ -119,8 +126,8 @@ impl Source {
     /// The metadata of the (first) file.
     pub fn metadata(&self) -> Option<&Metadata> {
         match self {
-            Source::File { file, .. } => file.metadata(),
-            Source::Sharded(c) => c.shard(0).ok().and_then(SafeTensorsFile::metadata),
+            Source::File { file, .. } => file.header().metadata(),
+            Source::Sharded(c) => c.shard(0).ok().and_then(|f| f.header().metadata()),
         }
     }
 }

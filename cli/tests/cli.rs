@@ -22,25 +22,10 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("tensorsafe-cli-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+#[path = "../../tests/common/temp.rs"]
+#[allow(dead_code)] // not every helper is used here
+mod temp;
+use temp::TempDir;
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -61,136 +46,26 @@ fn verify_accepts_every_golden_file() {
     assert_eq!(text(&out.stdout).matches(": ok (").count(), files.len());
 }
 
-/// (file name, header JSON, data bytes, rule that must be named)
-fn broken() -> Vec<(&'static str, String, Vec<u8>, &'static str)> {
-    let w = r#""dtype":"U8","shape":[2],"data_offsets":[0,2]"#;
-    vec![
-        (
-            "utf8",
-            "{\"w\u{fffd}\":1}".to_owned(),
-            vec![],
-            "InvalidUtf8",
-        ),
-        ("json", "{".to_owned(), vec![], "JsonSyntax"),
-        ("trailing", "{}\0".to_owned(), vec![], "TrailingCharacters"),
-        (
-            "deep",
-            format!("{{\"w\":{{{w},\"x\":{}}}}}", "[".repeat(200)),
-            vec![0, 0],
-            "RecursionLimit",
-        ),
-        ("type", r#"{"w":[]}"#.to_owned(), vec![], "InvalidType"),
-        (
-            "missing",
-            r#"{"w":{"dtype":"U8"}}"#.to_owned(),
-            vec![],
-            "MissingField",
-        ),
-        (
-            "dupfield",
-            format!(r#"{{"w":{{{w},"dtype":"U8"}}}}"#),
-            vec![0, 0],
-            "DuplicateField",
-        ),
-        (
-            "duptensor",
-            format!(r#"{{"w":{{{w}}},"w":{{{w}}}}}"#),
-            vec![0, 0],
-            "DuplicateTensor",
-        ),
-        (
-            "dupmeta",
-            format!(r#"{{"__metadata__":{{}},"__metadata__":{{}},"w":{{{w}}}}}"#),
-            vec![0, 0],
-            "DuplicateMetadata",
-        ),
-        (
-            "meta",
-            format!(r#"{{"__metadata__":{{"a":1}},"w":{{{w}}}}}"#),
-            vec![0, 0],
-            "InvalidMetadata",
-        ),
-        (
-            "dtype",
-            r#"{"w":{"dtype":"f32","shape":[],"data_offsets":[0,4]}}"#.to_owned(),
-            vec![0; 4],
-            "UnknownDtype",
-        ),
-        (
-            "negative",
-            r#"{"w":{"dtype":"U8","shape":[-1],"data_offsets":[0,0]}}"#.to_owned(),
-            vec![],
-            "InvalidInteger",
-        ),
-        (
-            "arity",
-            r#"{"w":{"dtype":"U8","shape":[2],"data_offsets":[0]}}"#.to_owned(),
-            vec![],
-            "InvalidOffsets",
-        ),
-        (
-            "overflow",
-            r#"{"w":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,8]}}"#
-                .to_owned(),
-            vec![0; 8],
-            "Overflow",
-        ),
-        (
-            "partial",
-            r#"{"w":{"dtype":"F4","shape":[3],"data_offsets":[0,2]}}"#.to_owned(),
-            vec![0; 2],
-            "PartialByte",
-        ),
-        (
-            "size",
-            r#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#.to_owned(),
-            vec![0; 4],
-            "SizeMismatch",
-        ),
-        (
-            "hole",
-            r#"{"w":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}}"#.to_owned(),
-            vec![0; 3],
-            "DataGap",
-        ),
-        (
-            "overlap",
-            format!(r#"{{"w":{{{w}}},"v":{{"dtype":"U8","shape":[2],"data_offsets":[1,3]}}}}"#),
-            vec![0; 3],
-            "DataOverlap",
-        ),
-        (
-            "trailingdata",
-            format!(r#"{{"w":{{{w}}}}}"#),
-            vec![0; 3],
-            "TrailingData",
-        ),
-        (
-            "truncated",
-            format!(r#"{{"w":{{{w}}}}}"#),
-            vec![0; 1],
-            "DataOutOfBounds",
-        ),
-    ]
+/// The broken-file corpus (tests/data/broken, made by make_broken.py): file
+/// name -> the rule it breaks. The library's tests read the same table.
+fn broken() -> Vec<(String, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/broken");
+    let text = std::fs::read_to_string(dir.join("expected.json")).unwrap();
+    let table: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
+    table
+        .into_iter()
+        .map(|(file, rule)| (file, rule.as_str().unwrap().to_owned()))
+        .collect()
 }
 
 #[test]
 fn verify_names_file_rule_and_tensor_for_every_broken_file() {
     let dir = TempDir::new("broken");
-    for (name, header, data, rule) in broken() {
-        let path = dir.path(&format!("x_{name}.safetensors"));
-        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
-        bytes.extend_from_slice(header.as_bytes());
-        if name == "utf8" {
-            // Replace the 3-byte U+FFFD with an invalid byte and two spaces.
-            let at = bytes
-                .windows(3)
-                .position(|w| w == "\u{fffd}".as_bytes())
-                .unwrap();
-            bytes.splice(at..at + 3, [0xff, b' ', b' ']);
-        }
-        bytes.extend_from_slice(&data);
-        std::fs::write(&path, &bytes).unwrap();
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/broken");
+    let table = broken();
+    assert!(table.len() >= 100, "{} files", table.len());
+    for (name, rule) in table {
+        let path = corpus.join(&name);
         let out = run(&["verify", s(&path)]);
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tensorsafe::{Header, Limits, ParseOptions};
+use tensorsafe::{Header, ParseOptions};
 
 fuzz_target!(|data: &[u8]| {
     let from_prefix = Header::parse(data);
@@ -19,9 +19,11 @@ fuzz_target!(|data: &[u8]| {
         }
         let _ = a.check_file_len(data.len() as u64);
     }
-    let tight = ParseOptions::default()
-        .limits(Limits::default().max_header_bytes(256).max_tensors(4).max_rank(3))
-        .deny_unknown_fields(true);
+    let mut tight = ParseOptions::default();
+    tight.limits.max_header_bytes = 256;
+    tight.limits.max_tensors = 4;
+    tight.limits.max_rank = 3;
+    tight.deny_unknown_fields = true;
     let _ = Header::parse_with(data, &tight);
     if let Err(e) = from_prefix {
         // Every error renders as one line.

@@ -6,7 +6,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use tensorsafe::{
-    serialize, serialize_with, Declaration, Dtype, Metadata, SafeTensors, StreamWriter, TensorView, WriteOptions,
+    serialize, Declaration, Dtype, Metadata, SafeTensors, TensorView, Writer,
 };
 
 #[derive(Debug, Arbitrary)]
@@ -63,12 +63,12 @@ fuzz_target!(|input: Input| {
     check(&bytes);
 
     let alignment = 1u64 << (input.align_shift % 21);
-    let options = WriteOptions::default().alignment(alignment).expect("power of two");
-    check(&serialize_with(views, metadata.as_ref(), &options).expect("serializes aligned"));
+    let writer = Writer::new().alignment(alignment).expect("power of two").metadata(metadata.as_ref());
+    check(&writer.to_vec(views).expect("serializes aligned"));
 
     let declarations = tensors.iter().map(|t| Declaration::new(t.name.clone(), t.dtype, t.shape.clone()));
     let mut out = Vec::new();
-    let mut writer = StreamWriter::new(&mut out, declarations, metadata.as_ref()).expect("declares");
+    let mut writer = Writer::new().metadata(metadata.as_ref()).stream(&mut out, declarations).expect("declares");
     let chunk = usize::from(input.chunk).max(1);
     for t in &tensors {
         for piece in t.data.chunks(chunk) {

@@ -5,7 +5,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use tensorsafe::{Declaration, Dtype, SafeTensors, StreamWriter};
+use tensorsafe::{Declaration, Dtype, SafeTensors, Writer};
 
 #[derive(Debug, Arbitrary)]
 struct Input {
@@ -18,7 +18,7 @@ fuzz_target!(|input: Input| {
     let names: Vec<String> = (0..sizes.len()).map(|i| format!("t{i}")).collect();
     let declarations = names.iter().zip(&sizes).map(|(n, &s)| Declaration::new(n.clone(), Dtype::U8, [s]));
     let mut out = Vec::new();
-    let mut writer = StreamWriter::new(&mut out, declarations, None).expect("valid declarations");
+    let mut writer = Writer::new().stream(&mut out, declarations).expect("valid declarations");
     // The model: which tensor is current and how many bytes it has.
     let (mut current, mut written) = (0usize, 0usize);
     let mut expected: Vec<Vec<u8>> = sizes.iter().map(|_| Vec::new()).collect();

@@ -1,16 +1,18 @@
-//! The parsed header: the tensor table and the metadata.
+//! The header: the tensor table and the metadata, parsed from the JSON after
+//! the 8-byte length prefix ([`parse`]) and checked against the format's
+//! layout rules ([`validate`]).
 
-pub(crate) mod index;
-pub(crate) mod json;
 mod parse;
+mod validate;
 
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::ops::Range;
 
 use crate::dtype::Dtype;
 use crate::error::{Error, ErrorKind, Result};
 use crate::limits::ParseOptions;
-use index::NameIndex;
+use crate::names::NameTable;
 
 /// The free-form `__metadata__` of a file: string keys to string values,
 /// sorted by key.
@@ -62,15 +64,53 @@ impl<'a> TensorInfo<'a> {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+/// One tensor of the table. Its name and shape are ranges of the header's
+/// arenas: the parser pushes each name and shape and records the range it
+/// pushed, so every range lies inside its arena (on a character boundary,
+/// for names) for as long as the header lives.
+#[derive(Debug, Clone)]
 pub(crate) struct Entry {
-    name: (usize, usize),
-    shape: (usize, usize),
+    name: Range<usize>,
+    shape: Range<usize>,
     begin: u64,
     end: u64,
     /// File offset of the entry's key, for errors.
     key_at: u64,
     dtype: Dtype,
+}
+
+/// The tensor table: entries plus the arenas their names and shapes live in.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Table {
+    entries: Vec<Entry>,
+    names: String,
+    shapes: Vec<usize>,
+}
+
+impl Table {
+    /// The name of an entry of this table (see [`Entry`] for why the range
+    /// is in bounds).
+    #[inline]
+    fn name(&self, entry: &Entry) -> &str {
+        &self.names[entry.name.clone()]
+    }
+
+    /// The shape of an entry of this table.
+    #[inline]
+    fn shape(&self, entry: &Entry) -> &[usize] {
+        &self.shapes[entry.shape.clone()]
+    }
+
+    #[inline]
+    fn info(&self, entry: &Entry) -> TensorInfo<'_> {
+        TensorInfo {
+            name: self.name(entry),
+            dtype: entry.dtype,
+            shape: self.shape(entry),
+            begin: entry.begin,
+            end: entry.end,
+        }
+    }
 }
 
 /// A parsed and validated header, independent of the buffer it came from.
@@ -81,15 +121,13 @@ pub(crate) struct Entry {
 /// Obtain one from [`Header::parse`] (a byte prefix of a file) or
 /// [`Header::read_from`] (any reader, consuming exactly the header), or from
 /// a loaded file. Checking that the file really is [`Header::file_len`] bytes
-/// long is then the caller's job.
+/// long is then the caller's job ([`Header::check_file_len`]).
 #[derive(Debug, Clone)]
 pub struct Header {
     header_len: u64,
     data_len: u64,
-    entries: Vec<Entry>,
-    names: String,
-    shapes: Vec<usize>,
-    index: NameIndex,
+    table: Table,
+    lookup: NameTable,
     metadata: Option<Metadata>,
 }
 
@@ -119,7 +157,7 @@ impl Header {
             .ok_or_else(|| {
                 Error::new(ErrorKind::FileTooSmall).with_detail(format!("{} bytes", bytes.len()))
             })?;
-        let n = header_len(prefix, options)?;
+        let n = Header::declared_len(prefix, options)?;
         let json = usize::try_from(n)
             .ok()
             .and_then(|n| n.checked_add(PREFIX_LEN))
@@ -138,6 +176,24 @@ impl Header {
     /// Reads exactly the prefix and the header from `reader` (8 + N bytes,
     /// nothing more) and validates them, with default limits. The declared
     /// length is checked against the limit before anything is allocated.
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("tensorsafe-read-from-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let path = dir.join("model.safetensors");
+    /// # tensorsafe::serialize_to_file([("w", tensorsafe::TensorView::new(tensorsafe::Dtype::U8, &[2], &[1, 2])?)], None, &path)?;
+    /// use std::io::{Read, Seek, SeekFrom};
+    /// let mut file = std::fs::File::open(&path)?;
+    /// let header = tensorsafe::Header::read_from(&mut file)?; // 8 + N bytes read
+    /// header.check_file_len(file.metadata()?.len())?;
+    /// let w = header.get("w").unwrap();
+    /// let mut bytes = vec![0; w.byte_len() as usize];
+    /// file.seek(SeekFrom::Start(header.data_start() + w.data_offsets().0))?;
+    /// file.read_exact(&mut bytes)?;
+    /// assert_eq!(bytes, [1, 2]);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn read_from<R: Read>(reader: R) -> Result<Header> {
         Header::read_from_with(reader, &ParseOptions::default())
     }
@@ -152,7 +208,7 @@ impl Header {
                 Error::from(e)
             }
         })?;
-        let n = header_len(prefix, options)?;
+        let n = Header::declared_len(prefix, options)?;
         let mut json = Vec::new();
         let read = reader.by_ref().take(n).read_to_end(&mut json)?;
         if read as u64 != n {
@@ -165,108 +221,24 @@ impl Header {
         Header::from_json(&json, options)
     }
 
+    /// The header length a prefix declares, checked against the limit.
+    pub(crate) fn declared_len(prefix: [u8; PREFIX_LEN], options: &ParseOptions) -> Result<u64> {
+        let n = u64::from_le_bytes(prefix);
+        let max = options.limits.max_header_bytes;
+        if n > max {
+            return Err(Error::new(ErrorKind::HeaderTooLarge)
+                .at(0)
+                .with_detail(format!("declared {n} bytes, limit {max}")));
+        }
+        Ok(n)
+    }
+
     fn from_json(json: &[u8], options: &ParseOptions) -> Result<Header> {
         let text = std::str::from_utf8(json).map_err(|e| {
             Error::new(ErrorKind::InvalidUtf8).at((PREFIX_LEN + e.valid_up_to()) as u64)
         })?;
-        let raw = parse::parse(text, options)?;
-        Header::validate(raw, json.len() as u64)
-    }
-
-    fn validate(raw: parse::RawHeader, header_len: u64) -> Result<Header> {
-        let parse::RawHeader {
-            mut entries,
-            names,
-            shapes,
-            metadata,
-        } = raw;
-        // Writers emit entries in offset order, so this is usually a no-op check.
-        if !entries
-            .windows(2)
-            .all(|w| (w[0].begin, w[0].end) <= (w[1].begin, w[1].end))
-        {
-            entries.sort_by_key(|e| (e.begin, e.end));
-        }
-        let name_of = |i: usize| {
-            entries
-                .get(i)
-                .and_then(|e| names.get(e.name.0..e.name.1))
-                .unwrap_or("")
-        };
-        let index = NameIndex::build(entries.len(), name_of).map_err(|dup| {
-            let at = entries.get(dup).map_or(0, |e| e.key_at);
-            Error::new(ErrorKind::DuplicateTensor)
-                .with_tensor(name_of(dup))
-                .at(at)
-        })?;
-        let data_start = header_len + PREFIX_LEN as u64;
-        let mut cursor: u64 = 0;
-        for entry in &entries {
-            let name = names.get(entry.name.0..entry.name.1).unwrap_or("");
-            let fail = |kind: ErrorKind, at: u64, detail: String| {
-                Error::new(kind)
-                    .with_tensor(name)
-                    .at(at)
-                    .with_detail(detail)
-            };
-            let shape = shapes.get(entry.shape.0..entry.shape.1).unwrap_or(&[]);
-            let elements = shape
-                .iter()
-                .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-                .ok_or_else(|| {
-                    fail(
-                        ErrorKind::Overflow,
-                        entry.key_at,
-                        format!("shape {shape:?}"),
-                    )
-                })?;
-            let bytes = entry.dtype.byte_len(elements).map_err(|kind| {
-                fail(
-                    kind,
-                    entry.key_at,
-                    format!("{elements} elements of {}", entry.dtype),
-                )
-            })?;
-            if entry.end - entry.begin != bytes as u64 {
-                return Err(fail(
-                    ErrorKind::SizeMismatch,
-                    entry.key_at,
-                    format!(
-                        "data_offsets [{}, {}] span {} bytes, {:?} of {} needs {bytes}",
-                        entry.begin,
-                        entry.end,
-                        entry.end - entry.begin,
-                        shape,
-                        entry.dtype
-                    ),
-                ));
-            }
-            if entry.begin != cursor {
-                let kind = if entry.begin > cursor {
-                    ErrorKind::DataGap
-                } else {
-                    ErrorKind::DataOverlap
-                };
-                return Err(fail(
-                    kind,
-                    data_start.saturating_add(cursor),
-                    format!(
-                        "tensor begins at {}, previous data ends at {cursor}",
-                        entry.begin
-                    ),
-                ));
-            }
-            cursor = entry.end;
-        }
-        Ok(Header {
-            header_len,
-            data_len: cursor,
-            entries,
-            names,
-            shapes,
-            index,
-            metadata,
-        })
+        let (table, metadata) = parse::parse(text, options)?;
+        validate::validate(table, metadata, json.len() as u64)
     }
 
     /// Checks that a buffer or file of `len` bytes is exactly as long as this
@@ -276,14 +248,13 @@ impl Header {
         if len == expected {
             return Ok(());
         }
-        let data_start = self.data_start();
         if len > expected {
             return Err(Error::new(ErrorKind::TrailingData)
                 .at(expected)
                 .with_detail(format!("{} bytes after the last tensor", len - expected)));
         }
         // Name the first tensor that does not fit.
-        let available = len.saturating_sub(data_start);
+        let available = len.saturating_sub(self.data_start());
         let culprit = self.iter().find(|t| t.end > available);
         let mut err = Error::new(ErrorKind::DataOutOfBounds)
             .at(len)
@@ -298,12 +269,12 @@ impl Header {
 
     /// Number of tensors.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.table.entries.len()
     }
 
     /// Whether the file holds no tensor.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.table.entries.is_empty()
     }
 
     /// The header length N (the JSON and its padding, without the prefix).
@@ -334,53 +305,18 @@ impl Header {
     /// The tensor called `name`.
     #[inline]
     pub fn get(&self, name: &str) -> Option<TensorInfo<'_>> {
-        let i = self.index.find(name, |i| self.name(i))?;
-        self.info(i)
+        let entries = &self.table.entries;
+        let i = self.lookup.find(name, |i| self.table.name(&entries[i]))?;
+        Some(self.table.info(&entries[i]))
     }
 
     /// Tensor names in data-offset order.
     pub fn names(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
-        (0..self.entries.len()).map(|i| self.name(i))
+        self.table.entries.iter().map(|e| self.table.name(e))
     }
 
     /// Tensors in data-offset order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = TensorInfo<'_>> + '_ {
-        self.entries.iter().map(|e| self.info_of(e))
+        self.table.entries.iter().map(|e| self.table.info(e))
     }
-
-    #[inline]
-    fn name(&self, i: usize) -> &str {
-        self.entries
-            .get(i)
-            .and_then(|e| self.names.get(e.name.0..e.name.1))
-            .unwrap_or("")
-    }
-
-    #[inline]
-    pub(crate) fn info(&self, i: usize) -> Option<TensorInfo<'_>> {
-        self.entries.get(i).map(|e| self.info_of(e))
-    }
-
-    #[inline]
-    fn info_of(&self, e: &Entry) -> TensorInfo<'_> {
-        TensorInfo {
-            name: self.names.get(e.name.0..e.name.1).unwrap_or(""),
-            dtype: e.dtype,
-            shape: self.shapes.get(e.shape.0..e.shape.1).unwrap_or(&[]),
-            begin: e.begin,
-            end: e.end,
-        }
-    }
-}
-
-/// Reads the prefix and checks it against the limit.
-fn header_len(prefix: [u8; PREFIX_LEN], options: &ParseOptions) -> Result<u64> {
-    let n = u64::from_le_bytes(prefix);
-    let max = options.limits.header_bytes();
-    if n > max {
-        return Err(Error::new(ErrorKind::HeaderTooLarge)
-            .at(0)
-            .with_detail(format!("declared {n} bytes, limit {max}")));
-    }
-    Ok(n)
 }

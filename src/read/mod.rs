@@ -1,20 +1,24 @@
-//! Reading: a validated file borrowed from a buffer, and views of its tensors.
+//! Reading: one reader, [`SafeTensors`], over bytes wherever they live.
+//!
+//! The reader borrows a file's bytes (`'data`) and lends [`TensorView`]s
+//! that borrow the same bytes, never the reader. Storages are owners that
+//! lend a reader over their bytes: a buffer of yours
+//! ([`SafeTensors::deserialize`]), or a [`SafeTensorsFile`] holding an
+//! aligned in-memory copy or a memory map ([`SafeTensorsFile::tensors`]).
+//! So every accessor is written once, here.
 
-mod convert;
-mod element;
-mod slice;
-mod view;
+mod file;
 
-pub use element::Element;
-pub use slice::{Runs, Select, Slice};
-pub(crate) use view::expected_len;
-pub use view::{TensorView, View};
+pub use file::SafeTensorsFile;
+
+use std::borrow::Cow;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::header::{Header, Metadata, TensorInfo};
 use crate::limits::ParseOptions;
+use crate::view::TensorView;
 
-/// A safetensors file parsed from a byte buffer (a `Vec`, an mmap, ...),
+/// A validated safetensors file over a byte buffer (a `Vec`, an mmap, ...),
 /// handing out zero-copy [`TensorView`]s into it.
 ///
 /// ```
@@ -22,15 +26,19 @@ use crate::limits::ParseOptions;
 /// let weights: Vec<u8> = [0.5f32, -1.0].iter().flat_map(|x| x.to_le_bytes()).collect();
 /// let bytes = serialize([("w", TensorView::new(Dtype::F32, &[2], &weights)?)], None)?;
 ///
-/// let st = SafeTensors::deserialize(&bytes)?;
-/// let w = st.tensor("w")?;
+/// // The view borrows `bytes`, not the parsed file, so it can be returned.
+/// fn weight(bytes: &[u8]) -> tensorsafe::Result<TensorView<'_>> {
+///     SafeTensors::deserialize(bytes)?.tensor("w")
+/// }
+/// let w = weight(&bytes)?;
 /// assert_eq!(w.shape(), &[2]);
 /// assert_eq!(w.to_vec::<f32>()?, vec![0.5, -1.0]);
 /// # Ok::<(), tensorsafe::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct SafeTensors<'data> {
-    header: Header,
+    header: Cow<'data, Header>,
+    /// The data section: exactly `header.data_len()` bytes.
     data: &'data [u8],
 }
 
@@ -45,16 +53,43 @@ impl<'data> SafeTensors<'data> {
     pub fn deserialize_with(buffer: &'data [u8], options: &ParseOptions) -> Result<Self> {
         let header = Header::parse_with(buffer, options)?;
         header.check_file_len(buffer.len() as u64)?;
-        let data = usize::try_from(header.data_start())
-            .ok()
-            .and_then(|start| buffer.get(start..))
-            .ok_or_else(|| Error::new(ErrorKind::DataOutOfBounds))?;
-        Ok(SafeTensors { header, data })
+        let data = data_section(&header, buffer)?;
+        Ok(SafeTensors {
+            header: Cow::Owned(header),
+            data,
+        })
+    }
+
+    /// A reader over a header parsed elsewhere (say, from the first bytes of
+    /// a file) and the file's data section, loaded wherever you chose.
+    /// `data` must be exactly [`Header::data_len`] bytes
+    /// ([`ErrorKind::DataOutOfBounds`] or [`ErrorKind::TrailingData`] if not).
+    pub fn from_parts(header: &'data Header, data: &'data [u8]) -> Result<Self> {
+        header.check_file_len(header.data_start().saturating_add(data.len() as u64))?;
+        Ok(SafeTensors {
+            header: Cow::Borrowed(header),
+            data,
+        })
+    }
+
+    /// A reader over a header and a data section that its storage has
+    /// already checked against each other.
+    pub(crate) fn over(header: &'data Header, data: &'data [u8]) -> Self {
+        debug_assert_eq!(data.len() as u64, header.data_len());
+        SafeTensors {
+            header: Cow::Borrowed(header),
+            data,
+        }
     }
 
     /// The parsed header.
     pub fn header(&self) -> &Header {
         &self.header
+    }
+
+    /// The data section (the bytes after the header).
+    pub fn data(&self) -> &'data [u8] {
+        self.data
     }
 
     /// Number of tensors.
@@ -73,47 +108,42 @@ impl<'data> SafeTensors<'data> {
     }
 
     /// The tensor called `name`.
-    pub fn tensor(&self, name: &str) -> Result<TensorView<'_>> {
-        tensor(&self.header, self.data, name)
+    #[inline]
+    pub fn tensor(&self, name: &str) -> Result<TensorView<'data>> {
+        self.header
+            .get(name)
+            .map(|info| self.view(info))
+            .ok_or_else(|| Error::new(ErrorKind::TensorNotFound).with_tensor(name))
     }
 
     /// `(name, view)` for every tensor, in data-offset order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, TensorView<'_>)> + '_ {
-        iter(&self.header, self.data)
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, TensorView<'data>)> + '_ {
+        self.header
+            .iter()
+            .map(move |info| (info.name(), self.view(info)))
     }
 
     /// The `__metadata__` map, if the file has one.
     pub fn metadata(&self) -> Option<&Metadata> {
         self.header.metadata()
     }
+
+    /// The view of an entry of this reader's header.
+    #[inline]
+    fn view(&self, info: TensorInfo<'_>) -> TensorView<'data> {
+        let (begin, end) = info.data_offsets();
+        // The header was checked against the data section's length
+        // (`check_file_len`), so every entry's range lies inside `data`, and
+        // `data` is in memory, so the offsets fit in usize.
+        let bytes = &self.data[begin as usize..end as usize];
+        TensorView::new_unchecked(info.dtype(), info.shape(), bytes)
+    }
 }
 
-/// The view of a validated entry.
-#[inline]
-pub(crate) fn view<'a>(info: TensorInfo<'a>, data: &'a [u8]) -> TensorView<'a> {
-    let (begin, end) = info.data_offsets();
-    // Validation proved begin <= end <= data.len(); the fallback is unreachable.
-    let bytes = usize::try_from(begin)
+/// The data section of a whole file whose length the header has accepted.
+fn data_section<'a>(header: &Header, file: &'a [u8]) -> Result<&'a [u8]> {
+    usize::try_from(header.data_start())
         .ok()
-        .zip(usize::try_from(end).ok())
-        .and_then(|(b, e)| data.get(b..e))
-        .unwrap_or(&[]);
-    TensorView::new_unchecked(info.dtype(), info.shape(), bytes)
-}
-
-#[inline]
-pub(crate) fn tensor<'a>(header: &'a Header, data: &'a [u8], name: &str) -> Result<TensorView<'a>> {
-    header
-        .get(name)
-        .map(|info| view(info, data))
-        .ok_or_else(|| Error::new(ErrorKind::TensorNotFound).with_tensor(name))
-}
-
-pub(crate) fn iter<'a>(
-    header: &'a Header,
-    data: &'a [u8],
-) -> impl ExactSizeIterator<Item = (&'a str, TensorView<'a>)> + 'a {
-    header
-        .iter()
-        .map(move |info| (info.name(), view(info, data)))
+        .and_then(|start| file.get(start..))
+        .ok_or_else(|| Error::new(ErrorKind::DataOutOfBounds))
 }

@@ -96,6 +96,15 @@ impl AtomicFile {
     }
 }
 
+impl std::fmt::Debug for AtomicFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AtomicFile")
+            .field("target", &self.target)
+            .field("temporary", &self.temp.path)
+            .finish()
+    }
+}
+
 impl std::io::Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.out.write(buf)
@@ -108,11 +117,4 @@ impl std::io::Write for AtomicFile {
     fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
     }
-}
-
-/// Runs `fill` on a file that replaces `target` only if `fill` succeeds.
-pub(crate) fn write(target: &Path, fill: impl FnOnce(&mut AtomicFile) -> Result<()>) -> Result<()> {
-    let mut file = AtomicFile::create(target)?;
-    fill(&mut file)?;
-    file.commit()
 }

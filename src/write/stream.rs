@@ -1,13 +1,11 @@
 //! Writing a file whose tensors arrive as a stream of byte chunks.
 
 use std::io::Write;
-use std::path::Path;
 
-use super::atomic::AtomicFile;
-use super::{check_names, render_header, tensor_len, WriteOptions};
+use super::layout::{check_names, render_header, tensor_len, Entry};
+use super::Writer;
 use crate::dtype::Dtype;
 use crate::error::{Error, ErrorKind, Result};
-use crate::header::Metadata;
 
 /// A tensor announced to a [`StreamWriter`] before its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,13 +40,14 @@ impl Declaration {
 /// Tensors are laid out in declaration order (not the reference writer's
 /// order, which would need every tensor before the first byte).
 ///
+/// Made by [`Writer::stream`] or [`Writer::stream_to_file`].
+///
 /// ```
-/// use tensorsafe::{Declaration, Dtype, SafeTensors, StreamWriter};
+/// use tensorsafe::{Declaration, Dtype, SafeTensors, Writer};
 /// let mut out = Vec::new();
-/// let mut writer = StreamWriter::new(
+/// let mut writer = Writer::new().stream(
 ///     &mut out,
 ///     [Declaration::new("a", Dtype::U8, [4]), Declaration::new("b", Dtype::U16, [1])],
-///     None,
 /// )?;
 /// writer.write("a", &[1, 2])?;
 /// writer.write("a", &[3, 4])?;
@@ -58,47 +57,47 @@ impl Declaration {
 /// assert_eq!(st.tensor("a")?.data(), &[1, 2, 3, 4]);
 /// # Ok::<(), tensorsafe::Error>(())
 /// ```
-pub struct StreamWriter<W: Write> {
+pub struct StreamWriter<'a, W: Write> {
     out: W,
     tensors: Vec<(String, u64)>,
     current: usize,
     written: u64,
+    /// Bytes of every tensor, and of all tensors written so far.
+    total: u64,
+    done: u64,
+    writer: Writer<'a>,
 }
 
-impl<W: Write> StreamWriter<W> {
-    /// Writes the header for `tensors` into `out` and waits for their bytes.
-    pub fn new(
-        out: W,
-        tensors: impl IntoIterator<Item = Declaration>,
-        metadata: Option<&Metadata>,
-    ) -> Result<Self> {
-        Self::with_options(out, tensors, metadata, &WriteOptions::default())
+impl<W: Write> std::fmt::Debug for StreamWriter<'_, W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamWriter")
+            .field("tensors", &self.tensors.len())
+            .field("current", &self.tensors.get(self.current).map(|t| &t.0))
+            .field("written", &self.done)
+            .field("total", &self.total)
+            .finish()
     }
+}
 
-    /// [`StreamWriter::new`]; an alignment in `options` aligns the data
-    /// section (tensors stay in declaration order).
-    pub fn with_options(
+impl<'a, W: Write> StreamWriter<'a, W> {
+    /// Writes the header for `declared` into `out` and waits for their bytes.
+    pub(super) fn start(
+        writer: Writer<'a>,
         mut out: W,
-        tensors: impl IntoIterator<Item = Declaration>,
-        metadata: Option<&Metadata>,
-        options: &WriteOptions,
+        declared: Vec<Declaration>,
     ) -> Result<Self> {
-        let declared: Vec<Declaration> = tensors.into_iter().collect();
-        check_names(declared.len(), |i| {
-            declared.get(i).map_or("", |d| d.name.as_str())
-        })?;
+        check_names(declared.len(), |i| declared[i].name.as_str())?;
         let lens = declared
             .iter()
             .map(|d| tensor_len(&d.name, d.dtype, &d.shape))
             .collect::<Result<Vec<u64>>>()?;
-        let (header, _) = render_header(
-            declared
-                .iter()
-                .zip(&lens)
-                .map(|(d, &len)| (d.name.as_str(), d.dtype, d.shape.as_slice(), len)),
-            metadata,
-            options,
-        )?;
+        let entries = declared.iter().zip(&lens).map(|(d, &len)| Entry {
+            name: &d.name,
+            dtype: d.dtype,
+            shape: &d.shape,
+            len,
+        });
+        let (header, total) = render_header(entries, writer.metadata, writer.alignment)?;
         out.write_all(&header)?;
         let tensors = declared.into_iter().map(|d| d.name).zip(lens).collect();
         Ok(StreamWriter {
@@ -106,6 +105,9 @@ impl<W: Write> StreamWriter<W> {
             tensors,
             current: 0,
             written: 0,
+            total,
+            done: 0,
+            writer,
         })
     }
 
@@ -170,6 +172,8 @@ impl<W: Write> StreamWriter<W> {
         }
         self.out.write_all(bytes)?;
         self.written += bytes.len() as u64;
+        self.done += bytes.len() as u64;
+        self.writer.report(self.done, self.total);
         Ok(())
     }
 
@@ -186,17 +190,5 @@ impl<W: Write> StreamWriter<W> {
         }
         self.out.flush()?;
         Ok(self.out)
-    }
-}
-
-impl StreamWriter<AtomicFile> {
-    /// A stream writer into a file that replaces `path` only when
-    /// `finish()?.commit()` succeeds.
-    pub fn create(
-        path: impl AsRef<Path>,
-        tensors: impl IntoIterator<Item = Declaration>,
-        metadata: Option<&Metadata>,
-    ) -> Result<Self> {
-        StreamWriter::new(AtomicFile::create(path)?, tensors, metadata)
     }
 }

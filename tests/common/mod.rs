@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod dup;
+pub mod temp;
 
 use proptest::prelude::*;
 use tensorsafe::{Dtype, TensorView};

@@ -99,6 +99,29 @@ file("trailing_data", "TrailingData", '{"w":{' + W + "}}", b"\0" * 3)
 file("truncated_data", "DataOutOfBounds", '{"w":{' + W + "}}", b"\0")
 file("huge_offsets", "DataOutOfBounds", '{"w":{"dtype":"U8","shape":[1099511627776],"data_offsets":[0,1099511627776]}}', b"\0")
 
+# Further spellings of the rules above
+for i, text in enumerate(["", "   ", "{", '{"w":', "{]", "{,}", "nul", '{"w":{"dtype":"U8",}}']):
+    file(f"json_syntax_{i}", "JsonSyntax", text)
+file("json_lone_trailing_surrogate", "JsonSyntax", '{"\\udc00":1}')
+file("json_unknown_escape", "JsonSyntax", '{"\\q":1}')
+for tag, text in [("number", "1"), ("string", '"s"'), ("null", "null"), ("bool", "true")]:
+    file(f"type_header_{tag}", "InvalidType", text)
+file("type_shape_number", "InvalidType", '{"w":{"dtype":"U8","shape":1,"data_offsets":[0,1]}}', b"\0")
+file("missing_everything", "MissingField", '{"w":{}}', b"\0")
+file("duplicate_metadata_escaped", "DuplicateMetadata", '{"__metadata__":{},"w":{' + W + '},"__metadata\\u005f_":{}}', b"\0\0")
+for tag, value in [("number", "1"), ("string", '"s"'), ("array_of_strings", '["x"]')]:
+    file(f"metadata_{tag}", "InvalidMetadata", '{"__metadata__":' + value + ',"w":{' + W + "}}", b"\0\0")
+for i, dtype in enumerate(["", "BOOL ", "Bf16", "F8_E4M3FN", "f32"]):
+    file(f"dtype_unknown_{i}", "UnknownDtype", '{"w":{"dtype":"' + dtype + '","shape":[],"data_offsets":[0,1]}}', b"\0")
+for tag, value in [("exponent_upper", "1E0"), ("null", "null"), ("array", "[2]")]:
+    file(f"dim_{tag}", "InvalidInteger", '{"w":{"dtype":"U8","shape":[' + value + '],"data_offsets":[0,2]}}', b"\0\0")
+    file(f"offset_{tag}", "InvalidInteger", '{"w":{"dtype":"U8","shape":[2],"data_offsets":[0,' + value + ']}}', b"\0\0")
+for tag, value in [("leading_zero", "01"), ("trailing_dot", "1."), ("plus", "+1"), ("hex", "0x10"), ("leading_dot", ".5"), ("minus", "-")]:
+    file(f"dim_syntax_{tag}", "JsonSyntax", '{"w":{"dtype":"U8","shape":[' + value + '],"data_offsets":[0,2]}}', b"\0\0")
+file("offsets_empty", "InvalidOffsets", '{"w":{"dtype":"U8","shape":[1],"data_offsets":[]}}', b"\0")
+file("subbyte_f6_e3m2_two", "PartialByte", '{"w":{"dtype":"F6_E3M2","shape":[2],"data_offsets":[0,2]}}', b"\0\0")
+file("hole_at_start", "DataGap", two("[1,3]", "[3,5]"), b"\0" * 5)
+
 with open(os.path.join(OUT, "expected.json"), "w") as f:
     json.dump(expected, f, indent=1, sort_keys=True)
     f.write("\n")

@@ -21,7 +21,7 @@ pub fn alignment(offset: u64) -> u64 {
 /// The header as stored, as one JSON object in data-offset order.
 fn header_json(file: &SafeTensorsFile) -> Value {
     let mut object = Map::new();
-    if let Some(metadata) = file.metadata() {
+    if let Some(metadata) = file.header().metadata() {
         object.insert("__metadata__".into(), json!(metadata));
     }
     for info in file.header().iter() {

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use tensorsafe::{serialize_to_file_with, SafeTensorsFile, WriteOptions};
+use tensorsafe::{SafeTensorsFile, Writer};
 
 use super::inspect::alignment;
 use crate::source::open_file;
@@ -18,17 +18,20 @@ fn aligned_count(file: &SafeTensorsFile, n: u64) -> usize {
 }
 
 pub fn rewrite(input: &Path, output: &Path, align: Option<u64>) -> Result<u8, Failure> {
-    let options = match align {
-        None => WriteOptions::default(),
-        Some(n) => WriteOptions::default()
+    let mut writer = Writer::new();
+    if let Some(n) = align {
+        writer = writer
             .alignment(n)
-            .map_err(|e| Failure::usage(format!("--align {n}: {e}")))?,
-    };
+            .map_err(|e| Failure::usage(format!("--align {n}: {e}")))?;
+    }
     // The input is read into memory first, so OUT may be the same path.
     let file = open_file(input)?;
     let bar = progress::bytes(file.header().data_len(), "writing");
-    let tensors = file.iter().inspect(|(_, v)| bar.inc(v.data().len() as u64));
-    serialize_to_file_with(tensors, file.metadata(), output, &options)
+    let st = file.tensors();
+    writer
+        .metadata(st.metadata())
+        .progress(|written, _| bar.set_position(written))
+        .to_file(st.iter(), output)
         .map_err(|e| Failure::from_error(output, &e))?;
     bar.finish_and_clear();
     if let Some(n) = align {
@@ -37,7 +40,7 @@ pub fn rewrite(input: &Path, output: &Path, align: Option<u64>) -> Result<u8, Fa
             "{}: {} of {} tensors {n}-aligned before, {} after",
             output.display(),
             aligned_count(&file, n),
-            file.len(),
+            file.header().len(),
             aligned_count(&written, n)
         );
     }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use tensorsafe::{serialize_to_file, write_sharded, INDEX_FILE};
+use tensorsafe::{Writer, INDEX_FILE};
 
 use crate::source::{open_file, Source};
 use crate::{progress, Failure};
@@ -45,15 +45,18 @@ pub fn shard(input: &Path, out_dir: &Path, max_size: &str) -> Result<u8, Failure
     let max = parse_size(max_size).map_err(|e| Failure::usage(format!("--max-shard-size: {e}")))?;
     let file = open_file(input)?;
     let bar = progress::bytes(file.header().data_len(), "sharding");
-    let tensors = file.iter().inspect(|(_, v)| bar.inc(v.data().len() as u64));
-    let files = write_sharded(tensors, file.metadata(), out_dir, max)
+    let st = file.tensors();
+    let files = Writer::new()
+        .metadata(st.metadata())
+        .progress(|written, _| bar.set_position(written))
+        .sharded(st.iter(), out_dir, max)
         .map_err(|e| Failure::from_error(out_dir, &e))?;
     bar.finish_and_clear();
     println!(
         "{}: {} shards, {} tensors, {} bytes",
         out_dir.join(INDEX_FILE).display(),
         files.len(),
-        file.len(),
+        file.header().len(),
         file.header().data_len()
     );
     Ok(0)
@@ -74,10 +77,10 @@ pub fn merge(input: &Path, output: &Path) -> Result<u8, Failure> {
     let total: u64 = tensors.iter().map(|(_, v)| v.data().len() as u64).sum();
     let bar = progress::bytes(total, "merging");
     let count = tensors.len();
-    let tensors = tensors
-        .into_iter()
-        .inspect(|(_, v)| bar.inc(v.data().len() as u64));
-    serialize_to_file(tensors, source.metadata(), output)
+    Writer::new()
+        .metadata(source.metadata())
+        .progress(|written, _| bar.set_position(written))
+        .to_file(tensors, output)
         .map_err(|e| Failure::from_error(output, &e))?;
     bar.finish_and_clear();
     println!(

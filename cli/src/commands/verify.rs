@@ -11,7 +11,7 @@ use crate::{progress, Failure};
 fn scan(path: &Path, file: &SafeTensorsFile) -> (u64, u64) {
     let bar = progress::bytes(file.header().data_len(), "scanning");
     let (mut nan, mut inf) = (0u64, 0u64);
-    for (name, view) in file.iter() {
+    for (name, view) in file.tensors().iter() {
         if view.dtype().is_float() {
             if let Ok(values) = view.to_f32_vec() {
                 let n = values.iter().filter(|v| v.is_nan()).count() as u64;
@@ -50,7 +50,7 @@ fn verify_one(path: &Path, data: bool) -> Result<(), Failure> {
     } else {
         String::new()
     };
-    let tensors: usize = files.iter().map(|(_, f)| f.len()).sum();
+    let tensors: usize = files.iter().map(|(_, f)| f.header().len()).sum();
     match &source {
         Source::Sharded(c) => println!(
             "{}: ok ({} shards, {tensors} tensors{extra})",

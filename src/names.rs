@@ -1,4 +1,6 @@
-//! Name -> entry lookup without an allocation per name.
+//! The name table: name -> position lookup without an allocation per name,
+//! shared by the header (lookups, duplicate names) and the writer
+//! (duplicate names).
 //!
 //! Names live in one arena string, so a `HashMap<&str, _>` cannot borrow them
 //! from the header that owns both. This is a small open-addressing table of
@@ -75,18 +77,18 @@ impl Seeds {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct NameIndex {
+pub(crate) struct NameTable {
     /// `hash_high_32 << 32 | (entry + 1)`; 0 is an empty slot.
     slots: Vec<u64>,
     seeds: Seeds,
 }
 
-impl NameIndex {
+impl NameTable {
     /// Builds the index over `count` names given by `name(i)`. On a duplicate
     /// returns the index of the second occurrence.
     pub(crate) fn build<'n>(count: usize, name: impl Fn(usize) -> &'n str) -> Result<Self, usize> {
         let capacity = count.saturating_mul(2).max(8).next_power_of_two();
-        let mut index = NameIndex {
+        let mut index = NameTable {
             slots: vec![0; capacity],
             seeds: Seeds::random(),
         };
@@ -141,13 +143,13 @@ mod tests {
     #[test]
     fn finds_every_name_and_reports_duplicates() {
         let names: Vec<String> = (0..1000).map(|i| format!("layer.{i}.weight")).collect();
-        let index = NameIndex::build(names.len(), |i| &names[i]).unwrap();
+        let index = NameTable::build(names.len(), |i| &names[i]).unwrap();
         for (i, n) in names.iter().enumerate() {
             assert_eq!(index.find(n, |i| &names[i]), Some(i));
         }
         assert_eq!(index.find("missing", |i| &names[i]), None);
         let dup = ["a", "b", "a"];
-        assert_eq!(NameIndex::build(3, |i| dup[i]).unwrap_err(), 2);
+        assert_eq!(NameTable::build(3, |i| dup[i]).unwrap_err(), 2);
         let short = [
             "",
             "a",
@@ -159,12 +161,12 @@ mod tests {
             "abcdefghijklmnop",
             "abcdefghijklmnopq",
         ];
-        let index = NameIndex::build(short.len(), |i| short[i]).unwrap();
+        let index = NameTable::build(short.len(), |i| short[i]).unwrap();
         for (i, n) in short.iter().enumerate() {
             assert_eq!(index.find(n, |i| short[i]), Some(i));
         }
         let empty: [&str; 0] = [];
-        let index = NameIndex::build(0, |i| empty[i]).unwrap();
+        let index = NameTable::build(0, |i| empty[i]).unwrap();
         assert_eq!(index.find("a", |i| empty[i]), None);
     }
 }

@@ -1,27 +1,21 @@
-//! Owned file handles: a memory map or an aligned in-memory copy, validated
-//! once, handing out views that borrow from the handle.
+//! A file opened from a path that owns its bytes: an aligned in-memory copy
+//! or a memory map, validated once.
 
+use std::fmt;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
+use super::SafeTensors;
 use crate::error::{Error, ErrorKind, Result};
-use crate::header::{Header, Metadata};
+use crate::header::{Header, PREFIX_LEN};
 use crate::limits::ParseOptions;
-use crate::read::{self, TensorView};
 
 /// 64 bytes, 64-byte aligned: the unit of the owned buffer, so that every
 /// tensor whose file offset is aligned is aligned in memory too.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C, align(64))]
 struct Block([u8; 64]);
-
-// SAFETY: `Block` is `repr(C)` around a `[u8; 64]` with alignment 64, so its
-// size is exactly 64 with no padding, and all-zero bytes are a valid value.
-unsafe impl bytemuck::Zeroable for Block {}
-// SAFETY: as above: no padding, no pointers, every bit pattern is valid, and
-// the type is `Copy + 'static`.
-unsafe impl bytemuck::Pod for Block {}
 
 enum Storage {
     Mapped(memmap2::Mmap),
@@ -32,17 +26,16 @@ impl Storage {
     fn bytes(&self) -> &[u8] {
         match self {
             Storage::Mapped(map) => map,
-            Storage::Owned { blocks, len } => {
-                let all: &[u8] = bytemuck::cast_slice(blocks);
-                all.get(..*len).unwrap_or(all)
-            }
+            // `len` is the file's length and `blocks` were allocated to hold it.
+            Storage::Owned { blocks, len } => &bytemuck::cast_slice(blocks)[..*len],
         }
     }
 }
 
 /// A safetensors file opened from a path and validated once; it owns its
-/// bytes and lends out [`TensorView`]s, so there is no buffer and parser to
-/// keep alive side by side.
+/// bytes and lends out a [`SafeTensors`] reader over them
+/// ([`SafeTensorsFile::tensors`]), so there is no buffer and parser to keep
+/// alive side by side.
 ///
 /// Two ways to open one:
 /// - [`SafeTensorsFile::open`] reads the file into memory aligned to 64
@@ -60,7 +53,7 @@ impl Storage {
 /// serialize_to_file([("w", TensorView::new(Dtype::F32, &[2], &ones)?)], None, &path)?;
 ///
 /// let file = SafeTensorsFile::open(&path)?;
-/// let w = file.tensor("w")?;
+/// let w = file.tensors().tensor("w")?;
 /// assert_eq!(w.as_slice::<f32>()?.len(), 2); // aligned: zero-copy works
 /// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -79,12 +72,17 @@ impl SafeTensorsFile {
 
     /// [`SafeTensorsFile::open`] with the given options.
     pub fn open_with(path: impl AsRef<Path>, options: &ParseOptions) -> Result<Self> {
-        let mut file = File::open(path.as_ref())?;
+        let path = path.as_ref();
+        Self::read(path, options).map_err(|e| e.in_file(path))
+    }
+
+    fn read(path: &Path, options: &ParseOptions) -> Result<Self> {
+        let mut file = File::open(path)?;
         let len = usize::try_from(file.metadata()?.len())
             .map_err(|_| Error::new(ErrorKind::Overflow).with_detail("file larger than memory"))?;
-        let mut blocks = vec![Block([0; 64]); len.div_ceil(64)];
+        let mut blocks: Vec<Block> = bytemuck::zeroed_vec(len.div_ceil(64));
         let buffer: &mut [u8] = bytemuck::cast_slice_mut(&mut blocks);
-        file.read_exact(buffer.get_mut(..len).unwrap_or_default())?;
+        file.read_exact(&mut buffer[..len])?;
         let storage = Storage::Owned { blocks, len };
         let header = Header::parse_with(storage.bytes(), options)?;
         header.check_file_len(len as u64)?;
@@ -102,8 +100,21 @@ impl SafeTensorsFile {
     /// reading them may kill the process with `SIGBUS`. Call this only for
     /// files nothing else writes while the handle lives (a checkpoint you
     /// own, a read-only download). Otherwise use [`SafeTensorsFile::open`].
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("tensorsafe-mmap-doc-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let path = dir.join("model.safetensors");
+    /// # tensorsafe::serialize_to_file([("w", tensorsafe::TensorView::new(tensorsafe::Dtype::U8, &[2], &[1, 2])?)], None, &path)?;
+    /// // SAFETY: this program wrote the file and nothing changes it while mapped.
+    /// let file = unsafe { tensorsafe::SafeTensorsFile::mmap(&path)? };
+    /// assert_eq!(file.tensors().tensor("w")?.data(), &[1, 2]);
+    /// # drop(file);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub unsafe fn mmap(path: impl AsRef<Path>) -> Result<Self> {
-        // SAFETY: the caller upholds this function's contract, which is the one map_with needs.
+        // SAFETY: the caller upholds this function's contract, which is the one mmap_with needs.
         unsafe { Self::mmap_with(path, &ParseOptions::default()) }
     }
 
@@ -113,8 +124,17 @@ impl SafeTensorsFile {
     ///
     /// As for [`SafeTensorsFile::mmap`].
     pub unsafe fn mmap_with(path: impl AsRef<Path>, options: &ParseOptions) -> Result<Self> {
-        let file = File::open(path.as_ref())?;
-        if file.metadata()?.len() < crate::header::PREFIX_LEN as u64 {
+        let path = path.as_ref();
+        // SAFETY: passed on from this function's own contract.
+        unsafe { Self::map(path, options) }.map_err(|e| e.in_file(path))
+    }
+
+    /// # Safety
+    ///
+    /// As for [`SafeTensorsFile::mmap`].
+    unsafe fn map(path: &Path, options: &ParseOptions) -> Result<Self> {
+        let file = File::open(path)?;
+        if file.metadata()?.len() < PREFIX_LEN as u64 {
             return Err(Error::new(ErrorKind::FileTooSmall));
         }
         // SAFETY: the caller promises that nothing modifies or truncates the
@@ -129,14 +149,20 @@ impl SafeTensorsFile {
         })
     }
 
-    /// The whole file's bytes.
-    pub fn as_bytes(&self) -> &[u8] {
-        self.storage.bytes()
-    }
-
-    fn data(&self) -> &[u8] {
-        let start = usize::try_from(self.header.data_start()).unwrap_or(usize::MAX);
-        self.storage.bytes().get(start..).unwrap_or_default()
+    /// The reader over this file's bytes: every accessor ([`tensor`],
+    /// [`iter`], [`names`], [`metadata`], ...) lives there. Its views borrow
+    /// this handle.
+    ///
+    /// [`tensor`]: SafeTensors::tensor
+    /// [`iter`]: SafeTensors::iter
+    /// [`names`]: SafeTensors::names
+    /// [`metadata`]: SafeTensors::metadata
+    pub fn tensors(&self) -> SafeTensors<'_> {
+        // Opening checked the file's length against the header, so the data
+        // section starts inside the bytes and is exactly the header's data
+        // length.
+        let start = self.header.data_start() as usize;
+        SafeTensors::over(&self.header, &self.storage.bytes()[start..])
     }
 
     /// The parsed header.
@@ -144,33 +170,23 @@ impl SafeTensorsFile {
         &self.header
     }
 
-    /// Number of tensors.
-    pub fn len(&self) -> usize {
-        self.header.len()
+    /// The whole file's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.storage.bytes()
     }
 
-    /// Whether the file holds no tensor.
-    pub fn is_empty(&self) -> bool {
-        self.header.is_empty()
+    /// Whether the bytes are a memory map (from [`SafeTensorsFile::mmap`]).
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.storage, Storage::Mapped(_))
     }
+}
 
-    /// Tensor names, in data-offset order.
-    pub fn names(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
-        self.header.names()
-    }
-
-    /// The tensor called `name`.
-    pub fn tensor(&self, name: &str) -> Result<TensorView<'_>> {
-        read::tensor(&self.header, self.data(), name)
-    }
-
-    /// `(name, view)` for every tensor, in data-offset order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, TensorView<'_>)> + '_ {
-        read::iter(&self.header, self.data())
-    }
-
-    /// The `__metadata__` map, if the file has one.
-    pub fn metadata(&self) -> Option<&Metadata> {
-        self.header.metadata()
+impl fmt::Debug for SafeTensorsFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SafeTensorsFile")
+            .field("mapped", &self.is_mapped())
+            .field("bytes", &self.storage.bytes().len())
+            .field("tensors", &self.header.len())
+            .finish()
     }
 }

@@ -1,10 +1,9 @@
-//! A strict JSON scanner specialised for safetensors headers.
-//!
-//! It accepts exactly the JSON that `serde_json` accepts for the header
-//! schema (escapes, surrogate pairs, whitespace, integer ranges, a nesting
-//! limit of 128 levels) and builds the tensor table in one pass without an
-//! allocation per tensor: names go to one arena string, shapes to one vector.
-//! `tests/json_differential.rs` checks the accepted language against
+//! A strict JSON scanner: it accepts exactly the JSON that `serde_json`
+//! accepts (escapes, surrogate pairs, whitespace, number ranges, a nesting
+//! limit of 128 levels) and hands strings out without copying unless they
+//! hold escapes. The header parser and the checkpoint index parser walk
+//! their documents with [`Scanner::object`] and [`Scanner::array`];
+//! `tests/differential.rs` checks the accepted language against
 //! `serde_json`.
 
 use crate::error::{Error, ErrorKind, Result};
@@ -23,6 +22,14 @@ fn special_mask(word: u64) -> u64 {
     let backslash = has_zero(word ^ (LO * b'\\' as u64));
     let control = word.wrapping_sub(LO * 0x20) & !word & HI;
     quote | backslash | control
+}
+
+/// An object key, as [`Scanner::object`] hands it out.
+pub(crate) struct Key {
+    /// The position of the key in the `known` list, if it is one of them.
+    pub(crate) known: Option<usize>,
+    /// The decoded key.
+    pub(crate) text: Str,
 }
 
 /// Where a decoded string lives.
@@ -119,7 +126,7 @@ impl<'a> Scanner<'a> {
     /// After an opening bracket: consumes `close` and returns true if the
     /// container is empty.
     #[inline]
-    pub(crate) fn empty(&mut self, close: u8) -> bool {
+    fn empty(&mut self, close: u8) -> bool {
         self.skip_ws();
         if self.peek() == Some(close) {
             self.pos += 1;
@@ -132,7 +139,7 @@ impl<'a> Scanner<'a> {
     /// After an element: consumes `,` and returns true (another element
     /// follows), or consumes `close` and returns false.
     #[inline]
-    pub(crate) fn more(&mut self, close: u8) -> Result<bool> {
+    fn more(&mut self, close: u8) -> Result<bool> {
         self.skip_ws();
         match self.peek() {
             Some(b',') => {
@@ -148,6 +155,83 @@ impl<'a> Scanner<'a> {
             } else {
                 "',' or '}'"
             })),
+        }
+    }
+
+    /// Walks the object at `pos`, calling `member(scanner, key, key_pos)`
+    /// after each key and its colon; `member` must consume the value.
+    ///
+    /// Keys spelled exactly as one of `known` (each given with its quotes,
+    /// such as `b"\"dtype\""`) are matched as bytes without decoding; a key
+    /// that decodes to one of them through escapes is matched too. The
+    /// caller checks the value's type before calling, so that a wrong type
+    /// gets its own error; a missing `{` here is a syntax error.
+    #[inline(always)]
+    pub(crate) fn object(
+        &mut self,
+        known: &[&[u8]],
+        mut member: impl FnMut(&mut Self, Key, usize) -> Result<()>,
+    ) -> Result<()> {
+        if self.peek() != Some(b'{') {
+            return Err(self.syntax("an object"));
+        }
+        self.pos += 1;
+        if self.empty(b'}') {
+            return Ok(());
+        }
+        loop {
+            self.skip_ws();
+            let key_pos = self.pos;
+            let key = self.key(known)?;
+            self.expect(b':', "':'")?;
+            self.skip_ws();
+            member(self, key, key_pos)?;
+            if !self.more(b'}')? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// A key, and which of `known` it is, if any. Inlined, so that the
+    /// comparisons with `known` compile to fixed-length compares.
+    #[inline(always)]
+    fn key(&mut self, known: &[&[u8]]) -> Result<Key> {
+        let start = self.pos;
+        if let Some(i) = known.iter().position(|k| self.eat(k)) {
+            // The literal is a quoted string without escapes.
+            let text = Str::Raw(start + 1, self.pos - 1);
+            return Ok(Key {
+                known: Some(i),
+                text,
+            });
+        }
+        let text = self.string()?;
+        let decoded = self.str_of(&text).as_bytes();
+        let unquoted = |k: &&[u8]| k.get(1..k.len().saturating_sub(1)) == Some(decoded);
+        Ok(Key {
+            known: known.iter().position(unquoted),
+            text,
+        })
+    }
+
+    /// Walks the array at `pos`, calling `element` at each element (after
+    /// whitespace); `element` must consume it. A missing `[` is a syntax
+    /// error, as for [`Scanner::object`].
+    #[inline(always)]
+    pub(crate) fn array(&mut self, mut element: impl FnMut(&mut Self) -> Result<()>) -> Result<()> {
+        if self.peek() != Some(b'[') {
+            return Err(self.syntax("an array"));
+        }
+        self.pos += 1;
+        if self.empty(b']') {
+            return Ok(());
+        }
+        loop {
+            self.skip_ws();
+            element(self)?;
+            if !self.more(b']')? {
+                return Ok(());
+            }
         }
     }
 
@@ -442,28 +526,17 @@ impl<'a> Scanner<'a> {
             Some(b't') => self.literal(b"true"),
             Some(b'f') => self.literal(b"false"),
             Some(b'n') => self.literal(b"null"),
-            Some(open @ (b'[' | b'{')) => {
+            Some(b'[' | b'{') => {
                 let depth = depth + 1;
                 if depth >= RECURSION_LIMIT {
                     return Err(
                         self.error(ErrorKind::RecursionLimit, "nesting limit of 128 reached")
                     );
                 }
-                self.pos += 1;
-                let close = if open == b'[' { b']' } else { b'}' };
-                if self.empty(close) {
-                    return Ok(());
-                }
-                loop {
-                    if open == b'{' {
-                        self.skip_ws();
-                        self.string()?;
-                        self.expect(b':', "':'")?;
-                    }
-                    self.value(depth)?;
-                    if !self.more(close)? {
-                        return Ok(());
-                    }
+                if self.peek() == Some(b'[') {
+                    self.array(|s| s.value(depth))
+                } else {
+                    self.object(&[], |s, _, _| s.value(depth))
                 }
             }
             _ => Err(self.syntax("a JSON value")),

@@ -76,6 +76,59 @@ fn invalid(detail: String) -> Error {
     Error::new(ErrorKind::InvalidSlice).with_detail(detail)
 }
 
+/// What one dimension keeps: `count` positions from `start`, `step` apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pick {
+    start: usize,
+    count: usize,
+    step: usize,
+}
+
+impl Pick {
+    /// The pick for `select` along dimension `axis` of `size`, and the size
+    /// of that dimension in the result (none for an index).
+    fn new(axis: usize, size: usize, select: Select) -> Result<(Pick, Option<usize>)> {
+        match select {
+            Select::All => Ok((Pick::whole(size), Some(size))),
+            Select::Index(i) if i >= size => Err(invalid(format!(
+                "index {i} out of range for dimension {axis} of size {size}"
+            ))),
+            Select::Index(i) => Ok((
+                Pick {
+                    start: i,
+                    count: 1,
+                    step: 1,
+                },
+                None,
+            )),
+            Select::Range { step: 0, .. } => Err(invalid(format!("step 0 in dimension {axis}"))),
+            Select::Range { start, stop, step } => {
+                let (start, stop) = (start.min(size), stop.min(size));
+                let count = stop.saturating_sub(start).div_ceil(step);
+                Ok((Pick { start, count, step }, Some(count)))
+            }
+        }
+    }
+
+    fn whole(size: usize) -> Pick {
+        Pick {
+            start: 0,
+            count: size,
+            step: 1,
+        }
+    }
+}
+
+/// Element strides of a row-major tensor (validated shapes cannot overflow;
+/// saturating keeps hand-made views from wrapping).
+fn strides(dims: &[usize]) -> Vec<usize> {
+    let mut strides = vec![1usize; dims.len()];
+    for axis in (0..dims.len().saturating_sub(1)).rev() {
+        strides[axis] = strides[axis + 1].saturating_mul(dims[axis + 1]);
+    }
+    strides
+}
+
 impl<'a> Slice<'a> {
     pub(crate) fn new(view: &TensorView<'a>, spec: &[Select]) -> Result<Self> {
         let dims = view.shape();
@@ -86,69 +139,16 @@ impl<'a> Slice<'a> {
                 dims.len()
             )));
         }
-        // (start, count, step) per dimension, and the result shape.
         let mut picks = Vec::with_capacity(dims.len());
         let mut shape = Vec::with_capacity(dims.len());
         for (axis, &size) in dims.iter().enumerate() {
-            let pick = match spec.get(axis).copied().unwrap_or(Select::All) {
-                Select::All => {
-                    shape.push(size);
-                    (0, size, 1)
-                }
-                Select::Index(i) => {
-                    if i >= size {
-                        return Err(invalid(format!(
-                            "index {i} out of range for dimension {axis} of size {size}"
-                        )));
-                    }
-                    (i, 1, 1)
-                }
-                Select::Range { start, stop, step } => {
-                    if step == 0 {
-                        return Err(invalid(format!("step 0 in dimension {axis}")));
-                    }
-                    let (start, stop) = (start.min(size), stop.min(size));
-                    let count = stop.saturating_sub(start).div_ceil(step);
-                    shape.push(count);
-                    (start, count, step)
-                }
-            };
+            let select = spec.get(axis).copied().unwrap_or(Select::All);
+            let (pick, kept) = Pick::new(axis, size, select)?;
             picks.push(pick);
+            shape.extend(kept);
         }
-        // Element strides of the tensor (validated shapes cannot overflow).
-        let mut strides = vec![1usize; dims.len()];
-        for axis in (0..dims.len().saturating_sub(1)).rev() {
-            strides[axis] = strides[axis + 1].saturating_mul(dims[axis + 1]);
-        }
-        let empty = picks.iter().any(|&(_, count, _)| count == 0);
-        // Trailing dimensions kept whole are contiguous with each other...
-        let mut inner = dims.len();
-        let mut run = 1usize;
-        while inner > 0 && picks[inner - 1] == (0, dims[inner - 1], 1) {
-            inner -= 1;
-            run = run.saturating_mul(dims[inner]);
-        }
-        // ...and with one more dimension read with step 1.
-        let mut base = 0usize;
-        if inner > 0 {
-            let (start, count, step) = picks[inner - 1];
-            if step == 1 || count <= 1 {
-                inner -= 1;
-                base = start.saturating_mul(strides[inner]);
-                run = run.saturating_mul(count);
-            }
-        }
-        let outer = (0..inner)
-            .map(|axis| {
-                let (start, count, step) = picks[axis];
-                Outer {
-                    start,
-                    count,
-                    step,
-                    stride: strides[axis],
-                }
-            })
-            .collect();
+        let empty = picks.iter().any(|p| p.count == 0);
+        let (outer, base, run) = Slice::layout(dims, &picks);
         let slice = Slice {
             data: view.data(),
             dtype: view.dtype(),
@@ -159,6 +159,40 @@ impl<'a> Slice<'a> {
         };
         slice.check_whole_bytes()?;
         Ok(slice)
+    }
+
+    /// Splits the picks into a contiguous run (trailing whole dimensions plus
+    /// one step-1 dimension) and the outer dimensions an odometer walks.
+    /// Returns the outer dimensions, the run's first element, its length.
+    fn layout(dims: &[usize], picks: &[Pick]) -> (Vec<Outer>, usize, usize) {
+        let strides = strides(dims);
+        // Trailing dimensions kept whole are contiguous with each other...
+        let mut inner = dims.len();
+        let mut run = 1usize;
+        while inner > 0 && picks[inner - 1] == Pick::whole(dims[inner - 1]) {
+            inner -= 1;
+            run = run.saturating_mul(dims[inner]);
+        }
+        // ...and with one more dimension read with step 1.
+        let mut base = 0usize;
+        if let Some(&Pick { start, count, step }) = inner.checked_sub(1).map(|i| &picks[i]) {
+            if step == 1 || count <= 1 {
+                inner -= 1;
+                base = start.saturating_mul(strides[inner]);
+                run = run.saturating_mul(count);
+            }
+        }
+        let outer = picks[..inner]
+            .iter()
+            .zip(&strides)
+            .map(|(p, &stride)| Outer {
+                start: p.start,
+                count: p.count,
+                step: p.step,
+                stride,
+            })
+            .collect();
+        (outer, base, run)
     }
 
     /// For F4 and F6, every run must start and end on a byte boundary.
@@ -231,9 +265,8 @@ impl<'a> Slice<'a> {
         }
         let mut at = 0;
         for run in self.runs() {
-            if let Some(dst) = out.get_mut(at..at + run.len()) {
-                dst.copy_from_slice(run);
-            }
+            // The runs add up to byte_len, which is out.len().
+            out[at..at + run.len()].copy_from_slice(run);
             at += run.len();
         }
         Ok(())
@@ -287,12 +320,9 @@ impl<'a> Iterator for Runs<'a> {
         }
         let begin = element * self.bits / 8;
         let end = begin + self.run * self.bits / 8;
-        // Bounds were proven when the slice was built; stop rather than panic.
-        let bytes = self.data.get(begin..end);
-        if bytes.is_none() {
-            self.done = true;
-        }
-        bytes
+        // Slice::new took every position from the view's own shape, so each
+        // run lies inside the view's bytes.
+        Some(&self.data[begin..end])
     }
 }
 

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use tensorsafe::{serialize_to_file_with, Dtype, Metadata, TensorView, WriteOptions};
+use tensorsafe::{Dtype, Metadata, TensorView, Writer};
 
 struct Spec {
     name: String,
@@ -51,6 +51,9 @@ fn json_string(s: &str) -> String {
     out
 }
 
+/// (file, tensors, metadata, alignment)
+type FileSpec<'a> = (&'a str, Vec<Spec>, Option<Metadata>, Option<u64>);
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(
         std::env::args()
@@ -58,8 +61,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .ok_or("usage: write_interop OUT_DIR")?,
     );
     std::fs::create_dir_all(&dir)?;
-    let mut files: Vec<(&str, Vec<Spec>, Option<Metadata>, WriteOptions)> = Vec::new();
-    let plain = WriteOptions::default();
+    // (file, tensors, metadata, alignment)
+    let mut files: Vec<FileSpec<'_>> = Vec::new();
+    let plain = None;
 
     // F6 has no Python dtype; every other dtype goes in.
     let all = Dtype::ALL
@@ -89,12 +93,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
     files.push(("all_dtypes.safetensors", all, None, plain));
-    files.push((
-        "aligned_4096.safetensors",
-        aligned,
-        None,
-        WriteOptions::default().alignment(4096)?,
-    ));
+    files.push(("aligned_4096.safetensors", aligned, None, Some(4096)));
 
     let edge = vec![
         spec("scalar", Dtype::F32, &[], 1),
@@ -112,7 +111,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     files.push(("no_tensors.safetensors", Vec::new(), None, plain));
 
     let mut manifest = String::from("{\n");
-    for (i, (file, specs, metadata, options)) in files.iter().enumerate() {
+    for (i, (file, specs, metadata, alignment)) in files.iter().enumerate() {
         let views = specs
             .iter()
             .map(|s| {
@@ -122,7 +121,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ))
             })
             .collect::<Result<Vec<_>, tensorsafe::Error>>()?;
-        serialize_to_file_with(views, metadata.as_ref(), dir.join(file), options)?;
+        let mut writer = Writer::new().metadata(metadata.as_ref());
+        if let Some(a) = alignment {
+            writer = writer.alignment(*a)?;
+        }
+        writer.to_file(views, dir.join(file))?;
         let tensors: Vec<String> = specs
             .iter()
             .map(|s| {

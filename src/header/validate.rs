@@ -1,0 +1,88 @@
+//! The layout rules a parsed table must satisfy: unique names, each
+//! tensor's span equal to shape x dtype, and tensors back to back from
+//! offset 0 with no hole or overlap.
+
+use super::{Entry, Header, Metadata, Table, PREFIX_LEN};
+use crate::error::{Error, ErrorKind, Result};
+use crate::names::NameTable;
+
+/// Checks the table and builds the header (entries in offset order).
+pub(super) fn validate(
+    mut table: Table,
+    metadata: Option<Metadata>,
+    header_len: u64,
+) -> Result<Header> {
+    // Writers emit entries in offset order, so this is usually a no-op check.
+    let entries = &mut table.entries;
+    if !entries
+        .windows(2)
+        .all(|w| (w[0].begin, w[0].end) <= (w[1].begin, w[1].end))
+    {
+        entries.sort_by_key(|e| (e.begin, e.end));
+    }
+    let lookup = name_table(&table)?;
+    let data_start = header_len + PREFIX_LEN as u64;
+    let mut cursor: u64 = 0;
+    for entry in &table.entries {
+        check_span(&table, entry)?;
+        check_start(&table, entry, cursor, data_start)?;
+        cursor = entry.end;
+    }
+    Ok(Header {
+        header_len,
+        data_len: cursor,
+        table,
+        lookup,
+        metadata,
+    })
+}
+
+/// The name lookup; a name given twice is refused at its second entry.
+fn name_table(table: &Table) -> Result<NameTable> {
+    let entries = &table.entries;
+    NameTable::build(entries.len(), |i| table.name(&entries[i])).map_err(|dup| {
+        let entry = &entries[dup];
+        Error::new(ErrorKind::DuplicateTensor)
+            .with_tensor(table.name(entry))
+            .at(entry.key_at)
+    })
+}
+
+/// `end - begin` must be the tensor's byte length.
+fn check_span(table: &Table, entry: &Entry) -> Result<()> {
+    let shape = table.shape(entry);
+    let bytes = entry
+        .dtype
+        .shape_byte_len(shape)
+        .map_err(|e| e.with_tensor(table.name(entry)).at(entry.key_at))?;
+    let span = entry.end - entry.begin;
+    if span != bytes as u64 {
+        return Err(Error::new(ErrorKind::SizeMismatch)
+            .with_tensor(table.name(entry))
+            .at(entry.key_at)
+            .with_detail(format!(
+                "data_offsets [{}, {}] span {span} bytes, {shape:?} of {} needs {bytes}",
+                entry.begin, entry.end, entry.dtype
+            )));
+    }
+    Ok(())
+}
+
+/// A tensor must begin exactly where the previous one ended (`cursor`).
+fn check_start(table: &Table, entry: &Entry, cursor: u64, data_start: u64) -> Result<()> {
+    if entry.begin == cursor {
+        return Ok(());
+    }
+    let kind = if entry.begin > cursor {
+        ErrorKind::DataGap
+    } else {
+        ErrorKind::DataOverlap
+    };
+    Err(Error::new(kind)
+        .with_tensor(table.name(entry))
+        .at(data_start.saturating_add(cursor))
+        .with_detail(format!(
+            "tensor begins at {}, previous data ends at {cursor}",
+            entry.begin
+        )))
+}

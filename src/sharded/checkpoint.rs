@@ -1,0 +1,354 @@
+//! [`Checkpoint`]: a sharded checkpoint opened through its index.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use super::index_file::{self, is_shard_name, plain_file_name, INDEX_FILE, MAX_INDEX_BYTES};
+use crate::error::{Error, ErrorKind, Result};
+use crate::read::SafeTensorsFile;
+use crate::view::TensorView;
+
+/// How shards are loaded.
+#[derive(Debug, Clone, Copy)]
+enum Load {
+    Read,
+    Map,
+}
+
+/// A sharded checkpoint: one lookup from tensor name to view across its
+/// shard files, which are opened when first needed (or all at once).
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("tensorsafe-ckpt-doc-{}", std::process::id()));
+/// use tensorsafe::{Checkpoint, Dtype, TensorView, Writer};
+/// let (a, b) = ([1u8; 600], [2u8; 600]);
+/// let tensors = [("a", TensorView::new(Dtype::U8, &[600], &a)?), ("b", TensorView::new(Dtype::U8, &[600], &b)?)];
+/// let files = Writer::new().sharded(tensors, &dir, 1000)?; // two shards and the index
+/// assert_eq!(files.len(), 2);
+///
+/// let checkpoint = Checkpoint::open(&dir)?;   // reads only the index
+/// assert_eq!(checkpoint.tensor("b")?.data()[0], 2); // opens the second shard
+/// checkpoint.verify()?;                       // every shard against the index
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Checkpoint {
+    index_path: PathBuf,
+    dir: PathBuf,
+    total_size: Option<u64>,
+    /// Tensor name -> position in `files`.
+    weight_map: BTreeMap<String, usize>,
+    files: Vec<String>,
+    shards: Vec<OnceLock<SafeTensorsFile>>,
+    load: Load,
+}
+
+impl fmt::Debug for Checkpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let opened = self.shards.iter().filter(|s| s.get().is_some()).count();
+        f.debug_struct("Checkpoint")
+            .field("index_path", &self.index_path)
+            .field("files", &self.files)
+            .field("tensors", &self.weight_map.len())
+            .field("opened", &opened)
+            .field("load", &self.load)
+            .finish()
+    }
+}
+
+impl Checkpoint {
+    /// Opens the index at `path` (or `model.safetensors.index.json`, or the
+    /// only `*.safetensors.index.json`, in the directory `path`). Shards are
+    /// read into memory when one of their tensors is first asked for.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_as(path.as_ref(), Load::Read)
+    }
+
+    /// [`Checkpoint::open`], memory-mapping shards instead of reading them.
+    ///
+    /// # Safety
+    ///
+    /// As for [`SafeTensorsFile::mmap`]: no shard may be modified or
+    /// truncated while the checkpoint is alive.
+    pub unsafe fn open_mmap(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_as(path.as_ref(), Load::Map)
+    }
+
+    /// Opens the index and every shard at once, and checks them against each
+    /// other ([`Checkpoint::verify`]).
+    pub fn open_all(path: impl AsRef<Path>) -> Result<Self> {
+        let checkpoint = Self::open(path)?;
+        checkpoint.verify()?;
+        Ok(checkpoint)
+    }
+
+    fn open_as(path: &Path, load: Load) -> Result<Self> {
+        let index_path = find_index(path)?;
+        let Index {
+            total_size,
+            weight_map,
+            files,
+        } = read_index(&index_path).map_err(|e| e.in_file(&index_path))?;
+        let dir = index_path
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let shards = files.iter().map(|_| OnceLock::new()).collect();
+        Ok(Checkpoint {
+            index_path,
+            dir,
+            total_size,
+            weight_map,
+            files,
+            shards,
+            load,
+        })
+    }
+
+    /// The index file.
+    pub fn index_path(&self) -> &Path {
+        &self.index_path
+    }
+
+    /// Shard file names, in the order the index first names them.
+    pub fn files(&self) -> &[String] {
+        &self.files
+    }
+
+    /// `metadata.total_size` from the index, if present.
+    pub fn total_size(&self) -> Option<u64> {
+        self.total_size
+    }
+
+    /// Number of tensors the index maps.
+    pub fn len(&self) -> usize {
+        self.weight_map.len()
+    }
+
+    /// Whether the index maps no tensor.
+    pub fn is_empty(&self) -> bool {
+        self.weight_map.is_empty()
+    }
+
+    /// Tensor names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.weight_map.keys().map(String::as_str)
+    }
+
+    /// The shard file that holds `name`, per the index.
+    pub fn file_of(&self, name: &str) -> Option<&str> {
+        self.weight_map.get(name).map(|&i| self.files[i].as_str())
+    }
+
+    /// Shard `i` (a position in [`Checkpoint::files`]), opened and
+    /// validated on first use. Errors name the shard's path.
+    pub fn shard(&self, i: usize) -> Result<&SafeTensorsFile> {
+        let (Some(slot), Some(file)) = (self.shards.get(i), self.files.get(i)) else {
+            return Err(Error::new(ErrorKind::InvalidSlice)
+                .with_detail(format!("shard {i} of {}", self.files.len())));
+        };
+        if let Some(opened) = slot.get() {
+            return Ok(opened);
+        }
+        let path = self.dir.join(file);
+        let opened = match self.load {
+            Load::Read => SafeTensorsFile::open(&path)?,
+            // SAFETY: `open_mmap` is the only way to get `Load::Map`, and its
+            // caller promised that no shard changes while the checkpoint lives.
+            Load::Map => unsafe { SafeTensorsFile::mmap(&path)? },
+        };
+        // Another thread may have won the race; either copy is the same file.
+        Ok(slot.get_or_init(|| opened))
+    }
+
+    /// The tensor called `name`, from the shard the index names.
+    pub fn tensor(&self, name: &str) -> Result<TensorView<'_>> {
+        let &i = self
+            .weight_map
+            .get(name)
+            .ok_or_else(|| Error::new(ErrorKind::TensorNotFound).with_tensor(name))?;
+        self.shard(i)?.tensors().tensor(name).map_err(|e| {
+            if e.kind() != ErrorKind::TensorNotFound {
+                return e;
+            }
+            Error::new(ErrorKind::IndexMissingTensor)
+                .with_tensor(name)
+                .with_detail(format!(
+                    "the index maps it to {}, which does not hold it",
+                    self.files[i]
+                ))
+                .in_file(&self.index_path)
+        })
+    }
+
+    /// Opens every shard and checks the index against their headers: no
+    /// tensor in two shards, every mapped tensor where the index says, no
+    /// tensor the index does not map, the right `total_size`, and no
+    /// `*-NNNNN-of-NNNNN.safetensors` file in the directory the index does
+    /// not name. The first problem is the error.
+    pub fn verify(&self) -> Result<()> {
+        let mut found: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut total: u64 = 0;
+        for i in 0..self.files.len() {
+            for info in self.shard(i)?.header().iter() {
+                total += info.byte_len();
+                self.check_placement(&mut found, info.name(), i)?;
+            }
+        }
+        self.check_all_found(&found)?;
+        if self.total_size != Some(total) {
+            return Err(Error::new(ErrorKind::IndexTotalSize)
+                .with_detail(format!(
+                    "metadata.total_size is {:?}, the shards hold {total} bytes of tensors",
+                    self.total_size
+                ))
+                .in_file(&self.index_path));
+        }
+        self.check_no_unnamed_shard()
+    }
+
+    /// Tensor `name`, found in shard `i`, must be in no other shard and be
+    /// mapped to shard `i`.
+    fn check_placement<'s>(
+        &self,
+        found: &mut BTreeMap<&'s str, usize>,
+        name: &'s str,
+        i: usize,
+    ) -> Result<()> {
+        let fail = |kind: ErrorKind, detail: String| {
+            Err(Error::new(kind)
+                .with_tensor(name)
+                .with_detail(detail)
+                .in_file(&self.index_path))
+        };
+        if let Some(other) = found.insert(name, i) {
+            let (a, b) = (&self.files[other], &self.files[i]);
+            return fail(ErrorKind::DuplicateTensor, format!("in both {a} and {b}"));
+        }
+        match self.weight_map.get(name) {
+            Some(&mapped) if mapped == i => Ok(()),
+            Some(&mapped) => fail(
+                ErrorKind::IndexMismatch,
+                format!(
+                    "mapped to {} but found in {}",
+                    self.files[mapped], self.files[i]
+                ),
+            ),
+            None => fail(
+                ErrorKind::IndexMismatch,
+                format!("found in {} but not in the index", self.files[i]),
+            ),
+        }
+    }
+
+    /// Every tensor the index maps must have been found in a shard.
+    fn check_all_found(&self, found: &BTreeMap<&str, usize>) -> Result<()> {
+        let missing = self
+            .weight_map
+            .iter()
+            .find(|(n, _)| !found.contains_key(n.as_str()));
+        match missing {
+            None => Ok(()),
+            Some((name, &i)) => Err(Error::new(ErrorKind::IndexMissingTensor)
+                .with_tensor(name.as_str())
+                .with_detail(format!(
+                    "mapped to {}, which does not hold it",
+                    self.files[i]
+                ))
+                .in_file(&self.index_path)),
+        }
+    }
+
+    /// No shard-named file beside the index that the index does not name.
+    fn check_no_unnamed_shard(&self) -> Result<()> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Ok(());
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if is_shard_name(&name) && !self.files.contains(&name) {
+                return Err(Error::new(ErrorKind::IndexUnnamedShard)
+                    .with_detail(format!(
+                        "{name} lies beside the index but the index does not name it"
+                    ))
+                    .in_file(&self.index_path));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a checkpoint keeps of its index file.
+struct Index {
+    total_size: Option<u64>,
+    /// Tensor name -> position in `files`.
+    weight_map: BTreeMap<String, usize>,
+    /// Shard file names, in the order the index first names them.
+    files: Vec<String>,
+}
+
+/// The index at `path`. Every problem with the index's content is
+/// [`ErrorKind::IndexInvalid`] (or [`ErrorKind::DuplicateTensor`]).
+fn read_index(path: &Path) -> Result<Index> {
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_INDEX_BYTES)
+        .read_to_string(&mut text)
+        .map_err(|e| Error::from(e).retag(ErrorKind::IndexInvalid))?;
+    let parsed = index_file::parse(&text).map_err(|e| e.retag(ErrorKind::IndexInvalid))?;
+    let mut files: Vec<String> = Vec::new();
+    let mut weight_map = BTreeMap::new();
+    for (name, file) in parsed.weight_map {
+        if !plain_file_name(&file) {
+            return Err(Error::new(ErrorKind::IndexInvalid)
+                .with_tensor(name)
+                .with_detail(format!("{file:?} is not a file name beside the index")));
+        }
+        let shard = match files.iter().position(|f| *f == file) {
+            Some(i) => i,
+            None => {
+                files.push(file);
+                files.len() - 1
+            }
+        };
+        if weight_map.insert(name.clone(), shard).is_some() {
+            return Err(Error::new(ErrorKind::DuplicateTensor)
+                .with_tensor(name)
+                .with_detail("named twice in weight_map"));
+        }
+    }
+    Ok(Index {
+        total_size: parsed.total_size,
+        weight_map,
+        files,
+    })
+}
+
+/// The index file `path` names, directly or as its directory.
+fn find_index(path: &Path) -> Result<PathBuf> {
+    if !path.is_dir() {
+        return Ok(path.to_owned());
+    }
+    let preferred = path.join(INDEX_FILE);
+    if preferred.is_file() {
+        return Ok(preferred);
+    }
+    let found: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|e| Error::from(e).in_file(path))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(".safetensors.index.json"))
+        })
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => Err(Error::new(ErrorKind::IndexInvalid)
+            .with_detail(format!("{} index files; expected one", found.len()))
+            .in_file(path)),
+    }
+}

@@ -1,0 +1,177 @@
+//! The index file: `{"metadata": {"total_size": N, ...}, "weight_map":
+//! {tensor name: shard file name}}`.
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::json::emit;
+use crate::json::scan::Scanner;
+
+/// The index file name this crate writes, and looks for in a directory.
+pub const INDEX_FILE: &str = "model.safetensors.index.json";
+
+/// Largest index file read: an index lists names and file names only.
+pub(super) const MAX_INDEX_BYTES: u64 = 100_000_000;
+
+/// The parts of an index file this crate uses.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct IndexFile {
+    pub(super) total_size: Option<u64>,
+    /// (tensor name, shard file name), in the file's order.
+    pub(super) weight_map: Vec<(String, String)>,
+}
+
+/// A shard file name from an index must name a file beside it.
+pub(super) fn plain_file_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
+}
+
+/// `PREFIX-NNNNN-of-NNNNN.safetensors`: a shard by its name.
+pub(super) fn is_shard_name(name: &str) -> bool {
+    let Some(stem) = name.strip_suffix(".safetensors") else {
+        return false;
+    };
+    let five = |s: &str| s.len() == 5 && s.bytes().all(|b| b.is_ascii_digit());
+    let mut parts = stem.rsplit('-');
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some(total), Some("of"), Some(k), Some(_)) if five(total) && five(k)
+    )
+}
+
+/// The `k`-th of `count` shard names, counting from 1.
+pub(super) fn shard_name(k: usize, count: usize) -> String {
+    format!("model-{k:05}-of-{count:05}.safetensors")
+}
+
+/// Parses an index file's text. Errors are JSON errors, with offsets in
+/// the text; the caller classifies them.
+pub(super) fn parse(text: &str) -> Result<IndexFile> {
+    let mut s = Scanner::new(text, 0);
+    let mut index = IndexFile {
+        total_size: None,
+        weight_map: Vec::new(),
+    };
+    let mut seen_map = false;
+    s.skip_ws();
+    if s.peek() != Some(b'{') {
+        return Err(s.wrong_type("an object", 0));
+    }
+    s.object(&[b"\"metadata\"", b"\"weight_map\""], |s, key, _| {
+        match key.known {
+            Some(0) if s.peek() == Some(b'{') => index.total_size = total_size(s)?,
+            Some(1) => {
+                seen_map = true;
+                weight_map(s, &mut index.weight_map)?;
+            }
+            _ => s.value(1)?,
+        }
+        Ok(())
+    })?;
+    if !s.at_end() {
+        return Err(s.error(ErrorKind::TrailingCharacters, "after the index object"));
+    }
+    if !seen_map {
+        return Err(Error::new(ErrorKind::MissingField).with_detail("no \"weight_map\""));
+    }
+    Ok(index)
+}
+
+/// `metadata.total_size`, if the metadata object has it.
+fn total_size(s: &mut Scanner<'_>) -> Result<Option<u64>> {
+    let mut total = None;
+    s.object(&[b"\"total_size\""], |s, key, _| {
+        match key.known {
+            Some(_) => total = Some(s.integer(2)?),
+            None => s.value(2)?,
+        }
+        Ok(())
+    })?;
+    Ok(total)
+}
+
+/// The `weight_map` object: tensor name to file name.
+fn weight_map(s: &mut Scanner<'_>, map: &mut Vec<(String, String)>) -> Result<()> {
+    if s.peek() != Some(b'{') {
+        return Err(s.wrong_type("an object of tensor name to file name", 1));
+    }
+    s.object(&[], |s, key, _| {
+        let name = s.str_of(&key.text).to_owned();
+        if s.peek() != Some(b'"') {
+            return Err(s.wrong_type("a file name", 2).with_tensor(name));
+        }
+        let file = s.string()?;
+        map.push((name, s.str_of(&file).to_owned()));
+        Ok(())
+    })
+}
+
+/// The index text as the hub writes it: sorted keys, 2-space indent.
+pub(super) fn render(total_size: u64, weight_map: &BTreeMap<&str, &str>) -> Vec<u8> {
+    let mut text = Vec::new();
+    text.extend_from_slice(b"{\n  \"metadata\": {\n    \"total_size\": ");
+    emit::integer(&mut text, total_size);
+    text.extend_from_slice(b"\n  },\n  \"weight_map\": {");
+    for (i, (name, file)) in weight_map.iter().enumerate() {
+        text.extend_from_slice(if i == 0 { b"\n    " } else { b",\n    " });
+        emit::string(&mut text, name);
+        text.extend_from_slice(b": ");
+        emit::string(&mut text, file);
+    }
+    text.extend_from_slice(if weight_map.is_empty() {
+        b"}\n}\n"
+    } else {
+        b"\n  }\n}\n"
+    });
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_names_and_index_parsing() {
+        assert!(is_shard_name("model-00001-of-00003.safetensors"));
+        assert!(is_shard_name(&shard_name(2, 3)));
+        assert!(is_shard_name(
+            "diffusion_pytorch_model-00002-of-00002.safetensors"
+        ));
+        assert!(!is_shard_name("00001-of-00003.safetensors"));
+        assert!(!is_shard_name("model.safetensors"));
+        assert!(!is_shard_name("model-1-of-3.safetensors"));
+        let index = parse(r#"{"metadata":{"total_size":10,"format":"pt"},"weight_map":{"a":"x.safetensors"},"extra":[1]}"#).unwrap();
+        assert_eq!(index.total_size, Some(10));
+        assert_eq!(
+            index.weight_map,
+            vec![("a".to_owned(), "x.safetensors".to_owned())]
+        );
+        let escaped = parse(r#"{"w\u0065ight_map":{}," metadata":1}"#).unwrap();
+        assert_eq!(escaped.weight_map, vec![]);
+        assert!(parse(r#"{"metadata":{}}"#).is_err());
+        assert!(parse(r#"{"weight_map":{"a":1}}"#).is_err());
+        assert!(parse(r#"{"weight_map":{}} x"#).is_err());
+        assert!(parse(r#"[]"#).is_err());
+        assert!(
+            !plain_file_name("../etc/passwd")
+                && !plain_file_name("")
+                && plain_file_name("a.safetensors")
+        );
+    }
+
+    #[test]
+    fn render_then_parse() {
+        let map: BTreeMap<&str, &str> = [("b", "s2"), ("a\"", "s1")].into_iter().collect();
+        let text = String::from_utf8(render(7, &map)).unwrap();
+        let parsed = parse(&text).unwrap();
+        assert_eq!(parsed.total_size, Some(7));
+        assert_eq!(
+            parsed.weight_map,
+            vec![("a\"".into(), "s1".into()), ("b".into(), "s2".into())]
+        );
+        assert_eq!(
+            String::from_utf8(render(0, &BTreeMap::new())).unwrap(),
+            "{\n  \"metadata\": {\n    \"total_size\": 0\n  },\n  \"weight_map\": {}\n}\n"
+        );
+    }
+}

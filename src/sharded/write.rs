@@ -1,0 +1,109 @@
+//! Writing a sharded checkpoint: [`Writer::sharded`].
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use super::index_file::{self, shard_name, INDEX_FILE};
+use crate::error::{Error, ErrorKind, Result};
+use crate::view::View;
+use crate::write::{AtomicFile, Writer};
+
+/// Shard numbers (from 0) for tensors of these sizes: greedy, in the given
+/// order; a tensor larger than `max` gets a shard of its own (empty tensors
+/// may join it, since they cost nothing).
+fn assign(sizes: impl Iterator<Item = u64>, max: u64) -> Vec<usize> {
+    let (mut shard, mut used) = (0usize, 0u64);
+    let mut out = Vec::new();
+    for (i, size) in sizes.enumerate() {
+        if i > 0 && used > 0 && used.saturating_add(size) > max {
+            shard += 1;
+            used = 0;
+        }
+        used = used.saturating_add(size);
+        out.push(shard);
+    }
+    out
+}
+
+impl Writer<'_> {
+    /// Splits `tensors` into shards of at most `max_shard_bytes` of tensor
+    /// data (greedy, in the given order; a larger tensor gets a shard of its
+    /// own) and writes them into `dir` as `model-0000k-of-0000n.safetensors`,
+    /// each atomically with this writer's options, then
+    /// `model.safetensors.index.json` last (sorted keys, 2-space indent), so
+    /// whoever finds the index finds every shard complete. Returns the shard
+    /// file names. No tensors, no shards: the index maps nothing.
+    pub fn sharded(
+        mut self,
+        tensors: impl IntoIterator<Item = (impl AsRef<str>, impl View)>,
+        dir: impl AsRef<Path>,
+        max_shard_bytes: u64,
+    ) -> Result<Vec<String>> {
+        let dir = dir.as_ref();
+        let tensors: Vec<_> = tensors.into_iter().collect();
+        let shard_of = assign(
+            tensors.iter().map(|(_, v)| v.data_len() as u64),
+            max_shard_bytes,
+        );
+        let count = shard_of.last().map_or(0, |last| last + 1);
+        std::fs::create_dir_all(dir).map_err(|e| Error::from(e).in_file(dir))?;
+        let files: Vec<String> = (1..=count).map(|k| shard_name(k, count)).collect();
+        let mut weight_map: BTreeMap<&str, &str> = BTreeMap::new();
+        for ((name, _), &k) in tensors.iter().zip(&shard_of) {
+            if weight_map.insert(name.as_ref(), &files[k]).is_some() {
+                return Err(Error::new(ErrorKind::DuplicateTensor).with_tensor(name.as_ref()));
+            }
+        }
+        let total: u64 = tensors.iter().map(|(_, v)| v.data_len() as u64).sum();
+        let mut done = 0u64;
+        for (k, file) in files.iter().enumerate() {
+            let members: Vec<(&str, &_)> = tensors
+                .iter()
+                .zip(&shard_of)
+                .filter(|(_, &s)| s == k)
+                .map(|((n, v), _)| (n.as_ref(), v))
+                .collect();
+            let size: u64 = members.iter().map(|(_, v)| v.data_len() as u64).sum();
+            let shard = self.for_shard(done, total);
+            shard.to_file(members, dir.join(file))?;
+            done += size;
+        }
+        let path = dir.join(INDEX_FILE);
+        let write_index = || -> Result<()> {
+            let mut index = AtomicFile::create(&path)?;
+            index.write_all(&index_file::render(total, &weight_map))?;
+            index.commit()
+        };
+        write_index().map_err(|e| e.in_file(&path))?;
+        Ok(files)
+    }
+
+    /// A writer for one shard: the same layout and metadata, and progress
+    /// reported against the whole checkpoint.
+    fn for_shard(&mut self, before: u64, total: u64) -> Writer<'_> {
+        let mut shard = Writer {
+            alignment: self.alignment,
+            metadata: self.metadata,
+            progress: None,
+        };
+        if let Some(hook) = self.progress.as_mut() {
+            shard = shard.progress(move |written, _| hook(before + written, total));
+        }
+        shard
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::assign;
+
+    #[test]
+    fn greedy_assignment() {
+        assert_eq!(assign([600, 600, 300].into_iter(), 1000), [0, 1, 1]);
+        assert_eq!(assign([2000, 0, 10].into_iter(), 1000), [0, 1, 1]);
+        assert_eq!(assign([0, 2000, 10].into_iter(), 1000), [0, 0, 1]);
+        assert_eq!(assign([0, 0].into_iter(), 1), [0, 0]);
+        assert!(assign(std::iter::empty(), 1).is_empty());
+    }
+}
