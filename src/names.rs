@@ -65,7 +65,9 @@ impl Seeds {
         } else if len >= 4 {
             (half(bytes, 0), half(bytes, len - 4))
         } else {
-            let byte = |i: usize| u64::from(bytes.get(i).copied().unwrap_or(0));
+            // Here len < 4; `byte` is called only when len > 0, with
+            // indices below len.
+            let byte = |i: usize| u64::from(bytes[i]);
             match len {
                 0 => (0, 0),
                 _ => (byte(0) | byte(len / 2) << 8 | byte(len - 1) << 16, 0),
@@ -99,11 +101,10 @@ impl NameTable {
             let tag = hash >> 32;
             let mut slot = (hash as usize) & mask;
             loop {
-                let value = index.slots.get(slot).copied().unwrap_or(0);
+                // `slot` is masked to the table's power-of-two length.
+                let value = index.slots[slot];
                 if value == 0 {
-                    if let Some(s) = index.slots.get_mut(slot) {
-                        *s = (tag << 32) | (i as u64 + 1);
-                    }
+                    index.slots[slot] = (tag << 32) | (i as u64 + 1);
                     break;
                 }
                 if value >> 32 == tag && name((value as u32 as usize) - 1) == key {

@@ -28,7 +28,8 @@ pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
             0x00..=0x1f => b"",
             _ => continue,
         };
-        out.extend_from_slice(bytes.get(start..i).unwrap_or(&[]));
+        // start <= i: start is one past an earlier escaped byte.
+        out.extend_from_slice(&bytes[start..i]);
         if escape.is_empty() {
             const HEX: &[u8; 16] = b"0123456789abcdef";
             out.extend_from_slice(b"\\u00");
@@ -39,7 +40,7 @@ pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
         }
         start = i + 1;
     }
-    out.extend_from_slice(bytes.get(start..).unwrap_or(&[]));
+    out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
 }
 

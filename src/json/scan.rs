@@ -32,7 +32,10 @@ pub(crate) struct Key {
     pub(crate) text: Str,
 }
 
-/// Where a decoded string lives.
+/// Where a decoded string lives. The scanner makes `Raw` ranges from the
+/// positions of ASCII quotes in its own text, so they are in bounds and on
+/// character boundaries; the same holds for every position the scanner
+/// slices at (it only stops on ASCII bytes).
 pub(crate) enum Str {
     /// Unescaped: this range of the input.
     Raw(usize, usize),
@@ -239,7 +242,7 @@ impl<'a> Scanner<'a> {
     #[inline]
     pub(crate) fn str_of(&self, s: &Str) -> &str {
         match *s {
-            Str::Raw(start, end) => self.text.get(start..end).unwrap_or(""),
+            Str::Raw(start, end) => &self.text[start..end],
             Str::Scratch => &self.scratch,
         }
     }
@@ -273,8 +276,7 @@ impl<'a> Scanner<'a> {
                 }
                 Some(b'\\') => {
                     self.scratch.clear();
-                    self.scratch
-                        .push_str(self.text.get(start..self.pos).unwrap_or(""));
+                    self.scratch.push_str(&self.text[start..self.pos]);
                     return self.escaped_string();
                 }
                 Some(b) if b < 0x20 => {
@@ -299,7 +301,7 @@ impl<'a> Scanner<'a> {
                 }
                 self.pos += 1;
             }
-            let run = self.text.get(run_start..self.pos).unwrap_or("");
+            let run = &self.text[run_start..self.pos];
             self.scratch.push_str(run);
             match self.peek() {
                 Some(b'"') => {
@@ -390,8 +392,9 @@ impl<'a> Scanner<'a> {
             }
             other => u32::from(other),
         };
-        // Every value built above is a valid scalar value; the fallback is unreachable.
-        Ok(char::from_u32(code).unwrap_or('\u{FFFD}'))
+        // Every value built above is a scalar value (surrogates were paired
+        // or refused), so this error cannot happen.
+        char::from_u32(code).ok_or_else(|| self.error(ErrorKind::JsonSyntax, "invalid \\u escape"))
     }
 
     /// Parses a number at `pos` that must be a non-negative integer fitting
@@ -443,7 +446,7 @@ impl<'a> Scanner<'a> {
     }
 
     fn invalid_integer(&self, start: usize, why: &str) -> Error {
-        let token = self.text.get(start..self.pos).unwrap_or("");
+        let token = &self.text[start..self.pos];
         let shown: String = token.chars().take(40).collect();
         Error::new(ErrorKind::InvalidInteger)
             .at(self.offset_of(start))
