@@ -3,35 +3,25 @@
 //! the same run (medians of 15 runs each, and their ratio).
 //!
 //! `cargo run --release --example parse_speed -- 100000`
-//! (the criterion bench `cargo bench --bench parse` measures the same thing
-//! with statistics).
+//! (the criterion bench `cargo bench --bench parse` measures the same
+//! workload, `benches/workload/`, with statistics; this example alternates
+//! the two crates run by run, so machine noise hits both alike).
 
 use std::time::{Duration, Instant};
 
-use tensorsafe::{Dtype, SafeTensors, TensorView};
+use tensorsafe::SafeTensors;
+
+#[path = "../benches/workload/mod.rs"]
+mod workload;
 
 fn main() {
     let count: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(10_000);
-    let parts = ["gate_proj", "up_proj", "down_proj"];
-    let names: Vec<String> = (0..count)
-        .map(|i| {
-            let (layer, expert, part) = (i / 384, (i / 3) % 128, parts[i % 3]);
-            format!("model.layers.{layer}.mlp.experts.{expert}.{part}.weight")
-        })
-        .collect();
-    let shape = [2usize, 4];
-    let data = [0u8; 64];
-    let dtypes = [Dtype::BF16, Dtype::F32, Dtype::F16, Dtype::U8];
-    let views: Vec<TensorView<'_>> = (0..count)
-        .map(|i| {
-            let dtype = dtypes[i % dtypes.len()];
-            let len = 8 * dtype.size().unwrap_or(1);
-            TensorView::new(dtype, &shape, &data[..len]).expect("valid view")
-        })
-        .collect();
+    let (names, dtypes) = workload::model(count);
+    let zeros = [0u8; 64];
+    let views = workload::views(&dtypes, &zeros);
     let bytes = tensorsafe::serialize(names.iter().zip(views.iter()), None).expect("serialize");
     let header_len = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
 
@@ -70,19 +60,7 @@ fn main() {
     );
 
     // Serialize the same tensors, alternating the two writers.
-    let reference_views: Vec<safetensors::tensor::TensorView<'_>> = views
-        .iter()
-        .map(|v| {
-            let dtype = match v.dtype() {
-                Dtype::BF16 => safetensors::Dtype::BF16,
-                Dtype::F32 => safetensors::Dtype::F32,
-                Dtype::F16 => safetensors::Dtype::F16,
-                _ => safetensors::Dtype::U8,
-            };
-            safetensors::tensor::TensorView::new(dtype, v.shape().to_vec(), v.data())
-                .expect("valid view")
-        })
-        .collect();
+    let reference_views = workload::reference_views(&views);
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for _ in 0..15 {
         let start = Instant::now();

@@ -73,7 +73,7 @@ impl Checkpoint {
     ///
     /// As for [`SafeTensorsFile::mmap`]: no shard may be modified or
     /// truncated while the checkpoint is alive.
-    pub unsafe fn open_mmap(path: impl AsRef<Path>) -> Result<Self> {
+    pub unsafe fn mmap(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_as(path.as_ref(), Load::Map)
     }
 
@@ -155,7 +155,7 @@ impl Checkpoint {
         let path = self.dir.join(file);
         let opened = match self.load {
             Load::Read => SafeTensorsFile::open(&path)?,
-            // SAFETY: `open_mmap` is the only way to get `Load::Map`, and its
+            // SAFETY: `mmap` is the only way to get `Load::Map`, and its
             // caller promised that no shard changes while the checkpoint lives.
             Load::Map => unsafe { SafeTensorsFile::mmap(&path)? },
         };
