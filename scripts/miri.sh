@@ -3,8 +3,8 @@
 # writers, the aligned owned buffer) under Miri. Needs a nightly toolchain
 # with the miri component:
 #   rustup toolchain install nightly --component miri
-# Memory-mapping is outside what Miri models: those tests carry
-# #[cfg_attr(miri, ignore)]. Proptest cases run slowly under Miri; expect
+# Memory-mapping is outside what Miri models (and SafeTensorsFile::open
+# reads into an anonymous map): those tests carry #[cfg_attr(miri, ignore)]. Proptest cases run slowly under Miri; expect
 # minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -64,7 +64,7 @@ pub use dtype::Dtype;
 pub use error::{Category, Error, ErrorKind, Result};
 pub use header::{Header, Metadata, TensorInfo, PREFIX_LEN};
 pub use limits::{Limits, ParseOptions};
-pub use read::{SafeTensors, SafeTensorsFile};
+pub use read::{load_into, read_tensor_into, LoadOptions, SafeTensors, SafeTensorsFile};
 pub use sharded::{Checkpoint, INDEX_FILE};
 pub use view::element::Element;
 pub use view::slice::{Runs, Select, Slice};

@@ -9,6 +9,7 @@ fn le<T: Copy, const N: usize>(values: &[T], to: fn(T) -> [u8; N]) -> Vec<u8> {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // the owned buffer is an anonymous memory map
 fn the_owned_file_is_aligned_so_every_type_casts_without_copying() {
     let dir = std::env::temp_dir().join(format!("tensorsafe-views-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

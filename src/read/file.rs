@@ -3,31 +3,25 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 
+use super::load::{self, LoadOptions};
 use super::SafeTensors;
 use crate::error::{Error, ErrorKind, Result};
 use crate::header::{Header, PREFIX_LEN};
 use crate::limits::ParseOptions;
 
-/// 64 bytes, 64-byte aligned: the unit of the owned buffer, so that every
-/// tensor whose file offset is aligned is aligned in memory too.
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-#[repr(C, align(64))]
-struct Block([u8; 64]);
-
 enum Storage {
     Mapped(memmap2::Mmap),
-    Owned { blocks: Vec<Block>, len: usize },
+    /// An anonymous map holding a copy of the file.
+    Owned(memmap2::MmapMut),
 }
 
 impl Storage {
     fn bytes(&self) -> &[u8] {
         match self {
             Storage::Mapped(map) => map,
-            // `len` is the file's length and `blocks` were allocated to hold it.
-            Storage::Owned { blocks, len } => &bytemuck::cast_slice(blocks)[..*len],
+            Storage::Owned(map) => map,
         }
     }
 }
@@ -38,9 +32,11 @@ impl Storage {
 /// alive side by side.
 ///
 /// Two ways to open one:
-/// - [`SafeTensorsFile::open`] reads the file into memory aligned to 64
-///   bytes. Safe; the right choice on network filesystems, where mapping is
-///   slow, and for files another process may change.
+/// - [`SafeTensorsFile::open`] reads the file into page-aligned memory:
+///   the header first (a bad header costs only its own bytes), then the
+///   data section with positioned reads on several threads. Safe; the right
+///   choice on network filesystems, where mapping is slow, and for files
+///   another process may change.
 /// - [`SafeTensorsFile::mmap`] maps the file. Fast and lazy, but `unsafe`:
 ///   see its safety contract.
 ///
@@ -64,29 +60,30 @@ pub struct SafeTensorsFile {
 }
 
 impl SafeTensorsFile {
-    /// Reads the whole file at `path` into 64-byte aligned memory and
-    /// validates it with default limits.
+    /// Reads the whole file at `path` into page-aligned memory and
+    /// validates it, with default [`LoadOptions`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        Self::open_with(path, &ParseOptions::default())
+        Self::open_with(path, &LoadOptions::default())
     }
 
-    /// [`SafeTensorsFile::open`] with the given options.
-    pub fn open_with(path: impl AsRef<Path>, options: &ParseOptions) -> Result<Self> {
+    /// [`SafeTensorsFile::open`] with the given options (limits, threads,
+    /// huge pages). A file shorter or longer than its header says, or whose
+    /// length changes while it loads, is an error naming the file.
+    pub fn open_with(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Self> {
         let path = path.as_ref();
         Self::read(path, options).map_err(|e| e.in_file(path))
     }
 
-    fn read(path: &Path, options: &ParseOptions) -> Result<Self> {
-        let mut file = File::open(path)?;
-        let len = usize::try_from(file.metadata()?.len())
-            .map_err(|_| Error::new(ErrorKind::Overflow).with_detail("file larger than memory"))?;
-        let mut blocks: Vec<Block> = bytemuck::zeroed_vec(len.div_ceil(64));
-        let buffer: &mut [u8] = bytemuck::cast_slice_mut(&mut blocks);
-        file.read_exact(&mut buffer[..len])?;
-        let storage = Storage::Owned { blocks, len };
-        let header = Header::parse_with(storage.bytes(), options)?;
-        header.check_file_len(len as u64)?;
-        Ok(SafeTensorsFile { storage, header })
+    fn read(path: &Path, options: &LoadOptions) -> Result<Self> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        let (header, head) = load::read_header(&file, len, &options.parse)?;
+        let map = load::read_owned(&file, &header, &head, options)?;
+        load::check_unchanged(&file, len)?;
+        Ok(SafeTensorsFile {
+            storage: Storage::Owned(map),
+            header,
+        })
     }
 
     /// Maps the file at `path` into memory and validates it with default

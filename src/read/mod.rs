@@ -8,8 +8,10 @@
 //! So every accessor is written once, here.
 
 mod file;
+mod load;
 
 pub use file::SafeTensorsFile;
+pub use load::{load_into, read_tensor_into, LoadOptions};
 
 use std::borrow::Cow;
 

@@ -1,0 +1,431 @@
+//! How fast a checkpoint's bytes get into usable memory: every loading
+//! method of this crate beside the reference crate, `std::fs::read` and the
+//! machine's ceilings, measured alternately in the same run (medians and
+//! ratios), on a generated checkpoint. Also the write side: writing the file
+//! beside a raw write + fsync of the same bytes.
+//!
+//! ```text
+//! cargo run --release --example load_speed -- [GIB] [RUNS] [DIR]
+//! ```
+//!
+//! GIB (default 1) is the checkpoint's size, RUNS (default 5) the number of
+//! rounds, DIR (default the system's temporary directory) where the files
+//! go. The page cache is warm (each file is read once first). Prints a table,
+//! then `csv,` lines and writes `load_speed.svg` (a bar chart of GB/s) into
+//! DIR. `benches/python_load.sh` runs it with Python safetensors measured on
+//! the same file in the same run. See BENCHMARKS.md.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tensorsafe::{Dtype, LoadOptions, SafeTensorsFile, TensorView, Writer};
+
+const PAGE: usize = 4096;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let gib: f64 = args.next().map_or(Ok(1.0), |a| a.parse())?;
+    let runs: usize = args.next().map_or(Ok(5), |a| a.parse())?;
+    let dir = args.next().map_or_else(std::env::temp_dir, PathBuf::from);
+    let dir = dir.join(format!("tensorsafe-load-speed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let result = run(gib, runs, &dir);
+    std::fs::remove_dir_all(&dir)?;
+    result
+}
+
+/// A realistic layout: transformer blocks of BF16 projections and F32 norms.
+fn layout(bytes: usize) -> Vec<(String, Dtype, Vec<usize>)> {
+    let hidden = 2048usize;
+    let per_layer = 4 * hidden * hidden * 2 + 3 * hidden * 5504 * 2;
+    let layers = (bytes / per_layer).max(1);
+    let mut out = vec![("embed.weight".to_owned(), Dtype::BF16, vec![1024, hidden])];
+    for l in 0..layers {
+        for p in ["q_proj", "k_proj", "v_proj", "o_proj"] {
+            out.push((
+                format!("layers.{l}.attn.{p}.weight"),
+                Dtype::BF16,
+                vec![hidden, hidden],
+            ));
+        }
+        for p in ["gate_proj", "up_proj"] {
+            out.push((
+                format!("layers.{l}.mlp.{p}.weight"),
+                Dtype::BF16,
+                vec![5504, hidden],
+            ));
+        }
+        out.push((
+            format!("layers.{l}.mlp.down_proj.weight"),
+            Dtype::BF16,
+            vec![hidden, 5504],
+        ));
+        for n in ["input_norm", "post_norm"] {
+            out.push((format!("layers.{l}.{n}.weight"), Dtype::F32, vec![hidden]));
+        }
+    }
+    out
+}
+
+/// Median of the recorded times of one method.
+struct Method {
+    name: &'static str,
+    times: Vec<Duration>,
+}
+
+impl Method {
+    fn median(&self) -> Duration {
+        let mut t = self.times.clone();
+        t.sort();
+        t.get(t.len() / 2).copied().unwrap_or_default()
+    }
+}
+
+fn time<T>(times: &mut Vec<Duration>, f: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let out = f();
+    times.push(start.elapsed());
+    out
+}
+
+/// Reads one byte per page, so lazily mapped memory is really there.
+fn touch(bytes: &[u8]) -> u64 {
+    bytes.iter().step_by(PAGE).map(|&b| u64::from(b)).sum()
+}
+
+/// The ceiling: positioned reads of the file's bytes into `buf`, split into
+/// `threads` contiguous parts (nothing else: no parsing, no checks).
+fn pread(path: &Path, buf: &mut [u8], threads: usize) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let file = File::open(path)?;
+    let part = buf.len().div_ceil(threads).next_multiple_of(PAGE);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = buf
+            .chunks_mut(part)
+            .enumerate()
+            .map(|(i, chunk)| {
+                let file = &file;
+                s.spawn(move || file.read_exact_at(chunk, (i * part) as u64))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .try_for_each(|h| h.join().expect("reader thread"))
+    })
+}
+
+fn anon_huge(len: usize) -> memmap2::MmapMut {
+    let map = memmap2::MmapMut::map_anon(len).expect("anonymous map");
+    #[cfg(target_os = "linux")]
+    let _ = map.advise(memmap2::Advice::HugePage);
+    map
+}
+
+fn run(gib: f64, runs: usize, dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let target = (gib * (1u64 << 30) as f64) as usize;
+    let specs = layout(target);
+    let lens: Vec<usize> = specs
+        .iter()
+        .map(|(_, d, s)| d.shape_byte_len(s).unwrap_or(0))
+        .collect();
+    let data_len: usize = lens.iter().sum();
+    // One buffer of pseudo-random bytes, tensors as consecutive slices.
+    let mut data = vec![0u8; data_len];
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    for chunk in data.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
+    let mut views = Vec::new();
+    let mut at = 0;
+    for ((name, dtype, shape), len) in specs.iter().zip(&lens) {
+        views.push((
+            name.as_str(),
+            TensorView::new(*dtype, shape, &data[at..at + len])?,
+        ));
+        at += len;
+    }
+    let path = dir.join("model.safetensors");
+    let raw_path = dir.join("raw.bin");
+    let file_bytes = Writer::new().to_vec(views.iter().cloned())?;
+    let file_len = file_bytes.len();
+    println!(
+        "checkpoint: {} tensors, {:.3} GB ({file_len} bytes), {runs} rounds, warm page cache",
+        views.len(),
+        file_len as f64 / 1e9
+    );
+
+    // Writes, alternating.
+    let mut write = Method {
+        name: "write: Writer::to_file (atomic, fsync)",
+        times: vec![],
+    };
+    let mut raw_write = Method {
+        name: "write: raw write + fsync (ceiling)",
+        times: vec![],
+    };
+    for _ in 0..runs.max(3) {
+        time(&mut write.times, || {
+            Writer::new().to_file(views.iter().cloned(), &path)
+        })?;
+        time(&mut raw_write.times, || -> std::io::Result<()> {
+            let mut f = File::create(&raw_path)?;
+            f.write_all(&file_bytes)?;
+            f.sync_all()
+        })?;
+    }
+    drop(file_bytes);
+    std::fs::remove_file(&raw_path)?;
+    let _ = std::fs::read(&path)?; // warm the page cache
+
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let names = [
+        "tensorsafe: SafeTensorsFile::open + touch",
+        "tensorsafe: open, 1 thread, + touch",
+        "tensorsafe: open, no huge pages, + touch",
+        "tensorsafe: load_into caller buffers (reused)",
+        "tensorsafe: mmap + touch every page",
+        "reference: mmap + deserialize + copy each tensor",
+        "std::fs::read",
+        "ceiling: pread into fresh memory, 1 thread",
+        "ceiling: pread into fresh memory, all threads",
+        "ceiling: pread into anon map + MADV_HUGEPAGE, all threads",
+        "ceiling: pread into touched buffer, 1 thread",
+        "ceiling: pread into touched buffer, all threads",
+        "ceiling: memcpy from the page cache (mapped file)",
+    ];
+    let mut methods: Vec<Method> = names
+        .iter()
+        .map(|&name| Method {
+            name,
+            times: vec![],
+        })
+        .collect();
+    let mut one = LoadOptions::default();
+    one.threads = 1;
+    let mut flat = LoadOptions::default();
+    flat.huge_pages = false;
+    // The caller's arena, allocated and touched once, reused every round.
+    let header = tensorsafe::Header::read_from(File::open(&path)?)?;
+    // Sized like the file and used from the data section's offset, so each
+    // tensor sits at the same address modulo the page size as in the file
+    // (the kernel copies page-cache pages fastest that way).
+    let mut arena = vec![1u8; file_len];
+    let data_start = header.data_start() as usize;
+    let mut touched = vec![1u8; file_len];
+    let mut check = 0u64;
+    for _ in 0..runs {
+        let m = &mut methods;
+        check += time(&mut m[0].times, || -> tensorsafe::Result<u64> {
+            Ok(touch(SafeTensorsFile::open(&path)?.as_bytes()))
+        })?;
+        check += time(&mut m[1].times, || -> tensorsafe::Result<u64> {
+            Ok(touch(SafeTensorsFile::open_with(&path, &one)?.as_bytes()))
+        })?;
+        check += time(&mut m[2].times, || -> tensorsafe::Result<u64> {
+            Ok(touch(SafeTensorsFile::open_with(&path, &flat)?.as_bytes()))
+        })?;
+        time(&mut m[3].times, || -> tensorsafe::Result<()> {
+            // Hand out consecutive slices of the arena, in file order.
+            let mut rest: &mut [u8] = &mut arena[data_start..];
+            tensorsafe::load_into(
+                &path,
+                &LoadOptions::default(),
+                |t| {
+                    let (head, tail) =
+                        std::mem::take(&mut rest).split_at_mut(t.byte_len() as usize);
+                    rest = tail;
+                    Some(head)
+                },
+                |_, _| {},
+            )?;
+            Ok(())
+        })?;
+        check += time(&mut m[4].times, || -> tensorsafe::Result<u64> {
+            // SAFETY: the benchmark's own file; nothing writes it meanwhile.
+            let file = unsafe { SafeTensorsFile::mmap(&path)? };
+            Ok(touch(file.as_bytes()))
+        })?;
+        check += time(
+            &mut m[5].times,
+            || -> Result<u64, Box<dyn std::error::Error>> {
+                let file = File::open(&path)?;
+                // SAFETY: as above.
+                let map = unsafe { memmap2::Mmap::map(&file)? };
+                let st = safetensors::SafeTensors::deserialize(&map)?;
+                let owned: Vec<Vec<u8>> = st
+                    .tensors()
+                    .into_iter()
+                    .map(|(_, v)| v.data().to_vec())
+                    .collect();
+                Ok(owned.len() as u64)
+            },
+        )?;
+        check += time(&mut m[6].times, || -> std::io::Result<u64> {
+            Ok(touch(&std::fs::read(&path)?))
+        })?;
+        for (k, n) in [(7, 1), (8, threads)] {
+            check += time(&mut m[k].times, || -> std::io::Result<u64> {
+                let mut fresh = vec![0u8; file_len];
+                pread(&path, &mut fresh, n)?;
+                Ok(touch(&fresh))
+            })?;
+        }
+        check += time(&mut m[9].times, || -> std::io::Result<u64> {
+            let mut map = anon_huge(file_len);
+            pread(&path, &mut map, threads)?;
+            Ok(touch(&map))
+        })?;
+        for (k, n) in [(10, 1), (11, threads)] {
+            time(&mut m[k].times, || pread(&path, &mut touched, n))?;
+        }
+        time(&mut m[12].times, || -> std::io::Result<()> {
+            let file = File::open(&path)?;
+            // SAFETY: as above.
+            let map = unsafe { memmap2::Mmap::map(&file)? };
+            touched.copy_from_slice(&map);
+            Ok(())
+        })?;
+    }
+    check += touch(&arena) + touch(&touched);
+
+    let gbps = |d: Duration| file_len as f64 / d.as_secs_f64() / 1e9;
+    let python = python_median_ms(&path, runs)?;
+    let reference = methods[5].median();
+    let mut rows: Vec<(String, Duration)> = methods
+        .iter()
+        .map(|m| (m.name.to_owned(), m.median()))
+        .collect();
+    if let Some(ms) = python {
+        rows.push((
+            "python safetensors.numpy.load_file (same file)".into(),
+            Duration::from_secs_f64(ms / 1e3),
+        ));
+    }
+    println!(
+        "{:<58} {:>10} {:>8} {:>10}",
+        "method (median)", "ms", "GB/s", "vs ref"
+    );
+    for (name, d) in &rows {
+        let ratio = reference.as_secs_f64() / d.as_secs_f64();
+        println!(
+            "{name:<58} {:>10.1} {:>8.2} {:>9.2}x",
+            d.as_secs_f64() * 1e3,
+            gbps(*d),
+            ratio
+        );
+    }
+    for m in [&write, &raw_write] {
+        let d = m.median();
+        println!(
+            "{:<58} {:>10.1} {:>8.2}",
+            m.name,
+            d.as_secs_f64() * 1e3,
+            gbps(d)
+        );
+    }
+    let ratio = |a: Duration, b: Duration| b.as_secs_f64() / a.as_secs_f64();
+    println!("ratios (medians, same run):");
+    println!(
+        "  open vs reference mmap+copy: {:.2}x",
+        ratio(methods[0].median(), reference)
+    );
+    if let Some(ms) = python {
+        println!(
+            "  open vs python load_file:    {:.2}x",
+            ms / 1e3 / methods[0].median().as_secs_f64()
+        );
+    }
+    println!(
+        "  open vs fresh-memory ceiling ({threads} threads): {:.2}x",
+        ratio(methods[0].median(), methods[8].median())
+    );
+    println!(
+        "  open, 1 thread vs fresh-memory ceiling, 1 thread: {:.2}x",
+        ratio(methods[1].median(), methods[7].median())
+    );
+    println!(
+        "  open vs huge-page ceiling: {:.2}x",
+        ratio(methods[0].median(), methods[9].median())
+    );
+    println!(
+        "  load_into vs touched-buffer ceiling ({threads} threads): {:.2}x",
+        ratio(methods[3].median(), methods[11].median())
+    );
+    println!(
+        "  write vs raw write + fsync: {:.2}x",
+        ratio(write.median(), raw_write.median())
+    );
+    println!("(checksum {check:x})");
+    for (name, d) in rows.iter().chain(
+        [
+            (write.name.to_owned(), write.median()),
+            (raw_write.name.to_owned(), raw_write.median()),
+        ]
+        .iter(),
+    ) {
+        println!("csv,{name},{:.3},{:.3}", d.as_secs_f64() * 1e3, gbps(*d));
+    }
+    let svg = chart(
+        &rows
+            .iter()
+            .map(|(n, d)| (n.as_str(), gbps(*d)))
+            .collect::<Vec<_>>(),
+    );
+    let svg_path = dir.parent().unwrap_or(dir).join("load_speed.svg");
+    std::fs::write(&svg_path, svg)?;
+    println!("chart: {}", svg_path.display());
+    Ok(())
+}
+
+/// With `LOAD_SPEED_PYTHON` set to a Python that has safetensors and numpy
+/// (`benches/python_load.sh` sets it), the median of `load_file` on the
+/// same file, in milliseconds.
+fn python_median_ms(path: &Path, runs: usize) -> Result<Option<f64>, Box<dyn std::error::Error>> {
+    let Ok(python) = std::env::var("LOAD_SPEED_PYTHON") else {
+        return Ok(None);
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/python_load.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(path)
+        .arg(runs.to_string())
+        .output()?;
+    if !out.status.success() {
+        return Err(format!("python: {}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    Ok(Some(String::from_utf8(out.stdout)?.trim().parse()?))
+}
+
+/// A horizontal bar chart of GB/s per method, as SVG text.
+fn chart(rows: &[(&str, f64)]) -> String {
+    let max = rows.iter().map(|r| r.1).fold(1.0, f64::max);
+    let (left, width, bar) = (430.0, 360.0, 22.0);
+    let height = 40.0 + bar * rows.len() as f64;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\n<text x=\"10\" y=\"18\" font-weight=\"bold\">Load throughput, GB/s (median, warm page cache)</text>\n",
+        left + width + 60.0
+    );
+    for (i, (name, value)) in rows.iter().enumerate() {
+        let y = 30.0 + bar * i as f64;
+        let w = width * value / max;
+        let colour = if name.starts_with("tensorsafe") {
+            "#2a7"
+        } else if name.starts_with("ceiling") {
+            "#bbb"
+        } else {
+            "#58c"
+        };
+        let name = name.replace('&', "&amp;").replace('<', "&lt;");
+        svg.push_str(&format!(
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{name}</text><rect x=\"{left}\" y=\"{y}\" width=\"{w:.1}\" height=\"{}\" fill=\"{colour}\"/><text x=\"{}\" y=\"{}\">{value:.2}</text>\n",
+            left - 6.0, y + 15.0, bar - 4.0, left + w + 4.0, y + 15.0
+        ));
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
