@@ -36,30 +36,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     result
 }
 
-/// A realistic layout: transformer blocks of BF16 projections and F32 norms.
+/// A realistic layout: transformer blocks of 16-bit projections and F32
+/// norms. The projections are F16 rather than BF16 because numpy, which
+/// Python safetensors loads into, has no bfloat16; the bytes are the same.
 fn layout(bytes: usize) -> Vec<(String, Dtype, Vec<usize>)> {
     let hidden = 2048usize;
     let per_layer = 4 * hidden * hidden * 2 + 3 * hidden * 5504 * 2;
     let layers = (bytes / per_layer).max(1);
-    let mut out = vec![("embed.weight".to_owned(), Dtype::BF16, vec![1024, hidden])];
+    let mut out = vec![("embed.weight".to_owned(), Dtype::F16, vec![1024, hidden])];
     for l in 0..layers {
         for p in ["q_proj", "k_proj", "v_proj", "o_proj"] {
             out.push((
                 format!("layers.{l}.attn.{p}.weight"),
-                Dtype::BF16,
+                Dtype::F16,
                 vec![hidden, hidden],
             ));
         }
         for p in ["gate_proj", "up_proj"] {
             out.push((
                 format!("layers.{l}.mlp.{p}.weight"),
-                Dtype::BF16,
+                Dtype::F16,
                 vec![5504, hidden],
             ));
         }
         out.push((
             format!("layers.{l}.mlp.down_proj.weight"),
-            Dtype::BF16,
+            Dtype::F16,
             vec![hidden, 5504],
         ));
         for n in ["input_norm", "post_norm"] {
@@ -169,9 +171,13 @@ fn run(gib: f64, runs: usize, dir: &Path) -> Result<(), Box<dyn std::error::Erro
         times: vec![],
     };
     for _ in 0..runs.max(3) {
+        // Dirty pages left by the previous write would throttle the next one:
+        // start each from a clean page cache.
+        settle();
         time(&mut write.times, || {
             Writer::new().to_file(views.iter().cloned(), &path)
         })?;
+        settle();
         time(&mut raw_write.times, || -> std::io::Result<()> {
             let mut f = File::create(&raw_path)?;
             f.write_all(&file_bytes)?;
@@ -399,6 +405,11 @@ fn python_median_ms(path: &Path, runs: usize) -> Result<Option<f64>, Box<dyn std
         return Err(format!("python: {}", String::from_utf8_lossy(&out.stderr)).into());
     }
     Ok(Some(String::from_utf8(out.stdout)?.trim().parse()?))
+}
+
+/// Flushes every dirty page of the system (`sync`), where the command exists.
+fn settle() {
+    let _ = std::process::Command::new("sync").status();
 }
 
 /// A horizontal bar chart of GB/s per method, as SVG text.

@@ -15,7 +15,7 @@ use crate::limits::ParseOptions;
 
 /// Reads are split into pieces of at most this many bytes, so that threads
 /// share the work of one large tensor.
-const PIECE: usize = 64 << 20;
+const PIECE: usize = 8 << 20;
 
 /// How files are loaded: parsing options, threads, huge pages.
 ///
@@ -179,22 +179,15 @@ fn read_pieces(
         }
         return Ok(());
     }
-    // Contiguous runs of pieces per thread: each thread streams through its
-    // own part of the file.
-    let share = total.div_ceil(threads);
-    let mut buckets: Vec<Vec<Piece<'_>>> = (0..threads).map(|_| Vec::new()).collect();
-    let mut filled = 0usize;
-    for piece in small {
-        let bucket = (filled / share).min(threads - 1);
-        filled += piece.buf.len();
-        buckets[bucket].push(piece);
-    }
+    // Threads take the next piece in file order as they finish one, so a
+    // thread that is slowed down does not hold up the others.
+    let queue = std::sync::Mutex::new(small.into_iter());
+    let next = || queue.lock().ok().and_then(|mut q| q.next());
     std::thread::scope(|scope| {
-        let handles: Vec<_> = buckets
-            .into_iter()
-            .map(|bucket| {
-                scope.spawn(move || -> Result<()> {
-                    for piece in bucket {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    while let Some(piece) = next() {
                         read_at(file, piece.buf, piece.offset)?;
                         done(piece.buf.len() as u64);
                     }
