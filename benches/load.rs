@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use tensorsafe::{Dtype, LoadOptions, SafeTensorsFile, TensorView, Writer};
+use tensorsafe::{Dtype, SafeTensorsFile, TensorView, Writer};
 
 fn make_file(path: &Path, bytes: usize) {
     let tensors = (bytes / (4 << 20)).max(1);
@@ -32,9 +32,9 @@ fn make_file(path: &Path, bytes: usize) {
     Writer::new().to_file(views, path).unwrap();
 }
 
-fn touch(bytes: &[u8]) -> u64 {
-    bytes.iter().step_by(4096).map(|&b| u64::from(b)).sum()
-}
+#[path = "workload/mod.rs"]
+mod workload;
+use workload::load::{load_into_arena, reference_mmap_copy, touch};
 
 fn load(c: &mut Criterion) {
     let mib: usize = std::env::var("TENSORSAFE_BENCH_MIB")
@@ -57,36 +57,14 @@ fn load(c: &mut Criterion) {
         b.iter(|| touch(SafeTensorsFile::open(&path).unwrap().as_bytes()))
     });
     group.bench_function("tensorsafe load_into (reused buffers)", |b| {
-        b.iter(|| {
-            let mut rest: &mut [u8] = &mut arena;
-            let options = LoadOptions::default();
-            tensorsafe::load_into(
-                &path,
-                &options,
-                |t| {
-                    let (head, tail) =
-                        std::mem::take(&mut rest).split_at_mut(t.byte_len() as usize);
-                    rest = tail;
-                    Some(head)
-                },
-                |_, _| {},
-            )
-            .unwrap()
-        })
+        b.iter(|| load_into_arena(&path, &mut arena).unwrap())
     });
     group.bench_function("tensorsafe mmap + touch", |b| {
         // SAFETY: the benchmark's own file; nothing writes it meanwhile.
         b.iter(|| touch(unsafe { SafeTensorsFile::mmap(&path) }.unwrap().as_bytes()))
     });
     group.bench_function("reference mmap + copy each tensor", |b| {
-        b.iter(|| {
-            let file = File::open(&path).unwrap();
-            // SAFETY: as above.
-            let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
-            let st = safetensors::SafeTensors::deserialize(&map).unwrap();
-            let owned: Vec<Vec<u8>> = st.iter().map(|(_, v)| v.data().to_vec()).collect();
-            black_box(owned.len())
-        })
+        b.iter(|| black_box(reference_mmap_copy(&path).unwrap()))
     });
     group.bench_function("std::fs::read", |b| {
         b.iter(|| touch(&std::fs::read(&path).unwrap()))

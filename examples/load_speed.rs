@@ -92,10 +92,9 @@ fn time<T>(times: &mut Vec<Duration>, f: impl FnOnce() -> T) -> T {
     out
 }
 
-/// Reads one byte per page, so lazily mapped memory is really there.
-fn touch(bytes: &[u8]) -> u64 {
-    bytes.iter().step_by(PAGE).map(|&b| u64::from(b)).sum()
-}
+#[path = "../benches/workload/mod.rs"]
+mod workload;
+use workload::load::{load_into_arena, reference_mmap_copy, touch};
 
 /// The ceiling: positioned reads of the file's bytes into `buf`, split into
 /// `threads` contiguous parts (nothing else: no parsing, no checks).
@@ -235,42 +234,15 @@ fn run(gib: f64, runs: usize, dir: &Path) -> Result<(), Box<dyn std::error::Erro
         check += time(&mut m[2].times, || -> tensorsafe::Result<u64> {
             Ok(touch(SafeTensorsFile::open_with(&path, &flat)?.as_bytes()))
         })?;
-        time(&mut m[3].times, || -> tensorsafe::Result<()> {
-            // Hand out consecutive slices of the arena, in file order.
-            let mut rest: &mut [u8] = &mut arena[data_start..];
-            tensorsafe::load_into(
-                &path,
-                &LoadOptions::default(),
-                |t| {
-                    let (head, tail) =
-                        std::mem::take(&mut rest).split_at_mut(t.byte_len() as usize);
-                    rest = tail;
-                    Some(head)
-                },
-                |_, _| {},
-            )?;
-            Ok(())
+        time(&mut m[3].times, || {
+            load_into_arena(&path, &mut arena[data_start..])
         })?;
         check += time(&mut m[4].times, || -> tensorsafe::Result<u64> {
             // SAFETY: the benchmark's own file; nothing writes it meanwhile.
             let file = unsafe { SafeTensorsFile::mmap(&path)? };
             Ok(touch(file.as_bytes()))
         })?;
-        check += time(
-            &mut m[5].times,
-            || -> Result<u64, Box<dyn std::error::Error>> {
-                let file = File::open(&path)?;
-                // SAFETY: as above.
-                let map = unsafe { memmap2::Mmap::map(&file)? };
-                let st = safetensors::SafeTensors::deserialize(&map)?;
-                let owned: Vec<Vec<u8>> = st
-                    .tensors()
-                    .into_iter()
-                    .map(|(_, v)| v.data().to_vec())
-                    .collect();
-                Ok(owned.len() as u64)
-            },
-        )?;
+        check += time(&mut m[5].times, || reference_mmap_copy(&path))? as u64;
         check += time(&mut m[6].times, || -> std::io::Result<u64> {
             Ok(touch(&std::fs::read(&path)?))
         })?;
@@ -334,38 +306,36 @@ fn run(gib: f64, runs: usize, dir: &Path) -> Result<(), Box<dyn std::error::Erro
             gbps(d)
         );
     }
-    let ratio = |a: Duration, b: Duration| b.as_secs_f64() / a.as_secs_f64();
-    println!("ratios (medians, same run):");
-    println!(
-        "  open vs reference mmap+copy: {:.2}x",
-        ratio(methods[0].median(), reference)
-    );
+    // (what, ours, the figure it is compared with), all medians of this run.
+    let med = |i: usize| methods[i].median();
+    let mut ratios = vec![("open vs reference mmap+copy", med(0), reference)];
     if let Some(ms) = python {
-        println!(
-            "  open vs python load_file:    {:.2}x",
-            ms / 1e3 / methods[0].median().as_secs_f64()
-        );
+        let python = Duration::from_secs_f64(ms / 1e3);
+        ratios.push(("open vs python load_file", med(0), python));
     }
-    println!(
-        "  open vs fresh-memory ceiling ({threads} threads): {:.2}x",
-        ratio(methods[0].median(), methods[8].median())
-    );
-    println!(
-        "  open, 1 thread vs fresh-memory ceiling, 1 thread: {:.2}x",
-        ratio(methods[1].median(), methods[7].median())
-    );
-    println!(
-        "  open vs huge-page ceiling: {:.2}x",
-        ratio(methods[0].median(), methods[9].median())
-    );
-    println!(
-        "  load_into vs touched-buffer ceiling ({threads} threads): {:.2}x",
-        ratio(methods[3].median(), methods[11].median())
-    );
-    println!(
-        "  write vs raw write + fsync: {:.2}x",
-        ratio(write.median(), raw_write.median())
-    );
+    ratios.extend([
+        ("open vs fresh-memory ceiling, all threads", med(0), med(8)),
+        (
+            "open, 1 thread vs fresh-memory ceiling, 1 thread",
+            med(1),
+            med(7),
+        ),
+        ("open vs huge-page ceiling", med(0), med(9)),
+        (
+            "load_into vs touched-buffer ceiling, all threads",
+            med(3),
+            med(11),
+        ),
+        (
+            "write vs raw write + fsync",
+            write.median(),
+            raw_write.median(),
+        ),
+    ]);
+    println!("ratios (medians, same run, {threads} threads):");
+    for (what, ours, other) in ratios {
+        println!("  {what}: {:.2}x", other.as_secs_f64() / ours.as_secs_f64());
+    }
     println!("(checksum {check:x})");
     for (name, d) in rows.iter().chain(
         [

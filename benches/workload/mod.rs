@@ -1,9 +1,12 @@
-//! The header-heavy workload shared by `benches/parse.rs` and
-//! `examples/parse_speed.rs`: checkpoint-style names, mixed dtypes, and tiny
-//! shapes, so the file is mostly header.
+//! Workloads shared by the benchmarks and the speed examples. Here: the
+//! header-heavy one of `benches/parse.rs` and `examples/parse_speed.rs`
+//! (checkpoint-style names, mixed dtypes, tiny shapes, so the file is
+//! mostly header); in [`load`], the pieces of the load benchmarks.
 #![allow(dead_code)] // each user takes what it needs
 
 use tensorsafe::{Dtype, TensorView};
+
+pub mod load;
 
 /// `count` names like `model.layers.3.mlp.experts.17.up_proj.weight`, with
 /// dtypes cycling through BF16, F32, F16 and U8, each of shape [2, 4].

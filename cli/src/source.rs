@@ -104,13 +104,14 @@ impl Source {
     pub fn tensors(&self) -> Vec<(&str, TensorView<'_>)> {
         let mut out = Vec::new();
         for (_, file) in self.files() {
-            let st = file.tensors();
-            for info in file.header().iter() {
-                // The name comes from this file's own header.
-                if let Ok(view) = st.tensor(info.name()) {
-                    out.push((info.name(), view));
-                }
-            }
+            // Names borrowed from the file's header (they outlive the
+            // reader), views from the reader: both in data-offset order.
+            let views = file
+                .tensors()
+                .iter()
+                .map(|(_, view)| view)
+                .collect::<Vec<_>>();
+            out.extend(file.header().names().zip(views));
         }
         out
     }

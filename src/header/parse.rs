@@ -19,7 +19,6 @@ const TOP_KEYS: &[&[u8]] = &[b"\"__metadata__\""];
 
 /// The keys of a tensor entry, in the order of [`Fields`].
 const ENTRY_KEYS: &[&[u8]] = &[b"\"dtype\"", b"\"shape\"", b"\"data_offsets\""];
-const ENTRY_KEY_NAMES: [&str; 3] = ["dtype", "shape", "data_offsets"];
 
 /// The fields of one tensor entry, as far as they have been read.
 #[derive(Default)]
@@ -160,17 +159,17 @@ impl Parser<'_> {
             let Some(field) = key.known else {
                 return unknown_field(s, &key.text, key_pos, options);
             };
-            let present = match field {
-                0 => fields.dtype.is_some(),
-                1 => fields.shape.is_some(),
-                _ => fields.offsets.is_some(),
-            };
-            if present {
-                return Err(Error::new(ErrorKind::DuplicateField)
+            let twice = || {
+                let quoted = ENTRY_KEYS[field];
+                let name = String::from_utf8_lossy(&quoted[1..quoted.len() - 1]);
+                Error::new(ErrorKind::DuplicateField)
                     .at(s.offset_of(key_pos))
-                    .with_detail(format!("`{}` twice", ENTRY_KEY_NAMES[field])));
-            }
+                    .with_detail(format!("`{name}` twice"))
+            };
             match field {
+                0 if fields.dtype.is_some() => return Err(twice()),
+                1 if fields.shape.is_some() => return Err(twice()),
+                2 if fields.offsets.is_some() => return Err(twice()),
                 0 => fields.dtype = Some(dtype(s)?),
                 1 => fields.shape = Some(shape(s, shapes, options.limits.max_rank)?),
                 _ => fields.offsets = Some(offsets(s)?),

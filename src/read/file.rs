@@ -6,7 +6,7 @@ use std::fs::File;
 use std::path::Path;
 
 use super::load::{self, LoadOptions};
-use super::SafeTensors;
+use super::{data_section, SafeTensors};
 use crate::error::{Error, ErrorKind, Result};
 use crate::header::{Header, PREFIX_LEN};
 use crate::limits::ParseOptions;
@@ -75,14 +75,12 @@ impl SafeTensorsFile {
     }
 
     fn read(path: &Path, options: &LoadOptions) -> Result<Self> {
-        let file = File::open(path)?;
-        let len = file.metadata()?.len();
-        let (header, head) = load::read_header(&file, len, &options.parse)?;
-        let map = load::read_owned(&file, &header, &head, options)?;
-        load::check_unchanged(&file, len)?;
+        let opened = load::Opened::new(path, &options.parse)?;
+        let map = load::read_owned(&opened, options)?;
+        opened.check_unchanged()?;
         Ok(SafeTensorsFile {
             storage: Storage::Owned(map),
-            header,
+            header: opened.header,
         })
     }
 
@@ -155,11 +153,11 @@ impl SafeTensorsFile {
     /// [`names`]: SafeTensors::names
     /// [`metadata`]: SafeTensors::metadata
     pub fn tensors(&self) -> SafeTensors<'_> {
-        // Opening checked the file's length against the header, so the data
-        // section starts inside the bytes and is exactly the header's data
-        // length.
-        let start = self.header.data_start() as usize;
-        SafeTensors::over(&self.header, &self.storage.bytes()[start..])
+        // Opening checked the file's length against the header.
+        SafeTensors::over(
+            &self.header,
+            data_section(&self.header, self.storage.bytes()),
+        )
     }
 
     /// The parsed header.

@@ -10,7 +10,7 @@ use std::io;
 use std::path::Path;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::header::{Header, TensorInfo, PREFIX_LEN};
+use crate::header::{Header, TensorInfo};
 use crate::limits::ParseOptions;
 
 /// Reads are split into pieces of at most this many bytes, so that threads
@@ -63,6 +63,11 @@ impl From<ParseOptions> for LoadOptions {
 impl LoadOptions {
     /// The number of threads to use.
     pub(crate) fn thread_count(&self) -> usize {
+        // Without positioned reads, clones of a handle share one cursor, so
+        // reads from several threads would race.
+        if cfg!(not(any(unix, windows))) {
+            return 1;
+        }
         match self.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -115,32 +120,40 @@ fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
     file.read_exact(buf)
 }
 
-/// Reads and validates the header of `file`, which is `len` bytes long:
-/// exactly 8 + N bytes are read. Returns the header and those bytes.
-pub(crate) fn read_header(
-    file: &File,
-    len: u64,
-    options: &ParseOptions,
-) -> Result<(Header, Vec<u8>)> {
-    let mut prefix = [0u8; PREFIX_LEN];
-    if len < PREFIX_LEN as u64 {
-        return Err(Error::new(ErrorKind::FileTooSmall).with_detail(format!("{len} bytes")));
+/// A file opened for loading: its handle, its length when opened, and its
+/// header, read (exactly 8 + N bytes) and checked against that length
+/// before any tensor byte is read.
+pub(crate) struct Opened {
+    pub(crate) file: File,
+    pub(crate) len: u64,
+    pub(crate) header: Header,
+}
+
+impl Opened {
+    pub(crate) fn new(path: &Path, options: &ParseOptions) -> Result<Opened> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        let header = Header::read_from_with(&file, options)?;
+        header.check_file_len(len)?;
+        Ok(Opened { file, len, header })
     }
-    read_at(file, &mut prefix, 0)?;
-    let n = Header::declared_len(prefix, options)?;
-    let end = n.saturating_add(PREFIX_LEN as u64);
-    if end > len {
-        return Err(Error::new(ErrorKind::HeaderOutOfBounds)
-            .at(0)
-            .with_detail(format!("header of {n} bytes in a file of {len}")));
+
+    /// File offset of a tensor's first byte.
+    fn offset_of(&self, info: &TensorInfo<'_>) -> u64 {
+        self.header.data_start() + info.data_offsets().0
     }
-    // `end <= len`, and the limit keeps N far below usize::MAX.
-    let mut head = vec![0u8; end as usize];
-    head[..PREFIX_LEN].copy_from_slice(&prefix);
-    read_at(file, &mut head[PREFIX_LEN..], PREFIX_LEN as u64)?;
-    let header = Header::parse_with(&head, options)?;
-    header.check_file_len(len)?;
-    Ok((header, head))
+
+    /// Checks, after loading, that the file still has the length it had.
+    pub(crate) fn check_unchanged(&self) -> Result<()> {
+        let now = self.file.metadata()?.len();
+        if now != self.len {
+            return Err(Error::new(ErrorKind::FileChanged).with_detail(format!(
+                "{} bytes when opened, {now} after loading",
+                self.len
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// One read: these bytes of the file into this buffer.
@@ -149,8 +162,9 @@ struct Piece<'b> {
     buf: &'b mut [u8],
 }
 
-/// Reads every piece, the work split across `threads` threads with about
-/// the same number of bytes each. `done(bytes)` is called as pieces finish.
+/// Reads every piece on up to `threads` threads, which take the next piece
+/// in file order as they finish one (so a thread that is slowed down does
+/// not hold up the others). `done(bytes)` is called as pieces finish.
 fn read_pieces(
     file: &File,
     pieces: Vec<Piece<'_>>,
@@ -171,48 +185,39 @@ fn read_pieces(
         }
     }
     let total: usize = small.iter().map(|p| p.buf.len()).sum();
-    let threads = threads.clamp(1, small.len().max(1));
-    if threads == 1 || total < 2 * PIECE {
-        for piece in small {
+    let threads = if total < 2 * PIECE {
+        1
+    } else {
+        threads.clamp(1, small.len())
+    };
+    let queue = std::sync::Mutex::new(small.into_iter());
+    // No reader panics while holding the lock, so a poisoned queue is as
+    // good as any.
+    let next = || queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+    let work = || -> Result<()> {
+        while let Some(piece) = next() {
             read_at(file, piece.buf, piece.offset)?;
             done(piece.buf.len() as u64);
         }
-        return Ok(());
+        Ok(())
+    };
+    if threads == 1 {
+        return work();
     }
-    // Threads take the next piece in file order as they finish one, so a
-    // thread that is slowed down does not hold up the others.
-    let queue = std::sync::Mutex::new(small.into_iter());
-    let next = || queue.lock().ok().and_then(|mut q| q.next());
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| -> Result<()> {
-                    while let Some(piece) = next() {
-                        read_at(file, piece.buf, piece.offset)?;
-                        done(piece.buf.len() as u64);
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
+        let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(Error::new(ErrorKind::Io))))
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect::<Result<Vec<()>>>()
     })?;
     Ok(())
 }
 
-/// The whole file in a fresh anonymous map: header bytes copied in, the
-/// data section read in parallel. The map is page aligned, so tensors are
-/// as aligned in memory as in the file.
-pub(crate) fn read_owned(
-    file: &File,
-    header: &Header,
-    head: &[u8],
-    options: &LoadOptions,
-) -> Result<memmap2::MmapMut> {
-    let len = usize::try_from(header.file_len())
+/// The whole file in a fresh anonymous map, read in parallel. The map is
+/// page aligned, so tensors are as aligned in memory as in the file.
+pub(crate) fn read_owned(opened: &Opened, options: &LoadOptions) -> Result<memmap2::MmapMut> {
+    let len = usize::try_from(opened.len)
         .map_err(|_| Error::new(ErrorKind::Overflow).with_detail("file larger than memory"))?;
     let mut map = memmap2::MmapMut::map_anon(len)?;
     #[cfg(target_os = "linux")]
@@ -220,24 +225,12 @@ pub(crate) fn read_owned(
         // Only advice: a kernel without huge pages to give ignores it.
         let _ = map.advise(memmap2::Advice::HugePage);
     }
-    let (head_part, data) = map.split_at_mut(head.len());
-    head_part.copy_from_slice(head);
-    let piece = Piece {
-        offset: head.len() as u64,
-        buf: data,
+    let whole = Piece {
+        offset: 0,
+        buf: &mut map,
     };
-    read_pieces(file, vec![piece], options.thread_count(), &|_| {})?;
+    read_pieces(&opened.file, vec![whole], options.thread_count(), &|_| {})?;
     Ok(map)
-}
-
-/// Checks, after loading, that the file still has the length it had.
-pub(crate) fn check_unchanged(file: &File, len: u64) -> Result<()> {
-    let now = file.metadata()?.len();
-    if now != len {
-        return Err(Error::new(ErrorKind::FileChanged)
-            .with_detail(format!("{len} bytes when opened, {now} after loading")));
-    }
-    Ok(())
 }
 
 /// Reads one tensor of the file at `path` into `buf`, which must be exactly
@@ -260,14 +253,13 @@ pub(crate) fn check_unchanged(file: &File, len: u64) -> Result<()> {
 pub fn read_tensor_into(path: impl AsRef<Path>, name: &str, buf: &mut [u8]) -> Result<()> {
     let path = path.as_ref();
     let mut read = || -> Result<()> {
-        let file = File::open(path)?;
-        let len = file.metadata()?.len();
-        let (header, _) = read_header(&file, len, &ParseOptions::default())?;
-        let info = header
+        let opened = Opened::new(path, &ParseOptions::default())?;
+        let info = opened
+            .header
             .get(name)
             .ok_or_else(|| Error::new(ErrorKind::TensorNotFound).with_tensor(name))?;
         check_dest(&info, buf)?;
-        read_at(&file, buf, header.data_start() + info.data_offsets().0)
+        read_at(&opened.file, buf, opened.offset_of(&info))
     };
     read().map_err(|e| e.in_file(path))
 }
@@ -327,14 +319,12 @@ pub fn load_into<'b>(
 ) -> Result<Header> {
     let path = path.as_ref();
     let mut load = || -> Result<Header> {
-        let file = File::open(path)?;
-        let len = file.metadata()?.len();
-        let (header, _) = read_header(&file, len, &options.parse)?;
+        let opened = Opened::new(path, &options.parse)?;
         let mut pieces = Vec::new();
-        for info in header.iter() {
+        for info in opened.header.iter() {
             if let Some(buf) = dest(info) {
                 check_dest(&info, buf)?;
-                let offset = header.data_start() + info.data_offsets().0;
+                let offset = opened.offset_of(&info);
                 pieces.push(Piece { offset, buf });
             }
         }
@@ -344,9 +334,9 @@ pub fn load_into<'b>(
             let now = read.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
             progress(now, total);
         };
-        read_pieces(&file, pieces, options.thread_count(), &done)?;
-        check_unchanged(&file, len)?;
-        Ok(header)
+        read_pieces(&opened.file, pieces, options.thread_count(), &done)?;
+        opened.check_unchanged()?;
+        Ok(opened.header)
     };
     load().map_err(|e| e.in_file(path))
 }

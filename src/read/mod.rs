@@ -55,7 +55,7 @@ impl<'data> SafeTensors<'data> {
     pub fn deserialize_with(buffer: &'data [u8], options: &ParseOptions) -> Result<Self> {
         let header = Header::parse_with(buffer, options)?;
         header.check_file_len(buffer.len() as u64)?;
-        let data = data_section(&header, buffer)?;
+        let data = data_section(&header, buffer);
         Ok(SafeTensors {
             header: Cow::Owned(header),
             data,
@@ -142,10 +142,8 @@ impl<'data> SafeTensors<'data> {
     }
 }
 
-/// The data section of a whole file whose length the header has accepted.
-fn data_section<'a>(header: &Header, file: &'a [u8]) -> Result<&'a [u8]> {
-    usize::try_from(header.data_start())
-        .ok()
-        .and_then(|start| file.get(start..))
-        .ok_or_else(|| Error::new(ErrorKind::DataOutOfBounds))
+/// The data section of a whole file whose length the header has accepted
+/// (`check_file_len`), so it starts inside the file.
+fn data_section<'a>(header: &Header, file: &'a [u8]) -> &'a [u8] {
+    &file[header.data_start() as usize..]
 }

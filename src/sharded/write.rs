@@ -56,17 +56,15 @@ impl Writer<'_> {
             }
         }
         let total: u64 = tensors.iter().map(|(_, v)| v.data_len() as u64).sum();
-        let mut done = 0u64;
+        // Shards are runs of consecutive tensors (`assign` is greedy in order).
+        let (mut done, mut start) = (0u64, 0usize);
         for (k, file) in files.iter().enumerate() {
-            let members: Vec<(&str, &_)> = tensors
-                .iter()
-                .zip(&shard_of)
-                .filter(|(_, &s)| s == k)
-                .map(|((n, v), _)| (n.as_ref(), v))
-                .collect();
+            let count = shard_of[start..].iter().take_while(|&&s| s == k).count();
+            let members = &tensors[start..start + count];
+            start += count;
             let size: u64 = members.iter().map(|(_, v)| v.data_len() as u64).sum();
             let shard = self.for_shard(done, total);
-            shard.to_file(members, dir.join(file))?;
+            shard.to_file(members.iter().map(|(n, v)| (n.as_ref(), v)), dir.join(file))?;
             done += size;
         }
         let path = dir.join(INDEX_FILE);
