@@ -20,7 +20,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tensorsafe::{Dtype, LoadOptions, SafeTensorsFile, TensorView, Writer};
+use tensorsafe::{Declaration, Dtype, LoadOptions, SafeTensorsFile, TensorView, Writer};
 
 const PAGE: usize = 4096;
 
@@ -151,7 +151,6 @@ fn run(gib: f64, runs: usize, dir: &Path) -> Result<(), Box<dyn std::error::Erro
         at += len;
     }
     let path = dir.join("model.safetensors");
-    let raw_path = dir.join("raw.bin");
     let file_bytes = Writer::new().to_vec(views.iter().cloned())?;
     let file_len = file_bytes.len();
     println!(
@@ -160,31 +159,8 @@ fn run(gib: f64, runs: usize, dir: &Path) -> Result<(), Box<dyn std::error::Erro
         file_len as f64 / 1e9
     );
 
-    // Writes, alternating.
-    let mut write = Method {
-        name: "write: Writer::to_file (atomic, fsync)",
-        times: vec![],
-    };
-    let mut raw_write = Method {
-        name: "write: raw write + fsync (ceiling)",
-        times: vec![],
-    };
-    for _ in 0..runs.max(3) {
-        // Dirty pages left by the previous write would throttle the next one:
-        // start each from a clean page cache.
-        settle();
-        time(&mut write.times, || {
-            Writer::new().to_file(views.iter().cloned(), &path)
-        })?;
-        settle();
-        time(&mut raw_write.times, || -> std::io::Result<()> {
-            let mut f = File::create(&raw_path)?;
-            f.write_all(&file_bytes)?;
-            f.sync_all()
-        })?;
-    }
+    let writes = measure_writes(&views, &file_bytes, &path, &dir.join("raw.bin"), runs)?;
     drop(file_bytes);
-    std::fs::remove_file(&raw_path)?;
     let _ = std::fs::read(&path)?; // warm the page cache
 
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -297,7 +273,7 @@ fn run(gib: f64, runs: usize, dir: &Path) -> Result<(), Box<dyn std::error::Erro
             ratio
         );
     }
-    for m in [&write, &raw_write] {
+    for m in &writes {
         let d = m.median();
         println!(
             "{:<58} {:>10.1} {:>8.2}",
@@ -326,24 +302,28 @@ fn run(gib: f64, runs: usize, dir: &Path) -> Result<(), Box<dyn std::error::Erro
             med(3),
             med(11),
         ),
-        (
-            "write vs raw write + fsync",
-            write.median(),
-            raw_write.median(),
-        ),
     ]);
+    let raw_write = writes[0].median();
+    for (what, m) in [
+        "Writer::to_file vs raw write + fsync",
+        "StreamWriter (stream_to_file) vs raw write + fsync",
+        "rewrite (mapped source, to_file) vs raw write + fsync",
+    ]
+    .into_iter()
+    .zip(&writes[1..])
+    {
+        ratios.push((what, m.median(), raw_write));
+    }
     println!("ratios (medians, same run, {threads} threads):");
     for (what, ours, other) in ratios {
         println!("  {what}: {:.2}x", other.as_secs_f64() / ours.as_secs_f64());
     }
     println!("(checksum {check:x})");
-    for (name, d) in rows.iter().chain(
-        [
-            (write.name.to_owned(), write.median()),
-            (raw_write.name.to_owned(), raw_write.median()),
-        ]
-        .iter(),
-    ) {
+    let write_rows: Vec<(String, Duration)> = writes
+        .iter()
+        .map(|m| (m.name.to_owned(), m.median()))
+        .collect();
+    for (name, d) in rows.iter().chain(&write_rows) {
         println!("csv,{name},{:.3},{:.3}", d.as_secs_f64() * 1e3, gbps(*d));
     }
     let svg = chart(
@@ -356,6 +336,75 @@ fn run(gib: f64, runs: usize, dir: &Path) -> Result<(), Box<dyn std::error::Erro
     std::fs::write(&svg_path, svg)?;
     println!("chart: {}", svg_path.display());
     Ok(())
+}
+
+/// Writes the checkpoint every way this crate can, beside a raw write +
+/// fsync of the same bytes (creating or truncating a file, like `dd
+/// conv=fsync`). Each round runs them all, starting one later each round
+/// so no method always follows the same one, from a clean page cache.
+fn measure_writes(
+    views: &[(&str, TensorView<'_>)],
+    file_bytes: &[u8],
+    path: &Path,
+    raw_path: &Path,
+    runs: usize,
+) -> Result<Vec<Method>, Box<dyn std::error::Error>> {
+    let names = [
+        "write: raw write + fsync (ceiling)",
+        "write: Writer::to_file (atomic, fsync)",
+        "write: StreamWriter, 4 MiB chunks (atomic, fsync)",
+        "write: rewrite (mapped source, Writer::to_file)",
+    ];
+    let mut methods: Vec<Method> = names
+        .iter()
+        .map(|&name| Method {
+            name,
+            times: vec![],
+        })
+        .collect();
+    let source = path.with_extension("source");
+    std::fs::write(&source, file_bytes)?;
+    let declarations: Vec<Declaration> = views
+        .iter()
+        .map(|(n, v)| Declaration::new(*n, v.dtype(), v.shape()))
+        .collect();
+    for round in 0..runs.max(3) {
+        for k in 0..names.len() {
+            let which = (round + k) % names.len();
+            // Dirty pages left by the previous write would throttle the
+            // next one: start each from a clean page cache.
+            settle();
+            let times = &mut methods[which].times;
+            match which {
+                0 => time(times, || -> std::io::Result<()> {
+                    let mut f = File::create(raw_path)?;
+                    f.write_all(file_bytes)?;
+                    f.sync_all()
+                })?,
+                1 => time(times, || Writer::new().to_file(views.iter().cloned(), path))?,
+                2 => time(times, || -> tensorsafe::Result<()> {
+                    let mut out = Writer::new().stream_to_file(path, declarations.clone())?;
+                    for (name, view) in views {
+                        for chunk in view.data().chunks(4 << 20) {
+                            out.write(name, chunk)?;
+                        }
+                    }
+                    out.finish()?.commit()
+                })?,
+                _ => time(times, || -> tensorsafe::Result<()> {
+                    // SAFETY: the benchmark's own file; nothing writes it meanwhile.
+                    let file = unsafe { SafeTensorsFile::mmap(&source)? };
+                    let st = file.tensors();
+                    Writer::new()
+                        .metadata(st.metadata())
+                        .to_file(st.iter(), path)
+                })?,
+            }
+        }
+    }
+    std::fs::remove_file(raw_path)?;
+    std::fs::remove_file(&source)?;
+    Ok(methods)
 }
 
 /// With `LOAD_SPEED_PYTHON` set to a Python that has safetensors and numpy

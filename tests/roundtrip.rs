@@ -127,6 +127,54 @@ fn a_failed_write_leaves_the_old_file_untouched() {
     assert_eq!(err.path(), Some(missing.as_path()));
 }
 
+fn entries(dir: &std::path::Path) -> Vec<std::ffi::OsString> {
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_file_being_written_has_no_name_until_committed() {
+    use std::io::Write;
+    let dir = TempDir::new("unnamed");
+    let path = dir.path("model.safetensors");
+    // Large enough to replace in the background and to cross several
+    // writeback windows.
+    std::fs::write(&path, vec![7u8; 65 << 20]).unwrap();
+    let new: Vec<u8> = (0..20u32 << 20).map(|i| (i % 251) as u8).collect();
+
+    let mut file = tensorsafe::AtomicFile::create(&path).unwrap();
+    file.write_all(&new[..1 << 20]).unwrap();
+    let while_writing = entries(dir.dir());
+    if file.is_unnamed() {
+        // Killed now, the process would leave nothing behind.
+        assert_eq!(while_writing, ["model.safetensors"]);
+    } else {
+        assert_eq!(while_writing.len(), 2, "{while_writing:?}");
+    }
+    // On Linux the unnamed file is the rule (tmpfs, ext4, xfs, btrfs have it).
+    if cfg!(target_os = "linux") && std::env::var_os("TENSORSAFE_NAMED_TEMP_OK").is_none() {
+        assert!(file.is_unnamed(), "no O_TMPFILE in {}", dir.dir().display());
+    }
+    for chunk in new[1 << 20..].chunks(3 << 20) {
+        file.write_all(chunk).unwrap();
+    }
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 65 << 20);
+    file.commit().unwrap();
+    assert!(std::fs::read(&path).unwrap() == new);
+    assert_eq!(entries(dir.dir()), ["model.safetensors"]);
+
+    // Dropped uncommitted: the old file stays, nothing is left.
+    let mut file = tensorsafe::AtomicFile::create(&path).unwrap();
+    file.write_all(b"partial").unwrap();
+    drop(file);
+    assert!(std::fs::read(&path).unwrap() == new);
+    assert_eq!(entries(dir.dir()), ["model.safetensors"]);
+}
+
 #[test]
 fn invalid_views_are_refused_on_write_not_written() {
     let err = TensorView::new(Dtype::F32, &[3], &[0; 8]).unwrap_err();
