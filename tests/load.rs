@@ -3,7 +3,8 @@
 mod common;
 use common::temp::TempDir;
 use tensorsafe::{
-    load_into, read_tensor_into, Dtype, ErrorKind, LoadOptions, SafeTensorsFile, TensorView, Writer,
+    load_into, read_tensor_into, Checkpoint, Dtype, ErrorKind, LoadOptions, SafeTensorsFile,
+    TensorView, Writer,
 };
 
 #[test]
@@ -136,4 +137,166 @@ fn caller_buffers_get_exactly_their_tensors() {
     assert_eq!(one, b);
     let err = read_tensor_into(&path, "zzz", &mut one).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TensorNotFound);
+}
+
+/// Tensors of awkward sizes, so that direct reads start and end inside
+/// blocks and pieces cross block boundaries.
+fn awkward_tensors() -> Vec<(String, Vec<u8>)> {
+    [1usize, 4095, 4097, 3 << 20 | 13, 9 << 20 | 1, 2, 8 << 20]
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| {
+            let bytes = (0..n).map(|j| (j * 7 + i * 13) as u8).collect();
+            (format!("t{i}"), bytes)
+        })
+        .collect()
+}
+
+#[test]
+#[cfg_attr(miri, ignore)]
+fn direct_reads_fill_buffers_of_any_size_and_offset() {
+    let dir = TempDir::new("direct");
+    let path = dir.path("model.safetensors");
+    let tensors = awkward_tensors();
+    let views = tensors
+        .iter()
+        .map(|(n, b)| (n, TensorView::new(Dtype::U8, &[b.len()], b).unwrap()));
+    Writer::new().to_file(views, &path).unwrap();
+    for (direct, threads) in [(true, 1), (true, 2), (true, 3), (false, 2)] {
+        let mut options = LoadOptions::default();
+        options.direct = direct;
+        options.threads = threads;
+        let mut bufs: Vec<Vec<u8>> = tensors.iter().map(|(_, b)| vec![0xAA; b.len()]).collect();
+        let mut slots: Vec<Option<&mut [u8]>> = bufs.iter_mut().map(|b| Some(&mut b[..])).collect();
+        load_into(
+            &path,
+            &options,
+            |t| slots[t.name()[1..].parse::<usize>().unwrap()].take(),
+            |_, _| {},
+        )
+        .unwrap();
+        for ((name, expected), got) in tensors.iter().zip(&bufs) {
+            assert!(
+                got == expected,
+                "{name}, direct {direct}, {threads} threads"
+            );
+        }
+        // The owned open takes the option too.
+        let file = SafeTensorsFile::open_with(&path, &options).unwrap();
+        assert!(file.as_bytes() == std::fs::read(&path).unwrap().as_slice());
+    }
+}
+
+/// A checkpoint of the awkward tensors in three or more shards, with the
+/// tensors' bytes by name.
+fn sharded(dir: &TempDir) -> (std::path::PathBuf, Vec<(String, Vec<u8>)>) {
+    let tensors = awkward_tensors();
+    let views = tensors
+        .iter()
+        .map(|(n, b)| (n, TensorView::new(Dtype::U8, &[b.len()], b).unwrap()));
+    let ckpt = dir.path("ckpt");
+    let files = Writer::new().sharded(views, &ckpt, 9 << 20).unwrap();
+    assert!(files.len() >= 3, "{files:?}");
+    (ckpt, tensors)
+}
+
+#[test]
+#[cfg_attr(miri, ignore)]
+fn a_checkpoint_loads_all_shards_at_once_with_progress() {
+    let dir = TempDir::new("ckpt-load");
+    let (ckpt, tensors) = sharded(&dir);
+    let files_len: u64 = std::fs::read_dir(&ckpt)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
+    for threads in [1, 2, 3] {
+        let mut options = LoadOptions::default();
+        options.threads = threads;
+        let reports = std::sync::Mutex::new(Vec::new());
+        let checkpoint = Checkpoint::load(&ckpt, &options, |done, total| {
+            reports.lock().unwrap().push((done, total))
+        })
+        .unwrap();
+        for (name, bytes) in &tensors {
+            assert!(
+                checkpoint.tensor(name).unwrap().data() == bytes.as_slice(),
+                "{name}"
+            );
+        }
+        let reports = reports.into_inner().unwrap();
+        assert!(reports.iter().all(|&(_, total)| total == files_len));
+        assert_eq!(reports.iter().map(|r| r.0).max(), Some(files_len));
+    }
+
+    // Into one arena, in the order asked.
+    let total: usize = tensors.iter().map(|(_, b)| b.len()).sum();
+    let mut arena = vec![0u8; total];
+    let mut rest = arena.as_mut_slice();
+    let mut order = Vec::new();
+    let mut options = LoadOptions::default();
+    options.direct = true;
+    Checkpoint::load_into(
+        &ckpt,
+        &options,
+        |t| {
+            order.push(t.name().to_owned());
+            let (mine, more) = std::mem::take(&mut rest).split_at_mut(t.byte_len() as usize);
+            rest = more;
+            Some(mine)
+        },
+        |_, _| {},
+    )
+    .unwrap();
+    let mut at = 0;
+    for name in &order {
+        let bytes = &tensors.iter().find(|(n, _)| n == name).unwrap().1;
+        assert!(&arena[at..at + bytes.len()] == bytes.as_slice(), "{name}");
+        at += bytes.len();
+    }
+    assert_eq!(order.len(), tensors.len());
+}
+
+#[test]
+#[cfg_attr(miri, ignore)]
+fn a_broken_checkpoint_is_refused_naming_the_file() {
+    let dir = TempDir::new("ckpt-broken");
+    let (ckpt, _) = sharded(&dir);
+    let index = ckpt.join(tensorsafe::INDEX_FILE);
+    let text = std::fs::read_to_string(&index).unwrap();
+    let first = Checkpoint::open(&ckpt).unwrap().files()[0].clone();
+    let last = Checkpoint::open(&ckpt)
+        .unwrap()
+        .files()
+        .last()
+        .unwrap()
+        .clone();
+
+    // The index maps t0 to the wrong shard: refused before any data is read.
+    let wrong = text.replacen(
+        &format!("\"t0\": \"{first}\""),
+        &format!("\"t0\": \"{last}\""),
+        1,
+    );
+    assert_ne!(wrong, text);
+    std::fs::write(&index, &wrong).unwrap();
+    let never =
+        |_: tensorsafe::TensorInfo<'_>| -> Option<&mut [u8]> { panic!("asked for a destination") };
+    let err = Checkpoint::load_into(&ckpt, &LoadOptions::default(), never, |_, _| {}).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.tensor()),
+        (ErrorKind::IndexMismatch, Some("t0"))
+    );
+    let err = Checkpoint::load(&ckpt, &LoadOptions::default(), |_, _| {}).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::IndexMismatch);
+    std::fs::write(&index, &text).unwrap();
+
+    // A shard cut short: the error names that shard.
+    let shard = ckpt.join(&last);
+    let bytes = std::fs::read(&shard).unwrap();
+    std::fs::write(&shard, &bytes[..bytes.len() - 1]).unwrap();
+    let err = Checkpoint::load(&ckpt, &LoadOptions::default(), |_, _| {}).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::DataOutOfBounds);
+    assert_eq!(err.path(), Some(shard.as_path()));
 }

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use tensorsafe::{Checkpoint, Metadata, SafeTensorsFile, TensorView};
+use tensorsafe::{Checkpoint, LoadOptions, Metadata, SafeTensorsFile, TensorView};
 
-use crate::Failure;
+use crate::{progress, Failure};
 
 /// An opened file or sharded checkpoint, with every file validated.
 pub enum Source {
@@ -56,11 +56,6 @@ fn single_file(path: &Path) -> PathBuf {
         .unwrap_or_else(|| path.to_owned())
 }
 
-/// Opens a sharded checkpoint's index (shards stay closed).
-pub fn open_checkpoint(path: &Path) -> Result<Checkpoint, Failure> {
-    Checkpoint::open(path).map_err(|e| Failure::from_error(path, &e))
-}
-
 impl Source {
     /// Opens PATH and every file it names.
     pub fn open(path: &Path) -> Result<Source, Failure> {
@@ -69,12 +64,15 @@ impl Source {
             let file = open_file(&path)?;
             return Ok(Source::File { path, file });
         }
-        let checkpoint = open_checkpoint(path)?;
-        for i in 0..checkpoint.files().len() {
-            checkpoint
-                .shard(i)
-                .map_err(|e| Failure::from_error(checkpoint.index_path(), &e))?;
-        }
+        // Every shard at once, threads sharing the reads across files; the
+        // headers are checked against the index before any data is read.
+        let bar = progress::bytes(0, "loading");
+        let checkpoint = Checkpoint::load(path, &LoadOptions::default(), |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        })
+        .map_err(|e| Failure::from_error(path, &e))?;
+        bar.finish_and_clear();
         Ok(Source::Sharded(checkpoint))
     }
 

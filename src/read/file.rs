@@ -75,13 +75,18 @@ impl SafeTensorsFile {
     }
 
     fn read(path: &Path, options: &LoadOptions) -> Result<Self> {
-        let opened = load::Opened::new(path, &options.parse)?;
+        let opened = load::Opened::new(path, options)?;
         let map = load::read_owned(&opened, options)?;
-        opened.check_unchanged()?;
-        Ok(SafeTensorsFile {
+        Ok(Self::owned(map, opened.header))
+    }
+
+    /// A file read into `map`, whose `header` was checked against its
+    /// length.
+    pub(crate) fn owned(map: memmap2::MmapMut, header: Header) -> Self {
+        SafeTensorsFile {
             storage: Storage::Owned(map),
-            header: opened.header,
-        })
+            header,
+        }
     }
 
     /// Maps the file at `path` into memory and validates it with default

@@ -7,7 +7,8 @@
 
 use std::fs::File;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::header::{Header, TensorInfo};
@@ -24,6 +25,7 @@ const PIECE: usize = 8 << 20;
 /// let mut options = LoadOptions::default();
 /// options.threads = 4;            // 0 (the default): one per available core
 /// options.huge_pages = false;     // Linux only: ask for transparent huge pages
+/// options.direct = true;          // Linux only: caller-buffer loads bypass the page cache
 /// options.parse.limits.max_tensors = 100_000;
 /// # let _ = options;
 /// ```
@@ -39,6 +41,17 @@ pub struct LoadOptions {
     /// (`madvise(MADV_HUGEPAGE)`): far fewer page faults when the kernel
     /// has huge pages to give. Default: on.
     pub huge_pages: bool,
+    /// On Linux, read with `O_DIRECT`, bypassing the page cache, so a model
+    /// nearly as large as memory is not held twice (once in the page cache,
+    /// once in your buffers): meant for [`load_into`] and
+    /// [`Checkpoint::load_into`] on a cold file. Any buffer, offset and length works: reads are aligned
+    /// inside, through a small bounce buffer per thread. Where the
+    /// filesystem refuses `O_DIRECT` (tmpfs, some network filesystems),
+    /// reads go through the page cache as usual. Elsewhere it is ignored.
+    /// Default: off.
+    ///
+    /// [`Checkpoint::load_into`]: crate::Checkpoint::load_into
+    pub direct: bool,
 }
 
 impl Default for LoadOptions {
@@ -47,6 +60,7 @@ impl Default for LoadOptions {
             parse: ParseOptions::default(),
             threads: 0,
             huge_pages: true,
+            direct: false,
         }
     }
 }
@@ -120,26 +134,43 @@ fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
     file.read_exact(buf)
 }
 
-/// A file opened for loading: its handle, its length when opened, and its
-/// header, read (exactly 8 + N bytes) and checked against that length
-/// before any tensor byte is read.
+/// A file opened for loading: its path and handle, its length when
+/// opened, and its header, read (exactly 8 + N bytes) and checked against
+/// that length before any tensor byte is read.
 pub(crate) struct Opened {
+    pub(crate) path: PathBuf,
     pub(crate) file: File,
+    /// The same file opened with `O_DIRECT`, when asked for and allowed.
+    direct: Option<File>,
     pub(crate) len: u64,
     pub(crate) header: Header,
 }
 
 impl Opened {
-    pub(crate) fn new(path: &Path, options: &ParseOptions) -> Result<Opened> {
-        let file = File::open(path)?;
-        let len = file.metadata()?.len();
-        let header = Header::read_from_with(&file, options)?;
-        header.check_file_len(len)?;
-        Ok(Opened { file, len, header })
+    pub(crate) fn new(path: &Path, options: &LoadOptions) -> Result<Opened> {
+        let open = || -> Result<Opened> {
+            let file = File::open(path)?;
+            let len = file.metadata()?.len();
+            let header = Header::read_from_with(&file, &options.parse)?;
+            header.check_file_len(len)?;
+            let direct = if options.direct {
+                direct::open(path)
+            } else {
+                None
+            };
+            Ok(Opened {
+                path: path.to_owned(),
+                file,
+                direct,
+                len,
+                header,
+            })
+        };
+        open().map_err(|e| e.in_file(path))
     }
 
     /// File offset of a tensor's first byte.
-    fn offset_of(&self, info: &TensorInfo<'_>) -> u64 {
+    pub(crate) fn offset_of(&self, info: &TensorInfo<'_>) -> u64 {
         self.header.data_start() + info.data_offsets().0
     }
 
@@ -147,57 +178,79 @@ impl Opened {
     pub(crate) fn check_unchanged(&self) -> Result<()> {
         let now = self.file.metadata()?.len();
         if now != self.len {
-            return Err(Error::new(ErrorKind::FileChanged).with_detail(format!(
-                "{} bytes when opened, {now} after loading",
-                self.len
-            )));
+            return Err(Error::new(ErrorKind::FileChanged)
+                .with_detail(format!(
+                    "{} bytes when opened, {now} after loading",
+                    self.len
+                ))
+                .in_file(&self.path));
         }
         Ok(())
     }
 }
 
-/// One read: these bytes of the file into this buffer.
-struct Piece<'b> {
-    offset: u64,
-    buf: &'b mut [u8],
+/// One read: these bytes of this file into this buffer.
+pub(crate) struct Piece<'b> {
+    pub(crate) from: &'b Opened,
+    pub(crate) offset: u64,
+    pub(crate) buf: &'b mut [u8],
 }
 
-/// Reads every piece on up to `threads` threads, which take the next piece
-/// in file order as they finish one (so a thread that is slowed down does
-/// not hold up the others). `done(bytes)` is called as pieces finish.
-fn read_pieces(
-    file: &File,
+impl Piece<'_> {
+    /// Reads the piece, through `bounce` when the file is read directly.
+    fn read(self, bounce: &mut Option<memmap2::MmapMut>) -> Result<()> {
+        let result = match &self.from.direct {
+            Some(direct) => match bounce {
+                Some(bounce) => direct::read_at(direct, self.buf, self.offset, bounce),
+                None => Err(Error::from(io::Error::from(io::ErrorKind::OutOfMemory))),
+            },
+            None => read_at(&self.from.file, self.buf, self.offset),
+        };
+        result.map_err(|e| e.in_file(&self.from.path))
+    }
+}
+
+/// Reads every piece on up to `options.threads` threads, which take the
+/// next piece in order as they finish one (so a thread that is slowed down
+/// does not hold up the others). `progress` is told the bytes read so far
+/// and in all as pieces finish. Pieces may come from several files.
+pub(crate) fn read_pieces(
     pieces: Vec<Piece<'_>>,
-    threads: usize,
-    done: &(dyn Fn(u64) + Sync),
+    options: &LoadOptions,
+    progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<()> {
     // Cut large pieces so every thread has a share of one large tensor.
     let mut small = Vec::with_capacity(pieces.len());
-    for Piece { offset, buf } in pieces {
+    for Piece { from, offset, buf } in pieces {
         let mut at = offset;
         for chunk in buf.chunks_mut(PIECE) {
             let len = chunk.len() as u64;
             small.push(Piece {
+                from,
                 offset: at,
                 buf: chunk,
             });
             at += len;
         }
     }
-    let total: usize = small.iter().map(|p| p.buf.len()).sum();
-    let threads = if total < 2 * PIECE {
+    let total: u64 = small.iter().map(|p| p.buf.len() as u64).sum();
+    let direct = small.iter().any(|p| p.from.direct.is_some());
+    let threads = if total < 2 * PIECE as u64 {
         1
     } else {
-        threads.clamp(1, small.len())
+        options.thread_count().clamp(1, small.len())
     };
     let queue = std::sync::Mutex::new(small.into_iter());
     // No reader panics while holding the lock, so a poisoned queue is as
     // good as any.
     let next = || queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+    let read = AtomicU64::new(0);
     let work = || -> Result<()> {
+        let mut bounce = if direct { direct::bounce() } else { None };
         while let Some(piece) = next() {
-            read_at(file, piece.buf, piece.offset)?;
-            done(piece.buf.len() as u64);
+            let len = piece.buf.len() as u64;
+            piece.read(&mut bounce)?;
+            progress(read.fetch_add(len, Ordering::Relaxed) + len, total);
         }
         Ok(())
     };
@@ -214,22 +267,34 @@ fn read_pieces(
     Ok(())
 }
 
-/// The whole file in a fresh anonymous map, read in parallel. The map is
-/// page aligned, so tensors are as aligned in memory as in the file.
-pub(crate) fn read_owned(opened: &Opened, options: &LoadOptions) -> Result<memmap2::MmapMut> {
-    let len = usize::try_from(opened.len)
+/// A fresh anonymous map of `len` bytes: page aligned, zero-filled lazily
+/// by the kernel (nothing is written twice), with transparent huge pages
+/// requested on Linux when asked for.
+pub(crate) fn owned_buffer(len: u64, options: &LoadOptions) -> Result<memmap2::MmapMut> {
+    let len = usize::try_from(len)
         .map_err(|_| Error::new(ErrorKind::Overflow).with_detail("file larger than memory"))?;
-    let mut map = memmap2::MmapMut::map_anon(len)?;
+    let map = memmap2::MmapMut::map_anon(len)?;
     #[cfg(target_os = "linux")]
     if options.huge_pages && len >= 2 << 20 {
         // Only advice: a kernel without huge pages to give ignores it.
         let _ = map.advise(memmap2::Advice::HugePage);
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = options;
+    Ok(map)
+}
+
+/// The whole file in a fresh anonymous map, read in parallel. The map is
+/// page aligned, so tensors are as aligned in memory as in the file.
+pub(crate) fn read_owned(opened: &Opened, options: &LoadOptions) -> Result<memmap2::MmapMut> {
+    let mut map = owned_buffer(opened.len, options)?;
     let whole = Piece {
+        from: opened,
         offset: 0,
         buf: &mut map,
     };
-    read_pieces(&opened.file, vec![whole], options.thread_count(), &|_| {})?;
+    read_pieces(vec![whole], options, &|_, _| {})?;
+    opened.check_unchanged()?;
     Ok(map)
 }
 
@@ -252,8 +317,8 @@ pub(crate) fn read_owned(opened: &Opened, options: &LoadOptions) -> Result<memma
 /// ```
 pub fn read_tensor_into(path: impl AsRef<Path>, name: &str, buf: &mut [u8]) -> Result<()> {
     let path = path.as_ref();
+    let opened = Opened::new(path, &LoadOptions::default())?;
     let mut read = || -> Result<()> {
-        let opened = Opened::new(path, &ParseOptions::default())?;
         let info = opened
             .header
             .get(name)
@@ -265,7 +330,7 @@ pub fn read_tensor_into(path: impl AsRef<Path>, name: &str, buf: &mut [u8]) -> R
 }
 
 /// A destination buffer must be exactly the tensor's length.
-fn check_dest(info: &TensorInfo<'_>, buf: &[u8]) -> Result<()> {
+pub(crate) fn check_dest(info: &TensorInfo<'_>, buf: &[u8]) -> Result<()> {
     if buf.len() as u64 == info.byte_len() {
         return Ok(());
     }
@@ -317,26 +382,157 @@ pub fn load_into<'b>(
     mut dest: impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,
     progress: impl Fn(u64, u64) + Sync,
 ) -> Result<Header> {
-    let path = path.as_ref();
-    let mut load = || -> Result<Header> {
-        let opened = Opened::new(path, &options.parse)?;
-        let mut pieces = Vec::new();
-        for info in opened.header.iter() {
-            if let Some(buf) = dest(info) {
-                check_dest(&info, buf)?;
-                let offset = opened.offset_of(&info);
-                pieces.push(Piece { offset, buf });
+    let opened = Opened::new(path.as_ref(), options)?;
+    let mut pieces = Vec::new();
+    for info in opened.header.iter() {
+        if let Some(buf) = dest(info) {
+            check_dest(&info, buf).map_err(|e| e.in_file(&opened.path))?;
+            let offset = opened.offset_of(&info);
+            pieces.push(Piece {
+                from: &opened,
+                offset,
+                buf,
+            });
+        }
+    }
+    read_pieces(pieces, options, &progress)?;
+    opened.check_unchanged()?;
+    Ok(opened.header)
+}
+
+/// Reads with `O_DIRECT` (Linux): aligned reads into a bounce buffer,
+/// copied out to the destination.
+mod direct {
+    use std::fs::File;
+
+    use super::{Error, ErrorKind, Result, PIECE};
+
+    /// Offsets, lengths and addresses of direct reads are multiples of
+    /// this (the largest logical block size in common use).
+    pub(super) const ALIGN: u64 = 4096;
+
+    /// `path` opened for direct reads, if the system and filesystem allow.
+    #[cfg(target_os = "linux")]
+    pub(super) fn open(path: &std::path::Path) -> Option<File> {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(path)
+            .ok()
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(super) fn open(_path: &std::path::Path) -> Option<File> {
+        None
+    }
+
+    /// A page-aligned buffer large enough for any piece plus its alignment
+    /// on both ends; `None` if it cannot be had.
+    pub(super) fn bounce() -> Option<memmap2::MmapMut> {
+        memmap2::MmapMut::map_anon(PIECE + 2 * ALIGN as usize).ok()
+    }
+
+    /// Fills `buf` from `file` at `offset`, reading whole aligned blocks
+    /// into `bounce` (page aligned, a multiple of [`ALIGN`] long).
+    pub(super) fn read_at(
+        file: &File,
+        buf: &mut [u8],
+        offset: u64,
+        bounce: &mut [u8],
+    ) -> Result<()> {
+        let mut done = 0;
+        while done < buf.len() {
+            let at = offset + done as u64;
+            let start = at - at % ALIGN;
+            let skip = (at - start) as usize;
+            let want = round_up(skip + buf.len() - done).min(bounce.len());
+            let got = read_some_at(file, &mut bounce[..want], start)?;
+            if got <= skip {
+                return Err(Error::new(ErrorKind::FileChanged)
+                    .with_detail(format!("ended before byte {}", offset + buf.len() as u64)));
+            }
+            let n = (got - skip).min(buf.len() - done);
+            buf[done..done + n].copy_from_slice(&bounce[skip..skip + n]);
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// `n` rounded up to a multiple of [`ALIGN`].
+    fn round_up(n: usize) -> usize {
+        let align = ALIGN as usize;
+        n.div_ceil(align) * align
+    }
+
+    /// Reads into `buf` at `offset` until it is full or the file ends;
+    /// returns the bytes read.
+    fn read_some_at(file: &File, buf: &mut [u8], offset: u64) -> Result<usize> {
+        let mut got = 0;
+        while got < buf.len() {
+            match positioned_read(file, &mut buf[got..], offset + got as u64) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
             }
         }
-        let total: u64 = pieces.iter().map(|p| p.buf.len() as u64).sum();
-        let read = std::sync::atomic::AtomicU64::new(0);
-        let done = |n: u64| {
-            let now = read.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
-            progress(now, total);
-        };
-        read_pieces(&opened.file, pieces, options.thread_count(), &done)?;
-        opened.check_unchanged()?;
-        Ok(opened.header)
-    };
-    load().map_err(|e| e.in_file(path))
+        Ok(got)
+    }
+
+    #[cfg(unix)]
+    fn positioned_read(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        std::os::unix::fs::FileExt::read_at(file, buf, offset)
+    }
+
+    #[cfg(not(unix))]
+    fn positioned_read(_: &File, _: &mut [u8], _: u64) -> std::io::Result<usize> {
+        unreachable!("direct reads are opened only on Linux")
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn unaligned_reads_through_the_bounce_buffer() {
+            let dir =
+                std::env::temp_dir().join(format!("tensorsafe-direct-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("bytes");
+            let bytes: Vec<u8> = (0..3 * ALIGN as u32 + 77)
+                .map(|i| (i % 253) as u8)
+                .collect();
+            std::fs::write(&path, &bytes).unwrap();
+            // The direct handle where the filesystem has one, a plain one
+            // otherwise: the alignment logic is the same.
+            let file = open(&path).unwrap_or_else(|| File::open(&path).unwrap());
+            let mut bounce = bounce().unwrap();
+            // A small bounce buffer too, so one piece takes several reads.
+            let mut small = vec![0u8; 2 * ALIGN as usize];
+            let len = bytes.len() as u64;
+            for (offset, n) in [
+                (0, 1),
+                (1, 4095),
+                (4095, 2),
+                (4096, 4096),
+                (5, len as usize - 5),
+                (len - 3, 3),
+            ] {
+                for bounce in [&mut bounce[..], &mut small[..]] {
+                    let mut buf = vec![0u8; n];
+                    read_at(&file, &mut buf, offset, bounce).unwrap();
+                    assert_eq!(
+                        buf,
+                        bytes[offset as usize..offset as usize + n],
+                        "{offset}+{n}"
+                    );
+                }
+            }
+            let mut past = vec![0u8; 10];
+            let err = read_at(&file, &mut past, len - 5, &mut bounce).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::FileChanged);
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
 }

@@ -8,7 +8,7 @@
 //! So every accessor is written once, here.
 
 mod file;
-mod load;
+pub(crate) mod load;
 
 pub use file::SafeTensorsFile;
 pub use load::{load_into, read_tensor_into, LoadOptions};

@@ -8,6 +8,8 @@ use std::sync::OnceLock;
 
 use super::index_file::{self, is_shard_name, plain_file_name, INDEX_FILE, MAX_INDEX_BYTES};
 use crate::error::{Error, ErrorKind, Result};
+use crate::header::{Header, TensorInfo};
+use crate::read::load::{self, LoadOptions, Opened, Piece};
 use crate::read::SafeTensorsFile;
 use crate::view::TensorView;
 
@@ -83,6 +85,125 @@ impl Checkpoint {
         let checkpoint = Self::open(path)?;
         checkpoint.verify()?;
         Ok(checkpoint)
+    }
+
+    /// Opens the index and reads every shard into memory at once: the
+    /// headers first (each read and checked, then checked against the
+    /// index as [`Checkpoint::verify`] does, before any tensor byte is
+    /// read), then all shards' bytes with positioned reads shared by
+    /// [`LoadOptions::threads`] threads across files, into page-aligned
+    /// memory as [`SafeTensorsFile::open`] does. `progress` is told the
+    /// bytes read so far and in all (for a progress bar).
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("tensorsafe-ckpt-load-{}", std::process::id()));
+    /// use tensorsafe::{Checkpoint, Dtype, LoadOptions, TensorView, Writer};
+    /// let (a, b) = ([1u8; 600], [2u8; 600]);
+    /// let tensors = [("a", TensorView::new(Dtype::U8, &[600], &a)?), ("b", TensorView::new(Dtype::U8, &[600], &b)?)];
+    /// Writer::new().sharded(tensors, &dir, 1000)?;
+    ///
+    /// let done = std::sync::atomic::AtomicU64::new(0);
+    /// let checkpoint = Checkpoint::load(&dir, &LoadOptions::default(), |read, _total| {
+    ///     done.store(read, std::sync::atomic::Ordering::Relaxed);
+    /// })?;
+    /// assert_eq!(checkpoint.tensor("b")?.data(), &[2; 600]);
+    /// assert!(done.into_inner() >= 1200);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn load(
+        path: impl AsRef<Path>,
+        options: &LoadOptions,
+        progress: impl Fn(u64, u64) + Sync,
+    ) -> Result<Self> {
+        let checkpoint = Self::open_as(path.as_ref(), Load::Read)?;
+        let opened = checkpoint.open_shards(options)?;
+        let mut maps = opened
+            .iter()
+            .map(|o| load::owned_buffer(o.len, options).map_err(|e| e.in_file(&o.path)))
+            .collect::<Result<Vec<_>>>()?;
+        let pieces = opened
+            .iter()
+            .zip(maps.iter_mut())
+            .map(|(from, map)| Piece {
+                from,
+                offset: 0,
+                buf: map,
+            })
+            .collect();
+        load::read_pieces(pieces, options, &progress)?;
+        for ((shard, map), slot) in opened.into_iter().zip(maps).zip(&checkpoint.shards) {
+            shard.check_unchanged()?;
+            // The slots are fresh: nothing else has filled them.
+            let _ = slot.set(SafeTensorsFile::owned(map, shard.header));
+        }
+        Ok(checkpoint)
+    }
+
+    /// Loads every shard's tensors into buffers the caller owns, without
+    /// mapping anything: [`load_into`](crate::load_into) for a whole
+    /// checkpoint. The headers are read and checked against the index
+    /// first; then `dest` is asked, shard by shard in file order, for each
+    /// tensor's destination (a buffer of exactly its length, or `None` to
+    /// skip it), and all chosen tensors are read in parallel across files.
+    /// Returns the checkpoint with its shards closed (opening one reads it).
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("tensorsafe-ckpt-into-{}", std::process::id()));
+    /// use tensorsafe::{Checkpoint, Dtype, LoadOptions, TensorView, Writer};
+    /// let (a, b) = ([1u8; 600], [2u8; 600]);
+    /// let tensors = [("a", TensorView::new(Dtype::U8, &[600], &a)?), ("b", TensorView::new(Dtype::U8, &[600], &b)?)];
+    /// Writer::new().sharded(tensors, &dir, 1000)?;
+    ///
+    /// // One arena for the whole checkpoint, handed out in the order asked.
+    /// let mut arena = vec![0u8; 1200];
+    /// let mut rest = arena.as_mut_slice();
+    /// let mut names = Vec::new();
+    /// Checkpoint::load_into(&dir, &LoadOptions::default(), |t| {
+    ///     names.push(t.name().to_owned());
+    ///     let (mine, more) = std::mem::take(&mut rest).split_at_mut(t.byte_len() as usize);
+    ///     rest = more;
+    ///     Some(mine)
+    /// }, |_, _| {})?;
+    /// assert_eq!(names, ["a", "b"]);
+    /// assert_eq!(arena[600..], [2; 600]);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn load_into<'b>(
+        path: impl AsRef<Path>,
+        options: &LoadOptions,
+        mut dest: impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,
+        progress: impl Fn(u64, u64) + Sync,
+    ) -> Result<Self> {
+        let checkpoint = Self::open_as(path.as_ref(), Load::Read)?;
+        let opened = checkpoint.open_shards(options)?;
+        let mut pieces = Vec::new();
+        for from in &opened {
+            for info in from.header.iter() {
+                if let Some(buf) = dest(info) {
+                    load::check_dest(&info, buf).map_err(|e| e.in_file(&from.path))?;
+                    let offset = from.offset_of(&info);
+                    pieces.push(Piece { from, offset, buf });
+                }
+            }
+        }
+        load::read_pieces(pieces, options, &progress)?;
+        for shard in &opened {
+            shard.check_unchanged()?;
+        }
+        Ok(checkpoint)
+    }
+
+    /// Every shard's handle and header, checked against the index.
+    fn open_shards(&self, options: &LoadOptions) -> Result<Vec<Opened>> {
+        let opened = self
+            .files
+            .iter()
+            .map(|file| Opened::new(&self.dir.join(file), options))
+            .collect::<Result<Vec<_>>>()?;
+        self.check_headers(opened.iter().map(|o| &o.header))?;
+        Ok(opened)
     }
 
     fn open_as(path: &Path, load: Load) -> Result<Self> {
@@ -189,10 +310,19 @@ impl Checkpoint {
     /// `*-NNNNN-of-NNNNN.safetensors` file in the directory the index does
     /// not name. The first problem is the error.
     pub fn verify(&self) -> Result<()> {
+        let headers = (0..self.files.len())
+            .map(|i| Ok(self.shard(i)?.header()))
+            .collect::<Result<Vec<_>>>()?;
+        self.check_headers(headers)
+    }
+
+    /// [`Checkpoint::verify`] on the shards' headers, in the order of
+    /// [`Checkpoint::files`].
+    fn check_headers<'h>(&self, headers: impl IntoIterator<Item = &'h Header>) -> Result<()> {
         let mut found: BTreeMap<&str, usize> = BTreeMap::new();
         let mut total: u64 = 0;
-        for i in 0..self.files.len() {
-            for info in self.shard(i)?.header().iter() {
+        for (i, header) in headers.into_iter().enumerate() {
+            for info in header.iter() {
                 total += info.byte_len();
                 self.check_placement(&mut found, info.name(), i)?;
             }
