@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use tensorsafe::{Dtype, SafeTensorsFile, TensorView, Writer};
+use tensorsafe::{Dtype, LoadOptions, SafeTensorsFile, TensorView, Writer};
 
 fn make_file(path: &Path, bytes: usize) {
     let tensors = (bytes / (4 << 20)).max(1);
@@ -57,7 +57,7 @@ fn load(c: &mut Criterion) {
         b.iter(|| touch(SafeTensorsFile::open(&path).unwrap().as_bytes()))
     });
     group.bench_function("tensorsafe load_into (reused buffers)", |b| {
-        b.iter(|| load_into_arena(&path, &mut arena).unwrap())
+        b.iter(|| load_into_arena(&path, &mut arena, &LoadOptions::default()).unwrap())
     });
     group.bench_function("tensorsafe mmap + touch", |b| {
         // SAFETY: the benchmark's own file; nothing writes it meanwhile.

@@ -20,7 +20,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tensorsafe::{Declaration, Dtype, LoadOptions, SafeTensorsFile, TensorView, Writer};
+use tensorsafe::{
+    Checkpoint, Declaration, Dtype, LoadOptions, SafeTensorsFile, TensorView, Writer,
+};
 
 const PAGE: usize = 4096;
 
@@ -161,7 +163,15 @@ fn run(gib: f64, runs: usize, dir: &Path) -> Result<(), Box<dyn std::error::Erro
 
     let writes = measure_writes(&views, &file_bytes, &path, &dir.join("raw.bin"), runs)?;
     drop(file_bytes);
+    // The same tensors as a checkpoint of four shards.
+    let ckpt = dir.join("ckpt");
+    let shards = Writer::new()
+        .sharded(views.iter().cloned(), &ckpt, (data_len / 4 + 1) as u64)?
+        .len();
+    drop(views);
+    drop(data);
     let _ = std::fs::read(&path)?; // warm the page cache
+    let cold = measure_cold(&path, file_len, runs)?;
 
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let names = [
@@ -178,6 +188,7 @@ fn run(gib: f64, runs: usize, dir: &Path) -> Result<(), Box<dyn std::error::Erro
         "ceiling: pread into touched buffer, 1 thread",
         "ceiling: pread into touched buffer, all threads",
         "ceiling: memcpy from the page cache (mapped file)",
+        "tensorsafe: Checkpoint::load (the same in shards) + touch",
     ];
     let mut methods: Vec<Method> = names
         .iter()
@@ -211,7 +222,7 @@ fn run(gib: f64, runs: usize, dir: &Path) -> Result<(), Box<dyn std::error::Erro
             Ok(touch(SafeTensorsFile::open_with(&path, &flat)?.as_bytes()))
         })?;
         time(&mut m[3].times, || {
-            load_into_arena(&path, &mut arena[data_start..])
+            load_into_arena(&path, &mut arena[data_start..], &LoadOptions::default())
         })?;
         check += time(&mut m[4].times, || -> tensorsafe::Result<u64> {
             // SAFETY: the benchmark's own file; nothing writes it meanwhile.
@@ -244,6 +255,11 @@ fn run(gib: f64, runs: usize, dir: &Path) -> Result<(), Box<dyn std::error::Erro
             touched.copy_from_slice(&map);
             Ok(())
         })?;
+        check += time(&mut m[13].times, || -> tensorsafe::Result<u64> {
+            let checkpoint = Checkpoint::load(&ckpt, &LoadOptions::default(), |_, _| {})?;
+            let files = (0..shards).map(|i| checkpoint.shard(i).map(|f| touch(f.as_bytes())));
+            files.sum()
+        })?;
     }
     check += touch(&arena) + touch(&touched);
 
@@ -273,7 +289,7 @@ fn run(gib: f64, runs: usize, dir: &Path) -> Result<(), Box<dyn std::error::Erro
             ratio
         );
     }
-    for m in &writes {
+    for m in cold.iter().chain(&writes) {
         let d = m.median();
         println!(
             "{:<58} {:>10.1} {:>8.2}",
@@ -303,6 +319,23 @@ fn run(gib: f64, runs: usize, dir: &Path) -> Result<(), Box<dyn std::error::Erro
             med(11),
         ),
     ]);
+    ratios.push((
+        "Checkpoint::load vs reference mmap+copy",
+        med(13),
+        reference,
+    ));
+    if let [direct, cached, read] = &cold[..] {
+        ratios.push((
+            "cold: O_DIRECT vs through the page cache",
+            direct.median(),
+            cached.median(),
+        ));
+        ratios.push((
+            "cold: O_DIRECT vs std::fs::read",
+            direct.median(),
+            read.median(),
+        ));
+    }
     let raw_write = writes[0].median();
     for (what, m) in [
         "Writer::to_file vs raw write + fsync",
@@ -319,8 +352,9 @@ fn run(gib: f64, runs: usize, dir: &Path) -> Result<(), Box<dyn std::error::Erro
         println!("  {what}: {:.2}x", other.as_secs_f64() / ours.as_secs_f64());
     }
     println!("(checksum {check:x})");
-    let write_rows: Vec<(String, Duration)> = writes
+    let write_rows: Vec<(String, Duration)> = cold
         .iter()
+        .chain(&writes)
         .map(|m| (m.name.to_owned(), m.median()))
         .collect();
     for (name, d) in rows.iter().chain(&write_rows) {
@@ -404,6 +438,79 @@ fn measure_writes(
     }
     std::fs::remove_file(raw_path)?;
     std::fs::remove_file(&source)?;
+    Ok(methods)
+}
+
+/// Drops the page cache (Linux, as root), or says why it cannot.
+fn drop_caches() -> std::io::Result<()> {
+    settle();
+    std::fs::write("/proc/sys/vm/drop_caches", "3")
+}
+
+/// The page cache's size in bytes (Linux), from `/proc/meminfo`.
+fn page_cache_bytes() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("Cached:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// With `LOAD_SPEED_COLD=1` and the right to drop the page cache (Linux,
+/// root), loads from a cold cache: `load_into` with `O_DIRECT` beside the
+/// same through the page cache and `std::fs::read`, each after dropping
+/// the cache, printing how much each left in the page cache.
+fn measure_cold(
+    path: &Path,
+    file_len: usize,
+    runs: usize,
+) -> Result<Vec<Method>, Box<dyn std::error::Error>> {
+    if std::env::var_os("LOAD_SPEED_COLD").is_none() {
+        return Ok(vec![]);
+    }
+    if let Err(e) = drop_caches() {
+        println!("cold loads skipped: cannot drop the page cache ({e})");
+        return Ok(vec![]);
+    }
+    let names = [
+        "cold: load_into caller buffers, O_DIRECT",
+        "cold: load_into caller buffers, page cache",
+        "cold: std::fs::read",
+    ];
+    let mut methods: Vec<Method> = names
+        .iter()
+        .map(|&name| Method {
+            name,
+            times: vec![],
+        })
+        .collect();
+    let mut cached = [0u64; 3];
+    let header = tensorsafe::Header::read_from(File::open(path)?)?;
+    let mut arena = vec![1u8; file_len];
+    let data_start = header.data_start() as usize;
+    let mut direct = LoadOptions::default();
+    direct.direct = true;
+    for round in 0..runs {
+        for k in 0..names.len() {
+            let which = (round + k) % names.len();
+            drop_caches()?;
+            let before = page_cache_bytes().unwrap_or(0);
+            let times = &mut methods[which].times;
+            match which {
+                0 => drop(time(times, || {
+                    load_into_arena(path, &mut arena[data_start..], &direct)
+                })?),
+                1 => drop(time(times, || {
+                    load_into_arena(path, &mut arena[data_start..], &LoadOptions::default())
+                })?),
+                _ => drop(time(times, || std::fs::read(path))?),
+            }
+            cached[which] = page_cache_bytes().unwrap_or(0).saturating_sub(before);
+        }
+    }
+    for (name, grew) in names.iter().zip(cached) {
+        println!("{name}: page cache grew by {:.0} MB", grew as f64 / 1e6);
+    }
+    let _ = std::fs::read(path)?; // warm again for what follows
     Ok(methods)
 }
 

@@ -27,11 +27,15 @@ pub fn reference_mmap_copy(path: &Path) -> Result<usize, Box<dyn std::error::Err
 
 /// `load_into` one arena: tensors get consecutive slices of `arena`, in
 /// file order, so `arena` must hold the data section.
-pub fn load_into_arena(path: &Path, arena: &mut [u8]) -> tensorsafe::Result<Header> {
+pub fn load_into_arena(
+    path: &Path,
+    arena: &mut [u8],
+    options: &LoadOptions,
+) -> tensorsafe::Result<Header> {
     let mut rest = arena;
     tensorsafe::load_into(
         path,
-        &LoadOptions::default(),
+        options,
         |t| {
             let (head, tail) = std::mem::take(&mut rest).split_at_mut(t.byte_len() as usize);
             rest = tail;

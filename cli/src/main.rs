@@ -120,7 +120,7 @@ enum Command {
     },
     /// Join a sharded checkpoint (its index or directory) into one file.
     Merge { input: PathBuf, output: PathBuf },
-    /// Time loading a file: open + parse, zero-copy walk, full copy, and a memcpy ceiling.
+    /// Time loading a file every way (read, into a buffer, mapped), beside std::fs::read and a memcpy.
     ///
     /// The file is memory-mapped: do not modify it while the benchmark runs.
     Bench {

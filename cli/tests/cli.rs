@@ -328,7 +328,15 @@ fn stats_and_bench_run() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(
-        stdout.contains("memcpy") && stdout.contains("reference"),
+        [
+            "memcpy",
+            "reference",
+            "load_into",
+            "read into memory",
+            "std::fs::read"
+        ]
+        .iter()
+        .all(|line| stdout.contains(line)),
         "{stdout}"
     );
     assert!(

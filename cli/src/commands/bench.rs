@@ -1,12 +1,15 @@
-//! `tensorsafe bench`: how fast a file loads, beside a plain memcpy of the
-//! same bytes (and optionally the reference crate) measured in the same run.
+//! `tensorsafe bench`: how fast a file loads every way this crate offers
+//! (read into memory, into a caller's buffer, mapped), beside
+//! `std::fs::read`, a plain memcpy of the same bytes and optionally the
+//! reference crate, measured in the same run.
 
 use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tensorsafe::SafeTensorsFile;
+use tensorsafe::{LoadOptions, SafeTensorsFile};
 
+use crate::source::open_file;
 use crate::{progress, Failure};
 
 /// Folds every byte, so each page is really read.
@@ -65,6 +68,29 @@ impl Step {
     }
 }
 
+/// Reads one byte per 4 KiB page, so lazily allocated memory is really there.
+fn touch_pages(bytes: &[u8]) -> u64 {
+    bytes.iter().step_by(4096).map(|&b| u64::from(b)).sum()
+}
+
+/// Every tensor into consecutive slices of `arena` (the data section's
+/// length), as a framework loading into its own storage would.
+fn load_into_arena(path: &Path, arena: &mut [u8]) -> Result<(), Failure> {
+    let mut rest = arena;
+    tensorsafe::load_into(
+        path,
+        &LoadOptions::default(),
+        |t| {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(t.byte_len() as usize);
+            rest = tail;
+            Some(head)
+        },
+        |_, _| {},
+    )
+    .map(|_| ())
+    .map_err(|e| Failure::from_error(path, &e))
+}
+
 /// Maps `path`; the bench reads files nothing else is writing.
 fn map(path: &Path) -> Result<SafeTensorsFile, Failure> {
     // SAFETY: `tensorsafe bench` documents that the file must not be modified
@@ -78,6 +104,9 @@ pub fn bench(path: &Path, runs: usize, reference: bool) -> Result<u8, Failure> {
     let data_len = probe.header().data_len();
     let file_len = probe.header().file_len();
     drop(probe);
+    let mut read = Step::new("open: read into memory + touch", file_len);
+    let mut into = Step::new("load_into one reused buffer", data_len);
+    let mut std_read = Step::new("std::fs::read", file_len);
     let mut open = Step::new("open + parse (mmap)", 0);
     let mut walk = Step::new("zero-copy walk of every tensor", data_len);
     let mut copy = Step::new("copy every tensor to owned memory", data_len);
@@ -86,9 +115,18 @@ pub fn bench(path: &Path, runs: usize, reference: bool) -> Result<u8, Failure> {
     let mut ref_walk = Step::new("reference: zero-copy walk", data_len);
     let mut ref_copy = Step::new("reference: copy to owned memory", data_len);
     let mut target = vec![0u8; usize::try_from(data_len).unwrap_or(0)];
+    let mut arena = vec![1u8; target.len()];
     let bar = progress::bytes(runs as u64, "benchmarking");
     let mut checksum = 0u64;
     for _ in 0..runs {
+        let owned =
+            read.time(|| -> Result<u64, Failure> { Ok(touch_pages(open_file(path)?.as_bytes())) })?;
+        checksum = checksum.wrapping_add(owned);
+        into.time(|| load_into_arena(path, &mut arena))?;
+        let bytes = std_read
+            .time(|| std::fs::read(path))
+            .map_err(|e| Failure::unreadable(path, &e.to_string()))?;
+        checksum = checksum.wrapping_add(bytes.len() as u64);
         let file = open.time(|| map(path))?;
         checksum = checksum.wrapping_add(walk.time(|| {
             file.tensors()
@@ -123,7 +161,15 @@ pub fn bench(path: &Path, runs: usize, reference: bool) -> Result<u8, Failure> {
     }
     bar.finish_and_clear();
     println!("{}: {file_len} bytes, {data_len} bytes of tensors, median of {runs} runs (checksum {checksum:x})", path.display());
-    for step in [&mut open, &mut walk, &mut copy, &mut memcpy] {
+    for step in [
+        &mut read,
+        &mut into,
+        &mut std_read,
+        &mut open,
+        &mut walk,
+        &mut copy,
+        &mut memcpy,
+    ] {
         step.print();
     }
     if reference {
