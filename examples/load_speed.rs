@@ -291,8 +291,10 @@ fn run(gib: f64, runs: usize, dir: &Path) -> Result<(), Box<dyn std::error::Erro
     }
     for m in cold.iter().chain(&writes) {
         let d = m.median();
+        // Disk times vary widely on shared machines: show the spread too.
+        let ms: Vec<u64> = m.times.iter().map(|t| t.as_millis() as u64).collect();
         println!(
-            "{:<58} {:>10.1} {:>8.2}",
+            "{:<58} {:>10.1} {:>8.2}   runs (ms): {ms:?}",
             m.name,
             d.as_secs_f64() * 1e3,
             gbps(d)
