@@ -495,6 +495,7 @@ mod direct {
         use super::*;
 
         #[test]
+        #[cfg_attr(miri, ignore)] // anonymous maps and O_DIRECT
         fn unaligned_reads_through_the_bounce_buffer() {
             let dir =
                 std::env::temp_dir().join(format!("tensorsafe-direct-{}", std::process::id()));
