@@ -80,6 +80,17 @@ struct Method {
 }
 
 impl Method {
+    /// One method per name, none timed yet.
+    fn list(names: &[&'static str]) -> Vec<Method> {
+        names
+            .iter()
+            .map(|&name| Method {
+                name,
+                times: vec![],
+            })
+            .collect()
+    }
+
     fn median(&self) -> Duration {
         let mut t = self.times.clone();
         t.sort();
@@ -190,13 +201,7 @@ fn run(gib: f64, runs: usize, dir: &Path) -> Result<(), Box<dyn std::error::Erro
         "ceiling: memcpy from the page cache (mapped file)",
         "tensorsafe: Checkpoint::load (the same in shards) + touch",
     ];
-    let mut methods: Vec<Method> = names
-        .iter()
-        .map(|&name| Method {
-            name,
-            times: vec![],
-        })
-        .collect();
+    let mut methods = Method::list(&names);
     let mut one = LoadOptions::default();
     one.threads = 1;
     let mut flat = LoadOptions::default();
@@ -391,13 +396,7 @@ fn measure_writes(
         "write: StreamWriter, 4 MiB chunks (atomic, fsync)",
         "write: rewrite (mapped source, Writer::to_file)",
     ];
-    let mut methods: Vec<Method> = names
-        .iter()
-        .map(|&name| Method {
-            name,
-            times: vec![],
-        })
-        .collect();
+    let mut methods = Method::list(&names);
     let source = path.with_extension("source");
     std::fs::write(&source, file_bytes)?;
     let declarations: Vec<Declaration> = views
@@ -478,13 +477,7 @@ fn measure_cold(
         "cold: load_into caller buffers, page cache",
         "cold: std::fs::read",
     ];
-    let mut methods: Vec<Method> = names
-        .iter()
-        .map(|&name| Method {
-            name,
-            times: vec![],
-        })
-        .collect();
+    let mut methods = Method::list(&names);
     let mut cached = [0u64; 3];
     let header = tensorsafe::Header::read_from(File::open(path)?)?;
     let mut arena = vec![1u8; file_len];

@@ -510,7 +510,7 @@ mod direct {
             let file = open(&path).unwrap_or_else(|| File::open(&path).unwrap());
             let mut bounce = bounce().unwrap();
             // A small bounce buffer too, so one piece takes several reads.
-            let mut small = vec![0u8; 2 * ALIGN as usize];
+            let mut small = memmap2::MmapMut::map_anon(2 * ALIGN as usize).unwrap();
             let len = bytes.len() as u64;
             for (offset, n) in [
                 (0, 1),
