@@ -44,11 +44,11 @@ pub struct LoadOptions {
     /// On Linux, read with `O_DIRECT`, bypassing the page cache, so a model
     /// nearly as large as memory is not held twice (once in the page cache,
     /// once in your buffers): meant for [`load_into`] and
-    /// [`Checkpoint::load_into`] on a cold file. Any buffer, offset and length works: reads are aligned
-    /// inside, through a small bounce buffer per thread. Where the
-    /// filesystem refuses `O_DIRECT` (tmpfs, some network filesystems),
-    /// reads go through the page cache as usual. Elsewhere it is ignored.
-    /// Default: off.
+    /// [`Checkpoint::load_into`] on a cold file. Any buffer, offset and
+    /// length works: reads are aligned inside, through a small bounce
+    /// buffer per thread. Where the filesystem refuses `O_DIRECT` (tmpfs,
+    /// some network filesystems), reads go through the page cache as usual.
+    /// Elsewhere it is ignored. Default: off.
     ///
     /// [`Checkpoint::load_into`]: crate::Checkpoint::load_into
     pub direct: bool,
@@ -154,7 +154,7 @@ impl Opened {
             let header = Header::read_from_with(&file, &options.parse)?;
             header.check_file_len(len)?;
             let direct = if options.direct {
-                direct::open(path)
+                direct::open(path, &file)
             } else {
                 None
             };
@@ -199,12 +199,10 @@ pub(crate) struct Piece<'b> {
 impl Piece<'_> {
     /// Reads the piece, through `bounce` when the file is read directly.
     fn read(self, bounce: &mut Option<memmap2::MmapMut>) -> Result<()> {
-        let result = match &self.from.direct {
-            Some(direct) => match bounce {
-                Some(bounce) => direct::read_at(direct, self.buf, self.offset, bounce),
-                None => Err(Error::from(io::Error::from(io::ErrorKind::OutOfMemory))),
-            },
-            None => read_at(&self.from.file, self.buf, self.offset),
+        // Without a bounce buffer (no memory for one), through the page cache.
+        let result = match (&self.from.direct, bounce) {
+            (Some(direct), Some(bounce)) => direct::read_at(direct, self.buf, self.offset, bounce),
+            _ => read_at(&self.from.file, self.buf, self.offset),
         };
         result.map_err(|e| e.in_file(&self.from.path))
     }
@@ -411,19 +409,22 @@ mod direct {
     /// this (the largest logical block size in common use).
     pub(super) const ALIGN: u64 = 4096;
 
-    /// `path` opened for direct reads, if the system and filesystem allow.
+    /// `path` opened for direct reads, if the system and filesystem allow
+    /// and it is still the file `opened` (not one renamed over it since).
     #[cfg(target_os = "linux")]
-    pub(super) fn open(path: &std::path::Path) -> Option<File> {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
+    pub(super) fn open(path: &std::path::Path, opened: &File) -> Option<File> {
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+        let direct = std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_DIRECT)
             .open(path)
-            .ok()
+            .ok()?;
+        let (a, b) = (direct.metadata().ok()?, opened.metadata().ok()?);
+        (a.dev() == b.dev() && a.ino() == b.ino()).then_some(direct)
     }
 
     #[cfg(not(target_os = "linux"))]
-    pub(super) fn open(_path: &std::path::Path) -> Option<File> {
+    pub(super) fn open(_path: &std::path::Path, _opened: &File) -> Option<File> {
         None
     }
 
@@ -507,7 +508,8 @@ mod direct {
             std::fs::write(&path, &bytes).unwrap();
             // The direct handle where the filesystem has one, a plain one
             // otherwise: the alignment logic is the same.
-            let file = open(&path).unwrap_or_else(|| File::open(&path).unwrap());
+            let plain = File::open(&path).unwrap();
+            let file = open(&path, &plain).unwrap_or(plain);
             let mut bounce = bounce().unwrap();
             // A small bounce buffer too, so one piece takes several reads.
             let mut small = memmap2::MmapMut::map_anon(2 * ALIGN as usize).unwrap();
