@@ -94,14 +94,18 @@ impl LoadOptions {
 pub(crate) fn read_at(file: &File, buf: &mut [u8], offset: u64) -> Result<()> {
     match read_exact_at(file, buf, offset) {
         Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-            Err(Error::new(ErrorKind::FileChanged).with_detail(format!(
-                "ended before byte {}",
-                offset.saturating_add(buf.len() as u64)
-            )))
-        }
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(ended_early(offset, buf)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// A read of `buf` at `offset` found the file shorter: it has changed
+/// since its header was checked against its length.
+fn ended_early(offset: u64, buf: &[u8]) -> Error {
+    Error::new(ErrorKind::FileChanged).with_detail(format!(
+        "ended before byte {}",
+        offset.saturating_add(buf.len() as u64)
+    ))
 }
 
 #[cfg(unix)]
@@ -172,6 +176,27 @@ impl Opened {
     /// File offset of a tensor's first byte.
     pub(crate) fn offset_of(&self, info: &TensorInfo<'_>) -> u64 {
         self.header.data_start() + info.data_offsets().0
+    }
+
+    /// Asks `dest`, in file order, for each tensor's destination and adds
+    /// a piece for every buffer given (which must be the tensor's length).
+    pub(crate) fn ask_destinations<'o, 'b: 'o>(
+        &'o self,
+        dest: &mut impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,
+        pieces: &mut Vec<Piece<'o>>,
+    ) -> Result<()> {
+        for info in self.header.iter() {
+            if let Some(buf) = dest(info) {
+                check_dest(&info, buf).map_err(|e| e.in_file(&self.path))?;
+                let offset = self.offset_of(&info);
+                pieces.push(Piece {
+                    from: self,
+                    offset,
+                    buf,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Checks, after loading, that the file still has the length it had.
@@ -382,17 +407,7 @@ pub fn load_into<'b>(
 ) -> Result<Header> {
     let opened = Opened::new(path.as_ref(), options)?;
     let mut pieces = Vec::new();
-    for info in opened.header.iter() {
-        if let Some(buf) = dest(info) {
-            check_dest(&info, buf).map_err(|e| e.in_file(&opened.path))?;
-            let offset = opened.offset_of(&info);
-            pieces.push(Piece {
-                from: &opened,
-                offset,
-                buf,
-            });
-        }
-    }
+    opened.ask_destinations(&mut dest, &mut pieces)?;
     read_pieces(pieces, options, &progress)?;
     opened.check_unchanged()?;
     Ok(opened.header)
@@ -403,7 +418,7 @@ pub fn load_into<'b>(
 mod direct {
     use std::fs::File;
 
-    use super::{Error, ErrorKind, Result, PIECE};
+    use super::{Result, PIECE};
 
     /// Offsets, lengths and addresses of direct reads are multiples of
     /// this (the largest logical block size in common use).
@@ -450,8 +465,7 @@ mod direct {
             let want = round_up(skip + buf.len() - done).min(bounce.len());
             let got = read_some_at(file, &mut bounce[..want], start)?;
             if got <= skip {
-                return Err(Error::new(ErrorKind::FileChanged)
-                    .with_detail(format!("ended before byte {}", offset + buf.len() as u64)));
+                return Err(super::ended_early(offset, buf));
             }
             let n = (got - skip).min(buf.len() - done);
             buf[done..done + n].copy_from_slice(&bounce[skip..skip + n]);
@@ -494,6 +508,7 @@ mod direct {
     #[cfg(test)]
     mod tests {
         use super::*;
+        use crate::ErrorKind;
 
         #[test]
         #[cfg_attr(miri, ignore)] // anonymous maps and O_DIRECT

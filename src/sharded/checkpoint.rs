@@ -179,14 +179,8 @@ impl Checkpoint {
         let checkpoint = Self::open_as(path.as_ref(), Load::Read)?;
         let opened = checkpoint.open_shards(options)?;
         let mut pieces = Vec::new();
-        for from in &opened {
-            for info in from.header.iter() {
-                if let Some(buf) = dest(info) {
-                    load::check_dest(&info, buf).map_err(|e| e.in_file(&from.path))?;
-                    let offset = from.offset_of(&info);
-                    pieces.push(Piece { from, offset, buf });
-                }
-            }
+        for shard in &opened {
+            shard.ask_destinations(&mut dest, &mut pieces)?;
         }
         load::read_pieces(pieces, options, &progress)?;
         for shard in &opened {

@@ -66,32 +66,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let plain = None;
 
     // F6 has no Python dtype; every other dtype goes in.
-    let all = Dtype::ALL
-        .iter()
-        .filter(|d| d.bits() != 6)
-        .enumerate()
-        .map(|(i, &d)| {
-            spec(
-                &format!("t.{}", d.name().to_lowercase()),
-                d,
-                &[2, 4],
-                i as u8,
-            )
-        })
-        .collect();
-    let aligned = Dtype::ALL
-        .iter()
-        .filter(|d| d.bits() != 6)
-        .enumerate()
-        .map(|(i, &d)| {
-            spec(
-                &format!("a.{}", d.name().to_lowercase()),
-                d,
-                &[3, 6],
-                i as u8,
-            )
-        })
-        .collect();
+    let every_dtype = |prefix: &str, shape: &[usize]| -> Vec<Spec> {
+        Dtype::ALL
+            .iter()
+            .filter(|d| d.bits() != 6)
+            .enumerate()
+            .map(|(i, &d)| {
+                let name = format!("{prefix}.{}", d.name().to_lowercase());
+                spec(&name, d, shape, i as u8)
+            })
+            .collect()
+    };
+    let all = every_dtype("t", &[2, 4]);
+    let aligned = every_dtype("a", &[3, 6]);
     files.push(("all_dtypes.safetensors", all, None, plain));
     files.push(("aligned_4096.safetensors", aligned, None, Some(4096)));
 
