@@ -1,7 +1,8 @@
 //! The element types a safetensors file can declare.
 
-use std::fmt;
-use std::str::FromStr;
+use alloc::format;
+use core::fmt;
+use core::str::FromStr;
 
 use crate::error::{Error, ErrorKind, Result};
 

@@ -6,12 +6,18 @@
 //! [`Category`] by the table below, so a new kind cannot be added without
 //! choosing its category.
 
-use std::fmt;
+#[cfg(feature = "std")]
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::string::String;
+use core::fmt;
+#[cfg(feature = "std")]
 use std::io;
+#[cfg(feature = "std")]
 use std::path::{Path, PathBuf};
 
 /// Result alias used throughout the crate.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub type Result<T, E = Error> = core::result::Result<T, E>;
 
 /// What an error is about, for callers that react by cause.
 ///
@@ -210,8 +216,10 @@ struct Inner {
     kind: ErrorKind,
     tensor: Option<String>,
     offset: Option<u64>,
+    #[cfg(feature = "std")]
     path: Option<PathBuf>,
     detail: Option<String>,
+    #[cfg(feature = "std")]
     io: Option<io::Error>,
 }
 
@@ -223,8 +231,10 @@ impl Error {
                 kind,
                 tensor: None,
                 offset: None,
+                #[cfg(feature = "std")]
                 path: None,
                 detail: None,
+                #[cfg(feature = "std")]
                 io: None,
             }),
         }
@@ -247,6 +257,7 @@ impl Error {
 
     /// Names the file the error is about, unless a more specific one (a
     /// shard inside a checkpoint) is already named.
+    #[cfg(feature = "std")]
     pub(crate) fn in_file(mut self, path: &Path) -> Self {
         if self.inner.path.is_none() {
             self.inner.path = Some(path.to_owned());
@@ -283,6 +294,7 @@ impl Error {
     }
 
     /// The file concerned, when the error came from opening or writing one.
+    #[cfg(feature = "std")]
     pub fn path(&self) -> Option<&Path> {
         self.inner.path.as_deref()
     }
@@ -293,11 +305,13 @@ impl Error {
     }
 
     /// The I/O error behind an [`ErrorKind::Io`] error.
+    #[cfg(feature = "std")]
     pub fn io_error(&self) -> Option<&io::Error> {
         self.inner.io.as_ref()
     }
 }
 
+#[cfg(feature = "std")]
 impl From<io::Error> for Error {
     fn from(err: io::Error) -> Self {
         let mut e = Error::new(ErrorKind::Io);
@@ -333,23 +347,25 @@ impl fmt::Display for Error {
             f.write_str(": ")?;
             one_line(f, detail)?;
         }
+        #[cfg(feature = "std")]
         if let Some(io) = &inner.io {
             f.write_str(": ")?;
-            one_line(f, &io.to_string())?;
+            one_line(f, &alloc::string::ToString::to_string(io))?;
         }
         let mut open = " (";
         if let Some(t) = &inner.tensor {
             write!(f, "{open}tensor ")?;
-            one_line(f, &format!("{t:?}"))?;
+            one_line(f, &alloc::format!("{t:?}"))?;
             open = ", ";
         }
         if let Some(o) = inner.offset {
             write!(f, "{open}at byte {o}")?;
             open = ", ";
         }
+        #[cfg(feature = "std")]
         if let Some(p) = &inner.path {
             write!(f, "{open}in ")?;
-            one_line(f, &p.display().to_string())?;
+            one_line(f, &alloc::string::ToString::to_string(&p.display()))?;
             open = ", ";
         }
         if open == ", " {
@@ -361,28 +377,34 @@ impl fmt::Display for Error {
 
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Error")
-            .field("kind", &self.inner.kind)
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.inner.kind)
             .field("tensor", &self.inner.tensor)
-            .field("offset", &self.inner.offset)
-            .field("path", &self.inner.path)
-            .field("detail", &self.inner.detail)
-            .field("io", &self.inner.io)
-            .finish()
+            .field("offset", &self.inner.offset);
+        #[cfg(feature = "std")]
+        d.field("path", &self.inner.path);
+        d.field("detail", &self.inner.detail);
+        #[cfg(feature = "std")]
+        d.field("io", &self.inner.io);
+        d.finish()
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         // The I/O error's own message is already part of `Display`; its
         // source (if any) is the next link of the chain.
-        self.inner.io.as_ref().and_then(|e| e.source())
+        #[cfg(feature = "std")]
+        return self.inner.io.as_ref().and_then(|e| e.source());
+        #[cfg(not(feature = "std"))]
+        None
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::string::ToString;
 
     #[test]
     fn display_is_one_line_with_context() {
@@ -398,10 +420,13 @@ mod tests {
         assert!(!text.contains('\n'));
         assert_eq!(e.category(), Category::Format);
         assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
-        let e = e
-            .in_file(Path::new("a.safetensors"))
-            .in_file(Path::new("b"));
-        assert!(e.to_string().ends_with("at byte 42, in a.safetensors)"));
+        #[cfg(feature = "std")]
+        {
+            let e = e
+                .in_file(Path::new("a.safetensors"))
+                .in_file(Path::new("b"));
+            assert!(e.to_string().ends_with("at byte 42, in a.safetensors)"));
+        }
     }
 
     #[test]
@@ -411,6 +436,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "std")]
     fn io_errors_are_shown_once() {
         let e = Error::from(io::Error::new(io::ErrorKind::NotFound, "gone"))
             .in_file(Path::new("m.safetensors"));
@@ -422,7 +448,7 @@ mod tests {
             Some(io::ErrorKind::NotFound)
         );
         // The chain does not repeat "gone".
-        let mut chain = String::new();
+        let mut chain = std::string::String::new();
         let mut next: Option<&dyn std::error::Error> = Some(&e);
         while let Some(err) = next {
             chain.push_str(&err.to_string());

@@ -45,9 +45,16 @@
 //! streaming, atomic files); `sharded` (index file, [`Checkpoint`], sharded
 //! writing).
 
+#![no_std]
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
+
+extern crate alloc;
+// Unit tests use std whatever the features; the library itself sees `std`
+// only with the `std` feature, so a stray `std::` fails the no_std build.
+#[cfg(any(feature = "std", test))]
+extern crate std;
 
 mod dtype;
 mod error;
@@ -56,6 +63,7 @@ mod json;
 mod limits;
 mod names;
 mod read;
+#[cfg(feature = "std")]
 mod sharded;
 mod view;
 mod write;
@@ -64,14 +72,17 @@ pub use dtype::Dtype;
 pub use error::{Category, Error, ErrorKind, Result};
 pub use header::{Header, Metadata, TensorInfo, PREFIX_LEN};
 pub use limits::{Limits, ParseOptions};
-pub use read::{load_into, read_tensor_into, LoadOptions, SafeTensors, SafeTensorsFile};
+pub use read::SafeTensors;
+#[cfg(feature = "std")]
+pub use read::{load_into, read_tensor_into, LoadOptions, SafeTensorsFile};
+#[cfg(feature = "std")]
 pub use sharded::{Checkpoint, INDEX_FILE};
 pub use view::element::Element;
 pub use view::slice::{Runs, Select, Slice};
 pub use view::{TensorView, View};
-pub use write::{
-    serialize, serialize_to_file, AtomicFile, Declaration, StreamWriter, Writer, MAX_ALIGNMENT,
-};
+pub use write::{serialize, Writer, MAX_ALIGNMENT};
+#[cfg(feature = "std")]
+pub use write::{serialize_to_file, AtomicFile, Declaration, StreamWriter};
 
 /// Re-exported so that `f16`/`bf16` typed views need no version juggling.
 pub use half;

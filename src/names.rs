@@ -8,20 +8,43 @@
 //! foldhash crate) keyed with per-process random seeds, so names chosen in
 //! advance cannot be made to collide; it is several times faster than
 //! SipHash on checkpoint-style names, and hashing is a third of lookup time.
+//!
+//! Without the `std` feature there is no source of randomness: the seeds
+//! then come from the table's own address (randomized where the platform
+//! has ASLR). Colliding names cost lookup time, never correctness.
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
+use alloc::vec;
+use alloc::vec::Vec;
 
 #[derive(Debug, Clone, Copy)]
 struct Seeds([u64; 3]);
 
 impl Seeds {
-    fn random() -> Self {
+    /// Per-process random seeds, from the standard library's hasher keys.
+    #[cfg(feature = "std")]
+    fn random(_: &[u64]) -> Self {
+        use std::collections::hash_map::RandomState;
+        use std::hash::BuildHasher;
         let state = RandomState::new();
         Seeds([
             state.hash_one(1u64),
             state.hash_one(2u64),
             state.hash_one(3u64),
+        ])
+    }
+
+    /// Seeds from the address of the table's slots (see the module docs).
+    #[cfg(not(feature = "std"))]
+    fn random(slots: &[u64]) -> Self {
+        let at = slots.as_ptr() as usize as u64;
+        let mix = |k: u64| {
+            let p = u128::from(at ^ k) * u128::from(0x9E37_79B9_7F4A_7C15u64);
+            (p as u64) ^ ((p >> 64) as u64)
+        };
+        Seeds([
+            mix(0x243F_6A88_85A3_08D3),
+            mix(0x1319_8A2E_0370_7344),
+            mix(0xA409_3822_299F_31D0),
         ])
     }
 
@@ -90,10 +113,9 @@ impl NameTable {
     /// returns the index of the second occurrence.
     pub(crate) fn build<'n>(count: usize, name: impl Fn(usize) -> &'n str) -> Result<Self, usize> {
         let capacity = count.saturating_mul(2).max(8).next_power_of_two();
-        let mut index = NameTable {
-            slots: vec![0; capacity],
-            seeds: Seeds::random(),
-        };
+        let slots = vec![0; capacity];
+        let seeds = Seeds::random(&slots);
+        let mut index = NameTable { slots, seeds };
         let mask = capacity - 1;
         for i in 0..count {
             let key = name(i);
@@ -140,6 +162,9 @@ impl NameTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::format;
+    use std::string::String;
+    use std::vec::Vec;
 
     #[test]
     fn finds_every_name_and_reports_duplicates() {

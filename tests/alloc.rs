@@ -129,6 +129,7 @@ fn parsing_allocates_a_small_multiple_of_the_header() {
     }
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn an_over_limit_length_is_refused_before_allocating_for_it() {
     let _guard = SERIAL.lock().unwrap();

@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 use serde_json::Value;
-use tensorsafe::{serialize, Dtype, SafeTensors, SafeTensorsFile};
+#[cfg(feature = "std")]
+use tensorsafe::SafeTensorsFile;
+use tensorsafe::{serialize, Dtype, SafeTensors};
 
 fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden")
@@ -91,6 +93,7 @@ fn rewriting_a_golden_file_gives_identical_bytes() {
     assert!(checked >= 9, "only {checked} canonical files");
 }
 
+#[cfg(feature = "std")]
 #[test]
 #[cfg_attr(miri, ignore)] // memory maps files
 fn golden_files_open_through_both_owned_handles() {

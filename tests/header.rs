@@ -1,9 +1,12 @@
 //! Header-only reads: from a byte prefix or a reader, consuming exactly the
 //! header, with the same validation and limits as a full parse.
 
+#[cfg(feature = "std")]
 use std::io::{Cursor, Read};
 
-use tensorsafe::{serialize, Dtype, ErrorKind, Header, ParseOptions, TensorView};
+#[cfg(feature = "std")]
+use tensorsafe::ParseOptions;
+use tensorsafe::{serialize, Dtype, ErrorKind, Header, TensorView};
 
 fn sample() -> Vec<u8> {
     let a = [1u8, 2, 3, 4];
@@ -18,6 +21,7 @@ fn sample() -> Vec<u8> {
     .unwrap()
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn read_from_consumes_exactly_the_header() {
     let bytes = sample();
@@ -69,6 +73,7 @@ fn a_prefix_is_enough_and_the_caller_checks_the_length() {
     );
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn a_reader_that_ends_early_or_declares_too_much_is_refused() {
     let bytes = sample();

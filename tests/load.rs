@@ -1,3 +1,4 @@
+#![cfg(feature = "std")]
 //! The loaders: the owned `open`, caller buffers, and their errors.
 
 mod common;

@@ -1,3 +1,4 @@
+#![cfg(feature = "std")]
 //! serialize -> deserialize gives back what went in: in memory, through
 //! `serialize_to_file`, and through both owned file handles. Failed writes
 //! leave an existing file untouched.

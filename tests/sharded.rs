@@ -1,3 +1,4 @@
+#![cfg(feature = "std")]
 //! Sharded checkpoints: write shards, read them back through the index,
 //! lazily; hostile index files are refused with the rule that failed.
 

@@ -1,3 +1,4 @@
+#![cfg(feature = "std")]
 //! The streaming writer: any chunking gives the same file, and the byte
 //! accounting catches every mistake, naming the tensor.
 

@@ -4,10 +4,12 @@
 use half::{bf16, f16};
 use tensorsafe::{Dtype, ErrorKind, SafeTensors, TensorView};
 
+#[cfg(feature = "std")]
 fn le<T: Copy, const N: usize>(values: &[T], to: fn(T) -> [u8; N]) -> Vec<u8> {
     values.iter().flat_map(|&v| to(v)).collect()
 }
 
+#[cfg(feature = "std")]
 #[test]
 #[cfg_attr(miri, ignore)] // the owned buffer is an anonymous memory map
 fn the_owned_file_is_aligned_so_every_type_casts_without_copying() {

@@ -5,9 +5,13 @@
 mod parse;
 mod validate;
 
-use std::collections::BTreeMap;
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::ops::Range;
+#[cfg(feature = "std")]
 use std::io::Read;
-use std::ops::Range;
 
 use crate::dtype::Dtype;
 use crate::error::{Error, ErrorKind, Result};
@@ -194,11 +198,13 @@ impl Header {
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[cfg(feature = "std")]
     pub fn read_from<R: Read>(reader: R) -> Result<Header> {
         Header::read_from_with(reader, &ParseOptions::default())
     }
 
     /// [`Header::read_from`] with the given options.
+    #[cfg(feature = "std")]
     pub fn read_from_with<R: Read>(mut reader: R, options: &ParseOptions) -> Result<Header> {
         let mut prefix = [0u8; PREFIX_LEN];
         reader.read_exact(&mut prefix).map_err(|e| {
@@ -234,7 +240,7 @@ impl Header {
     }
 
     fn from_json(json: &[u8], options: &ParseOptions) -> Result<Header> {
-        let text = std::str::from_utf8(json).map_err(|e| {
+        let text = core::str::from_utf8(json).map_err(|e| {
             Error::new(ErrorKind::InvalidUtf8).at((PREFIX_LEN + e.valid_up_to()) as u64)
         })?;
         let (table, metadata) = parse::parse(text, options)?;

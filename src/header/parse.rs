@@ -1,6 +1,10 @@
 //! One pass over the header JSON that builds the tensor table.
 
-use std::ops::Range;
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::ops::Range;
 
 use super::{Entry, Metadata, Table, PREFIX_LEN};
 use crate::dtype::Dtype;

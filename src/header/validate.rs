@@ -2,6 +2,8 @@
 //! tensor's span equal to shape x dtype, and tensors back to back from
 //! offset 0 with no hole or overlap.
 
+use alloc::format;
+
 use super::{Entry, Header, Metadata, Table, PREFIX_LEN};
 use crate::error::{Error, ErrorKind, Result};
 use crate::names::NameTable;

@@ -1,5 +1,7 @@
 //! JSON output exactly as serde_json's compact writer renders it.
 
+use alloc::vec::Vec;
+
 /// Writes `s` as a JSON string with serde_json's escaping: `"` and `\`,
 /// the short escapes for \b \f \n \r \t, `\u00XX` (lower-case hex) for other
 /// control characters, everything else (including `/` and non-ASCII) as is.
@@ -62,6 +64,8 @@ pub(crate) fn integer(out: &mut Vec<u8>, mut value: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::string::{String, ToString};
+    use std::vec::Vec;
 
     #[test]
     fn matches_serde_json_escaping() {

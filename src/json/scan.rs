@@ -6,6 +6,9 @@
 //! `tests/differential.rs` checks the accepted language against
 //! `serde_json`.
 
+use alloc::format;
+use alloc::string::String;
+
 use crate::error::{Error, ErrorKind, Result};
 
 /// serde_json refuses input whose nesting reaches this depth.
@@ -576,6 +579,9 @@ impl<'a> Scanner<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::borrow::ToOwned;
+    use std::format;
+    use std::string::String;
 
     fn string(text: &str) -> Result<String> {
         let mut s = Scanner::new(text, 0);

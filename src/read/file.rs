@@ -1,6 +1,8 @@
 //! A file opened from a path that owns its bytes: an aligned in-memory copy
 //! or a memory map, validated once.
 
+use std::prelude::rust_2021::*;
+
 use std::fmt;
 use std::fs::File;
 use std::path::Path;

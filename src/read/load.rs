@@ -5,6 +5,9 @@
 //! lazily, with transparent huge pages requested on Linux) or into buffers
 //! the caller owns.
 
+use std::prelude::rust_2021::*;
+use std::{format, vec};
+
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -509,6 +512,8 @@ mod direct {
     mod tests {
         use super::*;
         use crate::ErrorKind;
+        use std::vec::Vec;
+        use std::{format, vec};
 
         #[test]
         #[cfg_attr(miri, ignore)] // anonymous maps and O_DIRECT

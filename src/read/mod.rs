@@ -7,13 +7,17 @@
 //! aligned in-memory copy or a memory map ([`SafeTensorsFile::tensors`]).
 //! So every accessor is written once, here.
 
+#[cfg(feature = "std")]
 mod file;
+#[cfg(feature = "std")]
 pub(crate) mod load;
 
+#[cfg(feature = "std")]
 pub use file::SafeTensorsFile;
+#[cfg(feature = "std")]
 pub use load::{load_into, read_tensor_into, LoadOptions};
 
-use std::borrow::Cow;
+use alloc::borrow::Cow;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::header::{Header, Metadata, TensorInfo};
@@ -76,6 +80,7 @@ impl<'data> SafeTensors<'data> {
 
     /// A reader over a header and a data section that its storage has
     /// already checked against each other.
+    #[cfg(feature = "std")]
     pub(crate) fn over(header: &'data Header, data: &'data [u8]) -> Self {
         debug_assert_eq!(data.len() as u64, header.data_len());
         SafeTensors {

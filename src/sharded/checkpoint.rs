@@ -1,5 +1,8 @@
 //! [`Checkpoint`]: a sharded checkpoint opened through its index.
 
+use std::format;
+use std::prelude::rust_2021::*;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Read;

@@ -1,6 +1,9 @@
 //! The index file: `{"metadata": {"total_size": N, ...}, "weight_map":
 //! {tensor name: shard file name}}`.
 
+use std::format;
+use std::prelude::rust_2021::*;
+
 use std::collections::BTreeMap;
 
 use crate::error::{Error, ErrorKind, Result};

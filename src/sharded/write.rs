@@ -1,5 +1,7 @@
 //! Writing a sharded checkpoint: [`Writer::sharded`].
 
+use std::prelude::rust_2021::*;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;

@@ -1,5 +1,7 @@
 //! Decoding of the floating point dtypes to `f32`.
 
+use alloc::format;
+use alloc::vec::Vec;
 use half::{bf16, f16};
 
 use crate::dtype::Dtype;
@@ -138,6 +140,8 @@ pub(crate) fn to_f32(dtype: Dtype, data: &[u8]) -> Result<Vec<f32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::vec;
+    use std::vec::Vec;
 
     fn one(dtype: Dtype, byte: u8) -> f32 {
         to_f32(dtype, &[byte]).unwrap()[0]

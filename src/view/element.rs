@@ -1,5 +1,7 @@
 //! Element types that tensor bytes can be viewed as.
 
+use alloc::format;
+use alloc::vec::Vec;
 use bytemuck::checked::CheckedCastError;
 use bytemuck::{CheckedBitPattern, NoUninit};
 use half::{bf16, f16};
@@ -62,7 +64,7 @@ fn check_dtype<T: Element>(dtype: Dtype) -> Result<()> {
     } else {
         Err(Error::new(ErrorKind::DtypeMismatch).with_detail(format!(
             "tensor is {dtype}, {} needs {}",
-            std::any::type_name::<T>(),
+            core::any::type_name::<T>(),
             T::DTYPE
         )))
     }
@@ -74,7 +76,7 @@ pub(crate) fn cast<T: Element>(dtype: Dtype, data: &[u8]) -> Result<&[T]> {
     if data.is_empty() {
         return Ok(&[]);
     }
-    if cfg!(target_endian = "big") && std::mem::size_of::<T>() > 1 {
+    if cfg!(target_endian = "big") && core::mem::size_of::<T>() > 1 {
         return Err(Error::new(ErrorKind::BigEndianHost).with_detail("use to_vec, which converts"));
     }
     bytemuck::checked::try_cast_slice(data).map_err(|e| match e {
@@ -83,8 +85,8 @@ pub(crate) fn cast<T: Element>(dtype: Dtype, data: &[u8]) -> Result<&[T]> {
             Error::new(ErrorKind::Misaligned).with_detail(format!(
                 "data at address {:#x} for {} of alignment {} ({e:?})",
                 data.as_ptr() as usize,
-                std::any::type_name::<T>(),
-                std::mem::align_of::<T>()
+                core::any::type_name::<T>(),
+                core::mem::align_of::<T>()
             ))
         }
     })
@@ -94,7 +96,7 @@ pub(crate) fn cast<T: Element>(dtype: Dtype, data: &[u8]) -> Result<&[T]> {
 /// host's endianness.
 pub(crate) fn to_vec<T: Element>(dtype: Dtype, data: &[u8]) -> Result<Vec<T>> {
     check_dtype::<T>(dtype)?;
-    data.chunks_exact(std::mem::size_of::<T>())
+    data.chunks_exact(core::mem::size_of::<T>())
         .map(|chunk| T::from_le(chunk).ok_or_else(|| Error::new(ErrorKind::InvalidBool)))
         .collect()
 }

@@ -6,8 +6,11 @@ pub(crate) mod convert;
 pub(crate) mod element;
 pub(crate) mod slice;
 
-use std::borrow::Cow;
-use std::fmt;
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::vec::Vec;
+use core::fmt;
 
 use crate::dtype::Dtype;
 use crate::error::{Error, ErrorKind, Result};

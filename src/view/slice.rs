@@ -1,5 +1,10 @@
 //! Lazy N-dimensional slicing of a tensor view into contiguous byte runs.
 
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
 use crate::dtype::Dtype;
 use crate::error::{Error, ErrorKind, Result};
 

@@ -10,6 +10,9 @@
 //! to an unnamed file (`O_TMPFILE`) that gets a name only once complete and
 //! synced, so a writer killed part-way leaves nothing behind.
 
+use std::format;
+use std::prelude::rust_2021::*;
+
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -90,12 +93,14 @@ mod unnamed {
     //! Unnamed files: `open(dir, O_TMPFILE)`, named later with `linkat`.
 
     use std::ffi::CString;
+    use std::format;
     use std::fs::{File, OpenOptions};
     use std::io;
     use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::OpenOptionsExt;
     use std::os::unix::io::AsRawFd;
     use std::path::Path;
+    use std::string::String;
 
     /// The path through which an unnamed file can be linked.
     fn proc_path(file: &File) -> String {

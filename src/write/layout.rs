@@ -1,6 +1,9 @@
 //! What goes where in a file being written: the checks on the tensors, their
 //! order, and the header that describes them.
 
+use alloc::format;
+use alloc::vec::Vec;
+
 use super::{Writer, MAX_ALIGNMENT};
 use crate::dtype::Dtype;
 use crate::error::{Error, ErrorKind, Result};

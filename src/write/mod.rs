@@ -4,16 +4,25 @@
 //! sharded checkpoint. [`serialize`] and [`serialize_to_file`] are the
 //! reference crate's two entry points, with the default options.
 
+#[cfg(feature = "std")]
 mod atomic;
 mod layout;
+#[cfg(feature = "std")]
 mod stream;
 
+#[cfg(feature = "std")]
 pub use atomic::AtomicFile;
+#[cfg(feature = "std")]
 pub use stream::{Declaration, StreamWriter};
 
-use std::borrow::Cow;
-use std::fmt;
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::vec::Vec;
+use core::fmt;
+#[cfg(feature = "std")]
 use std::io::Write;
+#[cfg(feature = "std")]
 use std::path::Path;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -131,6 +140,7 @@ impl<'a> Writer<'a> {
         Ok(out)
     }
 
+    #[cfg(feature = "std")]
     /// The file, into any writer (not atomic: on error, `out` holds part of
     /// a file). The writer is not flushed.
     pub fn to_writer(
@@ -139,9 +149,10 @@ impl<'a> Writer<'a> {
         mut out: impl Write,
     ) -> Result<()> {
         let layout = layout::layout(tensors.into_iter().collect(), &self)?;
-        self.write_layout(&layout, &mut out)
+        self.write_layout(&layout, &mut IoSink(&mut out))
     }
 
+    #[cfg(feature = "std")]
     /// The file, streamed into a temporary file beside `path` that replaces
     /// `path` only once complete and synced ([`AtomicFile`]). Memory use is
     /// the header plus one buffer; tensor bytes are written as they come
@@ -155,12 +166,13 @@ impl<'a> Writer<'a> {
         let result = (|| {
             let layout = layout::layout(tensors.into_iter().collect(), &self)?;
             let mut file = AtomicFile::create(path)?;
-            self.write_layout(&layout, &mut file)?;
+            self.write_layout(&layout, &mut IoSink(&mut file))?;
             file.commit()
         })();
         result.map_err(|e| e.in_file(path))
     }
 
+    #[cfg(feature = "std")]
     /// A [`StreamWriter`] into `out`: the header for `tensors` is written
     /// now, their bytes come later in chunks. Tensors are laid out in
     /// declaration order; an alignment aligns the data section.
@@ -172,6 +184,7 @@ impl<'a> Writer<'a> {
         StreamWriter::start(self, out, tensors.into_iter().collect())
     }
 
+    #[cfg(feature = "std")]
     /// [`Writer::stream`] into a file that replaces `path` only when
     /// `finish()?.commit()` succeeds.
     pub fn stream_to_file(
@@ -188,14 +201,14 @@ impl<'a> Writer<'a> {
     fn write_layout<V: View>(
         &mut self,
         layout: &layout::Layout<V>,
-        out: &mut impl Write,
+        out: &mut impl Sink,
     ) -> Result<()> {
-        out.write_all(&layout.header)?;
+        out.put(&layout.header)?;
         let mut written = 0;
         for view in &layout.tensors {
             let data = checked_data(view)?;
             for chunk in data.chunks(CHUNK) {
-                out.write_all(chunk)?;
+                out.put(chunk)?;
                 written += chunk.len() as u64;
                 self.report(written, layout.data_len);
             }
@@ -211,6 +224,29 @@ impl<'a> Writer<'a> {
         if let Some(hook) = self.progress.as_mut() {
             hook(written, total);
         }
+    }
+}
+
+/// Where [`Writer::write_layout`] puts bytes: a `Vec` always, any
+/// `io::Write` with the `std` feature.
+trait Sink {
+    fn put(&mut self, bytes: &[u8]) -> Result<()>;
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) -> Result<()> {
+        self.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+#[cfg(feature = "std")]
+struct IoSink<W>(W);
+
+#[cfg(feature = "std")]
+impl<W: Write> Sink for IoSink<W> {
+    fn put(&mut self, bytes: &[u8]) -> Result<()> {
+        Ok(self.0.write_all(bytes)?)
     }
 }
 
@@ -254,6 +290,7 @@ pub fn serialize(
     Writer::new().metadata(metadata).to_vec(tensors)
 }
 
+#[cfg(feature = "std")]
 /// Serializes like [`serialize`], streaming into a file that appears at
 /// `path` only when complete ([`Writer::to_file`] with the default options).
 ///

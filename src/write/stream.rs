@@ -1,5 +1,8 @@
 //! Writing a file whose tensors arrive as a stream of byte chunks.
 
+use std::format;
+use std::prelude::rust_2021::*;
+
 use std::io::Write;
 
 use super::layout::{check_names, render_header, tensor_len, Entry};
