@@ -44,7 +44,10 @@ fn check_golden(path: &Path, out: &Path) -> Result<bool, String> {
         Err(e) => {
             let text = e.to_string();
             if text.contains("unsupported safetensor dtype") {
-                println!("    candle refuses a dtype: {}", text.lines().next().unwrap_or(""));
+                println!(
+                    "    candle refuses a dtype: {}",
+                    text.lines().next().unwrap_or("")
+                );
                 return Ok(false);
             }
             return Err(format!("load failed: {text}"));
@@ -69,7 +72,9 @@ fn check_golden(path: &Path, out: &Path) -> Result<bool, String> {
     }
     let mut by_mmap = HashMap::new();
     for name in names {
-        let t = mapped.load(&name, &device).map_err(|e| format!("mmap load {name}: {e}"))?;
+        let t = mapped
+            .load(&name, &device)
+            .map_err(|e| format!("mmap load {name}: {e}"))?;
         by_mmap.insert(name, t);
     }
     if saved(&by_mmap, &out.join("via_mmap.safetensors"))? != via_load {
@@ -86,9 +91,18 @@ fn round_trip(out: &Path) -> Check {
         .map_err(fail)?;
     let mut tensors = HashMap::new();
     tensors.insert("weight".to_string(), weight.clone());
-    tensors.insert("half".to_string(), weight.to_dtype(DType::BF16).map_err(fail)?);
-    tensors.insert("ids".to_string(), Tensor::new(&[3i64, -1, 7], &device).map_err(fail)?);
-    tensors.insert("bytes".to_string(), Tensor::new(&[1u8, 2, 255], &device).map_err(fail)?);
+    tensors.insert(
+        "half".to_string(),
+        weight.to_dtype(DType::BF16).map_err(fail)?,
+    );
+    tensors.insert(
+        "ids".to_string(),
+        Tensor::new(&[3i64, -1, 7], &device).map_err(fail)?,
+    );
+    tensors.insert(
+        "bytes".to_string(),
+        Tensor::new(&[1u8, 2, 255], &device).map_err(fail)?,
+    );
     let path = out.join("round_trip.safetensors");
     save(&tensors, &path).map_err(fail)?;
 
@@ -97,7 +111,10 @@ fn round_trip(out: &Path) -> Check {
     if w != weight.to_vec2::<f32>().map_err(fail)? {
         return Err(format!("weight read back as {w:?}"));
     }
-    let h: Vec<Vec<f32>> = back["half"].to_dtype(DType::F32).and_then(|t| t.to_vec2()).map_err(fail)?;
+    let h: Vec<Vec<f32>> = back["half"]
+        .to_dtype(DType::F32)
+        .and_then(|t| t.to_vec2())
+        .map_err(fail)?;
     if h != w {
         return Err(format!("bf16 read back as {h:?}"));
     }
@@ -168,7 +185,10 @@ fn main() {
             failed += 1;
         }
     }
-    println!("candle read {loaded} of {} golden files exactly; {failed} failures", files.len());
+    println!(
+        "candle read {loaded} of {} golden files exactly; {failed} failures",
+        files.len()
+    );
     if failed > 0 || loaded < 5 {
         std::process::exit(1);
     }
