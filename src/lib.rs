@@ -36,6 +36,8 @@
 //! - [`Checkpoint`] reads a sharded checkpoint through its index.
 //! - Every rejection is an [`Error`] whose [`ErrorKind`] names the rule,
 //!   with the tensor, byte offset and file where known. No input panics.
+//!   The rules, and where they are stricter than the reference crate, are
+//!   in the repository's `docs/FORMAT.md`.
 //!
 //! How the source is laid out, bottom up (each layer uses only those above
 //! it): `error`, `dtype`, `limits`; `json` (scanning and emitting) and
