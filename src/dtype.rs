@@ -102,6 +102,12 @@ dtypes! {
 }
 
 impl Dtype {
+    /// Size of one element in bits: [`Dtype::bits`] under the reference
+    /// crate's name.
+    pub const fn bitsize(self) -> usize {
+        self.bits()
+    }
+
     /// Size of one element in whole bytes, or `None` for the sub-byte types
     /// (`F4`, `F6_*`).
     pub const fn size(self) -> Option<usize> {

@@ -46,6 +46,26 @@ fn verify_accepts_every_golden_file() {
     assert_eq!(text(&out.stdout).matches(": ok (").count(), files.len());
 }
 
+#[test]
+fn verify_data_counts_inf_in_f64_values_without_rounding_to_f32() {
+    let dir = TempDir::new("verify-f64");
+    let path = dir.path("big.safetensors");
+    // 1e300 is finite as f64 and would be Inf as f32; the second is Inf.
+    let values: Vec<u8> = [1e300f64, f64::INFINITY]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let bytes = serialize(
+        [("x", TensorView::new(Dtype::F64, &[2], &values).unwrap())],
+        None,
+    )
+    .unwrap();
+    std::fs::write(&path, bytes).unwrap();
+    let out = run(&["verify", "--data", s(&path)]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("tensor \"x\": 0 NaN, 1 Inf"), "{stdout}");
+}
+
 /// The broken-file corpus (tests/data/broken, made by make_broken.py): file
 /// name -> the rule it breaks. The library's tests read the same table.
 fn broken() -> Vec<(String, String)> {

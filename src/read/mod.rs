@@ -41,7 +41,7 @@ use crate::view::TensorView;
 /// assert_eq!(w.to_vec::<f32>()?, vec![0.5, -1.0]);
 /// # Ok::<(), tensorsafe::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SafeTensors<'data> {
     header: Cow<'data, Header>,
     /// The data section: exactly `header.data_len()` bytes.
@@ -144,6 +144,17 @@ impl<'data> SafeTensors<'data> {
         // `data` is in memory, so the offsets fit in usize.
         let bytes = &self.data[begin as usize..end as usize];
         TensorView::new_unchecked(info.dtype(), info.shape(), bytes)
+    }
+}
+
+/// Shows the tensor count, the data length and the metadata, not the bytes.
+impl core::fmt::Debug for SafeTensors<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SafeTensors")
+            .field("tensors", &self.len())
+            .field("data_bytes", &self.data.len())
+            .field("metadata", &self.metadata())
+            .finish()
     }
 }
 

@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 use super::index_file::{self, is_shard_name, plain_file_name, INDEX_FILE, MAX_INDEX_BYTES};
 use crate::error::{Error, ErrorKind, Result};
 use crate::header::{Header, TensorInfo};
+use crate::limits::ParseOptions;
 use crate::read::load::{self, LoadOptions, Opened, Piece};
 use crate::read::SafeTensorsFile;
 use crate::view::TensorView;
@@ -49,6 +50,8 @@ pub struct Checkpoint {
     files: Vec<String>,
     shards: Vec<OnceLock<SafeTensorsFile>>,
     load: Load,
+    /// How shards are read and their headers parsed.
+    options: LoadOptions,
 }
 
 impl fmt::Debug for Checkpoint {
@@ -60,6 +63,7 @@ impl fmt::Debug for Checkpoint {
             .field("tensors", &self.weight_map.len())
             .field("opened", &opened)
             .field("load", &self.load)
+            .field("options", &self.options)
             .finish()
     }
 }
@@ -69,7 +73,29 @@ impl Checkpoint {
     /// only `*.safetensors.index.json`, in the directory `path`). Shards are
     /// read into memory when one of their tensors is first asked for.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        Self::open_as(path.as_ref(), Load::Read)
+        Self::open_with(path, &LoadOptions::default())
+    }
+
+    /// [`Checkpoint::open`] with your own options: shards are read (when
+    /// first needed) as [`SafeTensorsFile::open_with`] reads them, and their
+    /// headers parsed with `options.parse` (limits, strictness).
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("tensorsafe-ckpt-opts-{}", std::process::id()));
+    /// use tensorsafe::{Checkpoint, Dtype, ErrorKind, LoadOptions, TensorView, Writer};
+    /// let (a, b) = ([1u8; 600], [2u8; 600]);
+    /// let tensors = [("a", TensorView::new(Dtype::U8, &[600], &a)?), ("b", TensorView::new(Dtype::U8, &[600], &b)?)];
+    /// Writer::new().sharded(tensors, &dir, 1000)?;
+    ///
+    /// let mut options = LoadOptions::default();
+    /// options.parse.limits.max_header_bytes = 16; // smaller than any shard's header
+    /// let checkpoint = Checkpoint::open_with(&dir, &options)?;
+    /// assert_eq!(checkpoint.tensor("a").unwrap_err().kind(), ErrorKind::HeaderTooLarge);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_with(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Self> {
+        Self::open_as(path.as_ref(), Load::Read, *options)
     }
 
     /// [`Checkpoint::open`], memory-mapping shards instead of reading them.
@@ -79,7 +105,20 @@ impl Checkpoint {
     /// As for [`SafeTensorsFile::mmap`]: no shard may be modified or
     /// truncated while the checkpoint is alive.
     pub unsafe fn mmap(path: impl AsRef<Path>) -> Result<Self> {
-        Self::open_as(path.as_ref(), Load::Map)
+        Self::open_as(path.as_ref(), Load::Map, LoadOptions::default())
+    }
+
+    /// [`Checkpoint::mmap`] with your own header parsing options.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Checkpoint::mmap`].
+    pub unsafe fn mmap_with(path: impl AsRef<Path>, options: &ParseOptions) -> Result<Self> {
+        let options = LoadOptions {
+            parse: *options,
+            ..LoadOptions::default()
+        };
+        Self::open_as(path.as_ref(), Load::Map, options)
     }
 
     /// Opens the index and every shard at once, and checks them against each
@@ -119,7 +158,7 @@ impl Checkpoint {
         options: &LoadOptions,
         progress: impl Fn(u64, u64) + Sync,
     ) -> Result<Self> {
-        let checkpoint = Self::open_as(path.as_ref(), Load::Read)?;
+        let checkpoint = Self::open_as(path.as_ref(), Load::Read, *options)?;
         let opened = checkpoint.open_shards(options)?;
         let mut maps = opened
             .iter()
@@ -179,7 +218,7 @@ impl Checkpoint {
         mut dest: impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,
         progress: impl Fn(u64, u64) + Sync,
     ) -> Result<Self> {
-        let checkpoint = Self::open_as(path.as_ref(), Load::Read)?;
+        let checkpoint = Self::open_as(path.as_ref(), Load::Read, *options)?;
         let opened = checkpoint.open_shards(options)?;
         let mut pieces = Vec::new();
         for shard in &opened {
@@ -203,7 +242,7 @@ impl Checkpoint {
         Ok(opened)
     }
 
-    fn open_as(path: &Path, load: Load) -> Result<Self> {
+    fn open_as(path: &Path, load: Load, options: LoadOptions) -> Result<Self> {
         let index_path = find_index(path)?;
         let Index {
             total_size,
@@ -222,6 +261,7 @@ impl Checkpoint {
             files,
             shards,
             load,
+            options,
         })
     }
 
@@ -272,10 +312,11 @@ impl Checkpoint {
         }
         let path = self.dir.join(file);
         let opened = match self.load {
-            Load::Read => SafeTensorsFile::open(&path)?,
-            // SAFETY: `mmap` is the only way to get `Load::Map`, and its
-            // caller promised that no shard changes while the checkpoint lives.
-            Load::Map => unsafe { SafeTensorsFile::mmap(&path)? },
+            Load::Read => SafeTensorsFile::open_with(&path, &self.options)?,
+            // SAFETY: `mmap`/`mmap_with` are the only ways to get `Load::Map`,
+            // and their caller promised that no shard changes while the
+            // checkpoint lives.
+            Load::Map => unsafe { SafeTensorsFile::mmap_with(&path, &self.options.parse)? },
         };
         // Another thread may have won the race; either copy is the same file.
         Ok(slot.get_or_init(|| opened))

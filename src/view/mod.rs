@@ -209,6 +209,46 @@ impl<'data> TensorView<'data> {
     pub fn to_f32_vec(&self) -> Result<Vec<f32>> {
         convert::to_f32(self.dtype, self.data)
     }
+
+    /// The elements as `f64`: exact for F64, every float format
+    /// [`TensorView::to_f32_vec`] decodes, BOOL and the integers up to 32
+    /// bits; 64-bit integers are rounded to the nearest `f64` beyond 2^53.
+    /// F6 and C64 give [`ErrorKind::UnsupportedConversion`].
+    ///
+    /// ```
+    /// use tensorsafe::{Dtype, TensorView};
+    /// let big = 1e300f64.to_le_bytes();
+    /// let view = TensorView::new(Dtype::F64, &[1], &big)?;
+    /// assert_eq!(view.to_f64_vec()?, vec![1e300]); // to_f32_vec would give inf
+    /// let ids: Vec<u8> = [-3i32, 7].iter().flat_map(|v| v.to_le_bytes()).collect();
+    /// assert_eq!(TensorView::new(Dtype::I32, &[2], &ids)?.to_f64_vec()?, vec![-3.0, 7.0]);
+    /// # Ok::<(), tensorsafe::Error>(())
+    /// ```
+    pub fn to_f64_vec(&self) -> Result<Vec<f64>> {
+        fn widen<T: Element>(view: &TensorView<'_>, f: impl Fn(T) -> f64) -> Result<Vec<f64>> {
+            Ok(view.to_vec::<T>()?.into_iter().map(f).collect())
+        }
+        match self.dtype {
+            Dtype::F64 => self.to_vec::<f64>(),
+            Dtype::BOOL => widen(self, |x: bool| f64::from(u8::from(x))),
+            Dtype::U8 => widen::<u8>(self, f64::from),
+            Dtype::I8 => widen::<i8>(self, f64::from),
+            Dtype::U16 => widen::<u16>(self, f64::from),
+            Dtype::I16 => widen::<i16>(self, f64::from),
+            Dtype::U32 => widen::<u32>(self, f64::from),
+            Dtype::I32 => widen::<i32>(self, f64::from),
+            Dtype::U64 => widen(self, |x: u64| x as f64),
+            Dtype::I64 => widen(self, |x: i64| x as f64),
+            _ => Ok(self.to_f32_vec()?.into_iter().map(f64::from).collect()),
+        }
+    }
+
+    /// The tensor's length in bytes (`data().len()`), as [`View::data_len`]
+    /// gives it.
+    #[inline]
+    pub fn data_len(&self) -> usize {
+        self.data.len()
+    }
 }
 
 impl PartialEq for TensorView<'_> {
@@ -220,6 +260,13 @@ impl PartialEq for TensorView<'_> {
 impl Eq for TensorView<'_> {}
 
 /// Shows dtype, shape and length, not the bytes.
+///
+/// ```
+/// use tensorsafe::{Dtype, TensorView};
+/// let view = TensorView::new(Dtype::U8, &[2, 2], &[1, 2, 3, 4])?;
+/// assert_eq!(format!("{view:?}"), "TensorView { dtype: U8, shape: [2, 2], bytes: 4 }");
+/// # Ok::<(), tensorsafe::Error>(())
+/// ```
 impl fmt::Debug for TensorView<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TensorView")

@@ -4,6 +4,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::fmt;
 
 use crate::dtype::Dtype;
 use crate::error::{Error, ErrorKind, Result};
@@ -65,7 +66,7 @@ struct Outer {
 /// assert_eq!(slice.runs().count(), 4);
 /// # Ok::<(), tensorsafe::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Slice<'a> {
     data: &'a [u8],
     dtype: Dtype,
@@ -287,8 +288,19 @@ impl<'a> Slice<'a> {
     }
 }
 
+/// Shows dtype, shape and length, not the bytes.
+impl fmt::Debug for Slice<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Slice")
+            .field("dtype", &self.dtype)
+            .field("shape", &self.shape)
+            .field("bytes", &self.byte_len())
+            .finish()
+    }
+}
+
 /// Iterator over the contiguous byte runs of a [`Slice`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Runs<'a> {
     data: &'a [u8],
     bits: usize,
@@ -297,6 +309,17 @@ pub struct Runs<'a> {
     base: usize,
     run: usize,
     done: bool,
+}
+
+/// Shows where the iteration stands, not the bytes.
+impl fmt::Debug for Runs<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runs")
+            .field("position", &self.position)
+            .field("run_bytes", &(self.run * self.bits / 8))
+            .field("done", &self.done)
+            .finish()
+    }
 }
 
 impl<'a> Iterator for Runs<'a> {

@@ -13,7 +13,7 @@ fn scan(path: &Path, file: &SafeTensorsFile) -> (u64, u64) {
     let (mut nan, mut inf) = (0u64, 0u64);
     for (name, view) in file.tensors().iter() {
         if view.dtype().is_float() {
-            if let Ok(values) = view.to_f32_vec() {
+            if let Ok(values) = view.to_f64_vec() {
                 let n = values.iter().filter(|v| v.is_nan()).count() as u64;
                 let i = values.iter().filter(|v| v.is_infinite()).count() as u64;
                 if n + i > 0 {
