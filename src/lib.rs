@@ -61,6 +61,7 @@ extern crate std;
 mod dtype;
 mod error;
 mod header;
+mod integrations;
 mod json;
 mod limits;
 mod names;

@@ -3,6 +3,7 @@
 //! layout rules ([`validate`]).
 
 mod parse;
+pub(crate) mod render;
 mod validate;
 
 use alloc::collections::BTreeMap;
@@ -239,7 +240,9 @@ impl Header {
         Ok(n)
     }
 
-    fn from_json(json: &[u8], options: &ParseOptions) -> Result<Header> {
+    /// Parses and validates the header's JSON (the N bytes after the
+    /// prefix), with offsets in errors counted from the file's start.
+    pub(crate) fn from_json(json: &[u8], options: &ParseOptions) -> Result<Header> {
         let text = core::str::from_utf8(json).map_err(|e| {
             Error::new(ErrorKind::InvalidUtf8).at((PREFIX_LEN + e.valid_up_to()) as u64)
         })?;

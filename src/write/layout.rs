@@ -7,8 +7,7 @@ use alloc::vec::Vec;
 use super::{Writer, MAX_ALIGNMENT};
 use crate::dtype::Dtype;
 use crate::error::{Error, ErrorKind, Result};
-use crate::header::{Metadata, PREFIX_LEN};
-use crate::json::emit;
+use crate::header::{render, Metadata, PREFIX_LEN};
 use crate::limits::Limits;
 use crate::names::NameTable;
 use crate::view::View;
@@ -122,7 +121,7 @@ pub(super) fn render_header<'t>(
     out.extend_from_slice(&[0; PREFIX_LEN]);
     out.push(b'{');
     if let Some(metadata) = metadata {
-        render_metadata(&mut out, metadata);
+        render::metadata(&mut out, metadata);
     }
     let mut offset: u64 = 0;
     for entry in entries {
@@ -132,46 +131,13 @@ pub(super) fn render_header<'t>(
         let end = offset
             .checked_add(entry.len)
             .ok_or_else(|| Error::new(ErrorKind::Overflow).with_tensor(entry.name))?;
-        render_entry(&mut out, &entry, offset, end);
+        let shape = entry.shape.iter().map(|&d| d as u64);
+        render::entry(&mut out, entry.name, entry.dtype, shape, [offset, end]);
         offset = end;
     }
     out.push(b'}');
     finish_header(&mut out, alignment)?;
     Ok((out, offset))
-}
-
-/// `"__metadata__":{...}`, keys in order.
-fn render_metadata(out: &mut Vec<u8>, metadata: &Metadata) {
-    emit::string(out, "__metadata__");
-    out.extend_from_slice(b":{");
-    for (i, (key, value)) in metadata.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        emit::string(out, key);
-        out.push(b':');
-        emit::string(out, value);
-    }
-    out.push(b'}');
-}
-
-/// `"name":{"dtype":..,"shape":[..],"data_offsets":[begin,end]}`.
-fn render_entry(out: &mut Vec<u8>, entry: &Entry<'_>, begin: u64, end: u64) {
-    emit::string(out, entry.name);
-    out.extend_from_slice(b":{\"dtype\":\"");
-    out.extend_from_slice(entry.dtype.name().as_bytes());
-    out.extend_from_slice(b"\",\"shape\":[");
-    for (i, &dim) in entry.shape.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        emit::integer(out, dim as u64);
-    }
-    out.extend_from_slice(b"],\"data_offsets\":[");
-    emit::integer(out, begin);
-    out.push(b',');
-    emit::integer(out, end);
-    out.extend_from_slice(b"]}");
 }
 
 /// Pads with spaces so the data section starts at a multiple of 8 (or of

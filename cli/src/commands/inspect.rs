@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use tensorsafe::SafeTensorsFile;
 
 use crate::source::Source;
@@ -20,18 +20,7 @@ pub fn alignment(offset: u64) -> u64 {
 
 /// The header as stored, as one JSON object in data-offset order.
 fn header_json(file: &SafeTensorsFile) -> Value {
-    let mut object = Map::new();
-    if let Some(metadata) = file.header().metadata() {
-        object.insert("__metadata__".into(), json!(metadata));
-    }
-    for info in file.header().iter() {
-        let (begin, end) = info.data_offsets();
-        object.insert(
-            info.name().to_owned(),
-            json!({"dtype": info.dtype().to_string(), "shape": info.shape(), "data_offsets": [begin, end]}),
-        );
-    }
-    Value::Object(object)
+    serde_json::to_value(file.header()).unwrap_or(Value::Null)
 }
 
 pub fn inspect(path: &Path, as_json: bool) -> Result<u8, Failure> {
