@@ -127,6 +127,21 @@ impl Table {
 /// [`Header::read_from`] (any reader, consuming exactly the header), or from
 /// a loaded file. Checking that the file really is [`Header::file_len`] bytes
 /// long is then the caller's job ([`Header::check_file_len`]).
+///
+/// ```
+/// use tensorsafe::{serialize, Dtype, Header, TensorView};
+/// let file = serialize([("w", TensorView::new(Dtype::F16, &[2, 3], &[0; 12])?)], None)?;
+///
+/// // The first 8 + N bytes are enough (say, one ranged read of a remote file).
+/// let n = u64::from_le_bytes(file[..8].try_into().unwrap()) as usize;
+/// let header = Header::parse(&file[..8 + n])?;
+/// let w = header.get("w").unwrap();
+/// assert_eq!((w.dtype(), w.shape(), w.byte_len()), (Dtype::F16, &[2, 3][..], 12));
+/// // Where the bytes are, and how long the whole file must be.
+/// assert_eq!(header.data_start() + w.data_offsets().0, 8 + n as u64);
+/// header.check_file_len(file.len() as u64)?;
+/// # Ok::<(), tensorsafe::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Header {
     header_len: u64,

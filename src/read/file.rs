@@ -71,6 +71,22 @@ impl SafeTensorsFile {
     /// [`SafeTensorsFile::open`] with the given options (limits, threads,
     /// huge pages). A file shorter or longer than its header says, or whose
     /// length changes while it loads, is an error naming the file.
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("tensorsafe-openwith-doc-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// use tensorsafe::{serialize_to_file, Dtype, LoadOptions, SafeTensorsFile, TensorView};
+    /// let path = dir.join("model.safetensors");
+    /// serialize_to_file([("w", TensorView::new(Dtype::U8, &[4], &[1, 2, 3, 4])?)], None, &path)?;
+    ///
+    /// let mut options = LoadOptions::default();
+    /// options.threads = 1;                          // one reader thread
+    /// options.parse.deny_unknown_fields = true;     // strict headers
+    /// let file = SafeTensorsFile::open_with(&path, &options)?;
+    /// assert_eq!(file.tensors().tensor("w")?.data(), &[1, 2, 3, 4]);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open_with(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Self> {
         let path = path.as_ref();
         Self::read(path, options).map_err(|e| e.in_file(path))

@@ -36,6 +36,21 @@ impl Writer<'_> {
     /// `model.safetensors.index.json` last (sorted keys, 2-space indent), so
     /// whoever finds the index finds every shard complete. Returns the shard
     /// file names. No tensors, no shards: the index maps nothing.
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("tensorsafe-sharded-doc-{}", std::process::id()));
+    /// use tensorsafe::{Checkpoint, Dtype, TensorView, Writer, INDEX_FILE};
+    /// let weights = [[1u8; 400], [2u8; 400], [3u8; 400]];
+    /// let tensors = (0..3).map(|i| (format!("layer.{i}"), TensorView::new(Dtype::U8, &[400], &weights[i]).unwrap()));
+    /// let files = Writer::new().sharded(tensors, &dir, 1000)?;
+    /// assert_eq!(files, ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]);
+    /// assert!(dir.join(INDEX_FILE).exists());
+    ///
+    /// let checkpoint = Checkpoint::open_all(&dir)?; // index and shards agree
+    /// assert_eq!(checkpoint.file_of("layer.2"), Some(files[1].as_str()));
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sharded(
         mut self,
         tensors: impl IntoIterator<Item = (impl AsRef<str>, impl View)>,

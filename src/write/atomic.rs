@@ -205,6 +205,29 @@ impl Writeback {
 /// For speed, writeback starts as bytes are written (Linux), and a large
 /// file that is replaced has its storage released on a short-lived
 /// background thread after `commit` returns.
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("tensorsafe-atomic-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// use std::io::Write;
+/// use tensorsafe::AtomicFile;
+/// let path = dir.join("notes.txt");
+/// std::fs::write(&path, "old")?;
+///
+/// let mut file = AtomicFile::create(&path)?;
+/// file.write_all(b"new")?;
+/// assert_eq!(std::fs::read(&path)?, b"old"); // not yet
+/// file.commit()?;
+/// assert_eq!(std::fs::read(&path)?, b"new");
+///
+/// // Dropped without commit: the old file stays.
+/// let mut file = AtomicFile::create(&path)?;
+/// file.write_all(b"half a file")?;
+/// drop(file);
+/// assert_eq!(std::fs::read(&path)?, b"new");
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct AtomicFile {
     out: BufWriter<File>,
     temp: Temp,
