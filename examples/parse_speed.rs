@@ -7,7 +7,7 @@
 //! workload, `benches/workload/`, with statistics; this example alternates
 //! the two crates run by run, so machine noise hits both alike).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tensorsafe::SafeTensors;
 
@@ -25,30 +25,23 @@ fn main() {
     let bytes = tensorsafe::serialize(names.iter().zip(views.iter()), None).expect("serialize");
     let header_len = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
 
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-    let mut checksum = 0usize;
-    for _ in 0..15 {
-        let start = Instant::now();
-        let st = SafeTensors::deserialize(&bytes).expect("valid");
-        for name in &names {
-            checksum += st.tensor(name).expect("present").data().len();
-        }
-        drop(st);
-        ours.push(start.elapsed());
-
-        let start = Instant::now();
-        let st = safetensors::SafeTensors::deserialize(&bytes).expect("valid");
-        for name in &names {
-            checksum += st.tensor(name).expect("present").data().len();
-        }
-        drop(st);
-        theirs.push(start.elapsed());
-    }
-    let median = |v: &mut Vec<Duration>| {
-        v.sort();
-        v[v.len() / 2]
-    };
-    let (ours, theirs) = (median(&mut ours), median(&mut theirs));
+    let (ours, theirs, checksum) = workload::alternate::medians(
+        15,
+        || {
+            let st = SafeTensors::deserialize(&bytes).expect("valid");
+            names
+                .iter()
+                .map(|n| st.tensor(n).expect("present").data().len())
+                .sum()
+        },
+        || {
+            let st = safetensors::SafeTensors::deserialize(&bytes).expect("valid");
+            names
+                .iter()
+                .map(|n| st.tensor(n).expect("present").data().len())
+                .sum()
+        },
+    );
     let mbps = |d: Duration| header_len as f64 / d.as_secs_f64() / 1e6;
     println!("{count} tensors, header {header_len} bytes (checksum {checksum})");
     println!("parse + look up every tensor:");
@@ -61,20 +54,17 @@ fn main() {
 
     // Serialize the same tensors, alternating the two writers.
     let reference_views = workload::reference_views(&views);
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-    for _ in 0..15 {
-        let start = Instant::now();
-        let out = tensorsafe::serialize(names.iter().zip(views.iter()), None).expect("serialize");
-        checksum += out.len();
-        ours.push(start.elapsed());
-
-        let start = Instant::now();
-        let out = safetensors::serialize(names.iter().zip(reference_views.iter()), None)
-            .expect("serialize");
-        checksum += out.len();
-        theirs.push(start.elapsed());
-    }
-    let (ours, theirs) = (median(&mut ours), median(&mut theirs));
+    let (ours, theirs, checksum) = workload::alternate::medians(
+        15,
+        || {
+            let out = tensorsafe::serialize(names.iter().zip(views.iter()), None);
+            out.expect("serialize").len()
+        },
+        || {
+            let out = safetensors::serialize(names.iter().zip(reference_views.iter()), None);
+            out.expect("serialize").len()
+        },
+    );
     println!("serialize (checksum {checksum}):");
     println!("  tensorsafe  {ours:>10.3?}");
     println!("  reference   {theirs:>10.3?}");

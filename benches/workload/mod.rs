@@ -6,6 +6,7 @@
 
 use tensorsafe::{Dtype, TensorView};
 
+pub mod alternate;
 pub mod load;
 
 /// `count` names like `model.layers.3.mlp.experts.17.up_proj.weight`, with

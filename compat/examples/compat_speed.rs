@@ -3,7 +3,8 @@
 //!
 //! `cargo run --release --example compat_speed -- 10000 100000`
 
-use std::time::{Duration, Instant};
+#[path = "../../benches/workload/alternate.rs"]
+mod alternate;
 
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
@@ -32,11 +33,6 @@ fn checkpoint(count: usize) -> (Vec<String>, Vec<u8>) {
     (names, bytes)
 }
 
-fn median(mut runs: Vec<Duration>) -> Duration {
-    runs.sort();
-    runs[runs.len() / 2]
-}
-
 fn main() {
     let counts: Vec<usize> = std::env::args()
         .skip(1)
@@ -49,26 +45,23 @@ fn main() {
     };
     for count in counts {
         let (names, bytes) = checkpoint(count);
-        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-        let mut checksum = 0usize;
-        for _ in 0..15 {
-            let start = Instant::now();
-            let st = SafeTensors::deserialize(&bytes).expect("valid");
-            for name in &names {
-                checksum += st.tensor(name).expect("present").data().len();
-            }
-            drop(st);
-            ours.push(start.elapsed());
-
-            let start = Instant::now();
-            let st = reference::SafeTensors::deserialize(&bytes).expect("valid");
-            for name in &names {
-                checksum += st.tensor(name).expect("present").data().len();
-            }
-            drop(st);
-            theirs.push(start.elapsed());
-        }
-        let (ours, theirs) = (median(ours), median(theirs));
+        let (ours, theirs, checksum) = alternate::medians(
+            15,
+            || {
+                let st = SafeTensors::deserialize(&bytes).expect("valid");
+                names
+                    .iter()
+                    .map(|n| st.tensor(n).expect("present").data().len())
+                    .sum()
+            },
+            || {
+                let st = reference::SafeTensors::deserialize(&bytes).expect("valid");
+                names
+                    .iter()
+                    .map(|n| st.tensor(n).expect("present").data().len())
+                    .sum()
+            },
+        );
         println!("{count} tensors, {} bytes (checksum {checksum}): deserialize + tensor() for every name", bytes.len());
         println!("  compat      {ours:>10.3?}");
         println!("  reference   {theirs:>10.3?}");

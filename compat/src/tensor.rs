@@ -133,35 +133,26 @@ pub trait View {
     fn data_len(&self) -> usize;
 }
 
-impl View for TensorView<'_> {
-    fn dtype(&self) -> Dtype {
-        TensorView::dtype(self)
-    }
-    fn shape(&self) -> &[usize] {
-        TensorView::shape(self)
-    }
-    fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(TensorView::data(self))
-    }
-    fn data_len(&self) -> usize {
-        TensorView::data(self).len()
-    }
+macro_rules! view_of_tensor_view {
+    ($($ty:ty),*) => {$(
+        impl View for $ty {
+            fn dtype(&self) -> Dtype {
+                TensorView::dtype(self)
+            }
+            fn shape(&self) -> &[usize] {
+                TensorView::shape(self)
+            }
+            fn data(&self) -> Cow<'_, [u8]> {
+                Cow::Borrowed(TensorView::data(self))
+            }
+            fn data_len(&self) -> usize {
+                TensorView::data(self).len()
+            }
+        }
+    )*};
 }
 
-impl View for &TensorView<'_> {
-    fn dtype(&self) -> Dtype {
-        TensorView::dtype(self)
-    }
-    fn shape(&self) -> &[usize] {
-        TensorView::shape(self)
-    }
-    fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(TensorView::data(self))
-    }
-    fn data_len(&self) -> usize {
-        TensorView::data(self).len()
-    }
-}
+view_of_tensor_view!(TensorView<'_>, &TensorView<'_>);
 
 /// One of your views, as tensorsafe's writer sees it.
 struct Adapted<V>(V);
