@@ -1,5 +1,5 @@
-//! Between tensorsafe's types and the reference's: dtypes both ways, and
-//! every tensorsafe error kind onto one of the reference's 14 variants.
+//! Every tensorsafe error kind onto one of the reference's 14 variants
+//! (the dtype conversions are generated beside `Dtype`).
 
 use alloc::borrow::ToOwned;
 use alloc::string::ToString;
@@ -9,76 +9,9 @@ use tensorsafe::ErrorKind;
 use crate::tensor::{Dtype, SafeTensorError};
 
 /// The two enums list the same dtypes in the same order. If tensorsafe
-/// gains one, this stops compiling, so the fallback arm in [`dtype_from`]
-/// cannot be reached.
+/// gains one, this stops compiling, so the fallback arm of
+/// `From<tensorsafe::Dtype> for Dtype` cannot be reached.
 const _: () = assert!(tensorsafe::Dtype::ALL.len() == Dtype::ALL.len());
-
-impl From<Dtype> for tensorsafe::Dtype {
-    fn from(dtype: Dtype) -> Self {
-        use tensorsafe::Dtype as T;
-        match dtype {
-            Dtype::BOOL => T::BOOL,
-            Dtype::F4 => T::F4,
-            Dtype::F6_E2M3 => T::F6_E2M3,
-            Dtype::F6_E3M2 => T::F6_E3M2,
-            Dtype::U8 => T::U8,
-            Dtype::I8 => T::I8,
-            Dtype::F8_E5M2 => T::F8_E5M2,
-            Dtype::F8_E4M3 => T::F8_E4M3,
-            Dtype::F8_E8M0 => T::F8_E8M0,
-            Dtype::F8_E4M3FNUZ => T::F8_E4M3FNUZ,
-            Dtype::F8_E5M2FNUZ => T::F8_E5M2FNUZ,
-            Dtype::I16 => T::I16,
-            Dtype::U16 => T::U16,
-            Dtype::F16 => T::F16,
-            Dtype::BF16 => T::BF16,
-            Dtype::I32 => T::I32,
-            Dtype::U32 => T::U32,
-            Dtype::F32 => T::F32,
-            Dtype::C64 => T::C64,
-            Dtype::F64 => T::F64,
-            Dtype::I64 => T::I64,
-            Dtype::U64 => T::U64,
-        }
-    }
-}
-
-impl From<tensorsafe::Dtype> for Dtype {
-    fn from(dtype: tensorsafe::Dtype) -> Self {
-        dtype_from(dtype)
-    }
-}
-
-#[inline]
-pub(crate) fn dtype_from(dtype: tensorsafe::Dtype) -> Dtype {
-    use tensorsafe::Dtype as T;
-    match dtype {
-        T::BOOL => Dtype::BOOL,
-        T::F4 => Dtype::F4,
-        T::F6_E2M3 => Dtype::F6_E2M3,
-        T::F6_E3M2 => Dtype::F6_E3M2,
-        T::U8 => Dtype::U8,
-        T::I8 => Dtype::I8,
-        T::F8_E5M2 => Dtype::F8_E5M2,
-        T::F8_E4M3 => Dtype::F8_E4M3,
-        T::F8_E8M0 => Dtype::F8_E8M0,
-        T::F8_E4M3FNUZ => Dtype::F8_E4M3FNUZ,
-        T::F8_E5M2FNUZ => Dtype::F8_E5M2FNUZ,
-        T::I16 => Dtype::I16,
-        T::U16 => Dtype::U16,
-        T::F16 => Dtype::F16,
-        T::BF16 => Dtype::BF16,
-        T::I32 => Dtype::I32,
-        T::U32 => Dtype::U32,
-        T::F32 => Dtype::F32,
-        T::C64 => Dtype::C64,
-        T::F64 => Dtype::F64,
-        T::I64 => Dtype::I64,
-        T::U64 => Dtype::U64,
-        // Unreachable: the assertion above counts the variants.
-        _ => Dtype::U8,
-    }
-}
 
 /// `serde_json::Error` has no public constructor but serde's `custom`.
 fn json_error(text: &str) -> serde_json::Error {

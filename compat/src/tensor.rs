@@ -180,15 +180,7 @@ fn adapt<S: AsRef<str>, V: View>(
 ) -> Result<Vec<(S, Adapted<V>)>, SafeTensorError> {
     data.into_iter()
         .map(|(name, view)| {
-            let bits = view
-                .shape()
-                .iter()
-                .try_fold(view.dtype().bitsize(), |n, &d| n.checked_mul(d))
-                .ok_or(SafeTensorError::ValidationOverflow)?;
-            if bits % 8 != 0 {
-                return Err(SafeTensorError::MisalignedSlice);
-            }
-            if bits / 8 != view.data_len() {
+            if byte_len(view.dtype(), view.shape())? != view.data_len() {
                 return Err(SafeTensorError::InvalidTensorView(
                     view.dtype(),
                     view.shape().to_vec(),
@@ -198,6 +190,15 @@ fn adapt<S: AsRef<str>, V: View>(
             Ok((name, Adapted(view)))
         })
         .collect()
+}
+
+/// The bytes of a tensor of `dtype` and `shape`, by tensorsafe's rule:
+/// overflow is [`SafeTensorError::ValidationOverflow`], a sub-byte tensor
+/// that does not fill whole bytes [`SafeTensorError::MisalignedSlice`].
+fn byte_len(dtype: Dtype, shape: &[usize]) -> Result<usize, SafeTensorError> {
+    tensorsafe::Dtype::from(dtype)
+        .shape_byte_len(shape)
+        .map_err(|e| convert::error(e, None))
 }
 
 fn sorted(info: Option<HashMap<String, String>>) -> Option<tensorsafe::Metadata> {
@@ -348,15 +349,7 @@ impl Metadata {
             if begin != end || stop < begin || name == "__metadata__" {
                 return Err(SafeTensorError::InvalidOffset(name));
             }
-            let bits = info
-                .shape
-                .iter()
-                .try_fold(info.dtype.bitsize(), |n, &d| n.checked_mul(d))
-                .ok_or(SafeTensorError::ValidationOverflow)?;
-            if bits % 8 != 0 {
-                return Err(SafeTensorError::MisalignedSlice);
-            }
-            if stop - begin != bits / 8 {
+            if stop - begin != byte_len(info.dtype, &info.shape)? {
                 return Err(SafeTensorError::TensorInvalidInfo);
             }
             end = stop;
@@ -526,7 +519,7 @@ impl<'data> TensorView<'data> {
     /// The element type.
     #[inline]
     pub fn dtype(&self) -> Dtype {
-        convert::dtype_from(self.inner.dtype())
+        self.inner.dtype().into()
     }
 
     /// The dimensions.
@@ -559,14 +552,22 @@ impl<'data> From<tensorsafe::TensorView<'data>> for TensorView<'data> {
     }
 }
 
+impl fmt::Display for Dtype {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(tensorsafe::Dtype::from(*self).name())
+    }
+}
+
 impl<'data> From<TensorView<'data>> for tensorsafe::TensorView<'data> {
     fn from(view: TensorView<'data>) -> Self {
         view.inner
     }
 }
 
+/// The enum and its conversions to and from `tensorsafe::Dtype`, whose
+/// variants have the same names in the same order.
 macro_rules! dtypes {
-    ($($(#[$doc:meta])* $variant:ident = $bits:literal;)*) => {
+    ($($(#[$doc:meta])* $variant:ident;)*) => {
         /// The element types, in the reference's order (the writer sorts
         /// by it). Serialized as their header names (`"F32"`, ...).
         #[derive(Debug, Deserialize, Serialize, Clone, Copy, PartialEq, Eq, Ord, PartialOrd, Hash)]
@@ -578,16 +579,23 @@ macro_rules! dtypes {
 
         impl Dtype {
             pub(crate) const ALL: &'static [Dtype] = &[$(Dtype::$variant,)*];
+        }
 
-            /// Size of one element in bits (4 for `F4`, 6 for the `F6` types).
-            pub fn bitsize(&self) -> usize {
-                match self { $(Dtype::$variant => $bits,)* }
+        impl From<Dtype> for tensorsafe::Dtype {
+            fn from(dtype: Dtype) -> Self {
+                match dtype { $(Dtype::$variant => tensorsafe::Dtype::$variant,)* }
             }
         }
 
-        impl fmt::Display for Dtype {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(match self { $(Dtype::$variant => stringify!($variant),)* })
+        impl From<tensorsafe::Dtype> for Dtype {
+            #[inline]
+            fn from(dtype: tensorsafe::Dtype) -> Self {
+                match dtype {
+                    $(tensorsafe::Dtype::$variant => Dtype::$variant,)*
+                    // Unreachable: `convert` asserts at compile time that
+                    // both enums have as many variants.
+                    _ => Dtype::U8,
+                }
             }
         }
     };
@@ -595,52 +603,57 @@ macro_rules! dtypes {
 
 dtypes! {
     /// Boolean, one byte per element.
-    BOOL = 8;
+    BOOL;
     /// OCP MX FP4 (E2M1).
-    F4 = 4;
+    F4;
     /// OCP MX FP6 (E2M3).
-    F6_E2M3 = 6;
+    F6_E2M3;
     /// OCP MX FP6 (E3M2).
-    F6_E3M2 = 6;
+    F6_E3M2;
     /// Unsigned 8-bit integer.
-    U8 = 8;
+    U8;
     /// Signed 8-bit integer.
-    I8 = 8;
+    I8;
     /// FP8 E5M2.
-    F8_E5M2 = 8;
+    F8_E5M2;
     /// FP8 E4M3.
-    F8_E4M3 = 8;
+    F8_E4M3;
     /// OCP MX E8M0 scale.
-    F8_E8M0 = 8;
+    F8_E8M0;
     /// FP8 E4M3 FNUZ.
-    F8_E4M3FNUZ = 8;
+    F8_E4M3FNUZ;
     /// FP8 E5M2 FNUZ.
-    F8_E5M2FNUZ = 8;
+    F8_E5M2FNUZ;
     /// Signed 16-bit integer.
-    I16 = 16;
+    I16;
     /// Unsigned 16-bit integer.
-    U16 = 16;
+    U16;
     /// IEEE half precision.
-    F16 = 16;
+    F16;
     /// bfloat16.
-    BF16 = 16;
+    BF16;
     /// Signed 32-bit integer.
-    I32 = 32;
+    I32;
     /// Unsigned 32-bit integer.
-    U32 = 32;
+    U32;
     /// IEEE single precision.
-    F32 = 32;
+    F32;
     /// Complex of two `F32`.
-    C64 = 64;
+    C64;
     /// IEEE double precision.
-    F64 = 64;
+    F64;
     /// Signed 64-bit integer.
-    I64 = 64;
+    I64;
     /// Unsigned 64-bit integer.
-    U64 = 64;
+    U64;
 }
 
 impl Dtype {
+    /// Size of one element in bits (4 for `F4`, 6 for the `F6` types).
+    pub fn bitsize(&self) -> usize {
+        tensorsafe::Dtype::from(*self).bits()
+    }
+
     /// Size of one element in whole bytes (0 for `F4`, 0 for the `F6`
     /// types: use [`Dtype::bitsize`]).
     #[deprecated(

@@ -273,31 +273,6 @@ fn model() -> impl Strategy<Value = Vec<(String, usize, Vec<usize>)>> {
     })
 }
 
-const DTYPES: [Dtype; 22] = [
-    Dtype::BOOL,
-    Dtype::F4,
-    Dtype::F6_E2M3,
-    Dtype::F6_E3M2,
-    Dtype::U8,
-    Dtype::I8,
-    Dtype::F8_E5M2,
-    Dtype::F8_E4M3,
-    Dtype::F8_E8M0,
-    Dtype::F8_E4M3FNUZ,
-    Dtype::F8_E5M2FNUZ,
-    Dtype::I16,
-    Dtype::U16,
-    Dtype::F16,
-    Dtype::BF16,
-    Dtype::I32,
-    Dtype::U32,
-    Dtype::F32,
-    Dtype::C64,
-    Dtype::F64,
-    Dtype::I64,
-    Dtype::U64,
-];
-
 proptest! {
     #[test]
     fn serialize_gives_the_reference_bytes(
@@ -308,7 +283,7 @@ proptest! {
         let specs: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = tensors
             .into_iter()
             .map(|(name, d, mut shape)| {
-                let dtype = DTYPES[d];
+                let dtype = Dtype::from(safetensors::tensorsafe::Dtype::ALL[d]);
                 if dtype.bitsize() % 8 != 0 {
                     shape.push(8);
                 }

@@ -95,8 +95,8 @@ where
             Some(values) if cfg!(target_endian = "little") => {
                 Cow::Borrowed(bytemuck::cast_slice(values))
             }
-            Some(values) => Cow::Owned(little_endian(values)),
-            None => Cow::Owned(little_endian(&self.iter().copied().collect::<Vec<T>>())),
+            Some(values) => Cow::Owned(little_endian(values.iter(), values.len())),
+            None => Cow::Owned(little_endian(self.iter(), self.len())),
         }
     }
 
@@ -105,12 +105,15 @@ where
     }
 }
 
-/// `values` as little-endian bytes, whatever the host.
-fn little_endian<T: Element>(values: &[T]) -> Vec<u8> {
-    let mut bytes = bytemuck::cast_slice::<T, u8>(values).to_vec();
-    if cfg!(target_endian = "big") {
-        for element in bytes.chunks_exact_mut(size_of::<T>()) {
-            element.reverse();
+/// `count` values, in iteration order, as little-endian bytes whatever
+/// the host: one copy, straight into the output.
+fn little_endian<'a, T: Element>(values: impl Iterator<Item = &'a T>, count: usize) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(count * size_of::<T>());
+    for value in values {
+        let start = bytes.len();
+        bytes.extend_from_slice(bytemuck::bytes_of(value));
+        if cfg!(target_endian = "big") {
+            bytes[start..].reverse();
         }
     }
     bytes
