@@ -265,6 +265,13 @@ impl Error {
         self
     }
 
+    /// Names the object (its location in its store) the error is about,
+    /// unless a file or object is already named.
+    #[cfg(feature = "object-store")]
+    pub(crate) fn in_object(self, location: &object_store::path::Path) -> Self {
+        self.in_file(Path::new(location.as_ref()))
+    }
+
     /// The same error, classified as `kind` (a JSON syntax error inside a
     /// checkpoint index becomes an invalid index), keeping its context.
     pub(crate) fn retag(mut self, kind: ErrorKind) -> Self {
@@ -293,7 +300,9 @@ impl Error {
         self.inner.offset
     }
 
-    /// The file concerned, when the error came from opening or writing one.
+    /// The file concerned, when the error came from opening or writing one;
+    /// for remote storage (the `object-store` feature), the object's
+    /// location in its store.
     #[cfg(feature = "std")]
     pub fn path(&self) -> Option<&Path> {
         self.inner.path.as_deref()

@@ -66,6 +66,8 @@ mod json;
 mod limits;
 mod names;
 mod read;
+#[cfg(feature = "object-store")]
+pub mod remote;
 #[cfg(feature = "std")]
 mod sharded;
 mod view;
@@ -81,7 +83,7 @@ pub use read::{load_into, read_tensor_into, LoadOptions, SafeTensorsFile};
 #[cfg(feature = "std")]
 pub use sharded::{Checkpoint, INDEX_FILE};
 pub use view::element::Element;
-pub use view::slice::{Runs, Select, Slice};
+pub use view::slice::{ByteRanges, Runs, Select, Slice};
 pub use view::{TensorView, View};
 pub use write::{serialize, Writer, MAX_ALIGNMENT};
 #[cfg(feature = "std")]

@@ -244,7 +244,7 @@ impl Header {
     }
 
     /// The header length a prefix declares, checked against the limit.
-    fn declared_len(prefix: [u8; PREFIX_LEN], options: &ParseOptions) -> Result<u64> {
+    pub(crate) fn declared_len(prefix: [u8; PREFIX_LEN], options: &ParseOptions) -> Result<u64> {
         let n = u64::from_le_bytes(prefix);
         let max = options.limits.max_header_bytes;
         if n > max {

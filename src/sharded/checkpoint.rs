@@ -3,13 +3,12 @@
 use std::format;
 use std::prelude::rust_2021::*;
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use super::index_file::{self, is_shard_name, plain_file_name, INDEX_FILE, MAX_INDEX_BYTES};
+use super::index_file::{is_shard_name, Index, INDEX_FILE, MAX_INDEX_BYTES};
 use crate::error::{Error, ErrorKind, Result};
 use crate::header::{Header, TensorInfo};
 use crate::limits::ParseOptions;
@@ -22,6 +21,9 @@ use crate::view::TensorView;
 enum Load {
     Read,
     Map,
+    /// Filled when made (see [`Checkpoint::loaded`]); nothing to open.
+    #[cfg_attr(not(feature = "object-store"), allow(dead_code))]
+    Loaded,
 }
 
 /// A sharded checkpoint: one lookup from tensor name to view across its
@@ -44,10 +46,7 @@ enum Load {
 pub struct Checkpoint {
     index_path: PathBuf,
     dir: PathBuf,
-    total_size: Option<u64>,
-    /// Tensor name -> position in `files`.
-    weight_map: BTreeMap<String, usize>,
-    files: Vec<String>,
+    index: Index,
     shards: Vec<OnceLock<SafeTensorsFile>>,
     load: Load,
     /// How shards are read and their headers parsed.
@@ -59,8 +58,8 @@ impl fmt::Debug for Checkpoint {
         let opened = self.shards.iter().filter(|s| s.get().is_some()).count();
         f.debug_struct("Checkpoint")
             .field("index_path", &self.index_path)
-            .field("files", &self.files)
-            .field("tensors", &self.weight_map.len())
+            .field("files", &self.index.files)
+            .field("tensors", &self.index.weight_map.len())
             .field("opened", &opened)
             .field("load", &self.load)
             .field("options", &self.options)
@@ -234,6 +233,7 @@ impl Checkpoint {
     /// Every shard's handle and header, checked against the index.
     fn open_shards(&self, options: &LoadOptions) -> Result<Vec<Opened>> {
         let opened = self
+            .index
             .files
             .iter()
             .map(|file| Opened::new(&self.dir.join(file), options))
@@ -244,25 +244,35 @@ impl Checkpoint {
 
     fn open_as(path: &Path, load: Load, options: LoadOptions) -> Result<Self> {
         let index_path = find_index(path)?;
-        let Index {
-            total_size,
-            weight_map,
-            files,
-        } = read_index(&index_path).map_err(|e| e.in_file(&index_path))?;
+        let index = read_index(&index_path).map_err(|e| e.in_file(&index_path))?;
         let dir = index_path
             .parent()
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        let shards = files.iter().map(|_| OnceLock::new()).collect();
+        let shards = index.files.iter().map(|_| OnceLock::new()).collect();
         Ok(Checkpoint {
             index_path,
             dir,
-            total_size,
-            weight_map,
-            files,
+            index,
             shards,
             load,
             options,
         })
+    }
+
+    /// A checkpoint whose shards are already in memory (loaded from remote
+    /// storage): `index_path` names where the index came from, `shards`
+    /// are in the order of `index.files`, checked against the index.
+    #[cfg(feature = "object-store")]
+    pub(crate) fn loaded(index_path: PathBuf, index: Index, shards: Vec<SafeTensorsFile>) -> Self {
+        debug_assert_eq!(index.files.len(), shards.len());
+        Checkpoint {
+            index_path,
+            dir: PathBuf::new(),
+            index,
+            shards: shards.into_iter().map(OnceLock::from).collect(),
+            load: Load::Loaded,
+            options: LoadOptions::default(),
+        }
     }
 
     /// The index file.
@@ -272,40 +282,40 @@ impl Checkpoint {
 
     /// Shard file names, in the order the index first names them.
     pub fn files(&self) -> &[String] {
-        &self.files
+        &self.index.files
     }
 
     /// `metadata.total_size` from the index, if present.
     pub fn total_size(&self) -> Option<u64> {
-        self.total_size
+        self.index.total_size
     }
 
     /// Number of tensors the index maps.
     pub fn len(&self) -> usize {
-        self.weight_map.len()
+        self.index.weight_map.len()
     }
 
     /// Whether the index maps no tensor.
     pub fn is_empty(&self) -> bool {
-        self.weight_map.is_empty()
+        self.index.weight_map.is_empty()
     }
 
     /// Tensor names, sorted.
     pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
-        self.weight_map.keys().map(String::as_str)
+        self.index.weight_map.keys().map(String::as_str)
     }
 
     /// The shard file that holds `name`, per the index.
     pub fn file_of(&self, name: &str) -> Option<&str> {
-        self.weight_map.get(name).map(|&i| self.files[i].as_str())
+        self.index.file_of(name)
     }
 
     /// Shard `i` (a position in [`Checkpoint::files`]), opened and
     /// validated on first use. Errors name the shard's path.
     pub fn shard(&self, i: usize) -> Result<&SafeTensorsFile> {
-        let (Some(slot), Some(file)) = (self.shards.get(i), self.files.get(i)) else {
+        let (Some(slot), Some(file)) = (self.shards.get(i), self.index.files.get(i)) else {
             return Err(Error::new(ErrorKind::InvalidSlice)
-                .with_detail(format!("shard {i} of {}", self.files.len())));
+                .with_detail(format!("shard {i} of {}", self.index.files.len())));
         };
         if let Some(opened) = slot.get() {
             return Ok(opened);
@@ -317,6 +327,12 @@ impl Checkpoint {
             // and their caller promised that no shard changes while the
             // checkpoint lives.
             Load::Map => unsafe { SafeTensorsFile::mmap_with(&path, &self.options.parse)? },
+            // Every shard of a loaded checkpoint was filled when it was made.
+            Load::Loaded => {
+                return Err(
+                    Error::new(ErrorKind::Io).with_detail(format!("shard {file} was not loaded"))
+                )
+            }
         };
         // Another thread may have won the race; either copy is the same file.
         Ok(slot.get_or_init(|| opened))
@@ -325,6 +341,7 @@ impl Checkpoint {
     /// The tensor called `name`, from the shard the index names.
     pub fn tensor(&self, name: &str) -> Result<TensorView<'_>> {
         let &i = self
+            .index
             .weight_map
             .get(name)
             .ok_or_else(|| Error::new(ErrorKind::TensorNotFound).with_tensor(name))?;
@@ -336,7 +353,7 @@ impl Checkpoint {
                 .with_tensor(name)
                 .with_detail(format!(
                     "the index maps it to {}, which does not hold it",
-                    self.files[i]
+                    self.index.files[i]
                 ))
                 .in_file(&self.index_path)
         })
@@ -348,7 +365,7 @@ impl Checkpoint {
     /// `*-NNNNN-of-NNNNN.safetensors` file in the directory the index does
     /// not name. The first problem is the error.
     pub fn verify(&self) -> Result<()> {
-        let headers = (0..self.files.len())
+        let headers = (0..self.index.files.len())
             .map(|i| Ok(self.shard(i)?.header()))
             .collect::<Result<Vec<_>>>()?;
         self.check_headers(headers)
@@ -357,86 +374,21 @@ impl Checkpoint {
     /// [`Checkpoint::verify`] on the shards' headers, in the order of
     /// [`Checkpoint::files`].
     fn check_headers<'h>(&self, headers: impl IntoIterator<Item = &'h Header>) -> Result<()> {
-        let mut found: BTreeMap<&str, usize> = BTreeMap::new();
-        let mut total: u64 = 0;
-        for (i, header) in headers.into_iter().enumerate() {
-            for info in header.iter() {
-                total += info.byte_len();
-                self.check_placement(&mut found, info.name(), i)?;
-            }
-        }
-        self.check_all_found(&found)?;
-        if self.total_size != Some(total) {
-            return Err(Error::new(ErrorKind::IndexTotalSize)
-                .with_detail(format!(
-                    "metadata.total_size is {:?}, the shards hold {total} bytes of tensors",
-                    self.total_size
-                ))
-                .in_file(&self.index_path));
-        }
+        self.index.check_headers(headers, &self.index_path)?;
         self.check_no_unnamed_shard()
-    }
-
-    /// Tensor `name`, found in shard `i`, must be in no other shard and be
-    /// mapped to shard `i`.
-    fn check_placement<'s>(
-        &self,
-        found: &mut BTreeMap<&'s str, usize>,
-        name: &'s str,
-        i: usize,
-    ) -> Result<()> {
-        let fail = |kind: ErrorKind, detail: String| {
-            Err(Error::new(kind)
-                .with_tensor(name)
-                .with_detail(detail)
-                .in_file(&self.index_path))
-        };
-        if let Some(other) = found.insert(name, i) {
-            let (a, b) = (&self.files[other], &self.files[i]);
-            return fail(ErrorKind::DuplicateTensor, format!("in both {a} and {b}"));
-        }
-        match self.weight_map.get(name) {
-            Some(&mapped) if mapped == i => Ok(()),
-            Some(&mapped) => fail(
-                ErrorKind::IndexMismatch,
-                format!(
-                    "mapped to {} but found in {}",
-                    self.files[mapped], self.files[i]
-                ),
-            ),
-            None => fail(
-                ErrorKind::IndexMismatch,
-                format!("found in {} but not in the index", self.files[i]),
-            ),
-        }
-    }
-
-    /// Every tensor the index maps must have been found in a shard.
-    fn check_all_found(&self, found: &BTreeMap<&str, usize>) -> Result<()> {
-        let missing = self
-            .weight_map
-            .iter()
-            .find(|(n, _)| !found.contains_key(n.as_str()));
-        match missing {
-            None => Ok(()),
-            Some((name, &i)) => Err(Error::new(ErrorKind::IndexMissingTensor)
-                .with_tensor(name.as_str())
-                .with_detail(format!(
-                    "mapped to {}, which does not hold it",
-                    self.files[i]
-                ))
-                .in_file(&self.index_path)),
-        }
     }
 
     /// No shard-named file beside the index that the index does not name.
     fn check_no_unnamed_shard(&self) -> Result<()> {
+        if matches!(self.load, Load::Loaded) {
+            return Ok(());
+        }
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return Ok(());
         };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if is_shard_name(&name) && !self.files.contains(&name) {
+            if is_shard_name(&name) && !self.index.files.contains(&name) {
                 return Err(Error::new(ErrorKind::IndexUnnamedShard)
                     .with_detail(format!(
                         "{name} lies beside the index but the index does not name it"
@@ -448,15 +400,6 @@ impl Checkpoint {
     }
 }
 
-/// What a checkpoint keeps of its index file.
-struct Index {
-    total_size: Option<u64>,
-    /// Tensor name -> position in `files`.
-    weight_map: BTreeMap<String, usize>,
-    /// Shard file names, in the order the index first names them.
-    files: Vec<String>,
-}
-
 /// The index at `path`. Every problem with the index's content is
 /// [`ErrorKind::IndexInvalid`] (or [`ErrorKind::DuplicateTensor`]).
 fn read_index(path: &Path) -> Result<Index> {
@@ -465,33 +408,7 @@ fn read_index(path: &Path) -> Result<Index> {
         .take(MAX_INDEX_BYTES)
         .read_to_string(&mut text)
         .map_err(|e| Error::from(e).retag(ErrorKind::IndexInvalid))?;
-    let parsed = index_file::parse(&text).map_err(|e| e.retag(ErrorKind::IndexInvalid))?;
-    let mut files: Vec<String> = Vec::new();
-    let mut weight_map = BTreeMap::new();
-    for (name, file) in parsed.weight_map {
-        if !plain_file_name(&file) {
-            return Err(Error::new(ErrorKind::IndexInvalid)
-                .with_tensor(name)
-                .with_detail(format!("{file:?} is not a file name beside the index")));
-        }
-        let shard = match files.iter().position(|f| *f == file) {
-            Some(i) => i,
-            None => {
-                files.push(file);
-                files.len() - 1
-            }
-        };
-        if weight_map.insert(name.clone(), shard).is_some() {
-            return Err(Error::new(ErrorKind::DuplicateTensor)
-                .with_tensor(name)
-                .with_detail("named twice in weight_map"));
-        }
-    }
-    Ok(Index {
-        total_size: parsed.total_size,
-        weight_map,
-        files,
-    })
+    Index::parse(&text)
 }
 
 /// The index file `path` names, directly or as its directory.

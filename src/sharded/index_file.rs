@@ -5,8 +5,10 @@ use std::format;
 use std::prelude::rust_2021::*;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::header::Header;
 use crate::json::emit;
 use crate::json::scan::Scanner;
 
@@ -14,7 +16,7 @@ use crate::json::scan::Scanner;
 pub const INDEX_FILE: &str = "model.safetensors.index.json";
 
 /// Largest index file read: an index lists names and file names only.
-pub(super) const MAX_INDEX_BYTES: u64 = 100_000_000;
+pub(crate) const MAX_INDEX_BYTES: u64 = 100_000_000;
 
 /// The parts of an index file this crate uses.
 #[derive(Debug, PartialEq, Eq)]
@@ -107,6 +109,147 @@ fn weight_map(s: &mut Scanner<'_>, map: &mut Vec<(String, String)>) -> Result<()
         map.push((name, s.str_of(&file).to_owned()));
         Ok(())
     })
+}
+
+/// What a checkpoint keeps of its index file: which shard holds each
+/// tensor, and the total the shards must add up to.
+#[derive(Debug, Clone)]
+pub(crate) struct Index {
+    pub(crate) total_size: Option<u64>,
+    /// Tensor name -> position in `files`.
+    pub(crate) weight_map: BTreeMap<String, usize>,
+    /// Shard file names, in the order the index first names them.
+    pub(crate) files: Vec<String>,
+}
+
+impl Index {
+    /// The index file's text, parsed and checked: every shard a plain file
+    /// name, no tensor named twice. Every problem is
+    /// [`ErrorKind::IndexInvalid`] (or [`ErrorKind::DuplicateTensor`]).
+    pub(crate) fn parse(text: &str) -> Result<Index> {
+        let parsed = parse(text).map_err(|e| e.retag(ErrorKind::IndexInvalid))?;
+        let mut files: Vec<String> = Vec::new();
+        let mut weight_map = BTreeMap::new();
+        for (name, file) in parsed.weight_map {
+            if !plain_file_name(&file) {
+                return Err(Error::new(ErrorKind::IndexInvalid)
+                    .with_tensor(name)
+                    .with_detail(format!("{file:?} is not a file name beside the index")));
+            }
+            let shard = match files.iter().position(|f| *f == file) {
+                Some(i) => i,
+                None => {
+                    files.push(file);
+                    files.len() - 1
+                }
+            };
+            if weight_map.insert(name.clone(), shard).is_some() {
+                return Err(Error::new(ErrorKind::DuplicateTensor)
+                    .with_tensor(name)
+                    .with_detail("named twice in weight_map"));
+            }
+        }
+        Ok(Index {
+            total_size: parsed.total_size,
+            weight_map,
+            files,
+        })
+    }
+
+    /// The index a single file would have: every tensor in `file`.
+    #[cfg(feature = "object-store")]
+    pub(crate) fn single(file: &str, header: &Header) -> Index {
+        Index {
+            total_size: Some(header.data_len()),
+            weight_map: header.names().map(|n| (n.to_owned(), 0)).collect(),
+            files: vec![file.to_owned()],
+        }
+    }
+
+    /// The shard file that holds `name`, per the index.
+    pub(crate) fn file_of(&self, name: &str) -> Option<&str> {
+        self.weight_map.get(name).map(|&i| self.files[i].as_str())
+    }
+
+    /// Checks the index against its shards' headers (in the order of
+    /// `files`): no tensor in two shards, every mapped tensor where the
+    /// index says, no tensor the index does not map, the right
+    /// `total_size`. Errors name `index_path`.
+    pub(crate) fn check_headers<'h>(
+        &self,
+        headers: impl IntoIterator<Item = &'h Header>,
+        index_path: &Path,
+    ) -> Result<()> {
+        let mut found: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut total: u64 = 0;
+        let check = |found: &mut BTreeMap<&'h str, usize>, name: &'h str, i: usize| {
+            self.check_placement(found, name, i)
+                .map_err(|e| e.with_tensor(name).in_file(index_path))
+        };
+        for (i, header) in headers.into_iter().enumerate() {
+            for info in header.iter() {
+                total += info.byte_len();
+                check(&mut found, info.name(), i)?;
+            }
+        }
+        self.check_all_found(&found)
+            .map_err(|e| e.in_file(index_path))?;
+        if self.total_size != Some(total) {
+            return Err(Error::new(ErrorKind::IndexTotalSize)
+                .with_detail(format!(
+                    "metadata.total_size is {:?}, the shards hold {total} bytes of tensors",
+                    self.total_size
+                ))
+                .in_file(index_path));
+        }
+        Ok(())
+    }
+
+    /// Tensor `name`, found in shard `i`, must be in no other shard and be
+    /// mapped to shard `i`.
+    fn check_placement<'s>(
+        &self,
+        found: &mut BTreeMap<&'s str, usize>,
+        name: &'s str,
+        i: usize,
+    ) -> Result<()> {
+        let fail = |kind: ErrorKind, detail: String| Err(Error::new(kind).with_detail(detail));
+        if let Some(other) = found.insert(name, i) {
+            let (a, b) = (&self.files[other], &self.files[i]);
+            return fail(ErrorKind::DuplicateTensor, format!("in both {a} and {b}"));
+        }
+        match self.weight_map.get(name) {
+            Some(&mapped) if mapped == i => Ok(()),
+            Some(&mapped) => fail(
+                ErrorKind::IndexMismatch,
+                format!(
+                    "mapped to {} but found in {}",
+                    self.files[mapped], self.files[i]
+                ),
+            ),
+            None => fail(
+                ErrorKind::IndexMismatch,
+                format!("found in {} but not in the index", self.files[i]),
+            ),
+        }
+    }
+
+    /// Every tensor the index maps must have been found in a shard.
+    fn check_all_found(&self, found: &BTreeMap<&str, usize>) -> Result<()> {
+        let missing = self
+            .weight_map
+            .iter()
+            .find(|(n, _)| !found.contains_key(n.as_str()));
+        match missing {
+            None => Ok(()),
+            Some((name, &i)) => Err(Error::new(ErrorKind::IndexMissingTensor)
+                .with_tensor(name.as_str())
+                .with_detail(format!(
+                    "mapped to {}, which does not hold it",
+                    self.files[i]
+                ))),
+        }
+    }
 }
 
 /// The index text as the hub writes it: sorted keys, 2-space indent.

@@ -9,7 +9,7 @@
 //!   tensors into shards.
 
 mod checkpoint;
-mod index_file;
+pub(crate) mod index_file;
 mod write;
 
 pub use checkpoint::Checkpoint;

@@ -5,6 +5,7 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
+use core::ops::Range;
 
 use crate::dtype::Dtype;
 use crate::error::{Error, ErrorKind, Result};
@@ -137,7 +138,18 @@ fn strides(dims: &[usize]) -> Vec<usize> {
 
 impl<'a> Slice<'a> {
     pub(crate) fn new(view: &TensorView<'a>, spec: &[Select]) -> Result<Self> {
-        let dims = view.shape();
+        Slice::over(view.data(), view.dtype(), view.shape(), spec)
+    }
+
+    /// The selection `spec` of a tensor of `dtype` and `shape` whose bytes
+    /// are `data` (empty when only the selection's byte ranges are wanted,
+    /// as for a tensor in remote storage).
+    pub(crate) fn over(
+        data: &'a [u8],
+        dtype: Dtype,
+        dims: &[usize],
+        spec: &[Select],
+    ) -> Result<Self> {
         if spec.len() > dims.len() {
             return Err(invalid(format!(
                 "{} selections for a tensor of rank {}",
@@ -156,8 +168,8 @@ impl<'a> Slice<'a> {
         let empty = picks.iter().any(|p| p.count == 0);
         let (outer, base, run) = Slice::layout(dims, &picks);
         let slice = Slice {
-            data: view.data(),
-            dtype: view.dtype(),
+            data,
+            dtype,
             shape,
             outer,
             base,
@@ -250,6 +262,26 @@ impl<'a> Slice<'a> {
     pub fn runs(&self) -> Runs<'a> {
         Runs {
             data: self.data,
+            ranges: self.byte_ranges(),
+        }
+    }
+
+    /// Where the selected bytes are: the runs of [`Slice::runs`] as byte
+    /// ranges of the tensor's data, in row-major order (each ends before
+    /// the next begins). For reading a selection from storage that is not
+    /// in memory (the `object-store` feature turns them into ranged
+    /// requests).
+    ///
+    /// ```
+    /// use tensorsafe::{Dtype, TensorView};
+    /// let data = [0u8; 16];
+    /// let w = TensorView::new(Dtype::U16, &[2, 4], &data)?;
+    /// let right_half = w.split(1, 1, 2)?; // columns 2..4 of each row
+    /// assert_eq!(right_half.byte_ranges().collect::<Vec<_>>(), [4..8, 12..16]);
+    /// # Ok::<(), tensorsafe::Error>(())
+    /// ```
+    pub fn byte_ranges(&self) -> ByteRanges {
+        ByteRanges {
             bits: self.dtype.bits(),
             outer: self.outer.clone(),
             position: vec![0; self.outer.len()],
@@ -303,21 +335,16 @@ impl fmt::Debug for Slice<'_> {
 #[derive(Clone)]
 pub struct Runs<'a> {
     data: &'a [u8],
-    bits: usize,
-    outer: Vec<Outer>,
-    position: Vec<usize>,
-    base: usize,
-    run: usize,
-    done: bool,
+    ranges: ByteRanges,
 }
 
 /// Shows where the iteration stands, not the bytes.
 impl fmt::Debug for Runs<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Runs")
-            .field("position", &self.position)
-            .field("run_bytes", &(self.run * self.bits / 8))
-            .field("done", &self.done)
+            .field("position", &self.ranges.position)
+            .field("run_bytes", &self.ranges.run_bytes())
+            .field("done", &self.ranges.done)
             .finish()
     }
 }
@@ -326,6 +353,34 @@ impl<'a> Iterator for Runs<'a> {
     type Item = &'a [u8];
 
     fn next(&mut self) -> Option<&'a [u8]> {
+        // Slice::over took every position from the tensor's own shape, so
+        // each range lies inside a view's bytes.
+        self.ranges.next().map(|r| &self.data[r])
+    }
+}
+
+/// Iterator over the byte ranges of a [`Slice`] within its tensor's data
+/// ([`Slice::byte_ranges`]).
+#[derive(Debug, Clone)]
+pub struct ByteRanges {
+    bits: usize,
+    outer: Vec<Outer>,
+    position: Vec<usize>,
+    base: usize,
+    run: usize,
+    done: bool,
+}
+
+impl ByteRanges {
+    fn run_bytes(&self) -> usize {
+        self.run * self.bits / 8
+    }
+}
+
+impl Iterator for ByteRanges {
+    type Item = Range<usize>;
+
+    fn next(&mut self) -> Option<Range<usize>> {
         if self.done {
             return None;
         }
@@ -347,10 +402,7 @@ impl<'a> Iterator for Runs<'a> {
             *i = 0;
         }
         let begin = element * self.bits / 8;
-        let end = begin + self.run * self.bits / 8;
-        // Slice::new took every position from the view's own shape, so each
-        // run lies inside the view's bytes.
-        Some(&self.data[begin..end])
+        Some(begin..begin + self.run_bytes())
     }
 }
 
@@ -373,20 +425,28 @@ impl<'a> TensorView<'a> {
     /// # Ok::<(), tensorsafe::Error>(())
     /// ```
     pub fn split(&self, dim: usize, part: usize, parts: usize) -> Result<Slice<'a>> {
-        let size = *self.shape().get(dim).ok_or_else(|| {
-            invalid(format!(
-                "dimension {dim} of a rank {} tensor",
-                self.shape().len()
-            ))
-        })?;
-        if parts == 0 || part >= parts || size % parts != 0 {
-            return Err(invalid(format!(
-                "part {part} of {parts} of dimension {dim} of size {size}"
-            )));
-        }
-        let piece = size / parts;
-        let mut spec = vec![Select::All; dim + 1];
-        spec[dim] = Select::range(part * piece, (part + 1) * piece);
-        self.slice(&spec)
+        self.slice(&split_spec(self.shape(), dim, part, parts)?)
     }
+}
+
+/// The selection of [`TensorView::split`]: part `part` of `parts` along
+/// `dim` of a tensor of shape `dims`.
+pub(crate) fn split_spec(
+    dims: &[usize],
+    dim: usize,
+    part: usize,
+    parts: usize,
+) -> Result<Vec<Select>> {
+    let size = *dims
+        .get(dim)
+        .ok_or_else(|| invalid(format!("dimension {dim} of a rank {} tensor", dims.len())))?;
+    if parts == 0 || part >= parts || size % parts != 0 {
+        return Err(invalid(format!(
+            "part {part} of {parts} of dimension {dim} of size {size}"
+        )));
+    }
+    let piece = size / parts;
+    let mut spec = vec![Select::All; dim + 1];
+    spec[dim] = Select::range(part * piece, (part + 1) * piece);
+    Ok(spec)
 }

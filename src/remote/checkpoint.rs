@@ -1,0 +1,356 @@
+//! [`RemoteCheckpoint`]: a sharded checkpoint (or a single file) in a
+//! store, listed from its index and its shards' headers.
+
+use std::format;
+use std::prelude::rust_2021::*;
+
+use core::fmt;
+use core::ops::Range;
+use std::sync::Arc;
+
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::{GetOptions, GetRange, ObjectStore};
+
+use super::fetch::{self, store_error};
+use super::{OwnedTensor, RemoteFile, RemoteOptions};
+use crate::dtype::Dtype;
+use crate::error::{Error, ErrorKind, Result};
+use crate::header::TensorInfo;
+use crate::read::load::{owned_buffer, LoadOptions};
+use crate::read::SafeTensorsFile;
+use crate::sharded::index_file::{Index, MAX_INDEX_BYTES};
+use crate::sharded::Checkpoint;
+use crate::view::slice::Select;
+
+/// A checkpoint in a store: the whole tensor table of a sharded
+/// checkpoint's shards, or of one file.
+///
+/// Opening a location ending in `.json` reads it as the index
+/// (`model.safetensors.index.json`): one request for the index, then one
+/// ranged read per shard for the headers, [`RemoteOptions::concurrency`]
+/// at a time (a header longer than [`RemoteOptions::header_read`] takes
+/// one more). The shards, which lie beside the index, are checked against
+/// it as [`Checkpoint::verify`] checks local ones: no tensor in two shards,
+/// every mapped tensor where the index says, none it does not map, the
+/// right `metadata.total_size`. (Unlike a local directory, the store is not
+/// listed for shard objects the index does not name: that would cost a
+/// list request.) Any other location is one `.safetensors` file: a
+/// checkpoint of one shard.
+///
+/// ```
+/// # tokio::runtime::Runtime::new()?.block_on(async {
+/// use std::sync::Arc;
+/// use tensorsafe::remote::object_store::{local::LocalFileSystem, ObjectStore};
+/// use tensorsafe::remote::RemoteCheckpoint;
+/// use tensorsafe::{Dtype, TensorView, Writer};
+/// # let dir = std::env::temp_dir().join(format!("tensorsafe-remote-ckpt-doc-{}", std::process::id()));
+/// let (a, b) = ([1u8; 600], [2u8; 600]);
+/// let tensors = [("a", TensorView::new(Dtype::U8, &[600], &a)?), ("b", TensorView::new(Dtype::U8, &[600], &b)?)];
+/// Writer::new().sharded(tensors, &dir, 1000)?; // two shards and the index
+///
+/// let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(&dir)?);
+/// let checkpoint = RemoteCheckpoint::open(store, "model.safetensors.index.json").await?;
+/// let b = checkpoint.entry("b")?;
+/// assert_eq!((b.shard(), b.location().as_ref()), (1, "model-00002-of-00002.safetensors"));
+/// assert_eq!(checkpoint.tensor("b").await?.data(), [2; 600]);
+///
+/// let loaded = checkpoint.load(|_, _| {}).await?; // every shard, in memory
+/// assert_eq!(loaded.tensor("a")?.data(), [1; 600]);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct RemoteCheckpoint {
+    location: Path,
+    index: Index,
+    /// In the order of `index.files`.
+    shards: Vec<RemoteFile>,
+    options: RemoteOptions,
+}
+
+impl fmt::Debug for RemoteCheckpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteCheckpoint")
+            .field("location", &self.location.as_ref())
+            .field("files", &self.index.files)
+            .field("tensors", &self.index.weight_map.len())
+            .finish()
+    }
+}
+
+/// One tensor of a [`RemoteCheckpoint`]: its header entry, and where its
+/// bytes are.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    info: TensorInfo<'a>,
+    shard: usize,
+    file: &'a RemoteFile,
+}
+
+impl<'a> Entry<'a> {
+    /// The tensor's header entry (name, dtype, shape, data offsets).
+    pub fn info(&self) -> TensorInfo<'a> {
+        self.info
+    }
+
+    /// The tensor's name.
+    pub fn name(&self) -> &'a str {
+        self.info.name()
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> Dtype {
+        self.info.dtype()
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &'a [usize] {
+        self.info.shape()
+    }
+
+    /// The position of its shard in [`RemoteCheckpoint::files`].
+    pub fn shard(&self) -> usize {
+        self.shard
+    }
+
+    /// The shard.
+    pub fn file(&self) -> &'a RemoteFile {
+        self.file
+    }
+
+    /// The shard's location in the store.
+    pub fn location(&self) -> &'a Path {
+        self.file.location()
+    }
+
+    /// Where the tensor's bytes are in the shard object.
+    pub fn byte_range(&self) -> Range<u64> {
+        self.file.range_of(&self.info)
+    }
+}
+
+impl RemoteCheckpoint {
+    /// Opens the checkpoint at `location` (an index, or a single file) with
+    /// default [`RemoteOptions`].
+    pub async fn open(store: Arc<dyn ObjectStore>, location: impl Into<Path>) -> Result<Self> {
+        Self::open_with(store, location, &RemoteOptions::default()).await
+    }
+
+    /// [`RemoteCheckpoint::open`] with the given options, which its reads
+    /// use too.
+    pub async fn open_with(
+        store: Arc<dyn ObjectStore>,
+        location: impl Into<Path>,
+        options: &RemoteOptions,
+    ) -> Result<Self> {
+        let location = location.into();
+        if location.extension() != Some("json") {
+            let file = RemoteFile::open_with(store, location.clone(), options).await?;
+            let name = location.filename().unwrap_or_default();
+            let index = Index::single(name, file.header());
+            return Ok(RemoteCheckpoint {
+                location,
+                index,
+                shards: vec![file],
+                options: *options,
+            });
+        }
+        let index = read_index(&*store, &location)
+            .await
+            .map_err(|e| e.in_object(&location))?;
+        let dir: Path = location
+            .parts()
+            .take(location.parts().count().saturating_sub(1))
+            .collect();
+        let shards: Vec<RemoteFile> = stream::iter(&index.files)
+            .map(|file| {
+                RemoteFile::open_with(store.clone(), dir.clone().join(file.as_str()), options)
+            })
+            .buffered(options.concurrency.max(1))
+            .try_collect()
+            .await?;
+        index.check_headers(
+            shards.iter().map(RemoteFile::header),
+            std::path::Path::new(location.as_ref()),
+        )?;
+        Ok(RemoteCheckpoint {
+            location,
+            index,
+            shards,
+            options: *options,
+        })
+    }
+
+    /// The index's location (or the single file's).
+    pub fn location(&self) -> &Path {
+        &self.location
+    }
+
+    /// The shards, in the order the index first names them.
+    pub fn files(&self) -> &[RemoteFile] {
+        &self.shards
+    }
+
+    /// `metadata.total_size` from the index (a single file: its data
+    /// section's length).
+    pub fn total_size(&self) -> Option<u64> {
+        self.index.total_size
+    }
+
+    /// Number of tensors.
+    pub fn len(&self) -> usize {
+        self.index.weight_map.len()
+    }
+
+    /// Whether the checkpoint holds no tensor.
+    pub fn is_empty(&self) -> bool {
+        self.index.weight_map.is_empty()
+    }
+
+    /// Tensor names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.index.weight_map.keys().map(String::as_str)
+    }
+
+    /// The whole tensor table, sorted by name.
+    pub fn entries(&self) -> impl Iterator<Item = Entry<'_>> + '_ {
+        self.index.weight_map.iter().filter_map(|(name, &shard)| {
+            let file = &self.shards[shard];
+            // Opening checked that the shard holds every tensor mapped to it.
+            file.header()
+                .get(name)
+                .map(|info| Entry { info, shard, file })
+        })
+    }
+
+    /// Tensor `name`'s entry, or [`ErrorKind::TensorNotFound`].
+    pub fn entry(&self, name: &str) -> Result<Entry<'_>> {
+        let &shard = self
+            .index
+            .weight_map
+            .get(name)
+            .ok_or_else(|| Error::new(ErrorKind::TensorNotFound).with_tensor(name))?;
+        let file = &self.shards[shard];
+        let info = file.info(name).map_err(|e| e.in_object(file.location()))?;
+        Ok(Entry { info, shard, file })
+    }
+
+    /// Fetches tensor `name` into `buf` ([`RemoteFile::tensor_into`]).
+    pub async fn tensor_into(&self, name: &str, buf: &mut [u8]) -> Result<()> {
+        self.entry(name)?.file.tensor_into(name, buf).await
+    }
+
+    /// Fetches tensor `name` into memory of its own ([`RemoteFile::tensor`]).
+    pub async fn tensor(&self, name: &str) -> Result<OwnedTensor> {
+        self.entry(name)?.file.tensor(name).await
+    }
+
+    /// Fetches a selection of tensor `name` into `buf`
+    /// ([`RemoteFile::slice_into`]).
+    pub async fn slice_into(&self, name: &str, spec: &[Select], buf: &mut [u8]) -> Result<()> {
+        self.entry(name)?.file.slice_into(name, spec, buf).await
+    }
+
+    /// Fetches a selection of tensor `name` ([`RemoteFile::slice`]).
+    pub async fn slice(&self, name: &str, spec: &[Select]) -> Result<OwnedTensor> {
+        self.entry(name)?.file.slice(name, spec).await
+    }
+
+    /// Part `part` of `parts` of tensor `name` along `dim`
+    /// ([`RemoteFile::split`]).
+    pub async fn split(
+        &self,
+        name: &str,
+        dim: usize,
+        part: usize,
+        parts: usize,
+    ) -> Result<OwnedTensor> {
+        self.entry(name)?.file.split(name, dim, part, parts).await
+    }
+
+    /// Fetches every shard into page-aligned memory and returns the
+    /// [`Checkpoint`] (its shards all in memory; its `index_path` is this
+    /// checkpoint's location). All shards' bytes are fetched together, cut
+    /// into parts of [`RemoteOptions::part_size`], at most
+    /// [`RemoteOptions::concurrency`] requests in flight. `progress` is
+    /// told the bytes fetched so far and in all.
+    pub async fn load(&self, progress: impl Fn(u64, u64) + Send + Sync) -> Result<Checkpoint> {
+        let mut maps = self
+            .shards
+            .iter()
+            .map(|s| {
+                owned_buffer(s.size(), &LoadOptions::default())
+                    .map_err(|e| e.in_object(s.location()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let objects: Vec<_> = self.shards.iter().map(RemoteFile::object).collect();
+        let targets = maps
+            .iter_mut()
+            .enumerate()
+            .map(|(object, map)| fetch::Target {
+                object,
+                at: 0,
+                buf: map,
+                tensor: "",
+            })
+            .collect();
+        fetch::fetch(&objects, targets, self.options(), &progress).await?;
+        let files = maps
+            .into_iter()
+            .zip(&self.shards)
+            .map(|(map, shard)| SafeTensorsFile::owned(map, shard.header().clone()))
+            .collect();
+        let index_path = std::path::PathBuf::from(self.location.as_ref());
+        Ok(Checkpoint::loaded(index_path, self.index.clone(), files))
+    }
+
+    /// Fetches tensors of every shard into buffers the caller owns, as
+    /// [`Checkpoint::load_into`] does locally: `dest` is asked, shard by
+    /// shard in file order, for each tensor's destination (a buffer of
+    /// exactly its length, or `None` to skip it); then all chosen tensors
+    /// are fetched together, neighbours merged, large ones cut into parts.
+    pub async fn load_into<'b>(
+        &self,
+        mut dest: impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,
+        progress: impl Fn(u64, u64) + Send + Sync,
+    ) -> Result<()> {
+        let mut targets = Vec::new();
+        for (i, shard) in self.shards.iter().enumerate() {
+            shard.ask_destinations(i, &mut dest, &mut targets)?;
+        }
+        let objects: Vec<_> = self.shards.iter().map(RemoteFile::object).collect();
+        fetch::fetch(&objects, targets, self.options(), &progress).await
+    }
+
+    /// The options reads use (the ones it was opened with).
+    pub fn options(&self) -> &RemoteOptions {
+        &self.options
+    }
+}
+
+/// Reads and parses the index object at `location`.
+async fn read_index(store: &dyn ObjectStore, location: &Path) -> Result<Index> {
+    let options = GetOptions {
+        range: Some(GetRange::Bounded(0..MAX_INDEX_BYTES + 1)),
+        ..GetOptions::default()
+    };
+    let result = store
+        .get_opts(location, options)
+        .await
+        .map_err(|e| store_error(e, location))?;
+    if result.meta.size > MAX_INDEX_BYTES {
+        return Err(Error::new(ErrorKind::IndexInvalid).with_detail(format!(
+            "{} bytes; an index holds at most {MAX_INDEX_BYTES}",
+            result.meta.size
+        )));
+    }
+    let bytes = result.bytes().await.map_err(|e| store_error(e, location))?;
+    let text = core::str::from_utf8(&bytes).map_err(|e| {
+        Error::new(ErrorKind::IndexInvalid)
+            .at(e.valid_up_to() as u64)
+            .with_detail("not UTF-8")
+    })?;
+    Index::parse(text)
+}

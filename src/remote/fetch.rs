@@ -1,0 +1,371 @@
+//! Ranged reads from an object store: destinations (byte ranges of objects,
+//! each with the buffer it fills) become merged, size-capped requests,
+//! fetched with bounded concurrency, every byte's length checked.
+//!
+//! The order of work: bytes already at hand (the speculative header read
+//! fetched the start of each object) are copied first; the rest is sorted,
+//! large destinations are cut into parts of at most
+//! [`RemoteOptions::part_size`], and neighbours in one object are merged
+//! into one request while the gap between them is at most
+//! [`RemoteOptions::max_gap`] and the request stays within `part_size`.
+//! Each request's response is streamed straight into its destinations (no
+//! intermediate buffer), and must bring exactly the bytes asked for from an
+//! object of the size and ETag the header read saw.
+
+use std::format;
+use std::prelude::rust_2021::*;
+
+use core::ops::Range;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::{GetOptions, GetRange, ObjectStore};
+
+use super::RemoteOptions;
+use crate::error::{Error, ErrorKind, Result};
+
+/// An object to read from, as its header read found it.
+pub(crate) struct Object<'a> {
+    pub(crate) store: &'a dyn ObjectStore,
+    pub(crate) location: &'a Path,
+    pub(crate) size: u64,
+    pub(crate) e_tag: Option<&'a str>,
+    pub(crate) version: Option<&'a str>,
+    /// The object's first bytes, already fetched.
+    pub(crate) prefix: &'a [u8],
+}
+
+/// Bytes `at..at + buf.len()` of object `object` go to `buf`; they belong
+/// to tensor `tensor` (named in errors).
+pub(crate) struct Target<'b> {
+    pub(crate) object: usize,
+    pub(crate) at: u64,
+    pub(crate) buf: &'b mut [u8],
+    pub(crate) tensor: &'b str,
+}
+
+impl Target<'_> {
+    fn end(&self) -> u64 {
+        self.at + self.buf.len() as u64
+    }
+}
+
+/// One ranged GET, and where its bytes go (sorted, inside `range`; the
+/// gaps between them are fetched and dropped).
+struct Request<'b> {
+    object: usize,
+    range: Range<u64>,
+    targets: Vec<Target<'b>>,
+}
+
+/// The request plan for `targets`: what is left after copying the bytes at
+/// hand, cut and merged as the module docs say.
+fn plan<'b>(
+    objects: &[Object<'_>],
+    targets: Vec<Target<'b>>,
+    options: &RemoteOptions,
+) -> Vec<Request<'b>> {
+    let part = options.part_size.max(1);
+    let mut rest: Vec<Target<'b>> = Vec::with_capacity(targets.len());
+    for mut target in targets {
+        let prefix = objects[target.object].prefix;
+        if let Some(start) = usize::try_from(target.at)
+            .ok()
+            .filter(|&at| at < prefix.len())
+        {
+            let n = target.buf.len().min(prefix.len() - start);
+            let (here, later) = core::mem::take(&mut target.buf).split_at_mut(n);
+            here.copy_from_slice(&prefix[start..start + n]);
+            target.buf = later;
+            target.at += n as u64;
+        }
+        // Cut into parts of at most `part` bytes.
+        while target.buf.len() as u64 > part {
+            let (head, tail) = core::mem::take(&mut target.buf).split_at_mut(part as usize);
+            rest.push(Target {
+                object: target.object,
+                at: target.at,
+                buf: head,
+                tensor: target.tensor,
+            });
+            target.at += part;
+            target.buf = tail;
+        }
+        if !target.buf.is_empty() {
+            rest.push(target);
+        }
+    }
+    rest.sort_by_key(|t| (t.object, t.at));
+    let mut requests: Vec<Request<'b>> = Vec::new();
+    for target in rest {
+        if let Some(last) = requests.last_mut() {
+            let near = last.object == target.object
+                && target.at >= last.range.end
+                && target.at - last.range.end <= options.max_gap
+                && target.end() - last.range.start <= part;
+            if near {
+                last.range.end = target.end();
+                last.targets.push(target);
+                continue;
+            }
+        }
+        requests.push(Request {
+            object: target.object,
+            range: target.at..target.end(),
+            targets: vec![target],
+        });
+    }
+    requests
+}
+
+/// Fills every target: bytes at hand copied, the rest fetched as planned,
+/// at most [`RemoteOptions::concurrency`] requests at a time. `progress`
+/// is told the bytes fetched so far and in all.
+pub(crate) async fn fetch(
+    objects: &[Object<'_>],
+    targets: Vec<Target<'_>>,
+    options: &RemoteOptions,
+    progress: &(dyn Fn(u64, u64) + Send + Sync),
+) -> Result<()> {
+    let requests = plan(objects, targets, options);
+    let total: u64 = requests.iter().map(|r| r.range.end - r.range.start).sum();
+    let done = AtomicU64::new(0);
+    progress(0, total);
+    let done = &done;
+    stream::iter(requests)
+        .map(|request| {
+            let object = &objects[request.object];
+            async move {
+                fetch_one(object, request, &|n| {
+                    progress(done.fetch_add(n, Ordering::Relaxed) + n, total)
+                })
+                .await
+            }
+        })
+        .buffer_unordered(options.concurrency.max(1))
+        .try_for_each(|()| async { Ok(()) })
+        .await
+}
+
+/// One request: its bytes streamed into its targets, checked.
+async fn fetch_one(
+    object: &Object<'_>,
+    request: Request<'_>,
+    fetched: &(dyn Fn(u64) + Send + Sync),
+) -> Result<()> {
+    let Request {
+        range, mut targets, ..
+    } = request;
+    let first = targets.first().map_or("", |t| t.tensor);
+    let result = object
+        .store
+        .get_opts(object.location, get_options(object, range.clone()))
+        .await
+        .map_err(|e| store_error(e, object.location).with_tensor(first))?;
+    if result.meta.size != object.size {
+        return Err(changed(
+            object.location,
+            format!(
+                "the object has {} bytes now, {} when its header was read",
+                result.meta.size, object.size
+            ),
+        )
+        .with_tensor(first));
+    }
+    if result.range != range {
+        return Err(changed(
+            object.location,
+            format!(
+                "asked for bytes {}..{}, the store answered with {}..{}",
+                range.start, range.end, result.range.start, result.range.end
+            ),
+        )
+        .with_tensor(first));
+    }
+    let mut body = result.into_stream();
+    let mut pos = range.start;
+    let mut next = 0;
+    while let Some(chunk) = body
+        .try_next()
+        .await
+        .map_err(|e| store_error(e, object.location).with_tensor(first))?
+    {
+        let end = pos + chunk.len() as u64;
+        if end > range.end {
+            return Err(changed(
+                object.location,
+                format!(
+                    "the store sent more than the {} bytes asked for at {}",
+                    range.end - range.start,
+                    range.start
+                ),
+            )
+            .with_tensor(first));
+        }
+        while let Some(target) = targets.get_mut(next) {
+            if target.at >= end {
+                break;
+            }
+            let (from, to) = (target.at.max(pos), target.end().min(end));
+            if from < to {
+                let into = (from - target.at) as usize..(to - target.at) as usize;
+                let out = (from - pos) as usize..(to - pos) as usize;
+                target.buf[into].copy_from_slice(&chunk[out]);
+            }
+            if to < target.end() {
+                break;
+            }
+            next += 1;
+        }
+        fetched(chunk.len() as u64);
+        pos = end;
+    }
+    if pos != range.end {
+        // Name the tensor whose bytes stopped short.
+        let short = targets
+            .iter()
+            .find(|t| t.end() > pos)
+            .map_or(first, |t| t.tensor);
+        return Err(changed(
+            object.location,
+            format!(
+                "the store sent {} of the {} bytes asked for at {}",
+                pos - range.start,
+                range.end - range.start,
+                range.start
+            ),
+        )
+        .with_tensor(short)
+        .at(pos));
+    }
+    Ok(())
+}
+
+/// A ranged GET pinned to the object the header read saw: its ETag (a
+/// store refuses the read if the object was replaced since) and version.
+pub(crate) fn get_options(object: &Object<'_>, range: Range<u64>) -> GetOptions {
+    GetOptions {
+        range: Some(GetRange::Bounded(range)),
+        if_match: object.e_tag.map(str::to_owned),
+        version: object.version.map(str::to_owned),
+        ..GetOptions::default()
+    }
+}
+
+/// The object changed (or a store answered wrongly) between the header read
+/// and a data read.
+pub(crate) fn changed(location: &Path, detail: String) -> Error {
+    Error::new(ErrorKind::FileChanged)
+        .with_detail(detail)
+        .in_object(location)
+}
+
+/// An `object_store` error, as an I/O error naming the object ("not found"
+/// and "permission denied" keep their [`io::ErrorKind`]); a failed ETag
+/// precondition is [`ErrorKind::FileChanged`]. The store's error is the
+/// I/O error's inner error (`io_error().get_ref()`).
+pub(crate) fn store_error(err: object_store::Error, location: &Path) -> Error {
+    let kind = match err {
+        object_store::Error::Precondition { .. } => {
+            return changed(
+                location,
+                format!("the object was replaced since its header was read ({err})"),
+            )
+        }
+        object_store::Error::NotFound { .. } => io::ErrorKind::NotFound,
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => io::ErrorKind::PermissionDenied,
+        _ => io::ErrorKind::Other,
+    };
+    Error::from(io::Error::new(kind, err)).in_object(location)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::memory::InMemory;
+    use std::vec;
+
+    fn options(part_size: u64, max_gap: u64) -> RemoteOptions {
+        RemoteOptions {
+            part_size,
+            max_gap,
+            ..RemoteOptions::default()
+        }
+    }
+
+    #[test]
+    fn plan_copies_the_prefix_cuts_and_merges() {
+        let store = InMemory::new();
+        let location = Path::from("x");
+        let prefix = [7u8; 10];
+        let objects = [Object {
+            store: &store,
+            location: &location,
+            size: 1000,
+            e_tag: None,
+            version: None,
+            prefix: &prefix,
+        }];
+        let (mut a, mut b, mut c, mut d) =
+            (vec![0u8; 20], vec![0u8; 5], vec![0u8; 5], vec![0u8; 250]);
+        let targets = vec![
+            // Half in the prefix.
+            Target {
+                object: 0,
+                at: 5,
+                buf: &mut a,
+                tensor: "a",
+            },
+            // Touches a's end: merged.
+            Target {
+                object: 0,
+                at: 25,
+                buf: &mut b,
+                tensor: "b",
+            },
+            // 10 bytes after b: merged only with max_gap >= 10.
+            Target {
+                object: 0,
+                at: 40,
+                buf: &mut c,
+                tensor: "c",
+            },
+            // Cut into parts of 100.
+            Target {
+                object: 0,
+                at: 500,
+                buf: &mut d,
+                tensor: "d",
+            },
+        ];
+        let requests = plan(&objects, targets, &options(100, 4));
+        let ranges: Vec<_> = requests.iter().map(|r| r.range.clone()).collect();
+        assert_eq!(ranges, [10..30, 40..45, 500..600, 600..700, 700..750]);
+        drop(requests);
+        assert_eq!(a[..5], [7; 5]);
+        assert_eq!(a[5..], [0; 15]);
+
+        let mut e = vec![0u8; 5];
+        let mut f = vec![0u8; 5];
+        let targets = vec![
+            Target {
+                object: 0,
+                at: 40,
+                buf: &mut f,
+                tensor: "f",
+            },
+            Target {
+                object: 0,
+                at: 20,
+                buf: &mut e,
+                tensor: "e",
+            },
+        ];
+        let requests = plan(&objects, targets, &options(100, 15));
+        assert_eq!(requests.len(), 1);
+        assert_eq!(requests[0].range, 20..45);
+    }
+}

@@ -1,0 +1,431 @@
+//! [`RemoteFile`]: one safetensors object in a store.
+
+use std::format;
+use std::prelude::rust_2021::*;
+
+use core::fmt;
+use core::ops::Range;
+use std::sync::Arc;
+
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+
+use super::fetch::{self, changed, store_error, Object, Target};
+use super::{OwnedTensor, RemoteOptions};
+use crate::error::{Error, ErrorKind, Result};
+use crate::header::{Header, TensorInfo, PREFIX_LEN};
+use crate::read::load::{check_dest, owned_buffer, LoadOptions};
+use crate::read::SafeTensorsFile;
+use crate::view::slice::{split_spec, Select, Slice};
+
+/// One `.safetensors` object in a store, its header read and validated.
+///
+/// Opening reads [`RemoteOptions::header_read`] bytes from the object's
+/// start (one request; a second only when the declared header is longer),
+/// checks the header as [`Header::parse`] does, and checks the object's
+/// size against it. The methods then fetch tensors, slices of tensors or
+/// the whole object with ranged reads (see the [module](super) docs).
+///
+/// ```
+/// # tokio::runtime::Runtime::new()?.block_on(async {
+/// use std::sync::Arc;
+/// use tensorsafe::remote::{object_store::{memory::InMemory, ObjectStoreExt}, RemoteFile};
+/// use tensorsafe::{Dtype, Select, TensorView};
+/// let w: Vec<u8> = (0..12).collect();
+/// let file = tensorsafe::serialize([("w", TensorView::new(Dtype::U8, &[3, 4], &w)?)], None)?;
+/// let store = Arc::new(InMemory::new());
+/// store.put(&"model.safetensors".into(), file.into()).await?;
+///
+/// let remote = RemoteFile::open(store, "model.safetensors").await?;
+/// let mut row = [0u8; 4];
+/// remote.slice_into("w", &[Select::Index(2)], &mut row).await?;
+/// assert_eq!(row, [8, 9, 10, 11]);
+/// let whole = remote.load(|_, _| {}).await?; // a SafeTensorsFile in memory
+/// assert_eq!(whole.tensors().tensor("w")?.data(), &w[..]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct RemoteFile {
+    store: Arc<dyn ObjectStore>,
+    location: Path,
+    size: u64,
+    e_tag: Option<String>,
+    version: Option<String>,
+    header: Header,
+    /// The object's first bytes as the header read fetched them (the
+    /// prefix, the header, and whatever data the read brought along).
+    prefix: Vec<u8>,
+    options: RemoteOptions,
+}
+
+impl fmt::Debug for RemoteFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteFile")
+            .field("store", &format_args!("{}", self.store))
+            .field("location", &self.location.as_ref())
+            .field("size", &self.size)
+            .field("e_tag", &self.e_tag)
+            .field("tensors", &self.header.len())
+            .finish()
+    }
+}
+
+impl RemoteFile {
+    /// Reads and validates the header of the object at `location`, with
+    /// default [`RemoteOptions`].
+    pub async fn open(store: Arc<dyn ObjectStore>, location: impl Into<Path>) -> Result<Self> {
+        Self::open_with(store, location, &RemoteOptions::default()).await
+    }
+
+    /// [`RemoteFile::open`] with the given options, which later reads use
+    /// too.
+    pub async fn open_with(
+        store: Arc<dyn ObjectStore>,
+        location: impl Into<Path>,
+        options: &RemoteOptions,
+    ) -> Result<Self> {
+        let location = location.into();
+        let read = read_header(&*store, &location, options).await;
+        let (header, prefix, meta) = read.map_err(|e| e.in_object(&location))?;
+        Ok(RemoteFile {
+            store,
+            location,
+            size: meta.size,
+            e_tag: meta.e_tag,
+            version: meta.version,
+            header,
+            prefix,
+            options: *options,
+        })
+    }
+
+    /// The validated header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Where the object is in its store.
+    pub fn location(&self) -> &Path {
+        &self.location
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// The object's size in bytes, as the header read found it (and as the
+    /// header requires).
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The object's ETag when the header was read, if the store gives one.
+    /// Later reads ask for this ETag, so a replaced object is an error.
+    pub fn e_tag(&self) -> Option<&str> {
+        self.e_tag.as_deref()
+    }
+
+    /// The options reads use.
+    pub fn options(&self) -> &RemoteOptions {
+        &self.options
+    }
+
+    /// The tensor `name`'s entry, or [`ErrorKind::TensorNotFound`].
+    pub(crate) fn info(&self, name: &str) -> Result<TensorInfo<'_>> {
+        self.header
+            .get(name)
+            .ok_or_else(|| Error::new(ErrorKind::TensorNotFound).with_tensor(name))
+    }
+
+    /// Where tensor `name`'s bytes are in the object.
+    pub fn byte_range(&self, name: &str) -> Result<Range<u64>> {
+        Ok(self.range_of(&self.info(name)?))
+    }
+
+    pub(crate) fn range_of(&self, info: &TensorInfo<'_>) -> Range<u64> {
+        let (begin, end) = info.data_offsets();
+        let start = self.header.data_start();
+        start + begin..start + end
+    }
+
+    pub(crate) fn object(&self) -> Object<'_> {
+        Object {
+            store: &*self.store,
+            location: &self.location,
+            size: self.size,
+            e_tag: self.e_tag.as_deref(),
+            version: self.version.as_deref(),
+            prefix: &self.prefix,
+        }
+    }
+
+    /// Fetches tensor `name` into `buf`, which must be exactly its length.
+    pub async fn tensor_into(&self, name: &str, buf: &mut [u8]) -> Result<()> {
+        let info = self.info(name)?;
+        check_dest(&info, buf)?;
+        let target = Target {
+            object: 0,
+            at: self.range_of(&info).start,
+            buf,
+            tensor: info.name(),
+        };
+        self.fetch(vec![target]).await
+    }
+
+    /// Fetches tensor `name` into memory of its own.
+    pub async fn tensor(&self, name: &str) -> Result<OwnedTensor> {
+        let info = self.info(name)?;
+        let mut out = OwnedTensor::zeroed(info.dtype(), info.shape().to_vec())?;
+        self.tensor_into(name, out.data_mut()).await?;
+        Ok(out)
+    }
+
+    /// The selection `spec` of tensor `name` (as
+    /// [`TensorView::slice`](crate::TensorView::slice) selects), without
+    /// its bytes: its shape and byte ranges.
+    fn plan_slice(&self, name: &str, spec: &[Select]) -> Result<(TensorInfo<'_>, Slice<'static>)> {
+        let info = self.info(name)?;
+        let slice =
+            Slice::over(&[], info.dtype(), info.shape(), spec).map_err(|e| e.with_tensor(name))?;
+        Ok((info, slice))
+    }
+
+    /// Fetches the selection `spec` of tensor `name` (as
+    /// [`TensorView::slice`](crate::TensorView::slice) selects) into `buf`,
+    /// which must be exactly the selection's length, in row-major order.
+    /// Only the selected rows are fetched, merged into requests as
+    /// [`RemoteOptions::max_gap`] allows.
+    pub async fn slice_into(&self, name: &str, spec: &[Select], buf: &mut [u8]) -> Result<()> {
+        let (info, slice) = self.plan_slice(name, spec)?;
+        self.fetch_slice(&info, &slice, buf).await
+    }
+
+    async fn fetch_slice(
+        &self,
+        info: &TensorInfo<'_>,
+        slice: &Slice<'_>,
+        buf: &mut [u8],
+    ) -> Result<()> {
+        if buf.len() != slice.byte_len() {
+            return Err(Error::new(ErrorKind::InvalidSlice)
+                .with_tensor(info.name())
+                .with_detail(format!(
+                    "buffer of {} bytes for a slice of {}",
+                    buf.len(),
+                    slice.byte_len()
+                )));
+        }
+        let start = self.range_of(info).start;
+        let mut rest = buf;
+        let mut targets = Vec::new();
+        for range in slice.byte_ranges() {
+            let (here, later) = core::mem::take(&mut rest).split_at_mut(range.len());
+            rest = later;
+            targets.push(Target {
+                object: 0,
+                at: start + range.start as u64,
+                buf: here,
+                tensor: info.name(),
+            });
+        }
+        self.fetch(targets).await
+    }
+
+    /// Fetches the selection `spec` of tensor `name` into memory of its
+    /// own, with the selection's shape.
+    pub async fn slice(&self, name: &str, spec: &[Select]) -> Result<OwnedTensor> {
+        let (info, slice) = self.plan_slice(name, spec)?;
+        let mut out = OwnedTensor::zeroed(info.dtype(), slice.shape().to_vec())?;
+        self.fetch_slice(&info, &slice, out.data_mut()).await?;
+        Ok(out)
+    }
+
+    /// Part `part` of `parts` of tensor `name` along `dim`, as
+    /// [`TensorView::split`](crate::TensorView::split) selects it: what
+    /// rank `part` of a tensor-parallel group of `parts` needs.
+    pub async fn split(
+        &self,
+        name: &str,
+        dim: usize,
+        part: usize,
+        parts: usize,
+    ) -> Result<OwnedTensor> {
+        let info = self.info(name)?;
+        let spec = split_spec(info.shape(), dim, part, parts).map_err(|e| e.with_tensor(name))?;
+        self.slice(name, &spec).await
+    }
+
+    /// Fetches the whole object into page-aligned memory, in parts fetched
+    /// in parallel, and returns it as a [`SafeTensorsFile`]. `progress` is
+    /// told the bytes fetched so far and in all.
+    pub async fn load(&self, progress: impl Fn(u64, u64) + Send + Sync) -> Result<SafeTensorsFile> {
+        let mut map = owned_buffer(self.size, &LoadOptions::default())
+            .map_err(|e| e.in_object(&self.location))?;
+        let target = Target {
+            object: 0,
+            at: 0,
+            buf: &mut map,
+            tensor: "",
+        };
+        fetch::fetch(&[self.object()], vec![target], &self.options, &progress).await?;
+        Ok(SafeTensorsFile::owned(map, self.header.clone()))
+    }
+
+    /// Fetches tensors into buffers the caller owns, as
+    /// [`load_into`](crate::load_into) does for a local file: `dest` is
+    /// asked, in file order, for each tensor's destination (a buffer of
+    /// exactly its length, or `None` to skip it); then all chosen tensors
+    /// are fetched, neighbours merged into one request, large ones cut into
+    /// parts. `progress` is told the bytes fetched so far and in all.
+    pub async fn load_into<'b>(
+        &self,
+        mut dest: impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,
+        progress: impl Fn(u64, u64) + Send + Sync,
+    ) -> Result<()> {
+        let mut targets = Vec::new();
+        self.ask_destinations(0, &mut dest, &mut targets)?;
+        fetch::fetch(&[self.object()], targets, &self.options, &progress).await
+    }
+
+    /// Asks `dest` for every tensor's destination, in file order, adding a
+    /// target (of object `object`) for each one given.
+    pub(crate) fn ask_destinations<'s, 'b: 's>(
+        &'s self,
+        object: usize,
+        dest: &mut impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,
+        targets: &mut Vec<Target<'s>>,
+    ) -> Result<()> {
+        for info in self.header.iter() {
+            if let Some(buf) = dest(info) {
+                check_dest(&info, buf).map_err(|e| e.in_object(&self.location))?;
+                targets.push(Target {
+                    object,
+                    at: self.range_of(&info).start,
+                    buf,
+                    tensor: info.name(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn fetch(&self, targets: Vec<Target<'_>>) -> Result<()> {
+        fetch::fetch(&[self.object()], targets, &self.options, &|_, _| {}).await
+    }
+}
+
+/// What a header read found: the header, the bytes fetched from the
+/// object's start, and the object's metadata.
+type HeaderRead = (Header, Vec<u8>, object_store::ObjectMeta);
+
+/// Reads the header of the object at `location`: `options.header_read`
+/// bytes from its start, and the rest of the header if it is longer.
+async fn read_header(
+    store: &dyn ObjectStore,
+    location: &Path,
+    options: &RemoteOptions,
+) -> Result<HeaderRead> {
+    let want = options.header_read.max(PREFIX_LEN as u64);
+    let first = Object {
+        store,
+        location,
+        size: 0,
+        e_tag: None,
+        version: None,
+        prefix: &[],
+    };
+    let result = match store
+        .get_opts(location, fetch::get_options(&first, 0..want))
+        .await
+    {
+        Ok(result) => result,
+        Err(err) => return Err(first_read_failed(store, location, err).await),
+    };
+    let meta = result.meta.clone();
+    let mut prefix = result
+        .bytes()
+        .await
+        .map_err(|e| store_error(e, location))?
+        .to_vec();
+    let expected = want.min(meta.size);
+    if prefix.len() as u64 != expected {
+        return Err(changed(
+            location,
+            format!(
+                "asked for the first {expected} bytes, the store sent {}",
+                prefix.len()
+            ),
+        ));
+    }
+    let Some(declared) = prefix.get(..PREFIX_LEN) else {
+        return Err(Error::new(ErrorKind::FileTooSmall)
+            .with_detail(format!("the object has {} bytes", meta.size)));
+    };
+    let declared: [u8; PREFIX_LEN] = declared
+        .try_into()
+        .map_err(|_| Error::new(ErrorKind::FileTooSmall))?;
+    let n = Header::declared_len(declared, &options.parse)?;
+    let header_end = n.saturating_add(PREFIX_LEN as u64);
+    if header_end > meta.size {
+        return Err(Error::new(ErrorKind::HeaderOutOfBounds)
+            .at(0)
+            .with_detail(format!(
+                "header of {n} bytes, but the object has {} bytes",
+                meta.size
+            )));
+    }
+    let have = prefix.len() as u64;
+    if header_end > have {
+        // The header is longer than the speculative read: one more request
+        // for the rest of it, from the same object.
+        let object = Object {
+            store,
+            location,
+            size: meta.size,
+            e_tag: meta.e_tag.as_deref(),
+            version: meta.version.as_deref(),
+            prefix: &[],
+        };
+        let mut rest = vec![0u8; (header_end - have) as usize];
+        let target = Target {
+            object: 0,
+            at: have,
+            buf: &mut rest,
+            tensor: "",
+        };
+        let mut options = *options;
+        options.part_size = u64::MAX;
+        fetch::fetch(&[object], vec![target], &options, &|_, _| {}).await?;
+        prefix.extend_from_slice(&rest);
+    }
+    let header = Header::from_json(&prefix[PREFIX_LEN..header_end as usize], &options.parse)?;
+    header.check_file_len(meta.size)?;
+    Ok((header, prefix, meta))
+}
+
+/// The first read of an object failed. An object too short for the range
+/// asked (an empty one, say) is refused by some stores: a `head` tells
+/// that case apart, and it is [`ErrorKind::FileTooSmall`].
+async fn first_read_failed(
+    store: &dyn ObjectStore,
+    location: &Path,
+    err: object_store::Error,
+) -> Error {
+    let plain = matches!(
+        err,
+        object_store::Error::NotFound { .. }
+            | object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. }
+    );
+    if !plain {
+        if let Ok(meta) = store.head(location).await {
+            if meta.size < PREFIX_LEN as u64 {
+                return Error::new(ErrorKind::FileTooSmall)
+                    .with_detail(format!("the object has {} bytes", meta.size));
+            }
+        }
+    }
+    store_error(err, location)
+}
