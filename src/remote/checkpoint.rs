@@ -164,10 +164,15 @@ impl RemoteCheckpoint {
             .parts()
             .take(location.parts().count().saturating_sub(1))
             .collect();
-        let shards: Vec<RemoteFile> = stream::iter(&index.files)
+        // Made before the stream, so the future stays `Send`.
+        let opens: Vec<_> = index
+            .files
+            .iter()
             .map(|file| {
                 RemoteFile::open_with(store.clone(), dir.clone().join(file.as_str()), options)
             })
+            .collect();
+        let shards: Vec<RemoteFile> = stream::iter(opens)
             .buffered(options.concurrency.max(1))
             .try_collect()
             .await?;

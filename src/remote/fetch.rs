@@ -133,17 +133,13 @@ pub(crate) async fn fetch(
     let total: u64 = requests.iter().map(|r| r.range.end - r.range.start).sum();
     let done = AtomicU64::new(0);
     progress(0, total);
-    let done = &done;
-    stream::iter(requests)
-        .map(|request| {
-            let object = &objects[request.object];
-            async move {
-                fetch_one(object, request, &|n| {
-                    progress(done.fetch_add(n, Ordering::Relaxed) + n, total)
-                })
-                .await
-            }
-        })
+    // The futures are made before the stream (not by a closure inside it),
+    // so the returned future stays `Send` for any lifetimes.
+    let fetches: Vec<_> = requests
+        .into_iter()
+        .map(|request| fetch_one(&objects[request.object], request, &done, total, progress))
+        .collect();
+    stream::iter(fetches)
         .buffer_unordered(options.concurrency.max(1))
         .try_for_each(|()| async { Ok(()) })
         .await
@@ -153,7 +149,9 @@ pub(crate) async fn fetch(
 async fn fetch_one(
     object: &Object<'_>,
     request: Request<'_>,
-    fetched: &(dyn Fn(u64) + Send + Sync),
+    done: &AtomicU64,
+    total: u64,
+    progress: &(dyn Fn(u64, u64) + Send + Sync),
 ) -> Result<()> {
     let Request {
         range, mut targets, ..
@@ -219,7 +217,8 @@ async fn fetch_one(
             }
             next += 1;
         }
-        fetched(chunk.len() as u64);
+        let n = chunk.len() as u64;
+        progress(done.fetch_add(n, Ordering::Relaxed) + n, total);
         pos = end;
     }
     if pos != range.end {

@@ -1,0 +1,173 @@
+//! A store wrapper that counts the read requests made through it and the
+//! body bytes they bring, around any real store. Shared by the remote
+//! tests and the `remote_checkpoint` example (included with `#[path]`).
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures_util::stream::{BoxStream, StreamExt};
+use tensorsafe::remote::object_store::path::Path;
+use tensorsafe::remote::object_store::{
+    self, CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload,
+    ObjectMeta, ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions,
+};
+
+/// Requests and bytes seen so far.
+#[derive(Debug, Default)]
+pub struct Counts {
+    /// GET requests (ranged or whole; HEAD-only ones count too).
+    pub gets: AtomicU64,
+    /// Of those, the ones for a byte range.
+    pub ranged: AtomicU64,
+    /// Body bytes the GETs brought.
+    pub bytes: AtomicU64,
+}
+
+impl Counts {
+    /// (requests, ranged requests, bytes) so far.
+    #[allow(dead_code)]
+    pub fn get(&self) -> (u64, u64, u64) {
+        (
+            self.gets.load(Ordering::Relaxed),
+            self.ranged.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Starts counting again from zero.
+    #[allow(dead_code)]
+    pub fn reset(&self) {
+        self.gets.store(0, Ordering::Relaxed);
+        self.ranged.store(0, Ordering::Relaxed);
+        self.bytes.store(0, Ordering::Relaxed);
+    }
+}
+
+/// `inner`, with its GET requests counted in `counts`.
+pub struct Counting {
+    pub inner: Arc<dyn ObjectStore>,
+    pub counts: Arc<Counts>,
+}
+
+impl Counting {
+    pub fn wrap(inner: Arc<dyn ObjectStore>) -> (Arc<dyn ObjectStore>, Arc<Counts>) {
+        let counts = Arc::new(Counts::default());
+        let store = Counting {
+            inner,
+            counts: counts.clone(),
+        };
+        (Arc::new(store), counts)
+    }
+}
+
+impl fmt::Debug for Counting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Counting({:?})", self.counts)
+    }
+}
+
+impl fmt::Display for Counting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Counting({})", self.inner)
+    }
+}
+
+#[async_trait]
+impl ObjectStore for Counting {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        self.counts.gets.fetch_add(1, Ordering::Relaxed);
+        if options.range.is_some() {
+            self.counts.ranged.fetch_add(1, Ordering::Relaxed);
+        }
+        let result = self.inner.get_opts(location, options).await?;
+        // Count the body's bytes as they pass.
+        let (meta, range, attributes, extensions) = (
+            result.meta.clone(),
+            result.range.clone(),
+            result.attributes.clone(),
+            result.extensions.clone(),
+        );
+        let counts = self.counts.clone();
+        let body = result
+            .into_stream()
+            .inspect(move |chunk| {
+                if let Ok(bytes) = chunk {
+                    counts
+                        .bytes
+                        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                }
+            })
+            .boxed();
+        Ok(GetResult {
+            payload: GetResultPayload::Stream(body),
+            meta,
+            range,
+            attributes,
+            extensions,
+        })
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Path>,
+        offset: &Path,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list_with_offset(prefix, offset)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+
+    async fn rename_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: RenameOptions,
+    ) -> object_store::Result<()> {
+        self.inner.rename_opts(from, to, options).await
+    }
+}
