@@ -7,6 +7,8 @@
 
 mod commands;
 mod progress;
+#[cfg(feature = "remote")]
+mod remote;
 mod source;
 
 use std::path::{Path, PathBuf};
@@ -52,7 +54,11 @@ impl Failure {
     /// rule. The line starts with the file the error names (a shard, say),
     /// or else with `path`.
     pub fn from_error(path: &Path, error: &tensorsafe::Error) -> Self {
-        let file = error.path().unwrap_or(path);
+        Failure::from_error_at(error.path().unwrap_or(path), error)
+    }
+
+    /// A library error about `file`.
+    pub fn from_error_at(file: &Path, error: &tensorsafe::Error) -> Self {
         if error.kind() == tensorsafe::ErrorKind::Io {
             Failure::unreadable(file, &error.to_string())
         } else {
@@ -76,7 +82,9 @@ struct Cli {
 enum Command {
     /// List the tensors of a file or sharded checkpoint, with totals and metadata.
     Inspect {
-        /// A .safetensors file, a *.index.json, or a directory holding either.
+        /// A .safetensors file, a *.index.json, or a directory holding either;
+        /// or the URL of a file or index in an object store (s3://, gs://,
+        /// az://, http(s)://), whose headers are read with ranged requests.
         path: PathBuf,
         /// Print the header as one JSON object instead of a table.
         #[arg(long)]
@@ -84,7 +92,9 @@ enum Command {
     },
     /// Validate files fully; exit 0 if all are valid, 1 if any is not, 2 if one cannot be read.
     Verify {
-        /// Files, index files or directories.
+        /// Files, index files or directories; or URLs of files or indexes in
+        /// an object store (headers, sizes and the index checked; with
+        /// --data, every byte fetched).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Also count NaN and Inf values in float tensors.

@@ -126,8 +126,9 @@ impl Default for RemoteOptions {
 /// `AWS_ENDPOINT`, `AWS_ALLOW_HTTP`, `GOOGLE_SERVICE_ACCOUNT`,
 /// `AZURE_STORAGE_ACCOUNT_NAME`, ...). Schemes: `s3://bucket/key` (feature
 /// `s3`), `gs://` (`gcs`), `az://`, `abfs://` and Azure's `https://`
-/// hosts (`azure`), other `http://` and `https://` URLs (`http`), and
-/// `memory://` (an empty in-memory store).
+/// hosts (`azure`), other `http://` and `https://` URLs (`http`; an
+/// `http://` URL allows plain HTTP), and `memory://` (an empty in-memory
+/// store).
 ///
 /// ```
 /// // `s3://bucket/models/model.safetensors` gives the bucket's store and
@@ -151,7 +152,10 @@ pub fn store_from_url(
             format!("{url}: {e}"),
         ))
     })?;
-    let (store, path) = object_store::parse_url_opts(&parsed, std::env::vars()).map_err(|e| {
+    // A plain `http://` URL says that plain HTTP is wanted.
+    let plain_http = (parsed.scheme() == "http").then(|| ("allow_http".into(), "true".into()));
+    let options = std::env::vars().chain(plain_http);
+    let (store, path) = object_store::parse_url_opts(&parsed, options).map_err(|e| {
         Error::from(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
             .with_detail(format!("cannot make a store for {url}"))
     })?;

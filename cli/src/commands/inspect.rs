@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::{Map, Value};
-use tensorsafe::SafeTensorsFile;
+use tensorsafe::Header;
 
 use crate::source::Source;
 use crate::Failure;
@@ -19,44 +19,57 @@ pub fn alignment(offset: u64) -> u64 {
 }
 
 /// The header as stored, as one JSON object in data-offset order.
-fn header_json(file: &SafeTensorsFile) -> Value {
-    serde_json::to_value(file.header()).unwrap_or(Value::Null)
+fn header_json(header: &Header) -> Value {
+    serde_json::to_value(header).unwrap_or(Value::Null)
 }
 
 pub fn inspect(path: &Path, as_json: bool) -> Result<u8, Failure> {
+    #[cfg(feature = "remote")]
+    if crate::remote::is_url(path) {
+        let remote = crate::remote::Remote::open(path)?;
+        let sharded = remote.checkpoint.location().extension() == Some("json");
+        show(&remote.headers(), sharded, as_json);
+        return Ok(0);
+    }
     let source = Source::open(path)?;
+    let files = source.files();
+    let headers: Vec<(String, &Header)> = files
+        .iter()
+        .map(|(path, file)| (path.display().to_string(), file.header()))
+        .collect();
+    show(&headers, source.is_sharded(), as_json);
+    Ok(0)
+}
+
+/// Prints the tensor table (or the headers as JSON) of `headers`, each a
+/// file's name (a path or URL) and header.
+fn show(headers: &[(String, &Header)], sharded: bool, as_json: bool) {
     if as_json {
-        let files = source.files();
-        let value = if source.is_sharded() {
+        let value = if sharded {
             let mut shards = Map::new();
-            for (path, file) in &files {
-                let name = path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or_default();
-                shards.insert(name.to_owned(), header_json(file));
+            for (name, header) in headers {
+                let file = name.rsplit('/').next().unwrap_or_default();
+                shards.insert(file.to_owned(), header_json(header));
             }
             Value::Object(shards)
         } else {
-            files
+            headers
                 .first()
-                .map(|(_, file)| header_json(file))
+                .map(|(_, header)| header_json(header))
                 .unwrap_or(Value::Null)
         };
         println!(
             "{}",
             serde_json::to_string_pretty(&value).unwrap_or_default()
         );
-        return Ok(0);
+        return;
     }
 
     let (mut tensors, mut parameters, mut file_bytes, mut header_bytes) =
         (0usize, 0u128, 0u64, 0u64);
     let mut per_dtype: BTreeMap<String, (usize, u64)> = BTreeMap::new();
-    let files = source.files();
-    for (path, file) in &files {
-        let header = file.header();
-        println!("{} ({} tensors)", path.display(), header.len());
+    for (name, header) in headers {
+        println!("{name} ({} tensors)", header.len());
         println!(
             "  {:<48} {:<11} {:<20} {:>14} {:>14} {:>14} {:>7}",
             "name", "dtype", "shape", "parameters", "bytes", "offset", "align"
@@ -91,10 +104,14 @@ pub fn inspect(path: &Path, as_json: bool) -> Result<u8, Failure> {
     }
     println!(
         "file size    {file_bytes} bytes{}",
-        if files.len() > 1 { " (all shards)" } else { "" }
+        if headers.len() > 1 {
+            " (all shards)"
+        } else {
+            ""
+        }
     );
     println!("header size  {header_bytes} bytes");
-    match source.metadata() {
+    match headers.first().and_then(|(_, h)| h.metadata()) {
         Some(metadata) if !metadata.is_empty() => {
             println!("metadata");
             for (key, value) in metadata {
@@ -104,5 +121,4 @@ pub fn inspect(path: &Path, as_json: bool) -> Result<u8, Failure> {
         Some(_) => println!("metadata     (empty)"),
         None => println!("metadata     (none)"),
     }
-    Ok(0)
 }

@@ -29,7 +29,46 @@ fn scan(path: &Path, file: &SafeTensorsFile) -> (u64, u64) {
     (nan, inf)
 }
 
+/// A file or checkpoint in an object store: opening it reads and checks
+/// every header (and the index); `--data` fetches every byte and scans it.
+#[cfg(feature = "remote")]
+fn verify_remote(url: &Path, data: bool) -> Result<(), Failure> {
+    let remote = crate::remote::Remote::open(url)?;
+    let headers = remote.headers();
+    let tensors: usize = headers.iter().map(|(_, h)| h.len()).sum();
+    let sharded = remote.checkpoint.location().extension() == Some("json");
+    let mut extra = String::from(if sharded {
+        ", headers, sizes and index checked"
+    } else {
+        ", header and size checked"
+    });
+    if data {
+        let loaded = remote.load()?;
+        let (mut nan, mut inf) = (0, 0);
+        for (i, (name, _)) in headers.iter().enumerate() {
+            let shard = loaded
+                .shard(i)
+                .map_err(|e| Failure::from_error(Path::new(name), &e))?;
+            let (n, f) = scan(Path::new(name), shard);
+            nan += n;
+            inf += f;
+        }
+        extra = format!(", every byte fetched, {nan} NaN, {inf} Inf");
+    }
+    let shards = if sharded {
+        format!("{} shards, ", headers.len())
+    } else {
+        String::new()
+    };
+    println!("{}: ok ({shards}{tensors} tensors{extra})", remote.url);
+    Ok(())
+}
+
 fn verify_one(path: &Path, data: bool) -> Result<(), Failure> {
+    #[cfg(feature = "remote")]
+    if crate::remote::is_url(path) {
+        return verify_remote(path, data);
+    }
     let source = Source::open(path)?;
     if let Source::Sharded(checkpoint) = &source {
         checkpoint
