@@ -1,0 +1,270 @@
+//! A sharded checkpoint in an object store: list it from its headers, load
+//! it whole, and fetch one tensor-parallel rank's part, counting requests
+//! and bytes, beside a plain `object_store` download of the same objects.
+//!
+//! ```text
+//! cargo run --release --example remote_checkpoint --features object-store [-- memory [MIB]]
+//! cargo run --release --example remote_checkpoint --features s3 -- s3://BUCKET/PREFIX [MIB]
+//! ```
+//!
+//! Without a URL it runs on an in-memory store. With one (any scheme
+//! `tensorsafe::remote::store_from_url` takes, configured from the
+//! environment), it uploads a synthetic checkpoint of MIB MiB (default 64
+//! in memory, 256 otherwise) under PREFIX, measures, and deletes it.
+
+#[path = "../benches/workload/alternate.rs"]
+mod alternate;
+#[path = "support/counting_store.rs"]
+mod counting_store;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use counting_store::Counting;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use tensorsafe::remote::object_store::memory::InMemory;
+use tensorsafe::remote::object_store::path::Path;
+use tensorsafe::remote::object_store::{ObjectStore, ObjectStoreExt};
+use tensorsafe::remote::{RemoteCheckpoint, RemoteOptions};
+use tensorsafe::{Dtype, TensorView, Writer};
+
+type Failure = Box<dyn std::error::Error>;
+
+/// The store and the prefix the checkpoint goes under.
+fn store_for(arg: Option<&str>) -> Result<(Arc<dyn ObjectStore>, Path), Failure> {
+    match arg {
+        None | Some("memory") => Ok((Arc::new(InMemory::new()), Path::from("example"))),
+        #[cfg(any(feature = "s3", feature = "gcs", feature = "azure", feature = "http"))]
+        Some(url) => Ok(tensorsafe::remote::store_from_url(url)?),
+        #[cfg(not(any(feature = "s3", feature = "gcs", feature = "azure", feature = "http")))]
+        Some(url) => {
+            Err(format!("{url}: build with --features s3 (or gcs, azure, http) for URLs").into())
+        }
+    }
+}
+
+/// A transformer-like checkpoint of about `mib` MiB: per layer, four
+/// attention and two MLP projections of BF16, written as shards of at
+/// most a quarter of the total into `dir`.
+fn write_checkpoint(
+    dir: &std::path::Path,
+    mib: usize,
+) -> Result<Vec<(String, Vec<usize>)>, Failure> {
+    let hidden = 1024usize;
+    let layer_bytes = (4 * hidden * hidden + 2 * hidden * 4 * hidden) * 2;
+    let layers = ((mib << 20) / layer_bytes).max(1);
+    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for l in 0..layers {
+        for (name, shape) in [
+            ("attn.q_proj", [hidden, hidden]),
+            ("attn.k_proj", [hidden, hidden]),
+            ("attn.v_proj", [hidden, hidden]),
+            ("attn.o_proj", [hidden, hidden]),
+            ("mlp.up_proj", [4 * hidden, hidden]),
+            ("mlp.down_proj", [hidden, 4 * hidden]),
+        ] {
+            let n = shape[0] * shape[1];
+            let seed = tensors.len() as u32;
+            let data: Vec<u8> = (0..n as u32)
+                .flat_map(|i| {
+                    half::bf16::from_f32(((i ^ seed) % 1000) as f32 / 1000.0).to_le_bytes()
+                })
+                .collect();
+            tensors.push((format!("layers.{l}.{name}.weight"), shape.to_vec(), data));
+        }
+    }
+    let total: usize = tensors.iter().map(|t| t.2.len()).sum();
+    let views = tensors
+        .iter()
+        .map(|(n, s, d)| Ok((n.as_str(), TensorView::new(Dtype::BF16, s, d)?)))
+        .collect::<tensorsafe::Result<Vec<_>>>()?;
+    Writer::new().sharded(views, dir, total.div_ceil(4) as u64)?;
+    Ok(tensors.into_iter().map(|(n, s, _)| (n, s)).collect())
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
+}
+
+fn main() -> Result<(), Failure> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let url = args.first().map(String::as_str);
+    let in_memory = matches!(url, None | Some("memory"));
+    let mib: usize = match args.get(1) {
+        Some(a) => a.parse()?,
+        None if in_memory => 64,
+        None => 256,
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    let (inner, prefix) = store_for(url)?;
+    let prefix = prefix
+        .clone()
+        .join(format!("remote-checkpoint-{}", std::process::id()));
+    let (store, counts) = Counting::wrap(inner.clone());
+
+    // A checkpoint on disk, uploaded.
+    let dir =
+        std::env::temp_dir().join(format!("tensorsafe-remote-example-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let tensors = write_checkpoint(&dir, mib)?;
+    let mut objects = Vec::new();
+    let mut whole_size = 0u64;
+    runtime.block_on(async {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let bytes = std::fs::read(&path)?;
+            whole_size += bytes.len() as u64;
+            let location = prefix.clone().join(name.as_str());
+            inner.put(&location, bytes.into()).await?;
+            objects.push(location);
+        }
+        Ok::<(), Failure>(())
+    })?;
+    std::fs::remove_dir_all(&dir)?;
+    objects.sort();
+    let index = prefix.clone().join("model.safetensors.index.json");
+    println!(
+        "checkpoint: {} tensors, {} objects, {:.1} MB, in {}",
+        tensors.len(),
+        objects.len(),
+        mb(whole_size),
+        if in_memory {
+            "memory"
+        } else {
+            url.unwrap_or_default()
+        }
+    );
+
+    // 1. Listing: the index and every shard's header.
+    counts.reset();
+    let start = Instant::now();
+    let checkpoint = runtime.block_on(RemoteCheckpoint::open(store.clone(), index.clone()))?;
+    let listed = start.elapsed();
+    let (gets, _, bytes) = counts.get();
+    println!(
+        "list:  {gets} requests ({} shards + index), {bytes} bytes = {:.4}% of downloading all {} objects ({:.1} MB) in {:.1} ms",
+        checkpoint.files().len(),
+        bytes as f64 * 100.0 / whole_size as f64,
+        objects.len(),
+        mb(whole_size),
+        listed.as_secs_f64() * 1e3
+    );
+
+    // 2. Whole-checkpoint load beside a plain get of every object, same
+    // concurrency, alternating rounds.
+    let concurrency = RemoteOptions::default().concurrency;
+    let plain = || {
+        runtime.block_on(async {
+            let sizes: Vec<usize> = stream::iter(objects.iter().map(|o| {
+                let inner = inner.clone();
+                async move { Ok::<_, Failure>(inner.get(o).await?.bytes().await?.len()) }
+            }))
+            .buffer_unordered(concurrency)
+            .try_collect()
+            .await
+            .expect("plain get");
+            sizes.iter().sum::<usize>()
+        })
+    };
+    let whole_objects = {
+        let mut options = RemoteOptions::default();
+        options.part_size = u64::MAX;
+        runtime.block_on(RemoteCheckpoint::open_with(
+            store.clone(),
+            index.clone(),
+            &options,
+        ))?
+    };
+    let load = |checkpoint: &RemoteCheckpoint| {
+        runtime.block_on(async {
+            let loaded = checkpoint.load(|_, _| {}).await.expect("load");
+            loaded.files().len() + loaded.len()
+        })
+    };
+    let rounds = if in_memory { 7 } else { 5 };
+    let rate = |t: std::time::Duration| mb(whole_size) / t.as_secs_f64();
+    for (label, checkpoint) in [
+        ("parts of 16 MiB", &checkpoint),
+        ("one request per object", &whole_objects),
+    ] {
+        let (t_ours, t_plain, _) = alternate::medians(rounds, || load(checkpoint), plain);
+        println!(
+            "load:  RemoteCheckpoint::load, {label}: {:.0} MB/s ({:.1} ms); plain object_store get: {:.0} MB/s ({:.1} ms); ratio {:.2} (median of {rounds})",
+            rate(t_ours),
+            t_ours.as_secs_f64() * 1e3,
+            rate(t_plain),
+            t_plain.as_secs_f64() * 1e3,
+            t_plain.as_secs_f64() / t_ours.as_secs_f64()
+        );
+    }
+    if in_memory {
+        // An in-memory get hands out the stored buffer without copying; the
+        // comparison means something against a server.
+        println!("       (in memory the plain get copies nothing, so it is no yardstick here)");
+    }
+
+    // 3. Tensor parallelism: rank 0 of 4 takes a quarter of every weight of
+    // layer 0, column-parallel ones (q, k, v, up) by rows, row-parallel ones
+    // (o, down) by columns. (Every layer is alike; one keeps the exact
+    // mode's thousands of requests to a few seconds.)
+    let layer0: Vec<&(String, Vec<usize>)> = tensors
+        .iter()
+        .filter(|(n, _)| n.starts_with("layers.0."))
+        .collect();
+    let weights: u64 = layer0
+        .iter()
+        .map(|(n, _)| {
+            checkpoint
+                .entry(n)
+                .map(|e| e.byte_range().end - e.byte_range().start)
+        })
+        .sum::<tensorsafe::Result<u64>>()?;
+    let mut exact = RemoteOptions::default();
+    exact.max_gap = 0;
+    for (label, options) in [
+        ("default (max_gap 64 KiB)", RemoteOptions::default()),
+        ("exact (max_gap 0)", exact),
+    ] {
+        let checkpoint = runtime.block_on(RemoteCheckpoint::open_with(
+            store.clone(),
+            index.clone(),
+            &options,
+        ))?;
+        counts.reset();
+        let start = Instant::now();
+        let mut part_bytes = 0u64;
+        runtime.block_on(async {
+            for (name, _) in &layer0 {
+                let dim = if name.contains("o_proj") || name.contains("down_proj") {
+                    1
+                } else {
+                    0
+                };
+                part_bytes += checkpoint.split(name, dim, 0, 4).await?.data().len() as u64;
+            }
+            Ok::<(), tensorsafe::Error>(())
+        })?;
+        let (gets, _, bytes) = counts.get();
+        println!(
+            "rank 0 of 4, layer 0, {label}: {:.2} MB fetched in {gets} requests for a {:.2} MB part = {:.1}% of the layer's {:.2} MB of weights ({:.0} ms)",
+            mb(bytes),
+            mb(part_bytes),
+            bytes as f64 * 100.0 / weights as f64,
+            mb(weights),
+            start.elapsed().as_secs_f64() * 1e3
+        );
+    }
+
+    runtime.block_on(async {
+        for o in &objects {
+            inner.delete(o).await?;
+        }
+        Ok::<(), Failure>(())
+    })?;
+    Ok(())
+}
