@@ -34,6 +34,9 @@
 //!   layout; [`Writer`] carries options (alignment, metadata, progress) to
 //!   memory, a file (atomic), a stream of chunks or a sharded checkpoint.
 //! - [`Checkpoint`] reads a sharded checkpoint through its index.
+//! - With the `object-store` feature, `remote` reads files and sharded
+//!   checkpoints in object storage (S3, GCS, Azure, HTTP, ...) with ranged
+//!   requests: headers in one request, tensors and slices without the rest.
 //! - Every rejection is an [`Error`] whose [`ErrorKind`] names the rule,
 //!   with the tensor, byte offset and file where known. No input panics.
 //!   The rules, and where they are stricter than the reference crate, are
@@ -45,7 +48,7 @@
 //! [`View`] trait, [`TensorView`], typed access, slicing); `read` (the
 //! reader and the file storages); `write` (the [`Writer`] builder, layout,
 //! streaming, atomic files); `sharded` (index file, [`Checkpoint`], sharded
-//! writing).
+//! writing); `remote` (ranged reads from object stores).
 
 #![no_std]
 #![deny(missing_docs)]
