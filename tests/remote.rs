@@ -10,6 +10,7 @@ use std::path::Path as FsPath;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use common::golden_files;
 use common::temp::TempDir;
 use counting_store::Counting;
 use proptest::prelude::*;
@@ -21,22 +22,6 @@ use tensorsafe::remote::{RemoteCheckpoint, RemoteFile, RemoteOptions};
 use tensorsafe::{Checkpoint, Dtype, ErrorKind, Header, SafeTensors, Select, TensorView, Writer};
 
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden");
-
-fn golden_files() -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<_> = std::fs::read_dir(GOLDEN)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
-        .map(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read(&p).unwrap())
-        })
-        .collect();
-    files.sort();
-    assert!(files.len() >= 10, "golden files missing");
-    files
-}
 
 async fn put(store: &Arc<dyn ObjectStore>, location: &str, bytes: Vec<u8>) {
     store

@@ -13,12 +13,14 @@
 //! Every remote result is compared byte for byte with the local read of
 //! the same file.
 
+mod common;
 #[path = "../examples/support/counting_store.rs"]
 mod counting_store;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use common::golden_files;
 use counting_store::Counting;
 use tensorsafe::remote::object_store::{ObjectStore, ObjectStoreExt};
 use tensorsafe::remote::{store_from_url, RemoteCheckpoint, RemoteFile, RemoteOptions};
@@ -35,22 +37,6 @@ fn bucket_store() -> Arc<dyn ObjectStore> {
     let (store, path) = store_from_url(&format!("s3://{}", env("TENSORSAFE_S3_BUCKET"))).unwrap();
     assert_eq!(path.as_ref(), "");
     store
-}
-
-fn golden_files() -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<_> = std::fs::read_dir(GOLDEN)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
-        .map(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read(&p).unwrap())
-        })
-        .collect();
-    files.sort();
-    assert!(files.len() >= 10);
-    files
 }
 
 #[tokio::test]

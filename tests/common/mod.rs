@@ -78,3 +78,22 @@ pub fn tensors(max: usize) -> impl Strategy<Value = Vec<Tensor>> {
 pub fn views(ts: &[Tensor]) -> Vec<(&str, TensorView<'_>)> {
     ts.iter().map(|t| (t.name.as_str(), t.view())).collect()
 }
+
+/// Every golden file (`tests/data/golden/*.safetensors`): name and bytes,
+/// sorted by name.
+pub fn golden_files() -> Vec<(String, Vec<u8>)> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("the golden files")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10, "golden files missing");
+    files
+}
