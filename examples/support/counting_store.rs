@@ -27,7 +27,6 @@ pub struct Counts {
 
 impl Counts {
     /// (requests, ranged requests, bytes) so far.
-    #[allow(dead_code)]
     pub fn get(&self) -> (u64, u64, u64) {
         (
             self.gets.load(Ordering::Relaxed),
@@ -37,7 +36,6 @@ impl Counts {
     }
 
     /// Starts counting again from zero.
-    #[allow(dead_code)]
     pub fn reset(&self) {
         self.gets.store(0, Ordering::Relaxed);
         self.ranged.store(0, Ordering::Relaxed);

@@ -265,6 +265,13 @@ impl Header {
         validate::validate(table, metadata, json.len() as u64)
     }
 
+    /// Where `info`'s bytes are in the file (counting the 8-byte prefix).
+    #[cfg(feature = "std")]
+    pub(crate) fn file_range(&self, info: &TensorInfo<'_>) -> core::ops::Range<u64> {
+        let (begin, end) = info.data_offsets();
+        self.data_start() + begin..self.data_start() + end
+    }
+
     /// Checks that a buffer or file of `len` bytes is exactly as long as this
     /// header requires.
     pub fn check_file_len(&self, len: u64) -> Result<()> {

@@ -178,7 +178,7 @@ impl Opened {
 
     /// File offset of a tensor's first byte.
     pub(crate) fn offset_of(&self, info: &TensorInfo<'_>) -> u64 {
-        self.header.data_start() + info.data_offsets().0
+        self.header.file_range(info).start
     }
 
     /// Asks `dest`, in file order, for each tensor's destination and adds
@@ -188,18 +188,14 @@ impl Opened {
         dest: &mut impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,
         pieces: &mut Vec<Piece<'o>>,
     ) -> Result<()> {
-        for info in self.header.iter() {
-            if let Some(buf) = dest(info) {
-                check_dest(&info, buf).map_err(|e| e.in_file(&self.path))?;
-                let offset = self.offset_of(&info);
-                pieces.push(Piece {
-                    from: self,
-                    offset,
-                    buf,
-                });
-            }
-        }
-        Ok(())
+        each_destination(&self.header, dest, |info, buf| {
+            pieces.push(Piece {
+                from: self,
+                offset: self.offset_of(&info),
+                buf,
+            })
+        })
+        .map_err(|e| e.in_file(&self.path))
     }
 
     /// Checks, after loading, that the file still has the length it had.
@@ -353,6 +349,23 @@ pub fn read_tensor_into(path: impl AsRef<Path>, name: &str, buf: &mut [u8]) -> R
         read_at(&opened.file, buf, opened.offset_of(&info))
     };
     read().map_err(|e| e.in_file(path))
+}
+
+/// Asks `dest`, in file order, for each tensor of `header`'s destination,
+/// checks that every buffer given is the tensor's length, and hands it to
+/// `take`. Local and remote loads into caller buffers both start here.
+pub(crate) fn each_destination<'h, 'b>(
+    header: &'h Header,
+    dest: &mut impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,
+    mut take: impl FnMut(TensorInfo<'h>, &'b mut [u8]),
+) -> Result<()> {
+    for info in header.iter() {
+        if let Some(buf) = dest(info) {
+            check_dest(&info, buf)?;
+            take(info, buf);
+        }
+    }
+    Ok(())
 }
 
 /// A destination buffer must be exactly the tensor's length.

@@ -146,7 +146,7 @@ impl RemoteCheckpoint {
         options: &RemoteOptions,
     ) -> Result<Self> {
         let location = location.into();
-        if location.extension() != Some("json") {
+        if !is_index(&location) {
             let file = RemoteFile::open_with(store, location.clone(), options).await?;
             let name = location.filename().unwrap_or_default();
             let index = Index::single(name, file.header());
@@ -191,6 +191,12 @@ impl RemoteCheckpoint {
     /// The index's location (or the single file's).
     pub fn location(&self) -> &Path {
         &self.location
+    }
+
+    /// Whether it was opened through an index (a `.json` location), not as
+    /// a single file.
+    pub fn is_sharded(&self) -> bool {
+        is_index(&self.location)
     }
 
     /// The shards, in the order the index first names them.
@@ -333,6 +339,11 @@ impl RemoteCheckpoint {
     pub fn options(&self) -> &RemoteOptions {
         &self.options
     }
+}
+
+/// A location is read as an index when it ends in `.json`.
+fn is_index(location: &Path) -> bool {
+    location.extension() == Some("json")
 }
 
 /// Reads and parses the index object at `location`.

@@ -157,30 +157,24 @@ async fn fetch_one(
         range, mut targets, ..
     } = request;
     let first = targets.first().map_or("", |t| t.tensor);
+    // The object changed, or the store answered wrongly.
+    let changed = |detail: String| changed(object.location, detail).with_tensor(first);
     let result = object
         .store
         .get_opts(object.location, get_options(object, range.clone()))
         .await
         .map_err(|e| store_error(e, object.location).with_tensor(first))?;
     if result.meta.size != object.size {
-        return Err(changed(
-            object.location,
-            format!(
-                "the object has {} bytes now, {} when its header was read",
-                result.meta.size, object.size
-            ),
-        )
-        .with_tensor(first));
+        return Err(changed(format!(
+            "the object has {} bytes now, {} when its header was read",
+            result.meta.size, object.size
+        )));
     }
     if result.range != range {
-        return Err(changed(
-            object.location,
-            format!(
-                "asked for bytes {}..{}, the store answered with {}..{}",
-                range.start, range.end, result.range.start, result.range.end
-            ),
-        )
-        .with_tensor(first));
+        return Err(changed(format!(
+            "asked for bytes {}..{}, the store answered with {}..{}",
+            range.start, range.end, result.range.start, result.range.end
+        )));
     }
     let mut body = result.into_stream();
     let mut pos = range.start;
@@ -192,15 +186,11 @@ async fn fetch_one(
     {
         let end = pos + chunk.len() as u64;
         if end > range.end {
-            return Err(changed(
-                object.location,
-                format!(
-                    "the store sent more than the {} bytes asked for at {}",
-                    range.end - range.start,
-                    range.start
-                ),
-            )
-            .with_tensor(first));
+            return Err(changed(format!(
+                "the store sent more than the {} bytes asked for at {}",
+                range.end - range.start,
+                range.start
+            )));
         }
         while let Some(target) = targets.get_mut(next) {
             if target.at >= end {
@@ -222,20 +212,18 @@ async fn fetch_one(
         pos = end;
     }
     if pos != range.end {
-        // Name the tensor whose bytes stopped short.
         let short = targets
             .iter()
             .find(|t| t.end() > pos)
             .map_or(first, |t| t.tensor);
-        return Err(changed(
-            object.location,
-            format!(
-                "the store sent {} of the {} bytes asked for at {}",
-                pos - range.start,
-                range.end - range.start,
-                range.start
-            ),
-        )
+        // Name the tensor whose bytes stopped short (`with_tensor` replaces
+        // the first one's name).
+        return Err(changed(format!(
+            "the store sent {} of the {} bytes asked for at {}",
+            pos - range.start,
+            range.end - range.start,
+            range.start
+        ))
         .with_tensor(short)
         .at(pos));
     }

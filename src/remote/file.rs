@@ -14,7 +14,7 @@ use super::fetch::{self, changed, store_error, Object, Target};
 use super::{OwnedTensor, RemoteOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::header::{Header, TensorInfo, PREFIX_LEN};
-use crate::read::load::{check_dest, owned_buffer, LoadOptions};
+use crate::read::load::{check_dest, each_destination, owned_buffer, LoadOptions};
 use crate::read::SafeTensorsFile;
 use crate::view::slice::{split_spec, Select, Slice};
 
@@ -145,9 +145,7 @@ impl RemoteFile {
     }
 
     pub(crate) fn range_of(&self, info: &TensorInfo<'_>) -> Range<u64> {
-        let (begin, end) = info.data_offsets();
-        let start = self.header.data_start();
-        start + begin..start + end
+        self.header.file_range(info)
     }
 
     pub(crate) fn object(&self) -> Object<'_> {
@@ -171,7 +169,7 @@ impl RemoteFile {
             buf,
             tensor: info.name(),
         };
-        self.fetch(vec![target]).await
+        self.fetch(vec![target], &|_, _| {}).await
     }
 
     /// Fetches tensor `name` into memory of its own.
@@ -208,15 +206,9 @@ impl RemoteFile {
         slice: &Slice<'_>,
         buf: &mut [u8],
     ) -> Result<()> {
-        if buf.len() != slice.byte_len() {
-            return Err(Error::new(ErrorKind::InvalidSlice)
-                .with_tensor(info.name())
-                .with_detail(format!(
-                    "buffer of {} bytes for a slice of {}",
-                    buf.len(),
-                    slice.byte_len()
-                )));
-        }
+        slice
+            .check_out_len(buf.len())
+            .map_err(|e| e.with_tensor(info.name()))?;
         let start = self.range_of(info).start;
         let mut rest = buf;
         let mut targets = Vec::new();
@@ -230,7 +222,7 @@ impl RemoteFile {
                 tensor: info.name(),
             });
         }
-        self.fetch(targets).await
+        self.fetch(targets, &|_, _| {}).await
     }
 
     /// Fetches the selection `spec` of tensor `name` into memory of its
@@ -269,7 +261,7 @@ impl RemoteFile {
             buf: &mut map,
             tensor: "",
         };
-        fetch::fetch(&[self.object()], vec![target], &self.options, &progress).await?;
+        self.fetch(vec![target], &progress).await?;
         Ok(SafeTensorsFile::owned(map, self.header.clone()))
     }
 
@@ -286,7 +278,7 @@ impl RemoteFile {
     ) -> Result<()> {
         let mut targets = Vec::new();
         self.ask_destinations(0, &mut dest, &mut targets)?;
-        fetch::fetch(&[self.object()], targets, &self.options, &progress).await
+        self.fetch(targets, &progress).await
     }
 
     /// Asks `dest` for every tensor's destination, in file order, adding a
@@ -297,22 +289,24 @@ impl RemoteFile {
         dest: &mut impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,
         targets: &mut Vec<Target<'s>>,
     ) -> Result<()> {
-        for info in self.header.iter() {
-            if let Some(buf) = dest(info) {
-                check_dest(&info, buf).map_err(|e| e.in_object(&self.location))?;
-                targets.push(Target {
-                    object,
-                    at: self.range_of(&info).start,
-                    buf,
-                    tensor: info.name(),
-                });
-            }
-        }
-        Ok(())
+        each_destination(&self.header, dest, |info, buf| {
+            targets.push(Target {
+                object,
+                at: self.range_of(&info).start,
+                buf,
+                tensor: info.name(),
+            })
+        })
+        .map_err(|e| e.in_object(&self.location))
     }
 
-    async fn fetch(&self, targets: Vec<Target<'_>>) -> Result<()> {
-        fetch::fetch(&[self.object()], targets, &self.options, &|_, _| {}).await
+    /// Fills `targets` (all of this object) as [`fetch::fetch`] does.
+    async fn fetch(
+        &self,
+        targets: Vec<Target<'_>>,
+        progress: &(dyn Fn(u64, u64) + Send + Sync),
+    ) -> Result<()> {
+        fetch::fetch(&[self.object()], targets, &self.options, progress).await
     }
 }
 

@@ -294,13 +294,7 @@ impl<'a> Slice<'a> {
     /// Copies the selection into `out`, which must be exactly
     /// [`Slice::byte_len`] bytes.
     pub fn copy_into(&self, out: &mut [u8]) -> Result<()> {
-        if out.len() != self.byte_len() {
-            return Err(invalid(format!(
-                "buffer of {} bytes for a slice of {}",
-                out.len(),
-                self.byte_len()
-            )));
-        }
+        self.check_out_len(out.len())?;
         let mut at = 0;
         for run in self.runs() {
             // The runs add up to byte_len, which is out.len().
@@ -308,6 +302,17 @@ impl<'a> Slice<'a> {
             at += run.len();
         }
         Ok(())
+    }
+
+    /// A buffer for the selection must be exactly [`Slice::byte_len`] bytes.
+    pub(crate) fn check_out_len(&self, len: usize) -> Result<()> {
+        if len == self.byte_len() {
+            return Ok(());
+        }
+        Err(invalid(format!(
+            "buffer of {len} bytes for a slice of {}",
+            self.byte_len()
+        )))
     }
 
     /// The selection copied into a new buffer.

@@ -27,8 +27,7 @@ pub fn inspect(path: &Path, as_json: bool) -> Result<u8, Failure> {
     #[cfg(feature = "remote")]
     if crate::remote::is_url(path) {
         let remote = crate::remote::Remote::open(path)?;
-        let sharded = remote.checkpoint.location().extension() == Some("json");
-        show(&remote.headers(), sharded, as_json);
+        show(&remote.headers(), remote.checkpoint.is_sharded(), as_json);
         return Ok(0);
     }
     let source = Source::open(path)?;

@@ -36,7 +36,7 @@ fn verify_remote(url: &Path, data: bool) -> Result<(), Failure> {
     let remote = crate::remote::Remote::open(url)?;
     let headers = remote.headers();
     let tensors: usize = headers.iter().map(|(_, h)| h.len()).sum();
-    let sharded = remote.checkpoint.location().extension() == Some("json");
+    let sharded = remote.checkpoint.is_sharded();
     let mut extra = String::from(if sharded {
         ", headers, sizes and index checked"
     } else {
