@@ -80,14 +80,24 @@ fn write_checkpoint(
     Ok(tensors.into_iter().map(|(n, s, _)| (n, s)).collect())
 }
 
-/// The length of what a plain get brought; with `copy`, after copying it
-/// into fresh memory.
-fn owned_len(bytes: impl AsRef<[u8]>, copy: bool) -> usize {
+/// What a plain get brought, held until the round ends as a load holds
+/// its bytes; with `copy`, copied into fresh memory first.
+fn owned<B: AsRef<[u8]> + From<Vec<u8>>>(bytes: B, copy: bool) -> B {
     if copy {
-        std::hint::black_box(bytes.as_ref().to_vec()).len()
+        B::from(bytes.as_ref().to_vec())
     } else {
-        bytes.as_ref().len()
+        bytes
     }
+}
+
+/// How long `f` takes; what it returns is dropped after the clock stops,
+/// so that no contender is timed releasing its memory.
+fn timed<T>(f: impl FnOnce() -> T) -> std::time::Duration {
+    let start = Instant::now();
+    let held = f();
+    let elapsed = start.elapsed();
+    drop(std::hint::black_box(held));
+    elapsed
 }
 
 fn mb(bytes: u64) -> f64 {
@@ -174,47 +184,37 @@ fn main() -> Result<(), Failure> {
     // The yardsticks: a plain get of every object, and plain ranged gets
     // of every object in parts of `part` bytes (the request pattern of a
     // parted load, without this crate), `concurrency` requests at a time.
-    let plain_ranges =
-        |part: u64| {
-            let ranges: Vec<(Path, std::ops::Range<u64>)> = objects
-                .iter()
-                .flat_map(|(o, size)| {
-                    (0..size.div_ceil(part))
-                        .map(move |k| (o.clone(), k * part..((k + 1) * part).min(*size)))
-                })
-                .collect();
-            runtime.block_on(async {
-                let sizes: Vec<usize> =
-                    stream::iter(ranges.into_iter().map(|(o, range)| {
-                        let inner = inner.clone();
-                        async move {
-                            Ok::<_, Failure>(owned_len(inner.get_range(&o, range).await?, copy))
-                        }
-                    }))
-                    .buffer_unordered(concurrency)
-                    .try_collect()
-                    .await
-                    .expect("plain ranged get");
-                sizes.iter().sum::<usize>()
+    let plain_ranges = |part: u64| {
+        let ranges: Vec<(Path, std::ops::Range<u64>)> = objects
+            .iter()
+            .flat_map(|(o, size)| {
+                (0..size.div_ceil(part))
+                    .map(move |k| (o.clone(), k * part..((k + 1) * part).min(*size)))
             })
-        };
-    let plain =
-        || {
-            runtime.block_on(async {
-                let sizes: Vec<usize> =
-                    stream::iter(objects.iter().map(|(o, _)| {
-                        let inner = inner.clone();
-                        async move {
-                            Ok::<_, Failure>(owned_len(inner.get(o).await?.bytes().await?, copy))
-                        }
-                    }))
-                    .buffer_unordered(concurrency)
-                    .try_collect()
-                    .await
-                    .expect("plain get");
-                sizes.iter().sum::<usize>()
-            })
-        };
+            .collect();
+        runtime.block_on(async {
+            stream::iter(ranges.into_iter().map(|(o, range)| {
+                let inner = inner.clone();
+                async move { Ok::<_, Failure>(owned(inner.get_range(&o, range).await?, copy)) }
+            }))
+            .buffer_unordered(concurrency)
+            .try_collect::<Vec<_>>()
+            .await
+            .expect("plain ranged get")
+        })
+    };
+    let plain = || {
+        runtime.block_on(async {
+            stream::iter(objects.iter().map(|(o, _)| {
+                let inner = inner.clone();
+                async move { Ok::<_, Failure>(owned(inner.get(o).await?.bytes().await?, copy)) }
+            }))
+            .buffer_unordered(concurrency)
+            .try_collect::<Vec<_>>()
+            .await
+            .expect("plain get")
+        })
+    };
     let whole_objects = {
         let mut options = RemoteOptions::default();
         options.part_size = u64::MAX;
@@ -224,73 +224,76 @@ fn main() -> Result<(), Failure> {
             &options,
         ))?
     };
-    let load = |checkpoint: &RemoteCheckpoint| {
-        runtime.block_on(async {
-            let loaded = checkpoint.load(|_, _| {}).await.expect("load");
-            loaded.files().len() + loaded.len()
-        })
+    let load =
+        |checkpoint: &RemoteCheckpoint| runtime.block_on(checkpoint.load(|_, _| {})).expect("load");
+    // Buffers of the caller's, one per tensor, touched once and reused by
+    // every round: a loader that keeps its arena pays for fresh memory
+    // once, not per load.
+    let mut arena: Vec<(String, Vec<u8>)> = checkpoint
+        .entries()
+        .map(|e| (e.name().to_owned(), vec![1u8; e.info().byte_len() as usize]))
+        .collect();
+    let mut load_into = || {
+        let mut free: std::collections::HashMap<&str, &mut [u8]> = arena
+            .iter_mut()
+            .map(|(n, b)| (n.as_str(), b.as_mut_slice()))
+            .collect();
+        runtime
+            .block_on(checkpoint.load_into(|info| free.remove(info.name()), |_, _| {}))
+            .expect("load_into");
     };
-    // The three contenders alternate, round by round, so that noise on a
-    // shared machine hits all alike; medians are reported.
+    // The contenders alternate, round by round, so that noise on a shared
+    // machine hits all alike; medians are reported.
     let rounds = if in_memory { 7 } else { 5 };
     let part = RemoteOptions::default().part_size;
-    let mut times: [Vec<std::time::Duration>; 4] = Default::default();
+    let mut times: [Vec<std::time::Duration>; 5] = Default::default();
     for _ in 0..rounds {
-        let start = Instant::now();
-        load(&checkpoint);
-        times[0].push(start.elapsed());
-        let start = Instant::now();
-        load(&whole_objects);
-        times[1].push(start.elapsed());
-        let start = Instant::now();
-        plain();
-        times[2].push(start.elapsed());
-        let start = Instant::now();
-        plain_ranges(part);
-        times[3].push(start.elapsed());
+        times[0].push(timed(|| load(&checkpoint)));
+        times[1].push(timed(|| load(&whole_objects)));
+        times[2].push(timed(&mut load_into));
+        times[3].push(timed(plain));
+        times[4].push(timed(|| plain_ranges(part)));
     }
-    let [parts, whole, plain, plain_parts] = times.map(|mut t| {
+    let [parts, whole, into, plain, plain_parts] = times.map(|mut t| {
         t.sort();
         t[t.len() / 2]
     });
     let rate = |t: std::time::Duration| mb(whole_size) / t.as_secs_f64();
     let ms = |t: std::time::Duration| t.as_secs_f64() * 1e3;
+    let copied = if in_memory {
+        " + a copy into fresh memory"
+    } else {
+        ""
+    };
     for (label, t, yardstick, what) in [
         (
-            "parts of 16 MiB",
+            "load, parts of 16 MiB",
             parts,
             plain_parts,
             "plain get_range of the same parts",
         ),
         (
-            "one request per object",
+            "load, one request per object",
             whole,
             plain,
             "plain get of every object",
         ),
+        (
+            "load_into reused buffers",
+            into,
+            plain,
+            "plain get of every object",
+        ),
     ] {
-        print!(
-            "load:  RemoteCheckpoint::load, {label}: {:.0} MB/s ({:.1} ms)",
-            rate(t),
-            ms(t)
-        );
-        let copied = if in_memory {
-            " + a copy into fresh memory"
-        } else {
-            ""
-        };
         println!(
-            "; {what}{copied}: {:.0} MB/s ({:.1} ms); ratio {:.2} (medians of {rounds})",
+            "load:  RemoteCheckpoint::{label}: {:.0} MB/s ({:.1} ms); {what}{copied}: {:.0} MB/s ({:.1} ms); ratio {:.2} (medians of {rounds})",
+            rate(t),
+            ms(t),
             rate(yardstick),
             ms(yardstick),
             yardstick.as_secs_f64() / t.as_secs_f64()
         );
     }
-    println!(
-        "       the faster load vs the plain get of every object ({:.0} MB/s): ratio {:.2}",
-        rate(plain),
-        plain.as_secs_f64() / parts.min(whole).as_secs_f64()
-    );
 
     // 3. Tensor parallelism: rank 0 of 4 takes a quarter of every weight of
     // layer 0, column-parallel ones (q, k, v, up) by rows, row-parallel ones
