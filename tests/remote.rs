@@ -520,6 +520,13 @@ async fn checkpoints_are_checked_against_their_index() {
             ErrorKind::IndexInvalid,
             "m/model.safetensors.index.json",
         ),
+        // An empty object: the store refuses the ranged read, the index is
+        // still named as invalid.
+        (
+            "",
+            ErrorKind::IndexInvalid,
+            "m/model.safetensors.index.json",
+        ),
     ];
     for (index, kind, path) in cases {
         let err = checkpoint_with_index(index).await.unwrap_err();

@@ -13,6 +13,7 @@ use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore};
 
 use super::fetch::{self, store_error};
+use super::file::refused_size;
 use super::{OwnedTensor, RemoteFile, RemoteOptions};
 use crate::dtype::Dtype;
 use crate::error::{Error, ErrorKind, Result};
@@ -352,10 +353,15 @@ async fn read_index(store: &dyn ObjectStore, location: &Path) -> Result<Index> {
         range: Some(GetRange::Bounded(0..MAX_INDEX_BYTES + 1)),
         ..GetOptions::default()
     };
-    let result = store
-        .get_opts(location, options)
-        .await
-        .map_err(|e| store_error(e, location))?;
+    let result = match store.get_opts(location, options).await {
+        Ok(result) => result,
+        // An empty index is refused like an empty local index file (some
+        // stores refuse any range of an empty object).
+        Err(err) => match refused_size(store, location, &err).await {
+            Some(0) => return Index::parse(""),
+            _ => return Err(store_error(err, location)),
+        },
+    };
     if result.meta.size > MAX_INDEX_BYTES {
         return Err(Error::new(ErrorKind::IndexInvalid).with_detail(format!(
             "{} bytes; an index holds at most {MAX_INDEX_BYTES}",

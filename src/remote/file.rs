@@ -407,19 +407,31 @@ async fn first_read_failed(
     location: &Path,
     err: object_store::Error,
 ) -> Error {
+    match refused_size(store, location, &err).await {
+        Some(size) if size < PREFIX_LEN as u64 => {
+            Error::new(ErrorKind::FileTooSmall).with_detail(format!("the object has {size} bytes"))
+        }
+        _ => store_error(err, location),
+    }
+}
+
+/// After a ranged read from an object's start failed with `err`: the
+/// object's size, when the failure may be the store refusing a range the
+/// object is too short for (not "not found", not a permission error) and a
+/// `head` finds the object.
+pub(crate) async fn refused_size(
+    store: &dyn ObjectStore,
+    location: &Path,
+    err: &object_store::Error,
+) -> Option<u64> {
     let plain = matches!(
         err,
         object_store::Error::NotFound { .. }
             | object_store::Error::PermissionDenied { .. }
             | object_store::Error::Unauthenticated { .. }
     );
-    if !plain {
-        if let Ok(meta) = store.head(location).await {
-            if meta.size < PREFIX_LEN as u64 {
-                return Error::new(ErrorKind::FileTooSmall)
-                    .with_detail(format!("the object has {} bytes", meta.size));
-            }
-        }
+    if plain {
+        return None;
     }
-    store_error(err, location)
+    store.head(location).await.ok().map(|meta| meta.size)
 }
