@@ -227,8 +227,9 @@ fn main() -> Result<(), Failure> {
     let load =
         |checkpoint: &RemoteCheckpoint| runtime.block_on(checkpoint.load(|_, _| {})).expect("load");
     // Buffers of the caller's, one per tensor, touched once and reused by
-    // every round: a loader that keeps its arena pays for fresh memory
-    // once, not per load.
+    // every round (a loader that keeps its arena pays for fresh memory
+    // once, not per load), filled with one request per object: the plain
+    // get's request pattern, into warm memory.
     let mut arena: Vec<(String, Vec<u8>)> = checkpoint
         .entries()
         .map(|e| (e.name().to_owned(), vec![1u8; e.info().byte_len() as usize]))
@@ -239,7 +240,7 @@ fn main() -> Result<(), Failure> {
             .map(|(n, b)| (n.as_str(), b.as_mut_slice()))
             .collect();
         runtime
-            .block_on(checkpoint.load_into(|info| free.remove(info.name()), |_, _| {}))
+            .block_on(whole_objects.load_into(|info| free.remove(info.name()), |_, _| {}))
             .expect("load_into");
     };
     // The contenders alternate, round by round, so that noise on a shared
@@ -279,7 +280,7 @@ fn main() -> Result<(), Failure> {
             "plain get of every object",
         ),
         (
-            "load_into reused buffers",
+            "load_into reused buffers, one request per object",
             into,
             plain,
             "plain get of every object",
