@@ -12,8 +12,7 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore};
 
-use super::fetch::{self, store_error};
-use super::file::refused_size;
+use super::fetch::{self, refused_size, store_error};
 use super::{OwnedTensor, RemoteFile, RemoteOptions};
 use crate::dtype::Dtype;
 use crate::error::{Error, ErrorKind, Result};

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use object_store::path::Path;
-use object_store::{GetOptions, GetRange, ObjectStore};
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 
 use super::RemoteOptions;
 use crate::error::{Error, ErrorKind, Result};
@@ -267,6 +267,27 @@ pub(crate) fn store_error(err: object_store::Error, location: &Path) -> Error {
         _ => io::ErrorKind::Other,
     };
     Error::from(io::Error::new(kind, err)).in_object(location)
+}
+
+/// After a ranged read from an object's start failed with `err`: the
+/// object's size, when the failure may be the store refusing a range the
+/// object is too short for (not "not found", not a permission error) and a
+/// `head` finds the object.
+pub(crate) async fn refused_size(
+    store: &dyn ObjectStore,
+    location: &Path,
+    err: &object_store::Error,
+) -> Option<u64> {
+    let plain = matches!(
+        err,
+        object_store::Error::NotFound { .. }
+            | object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. }
+    );
+    if plain {
+        return None;
+    }
+    store.head(location).await.ok().map(|meta| meta.size)
 }
 
 #[cfg(test)]

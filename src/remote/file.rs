@@ -8,9 +8,9 @@ use core::ops::Range;
 use std::sync::Arc;
 
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::ObjectStore;
 
-use super::fetch::{self, changed, store_error, Object, Target};
+use super::fetch::{self, changed, refused_size, store_error, Object, Target};
 use super::{OwnedTensor, RemoteOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::header::{Header, TensorInfo, PREFIX_LEN};
@@ -413,25 +413,4 @@ async fn first_read_failed(
         }
         _ => store_error(err, location),
     }
-}
-
-/// After a ranged read from an object's start failed with `err`: the
-/// object's size, when the failure may be the store refusing a range the
-/// object is too short for (not "not found", not a permission error) and a
-/// `head` finds the object.
-pub(crate) async fn refused_size(
-    store: &dyn ObjectStore,
-    location: &Path,
-    err: &object_store::Error,
-) -> Option<u64> {
-    let plain = matches!(
-        err,
-        object_store::Error::NotFound { .. }
-            | object_store::Error::PermissionDenied { .. }
-            | object_store::Error::Unauthenticated { .. }
-    );
-    if plain {
-        return None;
-    }
-    store.head(location).await.ok().map(|meta| meta.size)
 }
