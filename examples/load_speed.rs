@@ -142,7 +142,7 @@ fn run(gib: f64, runs: usize, dir: &Path) -> Result<(), Box<dyn std::error::Erro
     let specs = layout(target);
     let lens: Vec<usize> = specs
         .iter()
-        .map(|(_, d, s)| d.shape_byte_len(s).unwrap_or(0))
+        .map(|(_, d, s)| d.shape_byte_len(s).map_or(0, |n| n as usize))
         .collect();
     let data_len: usize = lens.iter().sum();
     // One buffer of pseudo-random bytes, tensors as consecutive slices.

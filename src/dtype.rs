@@ -138,23 +138,38 @@ impl Dtype {
 
     /// Byte length of `elements` elements, with checked arithmetic.
     ///
-    /// Fails with [`ErrorKind::Overflow`] if the bit count overflows and with
-    /// [`ErrorKind::PartialByte`] if it is not a whole number of bytes.
-    pub fn byte_len(self, elements: usize) -> Result<usize> {
-        let bits = elements.checked_mul(self.bits()).ok_or_else(|| {
-            Error::new(ErrorKind::Overflow).with_detail(format!("{elements} elements of {self}"))
-        })?;
+    /// Lengths are `u64` on every target (the bit count is taken in `u128`),
+    /// so a 32-bit program reads headers of tensors larger than its address
+    /// space; the conversion to `usize` happens only where a view over
+    /// memory is built. Fails with [`ErrorKind::Overflow`] if the byte count
+    /// exceeds `u64::MAX` and with [`ErrorKind::PartialByte`] if it is not a
+    /// whole number of bytes.
+    ///
+    /// ```
+    /// use tensorsafe::Dtype;
+    /// assert_eq!(Dtype::F32.byte_len(3)?, 12);
+    /// // 2^62 F4 elements: their bit count overflows u64, their bytes do not.
+    /// assert_eq!(Dtype::F4.byte_len(1 << 62)?, 1 << 61);
+    /// assert!(Dtype::F64.byte_len(u64::MAX).is_err());
+    /// # Ok::<(), tensorsafe::Error>(())
+    /// ```
+    pub fn byte_len(self, elements: u64) -> Result<u64> {
+        let bits = u128::from(elements) * self.bits() as u128;
         if bits % 8 != 0 {
             return Err(Error::new(ErrorKind::PartialByte)
                 .with_detail(format!("{elements} elements of {self}")));
         }
-        Ok(bits / 8)
+        u64::try_from(bits / 8).map_err(|_| {
+            Error::new(ErrorKind::Overflow).with_detail(format!(
+                "{elements} elements of {self} are more than 2^64 bytes"
+            ))
+        })
     }
 
     /// Byte length of a tensor of this dtype and `shape`: the rule that the
     /// header's offsets, [`TensorView::new`](crate::TensorView::new) and the
     /// writers all check. Fails as [`Dtype::byte_len`] does, or with
-    /// [`ErrorKind::Overflow`] if the element count overflows.
+    /// [`ErrorKind::Overflow`] if the element count exceeds `u64::MAX`.
     ///
     /// ```
     /// use tensorsafe::Dtype;
@@ -163,15 +178,20 @@ impl Dtype {
     /// assert!(Dtype::F4.shape_byte_len(&[3]).is_err()); // half a byte
     /// # Ok::<(), tensorsafe::Error>(())
     /// ```
-    pub fn shape_byte_len(self, shape: &[usize]) -> Result<usize> {
-        let elements = shape
-            .iter()
-            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-            .ok_or_else(|| {
-                Error::new(ErrorKind::Overflow).with_detail(format!("shape {shape:?}"))
-            })?;
+    pub fn shape_byte_len(self, shape: &[usize]) -> Result<u64> {
+        let elements = element_count(shape).ok_or_else(|| {
+            Error::new(ErrorKind::Overflow)
+                .with_detail(format!("shape {shape:?} has more than 2^64 elements"))
+        })?;
         self.byte_len(elements)
     }
+}
+
+/// The product of the dimensions (1 for a scalar), if it fits in a `u64`.
+pub(crate) fn element_count(shape: &[usize]) -> Option<u64> {
+    shape
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(u64::try_from(d).ok()?))
 }
 
 impl fmt::Display for Dtype {
@@ -214,7 +234,7 @@ mod tests {
 
     #[test]
     fn byte_len_is_checked() {
-        let kind = |r: Result<usize>| r.map_err(|e| e.kind());
+        let kind = |r: Result<u64>| r.map_err(|e| e.kind());
         assert_eq!(kind(Dtype::F4.byte_len(3)), Err(ErrorKind::PartialByte));
         assert_eq!(kind(Dtype::F4.byte_len(4)), Ok(2));
         assert_eq!(kind(Dtype::F6_E2M3.byte_len(4)), Ok(3));
@@ -223,13 +243,26 @@ mod tests {
             Err(ErrorKind::PartialByte)
         );
         assert_eq!(
-            kind(Dtype::F64.byte_len(usize::MAX)),
+            kind(Dtype::F64.byte_len(u64::MAX)),
             Err(ErrorKind::Overflow)
         );
+        assert_eq!(kind(Dtype::U8.byte_len(u64::MAX)), Ok(u64::MAX));
+        // Bits overflow u64 for F4 and F6 well before bytes do.
+        assert_eq!(kind(Dtype::F4.byte_len(u64::MAX - 1)), Ok(u64::MAX / 2));
+        assert_eq!(
+            kind(Dtype::F6_E3M2.byte_len(1 << 62)),
+            Ok((1u64 << 62) / 4 * 3)
+        );
+        assert_eq!(kind(Dtype::U16.byte_len(1 << 63)), Err(ErrorKind::Overflow));
         let big = [usize::MAX, 2];
         assert_eq!(
             kind(Dtype::U8.shape_byte_len(&big)),
             Err(ErrorKind::Overflow)
+        );
+        // A byte length past usize on a 32-bit target is still a length.
+        assert_eq!(
+            kind(Dtype::F32.shape_byte_len(&[1 << 20, 1 << 10])),
+            Ok(1 << 32)
         );
         assert_eq!(kind(Dtype::U8.shape_byte_len(&[])), Ok(1));
     }

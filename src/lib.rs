@@ -61,6 +61,7 @@ extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+mod checked;
 mod dtype;
 mod error;
 mod header;

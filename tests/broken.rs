@@ -66,7 +66,10 @@ fn the_reference_refuses_them_too_except_where_we_are_stricter() {
     let (dir, expected) = corpus();
     for (file, kind) in &expected {
         let bytes = std::fs::read(dir.join(file)).unwrap();
-        let theirs = safetensors::SafeTensors::deserialize(&bytes).is_ok();
+        // The reference's own arithmetic overflows on some of the u64-edge
+        // files: a debug build panics there, which refuses them too.
+        let theirs = std::panic::catch_unwind(|| safetensors::SafeTensors::deserialize(&bytes))
+            .is_ok_and(|r| r.is_ok());
         let stricter = [
             ErrorKind::DuplicateTensor,
             ErrorKind::InvalidType,

@@ -196,9 +196,11 @@ fn adapt<S: AsRef<str>, V: View>(
 /// overflow is [`SafeTensorError::ValidationOverflow`], a sub-byte tensor
 /// that does not fill whole bytes [`SafeTensorError::MisalignedSlice`].
 fn byte_len(dtype: Dtype, shape: &[usize]) -> Result<usize, SafeTensorError> {
-    tensorsafe::Dtype::from(dtype)
+    let len = tensorsafe::Dtype::from(dtype)
         .shape_byte_len(shape)
-        .map_err(|e| convert::error(e, None))
+        .map_err(|e| convert::error(e, None))?;
+    // The reference's lengths are usize; past it is its overflow error.
+    usize::try_from(len).map_err(|_| SafeTensorError::ValidationOverflow)
 }
 
 fn sorted(info: Option<HashMap<String, String>>) -> Option<tensorsafe::Metadata> {

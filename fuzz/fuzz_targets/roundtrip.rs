@@ -39,7 +39,7 @@ fuzz_target!(|input: Input| {
             None if per > 1 => shape.push(per),
             None => {}
         }
-        let len = dtype.byte_len(shape.iter().product()).expect("whole bytes");
+        let len = dtype.shape_byte_len(&shape).expect("whole bytes") as usize;
         let data = (0..len).map(|i| seed.wrapping_add(i as u8)).collect();
         if name != "__metadata__" && tensors.iter().all(|t| t.name != name) {
             tensors.push(Tensor { name, dtype, shape, data });

@@ -59,13 +59,16 @@ impl<'a> TensorInfo<'a> {
 
     /// Number of bytes of the tensor.
     pub fn byte_len(&self) -> u64 {
-        self.end - self.begin
+        // Validation proved begin <= end (hand-made infos cannot exist).
+        self.end.saturating_sub(self.begin)
     }
 
-    /// Number of elements (the product of the shape; 1 for a scalar).
-    pub fn element_count(&self) -> usize {
+    /// Number of elements (the product of the shape; 1 for a scalar), as
+    /// a `u64` on every target: a 32-bit program can list tensors with more
+    /// elements than its `usize` holds.
+    pub fn element_count(&self) -> u64 {
         // Validation proved the product fits.
-        self.shape.iter().product()
+        crate::dtype::element_count(self.shape).unwrap_or(u64::MAX)
     }
 }
 
@@ -266,10 +269,13 @@ impl Header {
     }
 
     /// Where `info`'s bytes are in the file (counting the 8-byte prefix).
+    /// Validation proved that the whole file's length fits in a `u64`, so
+    /// neither sum can overflow for a tensor of this header.
     #[cfg(feature = "std")]
     pub(crate) fn file_range(&self, info: &TensorInfo<'_>) -> core::ops::Range<u64> {
         let (begin, end) = info.data_offsets();
-        self.data_start() + begin..self.data_start() + end
+        let start = self.data_start();
+        start.saturating_add(begin)..start.saturating_add(end)
     }
 
     /// Checks that a buffer or file of `len` bytes is exactly as long as this
@@ -315,7 +321,8 @@ impl Header {
 
     /// File offset of the data section: 8 + N.
     pub fn data_start(&self) -> u64 {
-        self.header_len + PREFIX_LEN as u64
+        // N is the length of a header held in memory, far below u64::MAX.
+        self.header_len.saturating_add(PREFIX_LEN as u64)
     }
 
     /// Length of the data section the tensors cover.
@@ -324,8 +331,10 @@ impl Header {
     }
 
     /// The exact length the file must have: 8 + N + data length.
+    /// Validation refuses a header whose file length would not fit in a
+    /// `u64` ([`ErrorKind::Overflow`]), so this sum is exact.
     pub fn file_len(&self) -> u64 {
-        self.data_start() + self.data_len
+        self.data_start().saturating_add(self.data_len)
     }
 
     /// The `__metadata__` map, if the header has one (`null` counts as none).

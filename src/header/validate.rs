@@ -23,11 +23,14 @@ pub(super) fn validate(
         entries.sort_by_key(|e| (e.begin, e.end));
     }
     let lookup = name_table(&table)?;
-    let data_start = header_len + PREFIX_LEN as u64;
+    let data_start = header_len.checked_add(PREFIX_LEN as u64).ok_or_else(|| {
+        Error::new(ErrorKind::Overflow).with_detail(format!("header of {header_len} bytes"))
+    })?;
     let mut cursor: u64 = 0;
     for entry in &table.entries {
         check_span(&table, entry)?;
         check_start(&table, entry, cursor, data_start)?;
+        check_file_end(&table, entry, data_start)?;
         cursor = entry.end;
     }
     Ok(Header {
@@ -57,8 +60,9 @@ fn check_span(table: &Table, entry: &Entry) -> Result<()> {
         .dtype
         .shape_byte_len(shape)
         .map_err(|e| e.with_tensor(table.name(entry)).at(entry.key_at))?;
-    let span = entry.end - entry.begin;
-    if span != bytes as u64 {
+    // The parser refused end < begin.
+    let span = entry.end.saturating_sub(entry.begin);
+    if span != bytes {
         return Err(Error::new(ErrorKind::SizeMismatch)
             .with_tensor(table.name(entry))
             .at(entry.key_at)
@@ -86,5 +90,21 @@ fn check_start(table: &Table, entry: &Entry, cursor: u64, data_start: u64) -> Re
         .with_detail(format!(
             "tensor begins at {}, previous data ends at {cursor}",
             entry.begin
+        )))
+}
+
+/// The file must be able to hold the tensor: `8 + N + end` fits in a `u64`
+/// (the sum is the file length once the last tensor is reached, so every
+/// file offset computed from this header is exact).
+fn check_file_end(table: &Table, entry: &Entry, data_start: u64) -> Result<()> {
+    if data_start.checked_add(entry.end).is_some() {
+        return Ok(());
+    }
+    Err(Error::new(ErrorKind::Overflow)
+        .with_tensor(table.name(entry))
+        .at(entry.key_at)
+        .with_detail(format!(
+            "data ends at {} after a data section starting at {data_start}: past 2^64 bytes",
+            entry.end
         )))
 }

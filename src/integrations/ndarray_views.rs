@@ -101,14 +101,19 @@ where
     }
 
     fn data_len(&self) -> usize {
-        self.len() * size_of::<T>()
+        // A broadcast view can claim more elements than memory holds; a
+        // saturated length is then refused by the writer's size check.
+        self.len().saturating_mul(size_of::<T>())
     }
 }
 
 /// `count` values, in iteration order, as little-endian bytes whatever
 /// the host: one copy, straight into the output.
 fn little_endian<'a, T: Element>(values: impl Iterator<Item = &'a T>, count: usize) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(count * size_of::<T>());
+    // Reserved when possible; a length past memory (a broadcast view)
+    // is not a reason to panic here, the growth below fails as it would.
+    let mut bytes = Vec::new();
+    let _ = bytes.try_reserve_exact(count.saturating_mul(size_of::<T>()));
     for value in values {
         let start = bytes.len();
         bytes.extend_from_slice(bytemuck::bytes_of(value));

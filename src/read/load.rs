@@ -293,8 +293,7 @@ pub(crate) fn read_pieces(
 /// by the kernel (nothing is written twice), with transparent huge pages
 /// requested on Linux when asked for.
 pub(crate) fn owned_buffer(len: u64, options: &LoadOptions) -> Result<memmap2::MmapMut> {
-    let len = usize::try_from(len)
-        .map_err(|_| Error::new(ErrorKind::Overflow).with_detail("file larger than memory"))?;
+    let len = crate::checked::memory_len(len)?;
     let map = memmap2::MmapMut::map_anon(len)?;
     #[cfg(target_os = "linux")]
     if options.huge_pages && len >= 2 << 20 {

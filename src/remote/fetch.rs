@@ -130,7 +130,11 @@ pub(crate) async fn fetch(
     progress: &(dyn Fn(u64, u64) + Send + Sync),
 ) -> Result<()> {
     let requests = plan(objects, targets, options);
-    let total: u64 = requests.iter().map(|r| r.range.end - r.range.start).sum();
+    // Only reported as progress; a store claiming absurd sizes cannot make
+    // it wrap.
+    let total = requests.iter().fold(0u64, |sum, r| {
+        sum.saturating_add(r.range.end - r.range.start)
+    });
     let done = AtomicU64::new(0);
     progress(0, total);
     // The futures are made before the stream (not by a closure inside it),
@@ -184,14 +188,16 @@ async fn fetch_one(
         .await
         .map_err(|e| store_error(e, object.location).with_tensor(first))?
     {
-        let end = pos + chunk.len() as u64;
-        if end > range.end {
+        let end = pos
+            .checked_add(chunk.len() as u64)
+            .filter(|&end| end <= range.end);
+        let Some(end) = end else {
             return Err(changed(format!(
                 "the store sent more than the {} bytes asked for at {}",
                 range.end - range.start,
                 range.start
             )));
-        }
+        };
         while let Some(target) = targets.get_mut(next) {
             if target.at >= end {
                 break;

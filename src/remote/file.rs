@@ -338,18 +338,22 @@ async fn read_header(
         Err(err) => return Err(first_read_failed(store, location, err).await),
     };
     let meta = result.meta.clone();
+    let result_range = result.range.clone();
     let mut prefix = result
         .bytes()
         .await
         .map_err(|e| store_error(e, location))?
         .to_vec();
     let expected = want.min(meta.size);
-    if prefix.len() as u64 != expected {
+    // These bytes are reused as tensor data by loads: they must be the
+    // object's first bytes, not another range the store chose to send.
+    if result_range.start != 0 || prefix.len() as u64 != expected {
         return Err(changed(
             location,
             format!(
-                "asked for the first {expected} bytes, the store sent {}",
-                prefix.len()
+                "asked for the first {expected} bytes, the store sent {} from {}",
+                prefix.len(),
+                result_range.start
             ),
         ));
     }
@@ -382,7 +386,7 @@ async fn read_header(
             version: meta.version.as_deref(),
             prefix: &[],
         };
-        let mut rest = vec![0u8; (header_end - have) as usize];
+        let mut rest = vec![0u8; crate::checked::memory_len(header_end - have)?];
         let target = Target {
             object: 0,
             at: have,
@@ -394,7 +398,10 @@ async fn read_header(
         fetch::fetch(&[object], vec![target], &options, &|_, _| {}).await?;
         prefix.extend_from_slice(&rest);
     }
-    let header = Header::from_json(&prefix[PREFIX_LEN..header_end as usize], &options.parse)?;
+    let json = prefix
+        .get(PREFIX_LEN..crate::checked::memory_len(header_end)?)
+        .unwrap_or_default();
+    let header = Header::from_json(json, &options.parse)?;
     header.check_file_len(meta.size)?;
     Ok((header, prefix, meta))
 }

@@ -6,7 +6,7 @@ use std::prelude::rust_2021::*;
 use core::fmt;
 
 use crate::dtype::Dtype;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::view::TensorView;
 
 /// A tensor's bytes in an 8-byte aligned buffer of its own, with its dtype
@@ -26,11 +26,18 @@ impl OwnedTensor {
     /// A zero-filled tensor of `dtype` and `shape` (its byte length checked
     /// as [`TensorView::new`] checks it).
     pub(crate) fn zeroed(dtype: Dtype, shape: Vec<usize>) -> Result<Self> {
-        let len = dtype.shape_byte_len(&shape)?;
+        let len = crate::checked::memory_len(dtype.shape_byte_len(&shape)?)?;
+        // The length comes from a header: memory that cannot be had is an
+        // error, not an abort.
+        let mut words = Vec::new();
+        words.try_reserve_exact(len.div_ceil(8)).map_err(|e| {
+            Error::new(ErrorKind::Overflow).with_detail(format!("a tensor of {len} bytes: {e}"))
+        })?;
+        words.resize(len.div_ceil(8), 0);
         Ok(OwnedTensor {
             dtype,
             shape,
-            words: vec![0; len.div_ceil(8)],
+            words,
             len,
         })
     }

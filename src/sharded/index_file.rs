@@ -188,7 +188,13 @@ impl Index {
         };
         for (i, header) in headers.into_iter().enumerate() {
             for info in header.iter() {
-                total += info.byte_len();
+                // Each shard's length fits in a u64; their sum need not.
+                total = total.checked_add(info.byte_len()).ok_or_else(|| {
+                    Error::new(ErrorKind::Overflow)
+                        .with_tensor(info.name())
+                        .with_detail("the shards hold more than 2^64 bytes of tensors")
+                        .in_file(index_path)
+                })?;
                 check(&mut found, info.name(), i)?;
             }
         }

@@ -136,7 +136,7 @@ impl<'data> TensorView<'data> {
     /// shape x dtype bytes long.
     pub fn new(dtype: Dtype, shape: &[usize], data: &'data [u8]) -> Result<Self> {
         let expected = dtype.shape_byte_len(shape)?;
-        if expected != data.len() {
+        if expected != data.len() as u64 {
             return Err(Error::new(ErrorKind::InvalidView).with_detail(format!(
                 "{} bytes given, {shape:?} of {dtype} needs {expected}",
                 data.len()
@@ -172,7 +172,11 @@ impl<'data> TensorView<'data> {
 
     /// Number of elements.
     pub fn element_count(&self) -> usize {
-        self.shape().iter().product()
+        // Counted in u64 so that a zero dimension after large ones gives 0
+        // on every target; the bytes are in memory, so the count fits.
+        crate::dtype::element_count(self.shape())
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(usize::MAX)
     }
 
     /// The elements as `&[T]`, without copying.

@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::ops::Range;
 
+use crate::checked::memory_len;
 use crate::dtype::Dtype;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -79,6 +80,14 @@ pub struct Slice<'a> {
     run: usize,
 }
 
+/// Bytes taken by `elements` elements of `bits` bits (whole bytes: the
+/// caller checked sub-byte runs), counted in u128 so that the bit count of
+/// a large F32 tensor does not overflow a 32-bit usize. The result is at
+/// most a tensor's byte length, which [`Slice::over`] checked fits.
+fn bytes_of(elements: usize, bits: usize) -> usize {
+    usize::try_from(elements as u128 * bits as u128 / 8).unwrap_or(usize::MAX)
+}
+
 fn invalid(detail: String) -> Error {
     Error::new(ErrorKind::InvalidSlice).with_detail(detail)
 }
@@ -126,8 +135,8 @@ impl Pick {
     }
 }
 
-/// Element strides of a row-major tensor (validated shapes cannot overflow;
-/// saturating keeps hand-made views from wrapping).
+/// Element strides of a row-major tensor (each at most the element count,
+/// which [`Slice::over`] checked fits in memory).
 fn strides(dims: &[usize]) -> Vec<usize> {
     let mut strides = vec![1usize; dims.len()];
     for axis in (0..dims.len().saturating_sub(1)).rev() {
@@ -157,6 +166,10 @@ impl<'a> Slice<'a> {
                 dims.len()
             )));
         }
+        // Every element and byte position below is at most the tensor's
+        // element or byte count: once both fit in a usize, no sum or
+        // product of positions can overflow (bits are counted in u128).
+        memory_len(dtype.shape_byte_len(dims)?)?;
         let mut picks = Vec::with_capacity(dims.len());
         let mut shape = Vec::with_capacity(dims.len());
         for (axis, &size) in dims.iter().enumerate() {
@@ -231,7 +244,7 @@ impl<'a> Slice<'a> {
         let cut = [first, self.run]
             .into_iter()
             .chain(moves)
-            .any(|elements| elements * bits % 8 != 0);
+            .any(|elements| elements as u128 * bits as u128 % 8 != 0);
         if cut {
             return Err(Error::new(ErrorKind::SubByteSlice).with_detail(format!(
                 "{} packs {bits}-bit elements; this selection cuts inside a byte",
@@ -253,8 +266,9 @@ impl<'a> Slice<'a> {
 
     /// Total bytes selected.
     pub fn byte_len(&self) -> usize {
+        // At most the tensor's element count (Slice::over).
         let runs: usize = self.outer.iter().map(|o| o.count).product();
-        runs * self.run * self.dtype.bits() / 8
+        bytes_of(runs.saturating_mul(self.run), self.dtype.bits())
     }
 
     /// The selected bytes as contiguous runs of the tensor's buffer, in
@@ -378,7 +392,7 @@ pub struct ByteRanges {
 
 impl ByteRanges {
     fn run_bytes(&self) -> usize {
-        self.run * self.bits / 8
+        bytes_of(self.run, self.bits)
     }
 }
 
@@ -406,7 +420,7 @@ impl Iterator for ByteRanges {
             }
             *i = 0;
         }
-        let begin = element * self.bits / 8;
+        let begin = bytes_of(element, self.bits);
         Some(begin..begin + self.run_bytes())
     }
 }

@@ -39,10 +39,7 @@ pub(super) fn check_names<'n>(count: usize, name_of: impl Fn(usize) -> &'n str) 
 
 /// Byte length of a tensor to write, with the tensor named in errors.
 pub(super) fn tensor_len(name: &str, dtype: Dtype, shape: &[usize]) -> Result<u64> {
-    let len = dtype
-        .shape_byte_len(shape)
-        .map_err(|e| e.with_tensor(name))?;
-    Ok(len as u64)
+    dtype.shape_byte_len(shape).map_err(|e| e.with_tensor(name))
 }
 
 /// A view whose data length is not what its dtype and shape need.

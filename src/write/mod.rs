@@ -135,7 +135,10 @@ impl<'a> Writer<'a> {
             .ok_or_else(|| {
                 Error::new(ErrorKind::Overflow).with_detail("file larger than memory")
             })?;
-        let mut out = Vec::with_capacity(total);
+        let mut out = Vec::new();
+        out.try_reserve_exact(total).map_err(|e| {
+            Error::new(ErrorKind::Overflow).with_detail(format!("a file of {total} bytes: {e}"))
+        })?;
         self.write_layout(&layout, &mut out)?;
         Ok(out)
     }

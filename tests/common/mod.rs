@@ -52,7 +52,7 @@ pub fn tensor() -> impl Strategy<Value = Tensor> {
                     None => shape.push(per),
                 }
             }
-            let len = dtype.byte_len(shape.iter().product()).expect("whole bytes");
+            let len = dtype.shape_byte_len(&shape).expect("whole bytes");
             let data = (0..len)
                 .map(|i| (seed >> (i % 8 * 8)) as u8 ^ i as u8)
                 .collect();

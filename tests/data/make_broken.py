@@ -99,6 +99,49 @@ file("trailing_data", "TrailingData", '{"w":{' + W + "}}", b"\0" * 3)
 file("truncated_data", "DataOutOfBounds", '{"w":{' + W + "}}", b"\0")
 file("huge_offsets", "DataOutOfBounds", '{"w":{"dtype":"U8","shape":[1099511627776],"data_offsets":[0,1099511627776]}}', b"\0")
 
+# Numbers at the edge of u64: sums and products that overflow only at the
+# end, in debug and release alike.
+U64_MAX = 2**64 - 1
+
+
+def chained(name, kind, dtype, dim, count):
+    """`count` tensors of shape [dim] with back-to-back offsets."""
+    entries, begin = [], 0
+    step = dim if dtype == "U8" else None
+    for i in range(count):
+        entries.append(f'"t{i}":{{"dtype":"{dtype}","shape":[{dim}],"data_offsets":[{begin},{begin + step}]}}')
+        begin += step
+    file(name, kind, "{" + ",".join(entries) + "}", b"\0" * 8)
+
+
+def padded(text, size):
+    """`text` padded with spaces to exactly `size` bytes."""
+    assert len(text) <= size, (len(text), size)
+    return text + " " * (size - len(text))
+
+
+# Eight spans of 2^61 - 1 bytes end at 2^64 - 8: every offset fits, the file
+# length 8 + N + 2^64 - 8 does not (an 848-byte header that once panicked).
+chained("chained_spans_overflow", "Overflow", "U8", 2**61 - 1, 8)
+# Spans summing to exactly u64::MAX - 8 - N: the file length is u64::MAX,
+# which fits, so the file is merely too short; one byte more overflows.
+N = 200
+for tag, extra, kind in [("to_u64_max", 0, "DataOutOfBounds"), ("past_u64_max", 1, "Overflow")]:
+    span = U64_MAX - 8 - N + extra
+    text = '{"w":{"dtype":"U8","shape":[' + str(span) + '],"data_offsets":[0,' + str(span) + "]}}"
+    file(f"spans_{tag}", kind, padded(text, N), b"\0" * 8)
+file("offsets_u64_max", "Overflow", '{"w":{"dtype":"U8","shape":[18446744073709551615],"data_offsets":[0,18446744073709551615]}}', b"\0")
+file("offsets_u64_max_empty", "DataGap", '{"w":{"dtype":"U8","shape":[0],"data_offsets":[18446744073709551615,18446744073709551615]}}')
+file("length_u64_max_minus_7", "HeaderTooLarge", "{}", declared=2**64 - 8)
+# F4 and F6 products whose bit count overflows u64 while the bytes fit: a
+# header that can be listed, of a file far larger than this one.
+file("f4_bits_past_u64", "DataOutOfBounds", '{"w":{"dtype":"F4","shape":[4611686018427387904,2],"data_offsets":[0,4611686018427387904]}}', b"\0")
+file("f6_bits_past_u64", "DataOutOfBounds", '{"w":{"dtype":"F6_E2M3","shape":[4611686018427387904],"data_offsets":[0,3458764513820540928]}}', b"\0")
+file("f4_elements_past_u64", "Overflow", '{"w":{"dtype":"F4","shape":[4611686018427387904,4],"data_offsets":[0,9223372036854775808]}}', b"\0")
+# A dimension of 0 after dimensions whose product overflows: the element
+# count is refused as it is computed, as the reference does.
+file("shape_overflow_then_zero", "Overflow", '{"w":{"dtype":"U8","shape":[4294967296,4294967296,0],"data_offsets":[0,0]}}')
+
 # Further spellings of the rules above
 for i, text in enumerate(["", "   ", "{", '{"w":', "{]", "{,}", "nul", '{"w":{"dtype":"U8",}}']):
     file(f"json_syntax_{i}", "JsonSyntax", text)

@@ -17,7 +17,7 @@ struct Spec {
 }
 
 fn spec(name: &str, dtype: Dtype, shape: &[usize], seed: u8) -> Spec {
-    let len = dtype.byte_len(shape.iter().product()).expect("whole bytes");
+    let len = dtype.shape_byte_len(shape).expect("whole bytes");
     let data = (0..len)
         .map(|i| match dtype {
             Dtype::BOOL => (i % 3 == 0) as u8,
