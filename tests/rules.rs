@@ -99,10 +99,27 @@ fn metadata_null_or_empty() {
 #[test]
 fn sizes_at_the_edges_are_accepted() {
     // An empty dimension makes the product 0 whatever the others are.
-    let h = r#"{"w":{"dtype":"U8","shape":[0,18446744073709551615],"data_offsets":[0,0]}}"#;
-    assert!(accepted(h, &[]));
+    let h = format!(
+        r#"{{"w":{{"dtype":"U8","shape":[0,{}],"data_offsets":[0,0]}}}}"#,
+        usize::MAX
+    );
+    assert!(accepted(&h, &[]));
     let h = r#"{"w":{"dtype":"F6_E3M2","shape":[4],"data_offsets":[0,3]}}"#;
     assert!(accepted(h, &[0, 0, 0]));
+}
+
+/// Shapes are `usize`, as the memory they describe is: on a 32-bit target a
+/// dimension past `u32::MAX` is an overflow there, whatever the dtype.
+#[test]
+fn dimensions_past_usize_overflow() {
+    let h = r#"{"w":{"dtype":"U8","shape":[0,4294967296],"data_offsets":[0,0]}}"#;
+    let bytes = file(h, &[]);
+    let result = SafeTensors::deserialize(&bytes).map(|st| st.len());
+    if usize::BITS == 32 {
+        assert_eq!(result.unwrap_err().kind(), ErrorKind::Overflow);
+    } else {
+        assert_eq!(result.unwrap(), 1);
+    }
 }
 
 #[test]

@@ -237,10 +237,17 @@ fn shape(s: &mut Scanner<'_>, shapes: &mut Vec<usize>, max_rank: usize) -> Resul
             return Err(s.error(ErrorKind::RankTooLarge, format!("limit {max_rank}")));
         }
         let at = s.pos;
-        let dim = usize::try_from(s.integer(ARRAY)?).map_err(|_| {
-            Error::new(ErrorKind::InvalidInteger)
+        // Only on a 32-bit target can a u64 not fit: shapes are usize, as
+        // the memory they describe is, and such a tensor could never be
+        // viewed there.
+        let dim = s.integer(ARRAY)?;
+        let dim = usize::try_from(dim).map_err(|_| {
+            Error::new(ErrorKind::Overflow)
                 .at(s.offset_of(at))
-                .with_detail("dimension does not fit in usize")
+                .with_detail(format!(
+                    "dimension {dim} does not fit in this target's {}-bit usize",
+                    usize::BITS
+                ))
         })?;
         shapes.push(dim);
         Ok(())
