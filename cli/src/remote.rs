@@ -29,8 +29,8 @@ impl Remote {
     /// Reads the index (if the URL names one) and every shard's header.
     pub fn open(url: &Path) -> Result<Remote, Failure> {
         let text = url.to_string_lossy().into_owned();
-        let (store, location) =
-            store_from_url(&text).map_err(|e| Failure::usage(format!("{text}: {e}")))?;
+        let (store, location) = store_from_url(&text)
+            .map_err(|e| Failure::usage(format!("{text}: {}", crate::describe(&e))))?;
         let base = text
             .strip_suffix(location.as_ref())
             .unwrap_or(&text)
