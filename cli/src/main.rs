@@ -29,7 +29,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    /// A usage error (exit code 2).
+    /// A usage error, or trouble not about a file's content (exit code 2).
     pub fn usage(message: String) -> Self {
         Failure {
             code: 2,
@@ -79,12 +79,16 @@ impl Failure {
 
     /// A library error met while writing `path` (a file, or a checkpoint's
     /// directory): I/O problems are "cannot write", the rest name the rule.
+    /// Either way it is trouble (exit code 2), not an invalid input.
     pub fn from_write_error(path: &Path, error: &tensorsafe::Error) -> Self {
         let file = error.path().unwrap_or(path);
         if error.kind() == tensorsafe::ErrorKind::Io {
             Failure::unwritable(file, &describe(error))
         } else {
-            Failure::invalid(file, &format!("{:?}", error.kind()), &describe(error))
+            Failure {
+                code: 2,
+                ..Failure::invalid(file, &format!("{:?}", error.kind()), &describe(error))
+            }
         }
     }
 }

@@ -38,7 +38,11 @@ impl Remote {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| Failure::unreadable(url, &e.to_string()))?;
+            .map_err(|e| {
+                Failure::usage(format!(
+                    "{text}: cannot start the runtime for network reads: {e}"
+                ))
+            })?;
         let checkpoint = runtime
             .block_on(RemoteCheckpoint::open(store, location))
             .map_err(|e| failure(&base, url, &e))?;

@@ -528,4 +528,28 @@ fn sharding_over_an_older_checkpoint_replaces_it() {
     );
     let out = run(&["verify", s(&shards)]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // A shard-named file that no index names is not the writer's to
+    // remove: refused, nothing written.
+    let stray = shards.join("other-00001-of-00002.safetensors");
+    std::fs::write(&stray, "not ours").unwrap();
+    let index = std::fs::read(shards.join("model.safetensors.index.json")).unwrap();
+    let out = run(&["shard", s(&input), s(&shards), "--max-shard-size", "600B"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("{}: IndexUnnamedShard: ", s(&stray))),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was written"), "{stderr}");
+    assert_eq!(
+        stderr.matches("other-00001-of-00002").count(),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(shards.join("model.safetensors.index.json")).unwrap(),
+        index
+    );
+    assert_eq!(std::fs::read_dir(&shards).unwrap().count(), 3);
 }
