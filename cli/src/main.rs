@@ -22,7 +22,8 @@ use clap::{Parser, Subcommand};
 /// Why a command failed, and the exit code that says so.
 #[derive(Debug)]
 pub struct Failure {
-    /// 1: a file is invalid; 2: usage error or unreadable input.
+    /// 1: a file is invalid; 2: usage error, unreadable input or a failed
+    /// write.
     pub code: u8,
     /// What to print on stderr, one line each.
     pub lines: Vec<String>,
@@ -128,7 +129,10 @@ pub fn describe(error: &tensorsafe::Error) -> String {
 #[command(
     name = "tensorsafe",
     version,
-    about = "Inspect, verify, rewrite, diff and summarise safetensors files"
+    about = "Inspect, verify, rewrite, diff and summarise safetensors files",
+    after_help = "Errors are printed on stderr as `PATH: what happened`. When the reader of \
+                  the output goes away (`tensorsafe stats x | head`), a command ends quietly \
+                  with exit code 141, as a program ended by SIGPIPE does."
 )]
 struct Cli {
     #[command(subcommand)]

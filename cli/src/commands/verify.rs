@@ -30,7 +30,7 @@ fn scan(path: &Path, file: &SafeTensorsFile) -> (u64, u64) {
 }
 
 /// What `verify` checks beyond the format.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct Checks {
     /// Read every byte and count NaN and Inf values (`--data`).
     pub data: bool,
