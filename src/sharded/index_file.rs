@@ -35,7 +35,7 @@ pub(super) struct IndexFile {
 /// device name (`CON`, `PRN`, `AUX`, `NUL`, `COM0`-`COM9`, `LPT0`-`LPT9`,
 /// `CONIN$`, `CONOUT$`, in any case and with any extension:
 /// `nul.safetensors` is the device too).
-pub(crate) fn file_name_problem(name: &str) -> Option<&'static str> {
+pub(super) fn file_name_problem(name: &str) -> Option<&'static str> {
     if name.is_empty() || name == "." || name == ".." {
         return Some("not a file name");
     }
