@@ -267,8 +267,14 @@ fn a_shard_no_index_names_is_refused_before_anything_is_written() {
     assert_eq!(before("model-00001-of-00003.safetensors"), first);
     assert!(!dir.join("model-00001-of-00001.safetensors").exists());
     assert_eq!(before(stray), b"not ours");
-    // Without an index, no shard-named file is known to be ours either.
+    // Nor with an index that cannot be read, or without an index.
     std::fs::remove_file(dir.join(stray)).unwrap();
+    std::fs::write(dir.join(INDEX_FILE), "{").unwrap();
+    let err = Writer::new()
+        .sharded(hundreds(1, &[2; 100]), dir, 1000)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::IndexUnnamedShard, "{err}");
+    assert!(err.to_string().contains("cannot be read"), "{err}");
     std::fs::remove_file(dir.join(INDEX_FILE)).unwrap();
     let err = Writer::new()
         .sharded(hundreds(1, &[2; 100]), dir, 1000)

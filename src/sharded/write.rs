@@ -55,13 +55,24 @@ fn older_shards(dir: &Path, new: &[String]) -> Result<Vec<String>> {
         return Ok(left);
     }
     left.sort();
-    let named = read_index(&dir.join(INDEX_FILE)).map_or_else(|_| Vec::new(), |i| i.files);
+    let (named, why) = match read_index(&dir.join(INDEX_FILE)) {
+        Ok(index) => (
+            index.files,
+            format!("the {INDEX_FILE} beside it does not name it"),
+        ),
+        Err(e) if e.io_error().map(|io| io.kind()) == Some(std::io::ErrorKind::NotFound) => {
+            (Vec::new(), format!("no {INDEX_FILE} beside it names it"))
+        }
+        Err(e) => (
+            Vec::new(),
+            format!("the {INDEX_FILE} beside it cannot be read ({e})"),
+        ),
+    };
     if let Some(stray) = left.iter().find(|name| !named.contains(name)) {
         return Err(Error::new(ErrorKind::IndexUnnamedShard)
             .with_detail(format!(
-                "no {INDEX_FILE} in its directory names it, so it is not known to be a \
-                 shard of an older checkpoint; nothing was written: remove it, or write the \
-                 checkpoint into another directory"
+                "{why}, so it is not known to be a shard of an older checkpoint; nothing \
+                 was written: remove it, or write the checkpoint into another directory"
             ))
             .in_file(&dir.join(stray)));
     }
