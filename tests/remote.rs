@@ -520,6 +520,17 @@ async fn checkpoints_are_checked_against_their_index() {
             ErrorKind::IndexInvalid,
             "m/model.safetensors.index.json",
         ),
+        // Not portable: a device name on Windows, a drive-relative path.
+        (
+            r#"{"weight_map":{"a":"NUL.safetensors"}}"#,
+            ErrorKind::IndexInvalid,
+            "m/model.safetensors.index.json",
+        ),
+        (
+            r#"{"weight_map":{"a":"C:one.safetensors"}}"#,
+            ErrorKind::IndexInvalid,
+            "m/model.safetensors.index.json",
+        ),
         // An empty object: the store refuses the ranged read, the index is
         // still named as invalid.
         (
@@ -536,6 +547,39 @@ async fn checkpoints_are_checked_against_their_index() {
             assert_eq!(err.io_error().unwrap().kind(), std::io::ErrorKind::NotFound);
         }
     }
+}
+
+#[tokio::test]
+async fn shards_are_read_at_the_key_the_index_names() {
+    // `Path::from` would percent-encode these characters and look for
+    // another object; the shards were stored under these exact keys (as
+    // another tool writing to the bucket would store them).
+    let store = memory();
+    let names = ["a#1 [x] 100%.safetensors", "b~{2}^`.safetensors"];
+    let (a, b) = ([1u8; 4], [2u8; 8]);
+    let files = [
+        tensorsafe::serialize([("a", TensorView::new(Dtype::U8, &[4], &a).unwrap())], None),
+        tensorsafe::serialize([("b", TensorView::new(Dtype::U8, &[8], &b).unwrap())], None),
+    ];
+    for (name, file) in names.iter().zip(files) {
+        let key = Path::parse(format!("m/{name}")).unwrap();
+        store.put(&key, file.unwrap().into()).await.unwrap();
+    }
+    let index = format!(
+        r#"{{"metadata":{{"total_size":12}},"weight_map":{{"a":"{}","b":"{}"}}}}"#,
+        names[0], names[1]
+    );
+    put(&store, "m/model.safetensors.index.json", index.into_bytes()).await;
+    let checkpoint = RemoteCheckpoint::open(store, "m/model.safetensors.index.json")
+        .await
+        .unwrap();
+    assert_eq!(
+        checkpoint.entry("a").unwrap().location().as_ref(),
+        format!("m/{}", names[0])
+    );
+    assert_eq!(checkpoint.tensor("b").await.unwrap().data(), [2; 8]);
+    let loaded = checkpoint.load(|_, _| {}).await.unwrap();
+    assert_eq!(loaded.tensor("a").unwrap().data(), [1; 4]);
 }
 
 #[tokio::test]

@@ -150,6 +150,13 @@ fn hostile_indexes_are_refused_with_the_rule() {
         r#""a":"/etc/passwd""#,
         r#""a":"""#,
         r#""a":1"#,
+        // Not portable: each means something else on Windows.
+        r#""a":"C:x.safetensors""#,
+        r#""a":"x.safetensors:stream""#,
+        r#""a":"NUL.safetensors""#,
+        r#""a":"com1""#,
+        r#""a":"x.safetensors.""#,
+        r#""a":"sub\\x.safetensors""#,
     ] {
         let bad = layout("escape", &[], &index(map, 1));
         assert_eq!(verify_kind(&bad), ErrorKind::IndexInvalid, "{map}");
@@ -178,4 +185,100 @@ fn hostile_indexes_are_refused_with_the_rule() {
         &index(&format!(r#""a":"{s1}""#), 1),
     );
     assert!(Checkpoint::open_all(&good).is_ok());
+}
+
+/// Tensors `t0`..`t{n}` of 100 bytes each.
+fn hundreds(n: usize, fill: &'static [u8; 100]) -> Vec<(String, TensorView<'static>)> {
+    (0..n)
+        .map(|i| {
+            let view = TensorView::new(Dtype::U8, &[100], fill).unwrap();
+            (format!("t{i}"), view)
+        })
+        .collect()
+}
+
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn writing_a_checkpoint_over_an_older_one_replaces_it() {
+    let tmp = TempDir::new("reshard");
+    let dir = tmp.dir();
+    std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+    let three = Writer::new()
+        .sharded(hundreds(3, &[1; 100]), dir, 100)
+        .unwrap();
+    assert_eq!(three.len(), 3);
+    // Fewer shards: the older three are removed once the new index is in.
+    let one = Writer::new()
+        .sharded(hundreds(3, &[2; 100]), dir, 1000)
+        .unwrap();
+    assert_eq!(one, ["model-00001-of-00001.safetensors"]);
+    assert_eq!(
+        names_in(dir),
+        ["model-00001-of-00001.safetensors", INDEX_FILE, "notes.txt"]
+    );
+    let checkpoint = Checkpoint::open_all(dir).unwrap();
+    assert_eq!(checkpoint.tensor("t2").unwrap().data(), [2; 100]);
+    let loaded = Checkpoint::load(dir, &Default::default(), |_, _| {}).unwrap();
+    assert_eq!(loaded.tensor("t0").unwrap().data(), [2; 100]);
+    // More shards again: the single one goes.
+    Writer::new()
+        .sharded(hundreds(2, &[3; 100]), dir, 100)
+        .unwrap();
+    assert_eq!(
+        names_in(dir),
+        [
+            "model-00001-of-00002.safetensors",
+            "model-00002-of-00002.safetensors",
+            INDEX_FILE,
+            "notes.txt"
+        ]
+    );
+    Checkpoint::open_all(dir).unwrap();
+}
+
+#[test]
+fn a_shard_no_index_names_is_refused_before_anything_is_written() {
+    let tmp = TempDir::new("stray");
+    let dir = tmp.dir();
+    Writer::new()
+        .sharded(hundreds(3, &[1; 100]), dir, 100)
+        .unwrap();
+    let before = |name: &str| std::fs::read(dir.join(name)).unwrap();
+    let index = before(INDEX_FILE);
+    let first = before("model-00001-of-00003.safetensors");
+    // A shard-named file the index does not name is not known to be ours.
+    let stray = "other-00001-of-00002.safetensors";
+    std::fs::write(dir.join(stray), "not ours").unwrap();
+    let err = Writer::new()
+        .sharded(hundreds(1, &[2; 100]), dir, 1000)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::IndexUnnamedShard, "{err}");
+    assert_eq!(err.path(), Some(dir.join(stray).as_path()));
+    assert!(err.to_string().contains("nothing was written"), "{err}");
+    assert_eq!(before(INDEX_FILE), index);
+    assert_eq!(before("model-00001-of-00003.safetensors"), first);
+    assert!(!dir.join("model-00001-of-00001.safetensors").exists());
+    assert_eq!(before(stray), b"not ours");
+    // Nor with an index that cannot be read, or without an index.
+    std::fs::remove_file(dir.join(stray)).unwrap();
+    std::fs::write(dir.join(INDEX_FILE), "{").unwrap();
+    let err = Writer::new()
+        .sharded(hundreds(1, &[2; 100]), dir, 1000)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::IndexUnnamedShard, "{err}");
+    assert!(err.to_string().contains("cannot be read"), "{err}");
+    std::fs::remove_file(dir.join(INDEX_FILE)).unwrap();
+    let err = Writer::new()
+        .sharded(hundreds(1, &[2; 100]), dir, 1000)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::IndexUnnamedShard, "{err}");
+    assert_eq!(names_in(dir).len(), 3);
 }

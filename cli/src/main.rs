@@ -5,6 +5,9 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+#[macro_use]
+mod output;
+
 mod commands;
 mod progress;
 #[cfg(feature = "remote")]
@@ -19,14 +22,15 @@ use clap::{Parser, Subcommand};
 /// Why a command failed, and the exit code that says so.
 #[derive(Debug)]
 pub struct Failure {
-    /// 1: a file is invalid; 2: usage error or unreadable input.
+    /// 1: a file is invalid; 2: usage error, unreadable input or a failed
+    /// write.
     pub code: u8,
     /// What to print on stderr, one line each.
     pub lines: Vec<String>,
 }
 
 impl Failure {
-    /// A usage error (exit code 2).
+    /// A usage error, or trouble not about a file's content (exit code 2).
     pub fn usage(message: String) -> Self {
         Failure {
             code: 2,
@@ -42,6 +46,14 @@ impl Failure {
         }
     }
 
+    /// A file that cannot be written (exit code 2).
+    pub fn unwritable(path: &Path, why: &str) -> Self {
+        Failure {
+            code: 2,
+            lines: vec![format!("{}: cannot write: {why}", path.display())],
+        }
+    }
+
     /// A file that breaks `rule` (exit code 1).
     pub fn invalid(path: &Path, rule: &str, why: &str) -> Self {
         Failure {
@@ -50,28 +62,77 @@ impl Failure {
         }
     }
 
-    /// A library error: I/O problems are "cannot read", the rest name the
-    /// rule. The line starts with the file the error names (a shard, say),
-    /// or else with `path`.
+    /// A library error met while reading: I/O problems are "cannot read",
+    /// the rest name the rule. The line starts with the file the error
+    /// names (a shard, say), or else with `path`.
     pub fn from_error(path: &Path, error: &tensorsafe::Error) -> Self {
         Failure::from_error_at(error.path().unwrap_or(path), error)
     }
 
-    /// A library error about `file`.
+    /// A library error about `file`, met while reading it.
     pub fn from_error_at(file: &Path, error: &tensorsafe::Error) -> Self {
         if error.kind() == tensorsafe::ErrorKind::Io {
-            Failure::unreadable(file, &error.to_string())
+            Failure::unreadable(file, &describe(error))
         } else {
-            Failure::invalid(file, &format!("{:?}", error.kind()), &error.to_string())
+            Failure::invalid(file, &format!("{:?}", error.kind()), &describe(error))
         }
     }
+
+    /// A library error met while writing `path` (a file, or a checkpoint's
+    /// directory): I/O problems are "cannot write", the rest name the rule.
+    /// Either way it is trouble (exit code 2), not an invalid input.
+    pub fn from_write_error(path: &Path, error: &tensorsafe::Error) -> Self {
+        let file = error.path().unwrap_or(path);
+        if error.kind() == tensorsafe::ErrorKind::Io {
+            Failure::unwritable(file, &describe(error))
+        } else {
+            Failure {
+                code: 2,
+                ..Failure::invalid(file, &format!("{:?}", error.kind()), &describe(error))
+            }
+        }
+    }
+}
+
+/// What went wrong, for a line that already starts with the file's path:
+/// the error's text without its path (so the path is said once), and
+/// without "I/O error" before the system's own message.
+pub fn describe(error: &tensorsafe::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let io = error.io_error().map(ToString::to_string);
+    if error.kind() != tensorsafe::ErrorKind::Io || (io.is_none() && error.detail().is_none()) {
+        parts.push(error.kind().to_string());
+    }
+    parts.extend(error.detail().map(str::to_owned));
+    // Some details already end with the system's message.
+    parts.extend(io.filter(|io| !error.detail().is_some_and(|d| d.ends_with(io.as_str()))));
+    let mut text = parts.join(": ");
+    let mut place: Vec<String> = Vec::new();
+    place.extend(error.tensor().map(|t| format!("tensor {t:?}")));
+    place.extend(error.offset().map(|o| format!("at byte {o}")));
+    if !place.is_empty() {
+        text = format!("{text} ({})", place.join(", "));
+    }
+    // One line, whatever the operating system or a file name put in it.
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 #[derive(Parser)]
 #[command(
     name = "tensorsafe",
     version,
-    about = "Inspect, verify, rewrite, diff and summarise safetensors files"
+    about = "Inspect, verify, rewrite, diff and summarise safetensors files",
+    after_help = "Errors are printed on stderr as `PATH: what happened`. When the reader of \
+                  the output goes away (`tensorsafe stats x | head`), a command ends quietly \
+                  with exit code 141, as a program ended by SIGPIPE does."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -91,15 +152,24 @@ enum Command {
         json: bool,
     },
     /// Validate files fully; exit 0 if all are valid, 1 if any is not, 2 if one cannot be read.
+    ///
+    /// With --deny-nonfinite, a NaN or Inf value in a float tensor makes its
+    /// file invalid (exit 1), for checkpoints that must hold only finite
+    /// numbers.
     Verify {
         /// Files, index files or directories; or URLs of files or indexes in
         /// an object store (headers, sizes and the index checked; with
         /// --data, every byte fetched).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        /// Also count NaN and Inf values in float tensors.
+        /// Also read every byte and count NaN and Inf values in float
+        /// tensors (reported, not an error unless --deny-nonfinite).
         #[arg(long)]
         data: bool,
+        /// Treat any NaN or Inf value in a float tensor as invalid: exit 1
+        /// (implies --data).
+        #[arg(long)]
+        deny_nonfinite: bool,
     },
     /// Write IN to OUT atomically, in the reference layout or aligned.
     Rewrite {
@@ -155,7 +225,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect { path, json } => commands::inspect(&path, json),
-        Command::Verify { paths, data } => commands::verify(&paths, data),
+        Command::Verify {
+            paths,
+            data,
+            deny_nonfinite,
+        } => commands::verify(
+            &paths,
+            commands::Checks {
+                data: data || deny_nonfinite,
+                deny_nonfinite,
+            },
+        ),
         Command::Rewrite {
             input,
             output,
@@ -175,11 +255,12 @@ fn main() -> ExitCode {
             reference,
         } => commands::bench(&path, runs, reference),
     };
+    output::flush();
     match result {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
             for line in &failure.lines {
-                eprintln!("{line}");
+                errln!("{line}");
             }
             ExitCode::from(failure.code)
         }

@@ -29,8 +29,8 @@ impl Remote {
     /// Reads the index (if the URL names one) and every shard's header.
     pub fn open(url: &Path) -> Result<Remote, Failure> {
         let text = url.to_string_lossy().into_owned();
-        let (store, location) =
-            store_from_url(&text).map_err(|e| Failure::usage(format!("{text}: {e}")))?;
+        let (store, location) = store_from_url(&text)
+            .map_err(|e| Failure::usage(format!("{text}: {}", crate::describe(&e))))?;
         let base = text
             .strip_suffix(location.as_ref())
             .unwrap_or(&text)
@@ -38,7 +38,11 @@ impl Remote {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| Failure::unreadable(url, &e.to_string()))?;
+            .map_err(|e| {
+                Failure::usage(format!(
+                    "{text}: cannot start the runtime for network reads: {e}"
+                ))
+            })?;
         let checkpoint = runtime
             .block_on(RemoteCheckpoint::open(store, location))
             .map_err(|e| failure(&base, url, &e))?;

@@ -364,3 +364,192 @@ fn stats_and_bench_run() {
         "no progress bar when stderr is not a terminal"
     );
 }
+
+/// A file of `n` one-element F32 tensors, each `value`: long outputs.
+fn many_tensors(path: &Path, n: usize, value: f32) {
+    let bytes = value.to_le_bytes();
+    let tensors: Vec<(String, TensorView<'_>)> = (0..n)
+        .map(|i| {
+            let view = TensorView::new(Dtype::F32, &[1], &bytes).unwrap();
+            (format!("layer.{i}.weight"), view)
+        })
+        .collect();
+    std::fs::write(path, serialize(tensors, None).unwrap()).unwrap();
+}
+
+#[test]
+fn a_closed_output_pipe_ends_every_command_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = TempDir::new("pipe");
+    // Each command prints far more than a pipe buffers (64 KiB), so it is
+    // still writing when the reader goes away after one line.
+    let (nan, one) = (dir.path("nan.safetensors"), dir.path("one.safetensors"));
+    many_tensors(&nan, 20_000, f32::NAN);
+    many_tensors(&one, 20_000, 1.0);
+    let commands: [&[&str]; 5] = [
+        &["inspect", s(&nan)],
+        &["inspect", "--json", s(&nan)],
+        &["stats", s(&nan)],
+        &["verify", "--data", s(&nan)],
+        &["diff", s(&nan), s(&one)],
+    ];
+    for args in commands {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tensorsafe"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        let mut reader = BufReader::new(child.stdout.take().unwrap());
+        reader.read_line(&mut first).unwrap();
+        assert!(!first.is_empty(), "{args:?}");
+        drop(reader);
+        let out = child.wait_with_output().unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
+        assert_eq!(stderr, "", "{args:?}");
+    }
+}
+
+#[test]
+fn verify_deny_nonfinite_makes_nan_and_inf_invalid() {
+    let dir = TempDir::new("nonfinite");
+    let (nan, one) = (dir.path("nan.safetensors"), dir.path("one.safetensors"));
+    many_tensors(&nan, 3, f32::NAN);
+    many_tensors(&one, 3, 1.0);
+    // Counted but accepted with --data alone.
+    let out = run(&["verify", "--data", s(&nan)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("3 NaN, 0 Inf"));
+
+    let out = run(&["verify", "--deny-nonfinite", s(&one), s(&nan)]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("{}: NonFinite: 3 NaN and 0 Inf", s(&nan))),
+        "{stderr}"
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains(&format!("{}: ok", s(&one))), "{stdout}");
+    // Each NaN tensor is still named.
+    assert_eq!(stdout.matches(": 1 NaN, 0 Inf").count(), 3, "{stdout}");
+
+    // A sharded checkpoint is named by its index.
+    let shards = dir.path("shards");
+    let out = run(&["shard", s(&nan), s(&shards), "--max-shard-size", "4B"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run(&["verify", "--deny-nonfinite", s(&shards)]);
+    let index = shards.join("model.safetensors.index.json");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with(&format!("{}: NonFinite", s(&index))),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let help = text(&run(&["verify", "--help"]).stdout);
+    assert!(help.contains("--deny-nonfinite"), "{help}");
+}
+
+#[test]
+fn a_failed_write_says_writing_and_names_the_path_once() {
+    let dir = TempDir::new("write-error");
+    let input = golden("gpt2_tiny.safetensors");
+    let output = dir.path("missing/out.safetensors");
+    let out = run(&["rewrite", s(&input), s(&output)]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("{}: cannot write: ", s(&output))),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("out.safetensors").count(), 1, "{stderr}");
+    assert!(!stderr.contains("I/O error"), "{stderr}");
+    // A read error names the file once too.
+    let missing = dir.path("absent.safetensors");
+    let stderr = text(&run(&["inspect", s(&missing)]).stderr);
+    assert!(
+        stderr.starts_with(&format!("{}: cannot read: ", s(&missing))),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("absent.safetensors").count(), 1, "{stderr}");
+}
+
+/// Under a file-size limit (with SIGXFSZ ignored, so the write fails
+/// rather than the process dying) the output cannot be written.
+#[cfg(unix)]
+#[test]
+fn a_write_past_the_file_size_limit_says_writing() {
+    let dir = TempDir::new("fsize");
+    let input = golden("gpt2_tiny.safetensors");
+    let output = dir.path("x.safetensors");
+    let out = Command::new("/bin/sh")
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 1; exec \"$0\" rewrite \"$1\" \"$2\"")
+        .args([env!("CARGO_BIN_EXE_tensorsafe"), s(&input), s(&output)])
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("{}: cannot write: ", s(&output))),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("x.safetensors").count(), 1, "{stderr}");
+    assert!(!output.exists());
+}
+
+#[test]
+fn sharding_over_an_older_checkpoint_replaces_it() {
+    let dir = TempDir::new("reshard-cli");
+    let input = golden("gpt2_tiny.safetensors");
+    let shards = dir.path("shards");
+    let out = run(&["shard", s(&input), s(&shards), "--max-shard-size", "600B"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(std::fs::read_dir(&shards).unwrap().count() >= 4);
+    let out = run(&["shard", s(&input), s(&shards), "--max-shard-size", "5GB"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut names: Vec<String> = std::fs::read_dir(&shards)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "model-00001-of-00001.safetensors",
+            "model.safetensors.index.json"
+        ]
+    );
+    let out = run(&["verify", s(&shards)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // A shard-named file that no index names is not the writer's to
+    // remove: refused, nothing written.
+    let stray = shards.join("other-00001-of-00002.safetensors");
+    std::fs::write(&stray, "not ours").unwrap();
+    let index = std::fs::read(shards.join("model.safetensors.index.json")).unwrap();
+    let out = run(&["shard", s(&input), s(&shards), "--max-shard-size", "600B"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("{}: IndexUnnamedShard: ", s(&stray))),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was written"), "{stderr}");
+    assert_eq!(
+        stderr.matches("other-00001-of-00002").count(),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(shards.join("model.safetensors.index.json")).unwrap(),
+        index
+    );
+    assert_eq!(std::fs::read_dir(&shards).unwrap().count(), 3);
+}

@@ -9,7 +9,7 @@ use core::ops::Range;
 use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use object_store::path::Path;
+use object_store::path::{Path, PathPart};
 use object_store::{GetOptions, GetRange, ObjectStore};
 
 use super::fetch::{self, refused_size, store_error};
@@ -30,7 +30,9 @@ use crate::view::slice::Select;
 /// (`model.safetensors.index.json`): one request for the index, then one
 /// ranged read per shard for the headers, [`RemoteOptions::concurrency`]
 /// at a time (a header longer than [`RemoteOptions::header_read`] takes
-/// one more). The shards, which lie beside the index, are checked against
+/// one more). The shards lie beside the index, each at exactly the key the
+/// index names (`shard#1.safetensors` is that object, not
+/// `shard%231.safetensors` as `Path::from` would make it), and are checked against
 /// it as [`Checkpoint::verify`] checks local ones: no tensor in two shards,
 /// every mapped tensor where the index says, none it does not map, the
 /// right `metadata.total_size`. (Unlike a local directory, the store is not
@@ -164,13 +166,16 @@ impl RemoteCheckpoint {
             .parts()
             .take(location.parts().count().saturating_sub(1))
             .collect();
-        // Made before the stream, so the future stays `Send`.
-        let opens: Vec<_> = index
+        let locations = index
             .files
             .iter()
-            .map(|file| {
-                RemoteFile::open_with(store.clone(), dir.clone().join(file.as_str()), options)
-            })
+            .map(|file| shard_location(&dir, file))
+            .collect::<Result<Vec<_>>>()
+            .map_err(|e| e.in_object(&location))?;
+        // Made before the stream, so the future stays `Send`.
+        let opens: Vec<_> = locations
+            .into_iter()
+            .map(|at| RemoteFile::open_with(store.clone(), at, options))
             .collect();
         let shards: Vec<RemoteFile> = stream::iter(opens)
             .buffered(options.concurrency.max(1))
@@ -344,6 +349,18 @@ impl RemoteCheckpoint {
 /// A location is read as an index when it ends in `.json`.
 fn is_index(location: &Path) -> bool {
     location.extension() == Some("json")
+}
+
+/// Where shard `file` (a plain file name: the index was checked) lies:
+/// beside the index, at exactly that key. Joining the `&str` would
+/// percent-encode characters such as `#`, `%` or `[` and look for another
+/// object than the one the index names.
+fn shard_location(dir: &Path, file: &str) -> Result<Path> {
+    match PathPart::parse(file) {
+        Ok(part) => Ok(dir.clone().join(part)),
+        Err(e) => Err(Error::new(ErrorKind::IndexInvalid)
+            .with_detail(format!("shard {file:?} cannot be an object's name: {e}"))),
+    }
 }
 
 /// Reads and parses the index object at `location`.

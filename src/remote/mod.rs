@@ -145,19 +145,20 @@ pub fn store_from_url(
     object_store::path::Path,
 )> {
     use crate::error::Error;
-    use std::format;
+    // The URL is the error's path, so it is said once.
+    let at = std::path::Path::new(url);
     let parsed = url::Url::parse(url).map_err(|e| {
-        Error::from(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("{url}: {e}"),
-        ))
+        Error::from(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+            .with_detail("not a URL")
+            .in_file(at)
     })?;
     // A plain `http://` URL says that plain HTTP is wanted.
     let plain_http = (parsed.scheme() == "http").then(|| ("allow_http".into(), "true".into()));
     let options = std::env::vars().chain(plain_http);
     let (store, path) = object_store::parse_url_opts(&parsed, options).map_err(|e| {
         Error::from(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
-            .with_detail(format!("cannot make a store for {url}"))
+            .with_detail("cannot make a store for this URL")
+            .in_file(at)
     })?;
     Ok((store.into(), path))
 }

@@ -402,7 +402,7 @@ impl Checkpoint {
 
 /// The index at `path`. Every problem with the index's content is
 /// [`ErrorKind::IndexInvalid`] (or [`ErrorKind::DuplicateTensor`]).
-fn read_index(path: &Path) -> Result<Index> {
+pub(super) fn read_index(path: &Path) -> Result<Index> {
     let mut text = String::new();
     std::fs::File::open(path)?
         .take(MAX_INDEX_BYTES)

@@ -26,9 +26,60 @@ pub(super) struct IndexFile {
     pub(super) weight_map: Vec<(String, String)>,
 }
 
-/// A shard file name from an index must name a file beside it.
-pub(super) fn plain_file_name(name: &str) -> bool {
-    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
+/// Why `name`, a shard file name from an index, is not a plain file name
+/// beside the index on every platform, or `None` if it is one. A checkpoint
+/// is portable, so Windows' rules apply everywhere: exactly one normal path
+/// component (not empty, `.` or `..`, no `/` or `\`), no drive letter or
+/// stream (no `:` anywhere), none of the characters Windows refuses
+/// (`<>"|?*` and control characters), no trailing dot or space, and not a
+/// device name (`CON`, `PRN`, `AUX`, `NUL`, `COM0`-`COM9`, `LPT0`-`LPT9`,
+/// `CONIN$`, `CONOUT$`, in any case and with any extension:
+/// `nul.safetensors` is the device too).
+pub(super) fn file_name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() || name == "." || name == ".." {
+        return Some("not a file name");
+    }
+    if name.contains(['/', '\\']) {
+        return Some("a path, not one file name");
+    }
+    if name.contains(':') {
+        return Some("a drive or stream name (`:`), not a file name");
+    }
+    if name
+        .chars()
+        .any(|c| c.is_control() || "<>\"|?*".contains(c))
+    {
+        return Some("a character that Windows does not allow in file names");
+    }
+    if name.ends_with(['.', ' ']) {
+        return Some("a file name ending in a dot or space, which Windows drops");
+    }
+    if is_device_name(name) {
+        return Some("a device name on Windows, not a file");
+    }
+    None
+}
+
+/// Whether Windows reads `name` as a device: its part before the first dot,
+/// trailing spaces ignored, is a reserved name (ASCII case-insensitively;
+/// `COM` and `LPT` also take the superscript digits ¹ ² ³).
+fn is_device_name(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or(name).trim_end_matches(' ');
+    let upper = stem.to_ascii_uppercase();
+    if ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"].contains(&upper.as_str()) {
+        return true;
+    }
+    let Some(number) = upper
+        .strip_prefix("COM")
+        .or_else(|| upper.strip_prefix("LPT"))
+    else {
+        return false;
+    };
+    let mut chars = number.chars();
+    matches!(
+        (chars.next(), chars.next()),
+        (Some('0'..='9' | '¹' | '²' | '³'), None)
+    )
 }
 
 /// `PREFIX-NNNNN-of-NNNNN.safetensors`: a shard by its name.
@@ -131,10 +182,12 @@ impl Index {
         let mut files: Vec<String> = Vec::new();
         let mut weight_map = BTreeMap::new();
         for (name, file) in parsed.weight_map {
-            if !plain_file_name(&file) {
+            if let Some(problem) = file_name_problem(&file) {
                 return Err(Error::new(ErrorKind::IndexInvalid)
                     .with_tensor(name)
-                    .with_detail(format!("{file:?} is not a file name beside the index")));
+                    .with_detail(format!(
+                        "shard {file:?} is {problem}; a shard must be a plain file beside the index"
+                    )));
             }
             let shard = match files.iter().position(|f| *f == file) {
                 Some(i) => i,
@@ -304,11 +357,64 @@ mod tests {
         assert!(parse(r#"{"weight_map":{"a":1}}"#).is_err());
         assert!(parse(r#"{"weight_map":{}} x"#).is_err());
         assert!(parse(r#"[]"#).is_err());
-        assert!(
-            !plain_file_name("../etc/passwd")
-                && !plain_file_name("")
-                && plain_file_name("a.safetensors")
-        );
+    }
+
+    #[test]
+    fn shard_file_names_are_plain_on_every_platform() {
+        let refused = [
+            "",
+            ".",
+            "..",
+            "../etc/passwd",
+            "a/b.safetensors",
+            "a\\b.safetensors",
+            "C:x.safetensors",
+            "C:",
+            "x.safetensors:stream",
+            "x:stream",
+            "CON",
+            "con",
+            "NUL.safetensors",
+            "nul.tar.gz",
+            "Aux .safetensors",
+            "PRN",
+            "COM0",
+            "com1.safetensors",
+            "LPT9",
+            "COM¹.safetensors",
+            "CONIN$",
+            "conout$.x",
+            "x.safetensors.",
+            "x.safetensors ",
+            "a\0b",
+            "a\nb",
+            "a\u{7f}b",
+            "a<b",
+            "a>b",
+            "a\"b",
+            "a|b",
+            "a?b",
+            "a*b",
+        ];
+        for name in refused {
+            assert!(file_name_problem(name).is_some(), "{name:?} was accepted");
+        }
+        let accepted = [
+            "a.safetensors",
+            "model-00001-of-00003.safetensors",
+            "CONSOLE.safetensors",
+            "COM10.safetensors",
+            "LPT.safetensors",
+            "nul-1.safetensors",
+            "x.nul",
+            ".hidden.safetensors",
+            " leading space.safetensors",
+            "shard#1 100%.safetensors",
+            "é.safetensors",
+        ];
+        for name in accepted {
+            assert_eq!(file_name_problem(name), None, "{name:?} was refused");
+        }
     }
 
     #[test]

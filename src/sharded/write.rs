@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use super::index_file::{self, shard_name, INDEX_FILE};
+use super::checkpoint::read_index;
+use super::index_file::{self, is_shard_name, shard_name, INDEX_FILE};
 use crate::error::{Error, ErrorKind, Result};
 use crate::view::View;
 use crate::write::{AtomicFile, Writer};
@@ -28,6 +29,56 @@ fn assign(sizes: impl Iterator<Item = u64>, max: u64) -> Vec<usize> {
     out
 }
 
+/// The shard files in `dir` that a checkpoint written there before left
+/// and the new one (with shard files `new`) will not replace: the files
+/// named `*-NNNNN-of-NNNNN.safetensors` that the index in `dir` names. Any
+/// other file so named that the new checkpoint does not overwrite would
+/// make it fail [`Checkpoint::verify`](crate::Checkpoint::verify), and is
+/// nobody's to delete: that is an error, before anything is written.
+fn older_shards(dir: &Path, new: &[String]) -> Result<Vec<String>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::from(e).in_file(dir)),
+    };
+    let mut left: Vec<String> = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::from(e).in_file(dir))?;
+        // A name that is not UTF-8 is no shard name.
+        if let Ok(name) = entry.file_name().into_string() {
+            if is_shard_name(&name) && !new.contains(&name) {
+                left.push(name);
+            }
+        }
+    }
+    if left.is_empty() {
+        return Ok(left);
+    }
+    left.sort();
+    let (named, why) = match read_index(&dir.join(INDEX_FILE)) {
+        Ok(index) => (
+            index.files,
+            format!("the {INDEX_FILE} beside it does not name it"),
+        ),
+        Err(e) if e.io_error().map(|io| io.kind()) == Some(std::io::ErrorKind::NotFound) => {
+            (Vec::new(), format!("no {INDEX_FILE} beside it names it"))
+        }
+        Err(e) => (
+            Vec::new(),
+            format!("the {INDEX_FILE} beside it cannot be read ({e})"),
+        ),
+    };
+    if let Some(stray) = left.iter().find(|name| !named.contains(name)) {
+        return Err(Error::new(ErrorKind::IndexUnnamedShard)
+            .with_detail(format!(
+                "{why}, so it is not known to be a shard of an older checkpoint; nothing \
+                 was written: remove it, or write the checkpoint into another directory"
+            ))
+            .in_file(&dir.join(stray)));
+    }
+    Ok(left)
+}
+
 impl Writer<'_> {
     /// Splits `tensors` into shards of at most `max_shard_bytes` of tensor
     /// data (greedy, in the given order; a larger tensor gets a shard of its
@@ -36,6 +87,16 @@ impl Writer<'_> {
     /// `model.safetensors.index.json` last (sorted keys, 2-space indent), so
     /// whoever finds the index finds every shard complete. Returns the shard
     /// file names. No tensors, no shards: the index maps nothing.
+    ///
+    /// A checkpoint already in `dir` is replaced: once the new index is
+    /// written, the older checkpoint's shards that the new one did not
+    /// overwrite are removed (those its index names, and named
+    /// `*-NNNNN-of-NNNNN.safetensors`; nothing else is touched). A file
+    /// named like a shard that no index in `dir` names is an
+    /// [`ErrorKind::IndexUnnamedShard`] error before anything is written:
+    /// it would make the new checkpoint fail
+    /// [`Checkpoint::verify`](crate::Checkpoint::verify), and it is not
+    /// known to be an old shard.
     ///
     /// ```
     /// # let dir = std::env::temp_dir().join(format!("tensorsafe-sharded-doc-{}", std::process::id()));
@@ -72,6 +133,7 @@ impl Writer<'_> {
                 return Err(Error::new(ErrorKind::DuplicateTensor).with_tensor(name.as_ref()));
             }
         }
+        let older = older_shards(dir, &files)?;
         let total: u64 = tensors.iter().map(|(_, v)| v.data_len() as u64).sum();
         // Shards are runs of consecutive tensors (`assign` is greedy in order).
         let (mut done, mut start) = (0u64, 0usize);
@@ -91,6 +153,24 @@ impl Writer<'_> {
             index.commit()
         };
         write_index().map_err(|e| e.in_file(&path))?;
+        // Only now that the new index is committed are the older shards
+        // nobody's: removing them earlier would break the older checkpoint
+        // for as long as the new one is incomplete.
+        for name in &older {
+            let old = dir.join(name);
+            match std::fs::remove_file(&old) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(Error::from(e)
+                        .with_detail(
+                            "the new checkpoint is complete, but this shard of the \
+                             checkpoint it replaced could not be removed; remove it by hand",
+                        )
+                        .in_file(&old))
+                }
+            }
+        }
         Ok(files)
     }
 

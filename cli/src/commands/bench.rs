@@ -64,7 +64,7 @@ impl Step {
         } else {
             String::new()
         };
-        println!("  {:<34} {:>12.3?} {rate}", self.name, median);
+        outln!("  {:<34} {:>12.3?} {rate}", self.name, median);
     }
 }
 
@@ -160,7 +160,7 @@ pub fn bench(path: &Path, runs: usize, reference: bool) -> Result<u8, Failure> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    println!("{}: {file_len} bytes, {data_len} bytes of tensors, median of {runs} runs (checksum {checksum:x})", path.display());
+    outln!("{}: {file_len} bytes, {data_len} bytes of tensors, median of {runs} runs (checksum {checksum:x})", path.display());
     for step in [
         &mut read,
         &mut into,

@@ -11,7 +11,7 @@ pub fn diff(a: &Path, b: &Path, atol: f64, rtol: f64) -> Result<u8, Failure> {
     let mut differences = 0usize;
     let mut report = |line: String| {
         differences += 1;
-        println!("{line}");
+        outln!("{line}");
     };
     for (name, _) in &left.tensors() {
         if right.get(name).is_none() {
@@ -63,7 +63,7 @@ pub fn diff(a: &Path, b: &Path, atol: f64, rtol: f64) -> Result<u8, Failure> {
                         xs.len()
                     ));
                 } else {
-                    println!("{name}: within tolerance (max abs {max_abs:e}, max rel {max_rel:e})");
+                    outln!("{name}: within tolerance (max abs {max_abs:e}, max rel {max_rel:e})");
                 }
             }
             _ => {
@@ -88,10 +88,10 @@ pub fn diff(a: &Path, b: &Path, atol: f64, rtol: f64) -> Result<u8, Failure> {
         ));
     }
     if differences == 0 {
-        println!("equal");
+        outln!("equal");
         Ok(0)
     } else {
-        println!("{differences} differences");
+        outln!("{differences} differences");
         Ok(1)
     }
 }

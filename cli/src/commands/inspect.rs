@@ -57,7 +57,7 @@ fn show(headers: &[(String, &Header)], sharded: bool, as_json: bool) {
                 .map(|(_, header)| header_json(header))
                 .unwrap_or(Value::Null)
         };
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&value).unwrap_or_default()
         );
@@ -68,15 +68,21 @@ fn show(headers: &[(String, &Header)], sharded: bool, as_json: bool) {
         (0usize, 0u128, 0u64, 0u64);
     let mut per_dtype: BTreeMap<String, (usize, u64)> = BTreeMap::new();
     for (name, header) in headers {
-        println!("{name} ({} tensors)", header.len());
-        println!(
+        outln!("{name} ({} tensors)", header.len());
+        outln!(
             "  {:<48} {:<11} {:<20} {:>14} {:>14} {:>14} {:>7}",
-            "name", "dtype", "shape", "parameters", "bytes", "offset", "align"
+            "name",
+            "dtype",
+            "shape",
+            "parameters",
+            "bytes",
+            "offset",
+            "align"
         );
         for info in header.iter() {
             let offset = header.data_start() + info.data_offsets().0;
             let count = info.element_count() as u128;
-            println!(
+            outln!(
                 "  {:<48} {:<11} {:<20} {:>14} {:>14} {:>14} {:>7}",
                 info.name(),
                 info.dtype().to_string(),
@@ -95,13 +101,13 @@ fn show(headers: &[(String, &Header)], sharded: bool, as_json: bool) {
         file_bytes += header.file_len();
         header_bytes += header.header_len();
     }
-    println!();
-    println!("tensors      {tensors}");
-    println!("parameters   {parameters}");
+    outln!();
+    outln!("tensors      {tensors}");
+    outln!("parameters   {parameters}");
     for (dtype, (count, bytes)) in &per_dtype {
-        println!("  {dtype:<11} {count:>8} tensors {bytes:>16} bytes");
+        outln!("  {dtype:<11} {count:>8} tensors {bytes:>16} bytes");
     }
-    println!(
+    outln!(
         "file size    {file_bytes} bytes{}",
         if headers.len() > 1 {
             " (all shards)"
@@ -109,15 +115,15 @@ fn show(headers: &[(String, &Header)], sharded: bool, as_json: bool) {
             ""
         }
     );
-    println!("header size  {header_bytes} bytes");
+    outln!("header size  {header_bytes} bytes");
     match headers.first().and_then(|(_, h)| h.metadata()) {
         Some(metadata) if !metadata.is_empty() => {
-            println!("metadata");
+            outln!("metadata");
             for (key, value) in metadata {
-                println!("  {key}: {value}");
+                outln!("  {key}: {value}");
             }
         }
-        Some(_) => println!("metadata     (empty)"),
-        None => println!("metadata     (none)"),
+        Some(_) => outln!("metadata     (empty)"),
+        None => outln!("metadata     (none)"),
     }
 }

@@ -14,7 +14,7 @@ pub use inspect::inspect;
 pub use rewrite::rewrite;
 pub use shard::{merge, shard};
 pub use stats::stats;
-pub use verify::verify;
+pub use verify::{verify, Checks};
 
 use tensorsafe::TensorView;
 

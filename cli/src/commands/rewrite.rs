@@ -32,11 +32,11 @@ pub fn rewrite(input: &Path, output: &Path, align: Option<u64>) -> Result<u8, Fa
         .metadata(st.metadata())
         .progress(|written, _| bar.set_position(written))
         .to_file(st.iter(), output)
-        .map_err(|e| Failure::from_error(output, &e))?;
+        .map_err(|e| Failure::from_write_error(output, &e))?;
     bar.finish_and_clear();
     if let Some(n) = align {
         let written = open_file(output)?;
-        println!(
+        outln!(
             "{}: {} of {} tensors {n}-aligned before, {} after",
             output.display(),
             aligned_count(&file, n),

@@ -50,9 +50,9 @@ pub fn shard(input: &Path, out_dir: &Path, max_size: &str) -> Result<u8, Failure
         .metadata(st.metadata())
         .progress(|written, _| bar.set_position(written))
         .sharded(st.iter(), out_dir, max)
-        .map_err(|e| Failure::from_error(out_dir, &e))?;
+        .map_err(|e| Failure::from_write_error(out_dir, &e))?;
     bar.finish_and_clear();
-    println!(
+    outln!(
         "{}: {} shards, {} tensors, {} bytes",
         out_dir.join(INDEX_FILE).display(),
         files.len(),
@@ -81,9 +81,9 @@ pub fn merge(input: &Path, output: &Path) -> Result<u8, Failure> {
         .metadata(source.metadata())
         .progress(|written, _| bar.set_position(written))
         .to_file(tensors, output)
-        .map_err(|e| Failure::from_error(output, &e))?;
+        .map_err(|e| Failure::from_write_error(output, &e))?;
     bar.finish_and_clear();
-    println!(
+    outln!(
         "{}: {count} tensors from {} shards",
         output.display(),
         checkpoint.files().len()

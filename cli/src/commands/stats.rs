@@ -19,9 +19,16 @@ pub fn stats(path: &Path, only: Option<&str>) -> Result<u8, Failure> {
     let tensors = source.tensors();
     let total: u64 = tensors.iter().map(|(_, v)| v.data().len() as u64).sum();
     let bar = progress::bytes(total, "reading");
-    println!(
+    outln!(
         "{:<48} {:<11} {:>14} {:>14} {:>14} {:>14} {:>8} {:>8}",
-        "name", "dtype", "min", "max", "mean", "std", "nan", "inf"
+        "name",
+        "dtype",
+        "min",
+        "max",
+        "mean",
+        "std",
+        "nan",
+        "inf"
     );
     for (name, view) in tensors {
         bar.inc(view.data().len() as u64);
@@ -29,7 +36,7 @@ pub fn stats(path: &Path, only: Option<&str>) -> Result<u8, Failure> {
             continue;
         }
         let Some(xs) = values(&view) else {
-            println!(
+            outln!(
                 "{name:<48} {:<11} (no numeric decoding)",
                 view.dtype().to_string()
             );
@@ -64,7 +71,7 @@ pub fn stats(path: &Path, only: Option<&str>) -> Result<u8, Failure> {
                 format!("{v:.6e}")
             }
         };
-        println!(
+        outln!(
             "{name:<48} {:<11} {:>14} {:>14} {:>14} {:>14} {nan:>8} {inf:>8}",
             view.dtype().to_string(),
             show(min),

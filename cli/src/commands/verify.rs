@@ -17,7 +17,7 @@ fn scan(path: &Path, file: &SafeTensorsFile) -> (u64, u64) {
                 let n = values.iter().filter(|v| v.is_nan()).count() as u64;
                 let i = values.iter().filter(|v| v.is_infinite()).count() as u64;
                 if n + i > 0 {
-                    println!("{}: tensor {name:?}: {n} NaN, {i} Inf", path.display());
+                    outln!("{}: tensor {name:?}: {n} NaN, {i} Inf", path.display());
                 }
                 nan += n;
                 inf += i;
@@ -29,10 +29,31 @@ fn scan(path: &Path, file: &SafeTensorsFile) -> (u64, u64) {
     (nan, inf)
 }
 
+/// What `verify` checks beyond the format.
+#[derive(Debug, Clone, Copy)]
+pub struct Checks {
+    /// Read every byte and count NaN and Inf values (`--data`).
+    pub data: bool,
+    /// A NaN or Inf value makes the file invalid (`--deny-nonfinite`).
+    pub deny_nonfinite: bool,
+}
+
+/// With `--deny-nonfinite`, NaN or Inf values make `path` invalid.
+fn check_finite(path: &Path, checks: Checks, nan: u64, inf: u64) -> Result<(), Failure> {
+    if checks.deny_nonfinite && nan + inf > 0 {
+        return Err(Failure::invalid(
+            path,
+            "NonFinite",
+            &format!("{nan} NaN and {inf} Inf values in float tensors (--deny-nonfinite)"),
+        ));
+    }
+    Ok(())
+}
+
 /// A file or checkpoint in an object store: opening it reads and checks
 /// every header (and the index); `--data` fetches every byte and scans it.
 #[cfg(feature = "remote")]
-fn verify_remote(url: &Path, data: bool) -> Result<(), Failure> {
+fn verify_remote(url: &Path, checks: Checks) -> Result<(), Failure> {
     let remote = crate::remote::Remote::open(url)?;
     let headers = remote.headers();
     let tensors: usize = headers.iter().map(|(_, h)| h.len()).sum();
@@ -42,7 +63,7 @@ fn verify_remote(url: &Path, data: bool) -> Result<(), Failure> {
     } else {
         ", header and size checked"
     });
-    if data {
+    if checks.data {
         let loaded = remote.load()?;
         let (mut nan, mut inf) = (0, 0);
         for (i, (name, _)) in headers.iter().enumerate() {
@@ -53,6 +74,7 @@ fn verify_remote(url: &Path, data: bool) -> Result<(), Failure> {
             nan += n;
             inf += f;
         }
+        check_finite(url, checks, nan, inf)?;
         extra = format!(", every byte fetched, {nan} NaN, {inf} Inf");
     }
     let shards = if sharded {
@@ -60,14 +82,14 @@ fn verify_remote(url: &Path, data: bool) -> Result<(), Failure> {
     } else {
         String::new()
     };
-    println!("{}: ok ({shards}{tensors} tensors{extra})", remote.url);
+    outln!("{}: ok ({shards}{tensors} tensors{extra})", remote.url);
     Ok(())
 }
 
-fn verify_one(path: &Path, data: bool) -> Result<(), Failure> {
+fn verify_one(path: &Path, checks: Checks) -> Result<(), Failure> {
     #[cfg(feature = "remote")]
     if crate::remote::is_url(path) {
-        return verify_remote(path, data);
+        return verify_remote(path, checks);
     }
     let source = Source::open(path)?;
     if let Source::Sharded(checkpoint) = &source {
@@ -77,36 +99,41 @@ fn verify_one(path: &Path, data: bool) -> Result<(), Failure> {
     }
     let files = source.files();
     let (mut nan, mut inf) = (0, 0);
-    if data {
+    if checks.data {
         for (file_path, file) in &files {
             let (n, i) = scan(file_path, file);
             nan += n;
             inf += i;
         }
+        let named = match &source {
+            Source::Sharded(c) => c.index_path(),
+            Source::File { path, .. } => path,
+        };
+        check_finite(named, checks, nan, inf)?;
     }
-    let extra = if data {
+    let extra = if checks.data {
         format!(", {nan} NaN, {inf} Inf")
     } else {
         String::new()
     };
     let tensors: usize = files.iter().map(|(_, f)| f.header().len()).sum();
     match &source {
-        Source::Sharded(c) => println!(
+        Source::Sharded(c) => outln!(
             "{}: ok ({} shards, {tensors} tensors{extra})",
             c.index_path().display(),
             files.len()
         ),
-        Source::File { .. } => println!("{}: ok ({tensors} tensors{extra})", path.display()),
+        Source::File { .. } => outln!("{}: ok ({tensors} tensors{extra})", path.display()),
     }
     Ok(())
 }
 
-pub fn verify(paths: &[PathBuf], data: bool) -> Result<u8, Failure> {
+pub fn verify(paths: &[PathBuf], checks: Checks) -> Result<u8, Failure> {
     let mut worst = 0u8;
     for path in paths {
-        if let Err(failure) = verify_one(path, data) {
+        if let Err(failure) = verify_one(path, checks) {
             for line in &failure.lines {
-                eprintln!("{line}");
+                errln!("{line}");
             }
             worst = worst.max(failure.code);
         }
