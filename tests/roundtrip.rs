@@ -224,6 +224,37 @@ fn invalid_views_are_refused_on_write_not_written() {
     );
 }
 
+/// Views may claim any length: a checkpoint whose views' lengths add up
+/// past 2^64 bytes is refused before anything is written.
+#[cfg(target_pointer_width = "64")]
+#[test]
+fn sharded_lengths_past_u64_are_refused_before_writing() {
+    struct Claims;
+    impl View for Claims {
+        fn dtype(&self) -> Dtype {
+            Dtype::U8
+        }
+        fn shape(&self) -> &[usize] {
+            &[usize::MAX]
+        }
+        fn data(&self) -> Cow<'_, [u8]> {
+            Cow::Borrowed(&[])
+        }
+        fn data_len(&self) -> usize {
+            usize::MAX
+        }
+    }
+    let dir = TempDir::new("sharded-claims");
+    let err = Writer::new()
+        .sharded([("a", Claims), ("b", Claims)], dir.path("out"), 1 << 30)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Overflow, "{err}");
+    assert_eq!(err.tensor(), Some("b"));
+    assert!(
+        !dir.path("out").exists() || std::fs::read_dir(dir.path("out")).unwrap().next().is_none()
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 

@@ -10,6 +10,7 @@ use super::checkpoint::read_index;
 use super::index_file::{self, is_shard_name, shard_name, INDEX_FILE};
 use crate::error::{Error, ErrorKind, Result};
 use crate::view::View;
+use crate::write::layout::check_view;
 use crate::write::{AtomicFile, Writer};
 
 /// Shard numbers (from 0) for tensors of these sizes: greedy, in the given
@@ -120,6 +121,17 @@ impl Writer<'_> {
     ) -> Result<Vec<String>> {
         let dir = dir.as_ref();
         let tensors: Vec<_> = tensors.into_iter().collect();
+        // Every view is checked before its length is trusted, and the
+        // lengths are summed with a check: a view may claim anything.
+        let mut total = 0u64;
+        for (name, view) in &tensors {
+            check_view(name.as_ref(), view)?;
+            total = total.checked_add(view.data_len() as u64).ok_or_else(|| {
+                Error::new(ErrorKind::Overflow)
+                    .with_tensor(name.as_ref())
+                    .with_detail("the tensors hold more than 2^64 bytes")
+            })?;
+        }
         let shard_of = assign(
             tensors.iter().map(|(_, v)| v.data_len() as u64),
             max_shard_bytes,
@@ -134,17 +146,19 @@ impl Writer<'_> {
             }
         }
         let older = older_shards(dir, &files)?;
-        let total: u64 = tensors.iter().map(|(_, v)| v.data_len() as u64).sum();
         // Shards are runs of consecutive tensors (`assign` is greedy in order).
         let (mut done, mut start) = (0u64, 0usize);
         for (k, file) in files.iter().enumerate() {
             let count = shard_of[start..].iter().take_while(|&&s| s == k).count();
             let members = &tensors[start..start + count];
             start += count;
-            let size: u64 = members.iter().map(|(_, v)| v.data_len() as u64).sum();
+            // Part of `total`, which did not overflow.
+            let size = members
+                .iter()
+                .fold(0u64, |sum, (_, v)| sum.saturating_add(v.data_len() as u64));
             let shard = self.for_shard(done, total);
             shard.to_file(members.iter().map(|(n, v)| (n.as_ref(), v)), dir.join(file))?;
-            done += size;
+            done = done.saturating_add(size);
         }
         let path = dir.join(INDEX_FILE);
         let write_index = || -> Result<()> {

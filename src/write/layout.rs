@@ -43,7 +43,7 @@ pub(super) fn tensor_len(name: &str, dtype: Dtype, shape: &[usize]) -> Result<u6
 }
 
 /// A view whose data length is not what its dtype and shape need.
-fn check_view(name: &str, view: &impl View) -> Result<()> {
+pub(crate) fn check_view(name: &str, view: &impl View) -> Result<()> {
     let expected = tensor_len(name, view.dtype(), view.shape())?;
     if view.data_len() as u64 == expected {
         return Ok(());

@@ -6,7 +6,7 @@
 
 #[cfg(feature = "std")]
 mod atomic;
-mod layout;
+pub(crate) mod layout;
 #[cfg(feature = "std")]
 mod stream;
 

@@ -93,13 +93,14 @@ fn show(headers: &[(String, &Header)], sharded: bool, as_json: bool) {
                 alignment(offset)
             );
             tensors += 1;
-            parameters += count;
+            parameters = parameters.saturating_add(count);
             let entry = per_dtype.entry(info.dtype().to_string()).or_default();
             entry.0 += 1;
-            entry.1 += info.byte_len();
+            // Headers from a server can claim anything: totals saturate.
+            entry.1 = entry.1.saturating_add(info.byte_len());
         }
-        file_bytes += header.file_len();
-        header_bytes += header.header_len();
+        file_bytes = file_bytes.saturating_add(header.file_len());
+        header_bytes = header_bytes.saturating_add(header.header_len());
     }
     outln!();
     outln!("tensors      {tensors}");
