@@ -193,8 +193,10 @@ impl<'a> Writer<'a> {
         tensors: impl IntoIterator<Item = Declaration>,
     ) -> Result<StreamWriter<'a, AtomicFile>> {
         let path = path.as_ref();
-        let file = AtomicFile::create(path).map_err(|e| e.in_file(path))?;
+        let file = AtomicFile::create(path)?;
         self.stream(file, tensors)
+            .map(|stream| stream.at_path(path))
+            .map_err(|e| e.in_file(path))
     }
 
     /// Writes the header, then each tensor's bytes as its view yields them.
@@ -246,7 +248,19 @@ struct IoSink<W>(W);
 #[cfg(feature = "std")]
 impl<W: Write> Sink for IoSink<W> {
     fn put(&mut self, bytes: &[u8]) -> Result<()> {
-        Ok(self.0.write_all(bytes)?)
+        self.0
+            .write_all(bytes)
+            .map_err(|e| Error::from(e).with_detail("writing"))
+    }
+}
+
+/// A copy of an I/O error, to give again to every later call once a write
+/// has failed (`io::Error` is not `Clone`).
+#[cfg(feature = "std")]
+pub(crate) fn replay(e: &std::io::Error) -> std::io::Error {
+    match e.raw_os_error() {
+        Some(code) => std::io::Error::from_raw_os_error(code),
+        None => std::io::Error::new(e.kind(), alloc::string::ToString::to_string(e)),
     }
 }
 
