@@ -706,3 +706,149 @@ impl Write for AtomicFile {
         self.keep(result)
     }
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A fresh directory holding `model` with `old` in it, mode 0600.
+    fn setup(tag: &str, old: &[u8]) -> (PathBuf, PathBuf) {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("tensorsafe-unit-{tag}-{}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("model");
+        fs::write(&path, old).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        (dir, path)
+    }
+
+    fn entries(dir: &Path) -> Vec<std::ffi::OsString> {
+        fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect()
+    }
+
+    /// Writes three small windows into a file over `path`, the wait for the
+    /// first failing as a lost page would make it fail.
+    fn write_with_lost_writeback(path: &Path) -> (AtomicFile, io::Error) {
+        let mut file = AtomicFile::create(path).unwrap();
+        file.writeback.window = 4096;
+        let wait = libc::SYNC_FILE_RANGE_WAIT_BEFORE | libc::SYNC_FILE_RANGE_WAIT_AFTER;
+        fault::fail_next(wait, libc::EIO);
+        let before = fault::calls();
+        // First window: writeback requested, nothing to wait for yet.
+        file.write_all(&[1; 4096]).unwrap();
+        assert!(fault::calls() > before, "no writeback was requested");
+        // Second window: waiting for the first reports the error.
+        let err = file.write_all(&[2; 4096]).unwrap_err();
+        (file, err)
+    }
+
+    #[test]
+    fn a_writeback_error_is_kept_and_nothing_is_committed() {
+        for named in [false, true] {
+            fault::set_named_only(named);
+            let (dir, path) = setup("writeback", b"old");
+            let (mut file, err) = write_with_lost_writeback(&path);
+            assert_eq!(file.is_unnamed(), !named);
+            assert_eq!(err.raw_os_error(), Some(libc::EIO));
+            // Every later write returns it, even one that would fit in the
+            // buffer, and so does flush.
+            let again = file.write_all(b"x").unwrap_err();
+            assert_eq!(again.raw_os_error(), Some(libc::EIO));
+            assert_eq!(
+                file.write(b"x").unwrap_err().raw_os_error(),
+                Some(libc::EIO)
+            );
+            assert_eq!(file.flush().unwrap_err().raw_os_error(), Some(libc::EIO));
+            let err = file.commit().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Io);
+            assert_eq!(
+                err.io_error().and_then(io::Error::raw_os_error),
+                Some(libc::EIO)
+            );
+            assert_eq!(err.path(), Some(path.as_path()));
+            assert!(err.to_string().contains("writing failed"), "{err}");
+            assert_eq!(fs::read(&path).unwrap(), b"old");
+            let mode = fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+            assert_eq!(entries(&dir), ["model"]);
+            fs::remove_dir_all(&dir).unwrap();
+        }
+        fault::set_named_only(false);
+    }
+
+    #[test]
+    fn an_error_ignored_by_the_caller_still_stops_commit() {
+        let (dir, path) = setup("ignored", b"old");
+        let (file, _ignored) = write_with_lost_writeback(&path);
+        // The fsync that commit makes would succeed: only the kept error
+        // stands between these bytes and the target.
+        file.out.get_ref().sync_all().unwrap();
+        assert!(file.commit().is_err());
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        assert_eq!(entries(&dir), ["model"]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn unsupported_writeback_turns_the_windows_off_and_nothing_else() {
+        for errno in [libc::ENOSYS, libc::EINVAL, libc::ESPIPE, libc::EOPNOTSUPP] {
+            let (dir, path) = setup("unsupported", b"old");
+            let mut file = AtomicFile::create(&path).unwrap();
+            file.writeback.window = 4096;
+            fault::fail_next(libc::SYNC_FILE_RANGE_WRITE, errno);
+            file.write_all(&[1; 4096]).unwrap();
+            assert!(!file.writeback.on);
+            let calls = fault::calls();
+            file.write_all(&[2; 3 * 4096]).unwrap();
+            assert_eq!(fault::calls(), calls, "windows still requested");
+            file.commit().unwrap();
+            let mut expected = vec![1; 4096];
+            expected.extend([2; 3 * 4096]);
+            assert_eq!(fs::read(&path).unwrap(), expected);
+            fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn other_writeback_errors_from_the_first_request_are_kept_too() {
+        let (dir, path) = setup("enospc", b"old");
+        let mut file = AtomicFile::create(&path).unwrap();
+        file.writeback.window = 4096;
+        fault::fail_next(libc::SYNC_FILE_RANGE_WRITE, libc::ENOSPC);
+        let err = file.write_all(&[1; 4096]).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ENOSPC));
+        assert!(file.commit().is_err());
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        assert_eq!(entries(&dir), ["model"]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_named_temporary_file_is_private_then_takes_the_old_mode() {
+        fault::set_named_only(true);
+        let (dir, path) = setup("named", b"old");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+        let mut file = AtomicFile::create(&path).unwrap();
+        assert!(!file.is_unnamed());
+        let Temp::Named(name) = &file.temp else {
+            unreachable!()
+        };
+        let while_writing = fs::metadata(&name.path).unwrap().permissions().mode();
+        assert_eq!(while_writing & 0o777, 0o600);
+        file.write_all(b"new").unwrap();
+        file.commit().unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        let mode = fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o640);
+        assert_eq!(entries(&dir), ["model"]);
+        fault::set_named_only(false);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
