@@ -428,18 +428,25 @@ impl AtomicFile {
     fn create_at(target: &Path) -> Result<Self> {
         let dest = follow_links(target)
             .map_err(|e| Error::from(e).with_detail("following the symbolic link"))?;
+        // Where the links lead, for errors about the file there.
+        let via = |e: Error| {
+            if dest == target {
+                e
+            } else {
+                e.with_detail(format!("the link leads to {}", dest.display()))
+            }
+        };
         let replacing = match fs::metadata(&dest) {
             Ok(meta) if meta.is_file() => Some(meta),
             Ok(_) => {
-                let refused = io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
-                let detail = format!("replacing {}", dest.display());
-                return Err(Error::from(refused).with_detail(detail));
+                let refused = io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "not a regular file, so not replaced",
+                );
+                return Err(via(Error::from(refused)));
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => {
-                let detail = format!("looking at {}", dest.display());
-                return Err(Error::from(e).with_detail(detail));
-            }
+            Err(e) => return Err(via(Error::from(e))),
         };
         // A file that replaces another is private until it has the other's
         // permissions; a new one gets the usual default (the kernel
