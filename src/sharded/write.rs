@@ -28,6 +28,19 @@ fn assign(sizes: impl Iterator<Item = u64>, max: u64) -> Vec<usize> {
     out
 }
 
+/// The bytes of tensor data in `views`, summed with a check: a [`View`]
+/// says its own length, which may be anything.
+fn total_len<'v, V: View + 'v>(mut views: impl Iterator<Item = &'v V>) -> Result<u64> {
+    views.try_fold(0u64, |sum, view| {
+        u64::try_from(view.data_len())
+            .ok()
+            .and_then(|len| sum.checked_add(len))
+            .ok_or_else(|| {
+                Error::new(ErrorKind::Overflow).with_detail("tensor data larger than 2^64 bytes")
+            })
+    })
+}
+
 impl Writer<'_> {
     /// Splits `tensors` into shards of at most `max_shard_bytes` of tensor
     /// data (greedy, in the given order; a larger tensor gets a shard of its
@@ -72,22 +85,25 @@ impl Writer<'_> {
                 return Err(Error::new(ErrorKind::DuplicateTensor).with_tensor(name.as_ref()));
             }
         }
-        let total: u64 = tensors.iter().map(|(_, v)| v.data_len() as u64).sum();
+        let total = total_len(tensors.iter().map(|(_, v)| v))?;
         // Shards are runs of consecutive tensors (`assign` is greedy in order).
         let (mut done, mut start) = (0u64, 0usize);
         for (k, file) in files.iter().enumerate() {
             let count = shard_of[start..].iter().take_while(|&&s| s == k).count();
             let members = &tensors[start..start + count];
             start += count;
-            let size: u64 = members.iter().map(|(_, v)| v.data_len() as u64).sum();
+            let size = total_len(members.iter().map(|(_, v)| v))?;
             let shard = self.for_shard(done, total);
             shard.to_file(members.iter().map(|(n, v)| (n.as_ref(), v)), dir.join(file))?;
-            done += size;
+            // At most `total`, which did not overflow.
+            done = done.saturating_add(size);
         }
         let path = dir.join(INDEX_FILE);
         let write_index = || -> Result<()> {
             let mut index = AtomicFile::create(&path)?;
-            index.write_all(&index_file::render(total, &weight_map))?;
+            index
+                .write_all(&index_file::render(total, &weight_map))
+                .map_err(|e| Error::from(e).with_detail("writing"))?;
             index.commit()
         };
         write_index().map_err(|e| e.in_file(&path))?;
@@ -103,7 +119,7 @@ impl Writer<'_> {
             progress: None,
         };
         if let Some(hook) = self.progress.as_mut() {
-            shard = shard.progress(move |written, _| hook(before + written, total));
+            shard = shard.progress(move |written, _| hook(before.saturating_add(written), total));
         }
         shard
     }
@@ -112,6 +128,41 @@ impl Writer<'_> {
 #[cfg(test)]
 mod tests {
     use super::assign;
+    use crate::{Dtype, ErrorKind, View, Writer};
+    use std::borrow::Cow;
+
+    /// A view that claims more bytes than any file can hold.
+    struct Huge;
+
+    impl View for Huge {
+        fn dtype(&self) -> Dtype {
+            Dtype::U8
+        }
+        fn shape(&self) -> &[usize] {
+            &[usize::MAX]
+        }
+        fn data(&self) -> Cow<'_, [u8]> {
+            Cow::Borrowed(&[])
+        }
+        fn data_len(&self) -> usize {
+            usize::MAX
+        }
+    }
+
+    #[test]
+    fn sizes_that_overflow_are_an_error_not_a_panic() {
+        let dir = std::env::temp_dir().join(std::format!(
+            "tensorsafe-unit-sharded-overflow-{}",
+            std::process::id()
+        ));
+        let err = Writer::new()
+            .sharded([("a", Huge), ("b", Huge), ("c", Huge)], &dir, 1)
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Overflow);
+        let written = std::fs::read_dir(&dir).unwrap().count();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(written, 0);
+    }
 
     #[test]
     fn greedy_assignment() {
