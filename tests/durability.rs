@@ -4,7 +4,7 @@
 //! In every failure: an error that says it was writing, the old file
 //! byte-identical with its permissions, nothing left beside it, and no
 //! retried or ignored write that leads to a committed file.
-#![cfg(unix)]
+#![cfg(all(unix, feature = "std"))]
 
 mod common;
 
@@ -338,7 +338,7 @@ fn rewrite_each_way(path: &Path, expected_mode: u32) {
 #[test]
 fn a_replacing_file_keeps_the_permissions_of_the_replaced_one() {
     let dir = TempDir::new("modes");
-    for old_mode in [0o600, 0o640, 0o644, 0o755, 0o444, 0o000] {
+    for old_mode in [0o600, 0o640, 0o644, 0o755, 0o444] {
         let path = dir.path(&format!("model-{old_mode:o}.safetensors"));
         std::fs::write(&path, old_file()).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(old_mode)).unwrap();
