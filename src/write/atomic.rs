@@ -268,6 +268,19 @@ mod fault {
         static NEXT: Cell<Option<(libc::c_uint, i32)>> = const { Cell::new(None) };
         static CALLS: Cell<u32> = const { Cell::new(0) };
         static NAMED_ONLY: Cell<bool> = const { Cell::new(false) };
+        static DIR_SYNC: Cell<Option<i32>> = const { Cell::new(None) };
+    }
+
+    /// The next directory sync in `commit` fails with `errno`.
+    pub(super) fn fail_dir_sync(errno: i32) {
+        DIR_SYNC.with(|next| next.set(Some(errno)));
+    }
+
+    pub(super) fn dir_sync() -> std::io::Result<()> {
+        match DIR_SYNC.with(Cell::take) {
+            Some(errno) => Err(std::io::Error::from_raw_os_error(errno)),
+            None => Ok(()),
+        }
     }
 
     /// Whether files made on this thread must be named ones (the fallback
@@ -534,7 +547,10 @@ impl AtomicFile {
         #[cfg(unix)]
         {
             let dir = parent_dir(&dest);
-            File::open(dir).and_then(|d| d.sync_all()).map_err(|e| {
+            let synced = File::open(dir).and_then(|d| d.sync_all());
+            #[cfg(all(test, target_os = "linux"))]
+            let synced = synced.and_then(|()| fault::dir_sync());
+            synced.map_err(|e| {
                 let detail = format!(
                     "syncing the directory {} after the rename (the new file is in place, \
                      but may not survive a power cut)",
@@ -835,6 +851,35 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), b"old");
         assert_eq!(entries(&dir), ["model"]);
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_directory_sync_is_reported_with_the_new_file_in_place() {
+        for named in [false, true] {
+            fault::set_named_only(named);
+            let (dir, path) = setup("dirsync", b"old");
+            let mut file = AtomicFile::create(&path).unwrap();
+            file.write_all(b"new").unwrap();
+            fault::fail_dir_sync(libc::EIO);
+            let err = file.commit().unwrap_err();
+            assert_eq!(
+                err.io_error().and_then(io::Error::raw_os_error),
+                Some(libc::EIO)
+            );
+            assert_eq!(err.path(), Some(path.as_path()));
+            assert!(
+                err.to_string().contains("the new file is in place"),
+                "{err}"
+            );
+            // As documented: renamed, complete, with the old file's mode,
+            // and nothing beside it.
+            assert_eq!(fs::read(&path).unwrap(), b"new");
+            let mode = fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+            assert_eq!(entries(&dir), ["model"]);
+            fs::remove_dir_all(&dir).unwrap();
+        }
+        fault::set_named_only(false);
     }
 
     #[test]
