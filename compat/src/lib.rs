@@ -38,8 +38,11 @@
 //!   and [`Metadata::tensors`](tensor::Metadata::tensors) list tensors in
 //!   data-offset order (the reference: hash-map order, which varies from
 //!   run to run).
-//! - [`serialize_to_file`] writes atomically: into a temporary file that
-//!   replaces the target only once complete and synced.
+//! - [`serialize_to_file`] syncs the new file before renaming it over the
+//!   target and the directory after (the reference syncs neither), keeps
+//!   the replaced file's permissions (the reference's file is always
+//!   `0600`), and writes through a symbolic link (the reference replaces
+//!   the link).
 //! - [`serialize`] writes `__metadata__` keys sorted; with at most one key
 //!   (the usual `{"format": "pt"}`) the bytes are the reference's exactly.
 //!

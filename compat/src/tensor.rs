@@ -227,6 +227,35 @@ pub fn serialize<S: AsRef<str> + Ord + fmt::Display, V: View, I: IntoIterator<It
 /// Serializes like [`serialize`], streaming into a file: the bytes go to a
 /// temporary file beside `filename` that replaces it only once complete
 /// and synced, so a failed write leaves any existing file untouched.
+///
+/// This is [`tensorsafe::serialize_to_file`], and
+/// [`tensorsafe::AtomicFile`] states its guarantees exactly. Compared with
+/// the reference's 0.8.0, which also writes a temporary file (a
+/// `tempfile::NamedTempFile`, `.tmpXXXXXX`, beside `filename`) and renames
+/// it over `filename`:
+///
+/// - Durability. The reference syncs neither the file nor the directory: a
+///   power cut or system crash soon after it returns can leave `filename`
+///   empty, partly written, or the old file. Here the file is synced before
+///   the rename and the directory after it: once this returns `Ok`, the new
+///   file survives a power cut. If only the directory sync fails, the error
+///   is returned with the new file already in place, and after a power cut
+///   `filename` may be the old file or the new one, each whole.
+/// - Errors. Both return the first failed write and keep the old file. The
+///   reference never sees a writeback error (it does not wait for the
+///   bytes to reach the disk), so it can rename a file with lost pages
+///   over a good one; here such an error is caught while writing or by the
+///   final sync, and nothing is renamed.
+/// - Leftovers. A process killed mid-write leaves the reference's
+///   `.tmpXXXXXX` behind; here the file has no name until complete (Linux
+///   `O_TMPFILE`; elsewhere a hidden `.NAME.PID.N.tmp`).
+/// - Permissions. The reference's file is always `0600` (the temporary
+///   file's mode), whatever the replaced file's mode or the umask; here the
+///   new file keeps the replaced file's permission bits, owner and group,
+///   and a new file gets the umask default (`0644` under the usual umask).
+/// - Symbolic links. The reference replaces a link with a regular file
+///   (the file it pointed to is left as it was); here the link is followed
+///   and the file it names is replaced, the link staying as it was.
 #[cfg(feature = "std")]
 pub fn serialize_to_file<S, V, I>(
     data: I,

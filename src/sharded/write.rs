@@ -163,7 +163,9 @@ impl Writer<'_> {
         let path = dir.join(INDEX_FILE);
         let write_index = || -> Result<()> {
             let mut index = AtomicFile::create(&path)?;
-            index.write_all(&index_file::render(total, &weight_map))?;
+            index
+                .write_all(&index_file::render(total, &weight_map))
+                .map_err(|e| Error::from(e).with_detail("writing"))?;
             index.commit()
         };
         write_index().map_err(|e| e.in_file(&path))?;
@@ -197,7 +199,7 @@ impl Writer<'_> {
             progress: None,
         };
         if let Some(hook) = self.progress.as_mut() {
-            shard = shard.progress(move |written, _| hook(before + written, total));
+            shard = shard.progress(move |written, _| hook(before.saturating_add(written), total));
         }
         shard
     }
@@ -205,6 +207,8 @@ impl Writer<'_> {
 
 #[cfg(test)]
 mod tests {
+    // Lengths a view claims past 2^64: tests/roundtrip.rs
+    // (`sharded_lengths_past_u64_are_refused_before_writing`).
     use super::assign;
 
     #[test]

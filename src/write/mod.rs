@@ -160,6 +160,12 @@ impl<'a> Writer<'a> {
     /// `path` only once complete and synced ([`AtomicFile`]). Memory use is
     /// the header plus one buffer; tensor bytes are written as they come
     /// from [`View::data`].
+    ///
+    /// On any error (an invalid tensor, a failed write) nothing is
+    /// committed: the file at `path` stays as it was. The new file keeps
+    /// the replaced one's permissions and owner, and a `path` that is a
+    /// symbolic link is written through (see [`AtomicFile`]). Errors name
+    /// `path`; a failed write says it was writing.
     pub fn to_file(
         mut self,
         tensors: impl IntoIterator<Item = (impl AsRef<str>, impl View)>,
@@ -189,15 +195,19 @@ impl<'a> Writer<'a> {
 
     #[cfg(feature = "std")]
     /// [`Writer::stream`] into a file that replaces `path` only when
-    /// `finish()?.commit()` succeeds.
+    /// `finish()?.commit()` succeeds ([`AtomicFile`]). After a failed
+    /// write, every later call returns an error and nothing is committed.
+    /// Errors name `path`.
     pub fn stream_to_file(
         self,
         path: impl AsRef<Path>,
         tensors: impl IntoIterator<Item = Declaration>,
     ) -> Result<StreamWriter<'a, AtomicFile>> {
         let path = path.as_ref();
-        let file = AtomicFile::create(path).map_err(|e| e.in_file(path))?;
+        let file = AtomicFile::create(path)?;
         self.stream(file, tensors)
+            .map(|stream| stream.at_path(path))
+            .map_err(|e| e.in_file(path))
     }
 
     /// Writes the header, then each tensor's bytes as its view yields them.
@@ -249,7 +259,19 @@ struct IoSink<W>(W);
 #[cfg(feature = "std")]
 impl<W: Write> Sink for IoSink<W> {
     fn put(&mut self, bytes: &[u8]) -> Result<()> {
-        Ok(self.0.write_all(bytes)?)
+        self.0
+            .write_all(bytes)
+            .map_err(|e| Error::from(e).with_detail("writing"))
+    }
+}
+
+/// A copy of an I/O error, to give again to every later call once a write
+/// has failed (`io::Error` is not `Clone`).
+#[cfg(feature = "std")]
+pub(crate) fn replay(e: &std::io::Error) -> std::io::Error {
+    match e.raw_os_error() {
+        Some(code) => std::io::Error::from_raw_os_error(code),
+        None => std::io::Error::new(e.kind(), alloc::string::ToString::to_string(e)),
     }
 }
 
@@ -300,7 +322,10 @@ pub fn serialize(
 /// The bytes go to a temporary file in the same directory, which is flushed
 /// and synced, then renamed over `path` (and on Unix the directory is synced
 /// too). On error the temporary file is removed and any existing file at
-/// `path` is left as it was.
+/// `path` is left as it was. The new file keeps the permission bits, owner
+/// and group of the file it replaces; a `path` that is a symbolic link is
+/// written through to the file it names. [`AtomicFile`] says exactly what
+/// is guaranteed, including when the final directory sync fails.
 pub fn serialize_to_file(
     tensors: impl IntoIterator<Item = (impl AsRef<str>, impl View)>,
     metadata: Option<&Metadata>,

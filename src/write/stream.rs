@@ -3,7 +3,8 @@
 use std::format;
 use std::prelude::rust_2021::*;
 
-use std::io::Write;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
 use super::layout::{check_names, render_header, tensor_len, Entry};
 use super::Writer;
@@ -39,7 +40,10 @@ impl Declaration {
 /// each tensor's bytes with [`StreamWriter::write`], in declaration order,
 /// in chunks of any size. The writer counts bytes exactly: too many bytes
 /// for a tensor, bytes for a tensor out of order, or [`StreamWriter::finish`]
-/// before every tensor is complete are errors that name the tensor.
+/// before every tensor is complete are errors that name the tensor. Such
+/// mistakes are refused before any byte is written, so the writer can go
+/// on; an I/O error cannot be undone (part of the chunk may be written), so
+/// after one every call returns an error and the file is never finished.
 /// Tensors are laid out in declaration order (not the reference writer's
 /// order, which would need every tensor before the first byte).
 ///
@@ -69,6 +73,10 @@ pub struct StreamWriter<'a, W: Write> {
     total: u64,
     done: u64,
     writer: Writer<'a>,
+    /// The file being written, to name in errors, when known.
+    path: Option<PathBuf>,
+    /// The first I/O error: the output is spoiled for good.
+    failed: Option<io::Error>,
 }
 
 impl<W: Write> std::fmt::Debug for StreamWriter<'_, W> {
@@ -101,7 +109,8 @@ impl<'a, W: Write> StreamWriter<'a, W> {
             len,
         });
         let (header, total) = render_header(entries, writer.metadata, writer.alignment)?;
-        out.write_all(&header)?;
+        out.write_all(&header)
+            .map_err(|e| Error::from(e).with_detail("writing the header"))?;
         let tensors = declared.into_iter().map(|d| d.name).zip(lens).collect();
         Ok(StreamWriter {
             out,
@@ -111,7 +120,34 @@ impl<'a, W: Write> StreamWriter<'a, W> {
             total,
             done: 0,
             writer,
+            path: None,
+            failed: None,
         })
+    }
+
+    /// Names `path` in the errors to come.
+    pub(super) fn at_path(mut self, path: &Path) -> Self {
+        self.path = Some(path.to_owned());
+        self
+    }
+
+    /// `e`, naming the file when known.
+    fn located(&self, e: Error) -> Error {
+        match &self.path {
+            Some(path) => e.in_file(path),
+            None => e,
+        }
+    }
+
+    /// Refuses to go on after an I/O error.
+    fn check(&self) -> Result<()> {
+        match &self.failed {
+            Some(e) => Err(self.located(
+                Error::from(super::replay(e))
+                    .with_detail("writing failed earlier; the file cannot be completed"),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Skips past complete tensors (and empty ones) to the one bytes go to.
@@ -128,6 +164,12 @@ impl<'a, W: Write> StreamWriter<'a, W> {
     /// Appends `bytes` to tensor `name`, which must be the tensor being
     /// written or, once that one is complete, the next declared one.
     pub fn write(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        self.check()?;
+        self.write_unchecked(name, bytes)
+            .map_err(|e| self.located(e))
+    }
+
+    fn write_unchecked(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
         if bytes.is_empty() && self.tensors.iter().any(|(n, _)| n == name) {
             return Ok(());
         }
@@ -164,8 +206,11 @@ impl<'a, W: Write> StreamWriter<'a, W> {
             };
             return Err(Error::new(kind).with_tensor(culprit).with_detail(detail));
         }
-        let room = len - self.written;
-        if bytes.len() as u64 > room {
+        let (len, written) = (*len, self.written);
+        // `settle` leaves `written < len`.
+        let room = len.saturating_sub(written);
+        let count = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+        if count > room {
             return Err(Error::new(ErrorKind::StreamOverflow)
                 .with_tensor(name)
                 .with_detail(format!(
@@ -173,25 +218,36 @@ impl<'a, W: Write> StreamWriter<'a, W> {
                     bytes.len()
                 )));
         }
-        self.out.write_all(bytes)?;
-        self.written += bytes.len() as u64;
-        self.done += bytes.len() as u64;
+        if let Err(e) = self.out.write_all(bytes) {
+            self.failed = Some(super::replay(&e));
+            return Err(Error::from(e)
+                .with_tensor(name)
+                .with_detail("writing tensor data"));
+        }
+        // `count <= room`, and `done` stays at most `total`.
+        self.written = written.saturating_add(count);
+        self.done = self.done.saturating_add(count);
         self.writer.report(self.done, self.total);
         Ok(())
     }
 
     /// Checks that every tensor is complete, flushes, and returns the sink.
     pub fn finish(mut self) -> Result<W> {
+        self.check()?;
         self.settle();
         if let Some((name, len)) = self.tensors.get(self.current) {
-            return Err(Error::new(ErrorKind::StreamShort)
-                .with_tensor(name.as_str())
-                .with_detail(format!(
-                    "finished with {} of {len} bytes written",
-                    self.written
-                )));
+            return Err(self.located(
+                Error::new(ErrorKind::StreamShort)
+                    .with_tensor(name.as_str())
+                    .with_detail(format!(
+                        "finished with {} of {len} bytes written",
+                        self.written
+                    )),
+            ));
         }
-        self.out.flush()?;
+        if let Err(e) = self.out.flush() {
+            return Err(self.located(Error::from(e).with_detail("writing")));
+        }
         Ok(self.out)
     }
 }
