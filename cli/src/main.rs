@@ -84,7 +84,10 @@ impl Failure {
     pub fn from_write_error(path: &Path, error: &tensorsafe::Error) -> Self {
         let file = error.path().unwrap_or(path);
         if error.kind() == tensorsafe::ErrorKind::Io {
-            Failure::unwritable(file, &describe(error))
+            // "cannot write" says it already; a later step (syncing,
+            // renaming) is named.
+            let why = describe(error);
+            Failure::unwritable(file, why.strip_prefix("writing: ").unwrap_or(&why))
         } else {
             Failure {
                 code: 2,
