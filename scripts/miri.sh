@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Runs the tests that exercise unsafe code (typed casts, slicing, the
-# writers, the aligned owned buffer) under Miri. Needs a nightly toolchain
+# Runs the library's whole test suite under Miri (undefined behaviour,
+# out-of-bounds and uninitialised reads, leaks). Needs a nightly toolchain
 # with the miri component:
 #   rustup toolchain install nightly --component miri
-# Memory-mapping is outside what Miri models (and SafeTensorsFile::open
-# reads into an anonymous map): those tests carry #[cfg_attr(miri, ignore)]. Proptest cases run slowly under Miri; expect
-# minutes.
+# Memory maps and the Linux calls of atomic writes are outside what Miri
+# models: tests that need them carry #[cfg_attr(miri, ignore)] (scripts/asan.sh
+# covers them). Property tests run PROPTEST_CASES cases (default 4 here);
+# expect tens of minutes on two cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! cargo +nightly miri --version >/dev/null 2>&1; then
@@ -14,5 +15,5 @@ if ! cargo +nightly miri --version >/dev/null 2>&1; then
     exit 2
 fi
 export MIRIFLAGS="${MIRIFLAGS:--Zmiri-disable-isolation}"
-cargo +nightly miri test --lib
-cargo +nightly miri test --test views --test slice --test stream --test golden --test rules
+export PROPTEST_CASES="${PROPTEST_CASES:-4}"
+cargo +nightly miri test -p tensorsafe --no-fail-fast "$@"
