@@ -496,34 +496,54 @@ fn a_failed_write_through_a_link_leaves_the_linked_file() {
 }
 
 #[test]
-fn a_dangling_link_gets_its_file_created() {
+fn a_dangling_link_is_refused_and_left_alone() {
     let dir = TempDir::new("dangling");
-    let probe = dir.path("probe");
-    std::fs::File::create(&probe).unwrap();
-    let default = mode(&probe);
-    std::fs::remove_file(&probe).unwrap();
-
     std::fs::create_dir(dir.path("store")).unwrap();
-    let link = dir.path("model.safetensors");
-    std::os::unix::fs::symlink("store/real.safetensors", &link).unwrap();
     let data = [1u8, 2];
-    serialize_to_file(new_tensors(&data), None, &link).unwrap();
-    assert!(std::fs::symlink_metadata(&link)
-        .unwrap()
-        .file_type()
-        .is_symlink());
-    let real = dir.path("store/real.safetensors");
-    assert!(std::fs::read(&real).unwrap() == serialize(new_tensors(&data), None).unwrap());
-    assert_eq!(mode(&real), default);
-    assert_eq!(sorted_entries(&dir.path("store")), ["real.safetensors"]);
+    // Into a directory that exists, or one that does not: either way the
+    // link names no file, which is refused, naming the link.
+    for (name, to) in [
+        ("model.safetensors", "store/real.safetensors"),
+        ("nowhere", "missing/dir/x.safetensors"),
+    ] {
+        let link = dir.path(name);
+        std::os::unix::fs::symlink(to, &link).unwrap();
+        let err = serialize_to_file(new_tensors(&data), None, &link).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+        assert_eq!(err.path(), Some(link.as_path()));
+        assert!(err.to_string().contains("names no file"), "{err}");
+        assert_eq!(std::fs::read_link(&link).unwrap(), Path::new(to));
+    }
+    assert!(sorted_entries(&dir.path("store")).is_empty());
+}
 
-    // A dangling link into a directory that does not exist is an error
-    // that names the link.
-    let nowhere = dir.path("nowhere");
-    std::os::unix::fs::symlink("missing/dir/x.safetensors", &nowhere).unwrap();
-    let err = serialize_to_file(new_tensors(&data), None, &nowhere).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Io);
-    assert_eq!(err.path(), Some(nowhere.as_path()));
+/// A link planted in a shared sticky directory by another user is not
+/// followed by root (the kernel's `fs.protected_symlinks`, which the
+/// writer's own link following must not bypass).
+#[test]
+fn a_link_another_user_planted_in_a_sticky_directory_is_not_followed() {
+    use std::os::unix::fs::PermissionsExt;
+    let protected = std::fs::read_to_string("/proc/sys/fs/protected_symlinks");
+    let dir = TempDir::new("planted");
+    // Files this process makes are root's when it runs as root.
+    let root = std::fs::metadata(dir.dir()).unwrap().uid() == 0;
+    if !root || protected.map(|p| p.trim() != "1").unwrap_or(true) {
+        println!("skipped: needs root and fs.protected_symlinks = 1");
+        return;
+    }
+    let shared = dir.path("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let victim = dir.path("victim.safetensors");
+    std::fs::write(&victim, b"precious").unwrap();
+    let link = shared.join("out.safetensors");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    // The link belongs to another user (nobody), as if they had planted it.
+    std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
+    let data = [1u8, 2];
+    let err = serialize_to_file(new_tensors(&data), None, &link).unwrap_err();
+    assert_eq!(err.path(), Some(link.as_path()), "{err}");
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
 }
 
 #[test]

@@ -244,6 +244,64 @@ fn writing_a_checkpoint_over_an_older_one_replaces_it() {
     Checkpoint::open_all(dir).unwrap();
 }
 
+/// A view whose bytes fall short of what it declared: a write that fails
+/// part-way through a checkpoint.
+struct Short;
+
+impl tensorsafe::View for Short {
+    fn dtype(&self) -> Dtype {
+        Dtype::U8
+    }
+    fn shape(&self) -> &[usize] {
+        &[100]
+    }
+    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        std::borrow::Cow::Borrowed(&[9; 99])
+    }
+    fn data_len(&self) -> usize {
+        100
+    }
+}
+
+#[test]
+fn a_failed_resharding_leaves_the_older_checkpoint_as_it_was() {
+    let tmp = TempDir::new("reshard-fails");
+    let dir = tmp.dir();
+    // Three shards; then two (other names) and three (the same names), each
+    // failing at its last tensor, after earlier shards were written.
+    Writer::new()
+        .sharded(hundreds(3, &[1; 100]), dir, 100)
+        .unwrap();
+    let snapshot = |dir: &Path| -> Vec<(String, Vec<u8>)> {
+        names_in(dir)
+            .into_iter()
+            .map(|n| (n.clone(), std::fs::read(dir.join(&n)).unwrap()))
+            .collect()
+    };
+    let before = snapshot(dir);
+    for (count, limit) in [(3, 200), (3, 100)] {
+        let mut tensors: Vec<(String, Box<dyn tensorsafe::View>)> = hundreds(count - 1, &[2; 100])
+            .into_iter()
+            .map(|(n, v)| (n, Box::new(v) as Box<dyn tensorsafe::View>))
+            .collect();
+        tensors.push((format!("t{}", count - 1), Box::new(Short)));
+        let err = Writer::new()
+            .sharded(
+                tensors.iter().map(|(n, v)| (n.as_str(), v.as_ref())),
+                dir,
+                limit,
+            )
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidView, "{err}");
+        assert!(
+            snapshot(dir) == before,
+            "the directory changed (limit {limit})"
+        );
+        let old = Checkpoint::open_all(dir).unwrap();
+        assert_eq!(old.tensor("t0").unwrap().data(), [1; 100]);
+    }
+}
+
 #[test]
 fn a_shard_no_index_names_is_refused_before_anything_is_written() {
     let tmp = TempDir::new("stray");

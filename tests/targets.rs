@@ -103,3 +103,20 @@ fn values_decode_from_little_endian_on_every_host() {
     let view = TensorView::new(Dtype::U8, &[3], &bools).unwrap();
     assert_eq!(view.as_slice::<u8>().unwrap(), bools);
 }
+
+#[test]
+fn an_empty_selection_of_a_wide_tensor_has_no_bytes_on_every_target() {
+    // Its outer counts multiply past a 32-bit usize; the zero dimension
+    // makes the tensor and any selection of it empty.
+    let view = TensorView::new(Dtype::U8, &[1 << 20, 1 << 20, 0], &[]).unwrap();
+    let step2 = tensorsafe::Select::Range {
+        start: 0,
+        stop: usize::MAX,
+        step: 2,
+    };
+    let slice = view.slice(&[step2, step2]).unwrap();
+    assert_eq!(slice.shape(), &[1 << 19, 1 << 19, 0]);
+    assert_eq!(slice.byte_len(), 0);
+    assert!(slice.to_vec().is_empty());
+    assert_eq!(slice.byte_ranges().count(), 0);
+}

@@ -46,7 +46,11 @@ fn every_unsafe_site_is_listed_in_docs_unsafe_md() {
         for file in files {
             let uses = unsafe_uses(&std::fs::read_to_string(&file).unwrap());
             if uses > 0 {
-                let name = file.strip_prefix(ROOT).unwrap().to_string_lossy().into_owned();
+                let name = file
+                    .strip_prefix(ROOT)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
                 in_code.insert(name.replace('\\', "/"), uses);
             }
         }
@@ -58,7 +62,10 @@ fn every_unsafe_site_is_listed_in_docs_unsafe_md() {
         *listed.entry(file).or_default() += 1;
     }
     assert!(!in_code.is_empty());
-    assert_eq!(in_code, listed, "unsafe uses in code vs rows of docs/UNSAFE.md");
+    assert_eq!(
+        in_code, listed,
+        "unsafe uses in code vs rows of docs/UNSAFE.md"
+    );
 }
 
 #[test]

@@ -80,6 +80,24 @@ fn older_shards(dir: &Path, new: &[String]) -> Result<Vec<String>> {
     Ok(left)
 }
 
+/// Whether two paths lead to one file (a missing one is no file).
+fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        // Windows and macOS volumes fold case by default.
+        let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().to_lowercase());
+        name(a) == name(b)
+    }
+}
+
 impl Writer<'_> {
     /// Splits `tensors` into shards of at most `max_shard_bytes` of tensor
     /// data (greedy, in the given order; a larger tensor gets a shard of its
@@ -89,6 +107,8 @@ impl Writer<'_> {
     /// whoever finds the index finds every shard complete. Returns the shard
     /// file names. No tensors, no shards: the index maps nothing.
     ///
+    /// Every shard is written and synced before any is put in place, so a
+    /// failed write (a bad tensor, a full disk) leaves `dir` as it was.
     /// A checkpoint already in `dir` is replaced: once the new index is
     /// written, the older checkpoint's shards that the new one did not
     /// overwrite are removed (those its index names, and named
@@ -146,7 +166,11 @@ impl Writer<'_> {
             }
         }
         let older = older_shards(dir, &files)?;
-        // Shards are runs of consecutive tensors (`assign` is greedy in order).
+        // Shards are runs of consecutive tensors (`assign` is greedy in
+        // order). Every shard is written before any is put in place, so a
+        // failed write leaves the directory (and a checkpoint already in
+        // it, whose shards may have the same names) as it was.
+        let mut written = Vec::with_capacity(files.len());
         let (mut done, mut start) = (0u64, 0usize);
         for (k, file) in files.iter().enumerate() {
             let count = shard_of[start..].iter().take_while(|&&s| s == k).count();
@@ -157,8 +181,13 @@ impl Writer<'_> {
                 .iter()
                 .fold(0u64, |sum, (_, v)| sum.saturating_add(v.data_len() as u64));
             let shard = self.for_shard(done, total);
-            shard.to_file(members.iter().map(|(n, v)| (n.as_ref(), v)), dir.join(file))?;
+            let path = dir.join(file);
+            let members = members.iter().map(|(n, v)| (n.as_ref(), v));
+            written.push((shard.to_uncommitted(members, &path)?, path));
             done = done.saturating_add(size);
+        }
+        for (file, path) in written {
+            file.commit().map_err(|e| e.in_file(&path))?;
         }
         let path = dir.join(INDEX_FILE);
         let write_index = || -> Result<()> {
@@ -172,8 +201,14 @@ impl Writer<'_> {
         // Only now that the new index is committed are the older shards
         // nobody's: removing them earlier would break the older checkpoint
         // for as long as the new one is incomplete.
+        let new: Vec<_> = files.iter().map(|f| dir.join(f)).collect();
         for name in &older {
             let old = dir.join(name);
+            // On a filesystem that folds case or normalises names, an older
+            // shard's name can lead to a new shard: that one stays.
+            if new.iter().any(|n| same_file(n, &old)) {
+                continue;
+            }
             match std::fs::remove_file(&old) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -266,8 +266,16 @@ impl<'a> Slice<'a> {
 
     /// Total bytes selected.
     pub fn byte_len(&self) -> usize {
-        // At most the tensor's element count (Slice::over).
-        let runs: usize = self.outer.iter().map(|o| o.count).product();
+        // An empty selection may have outer counts whose product overflows;
+        // otherwise every count is at least 1 and their product is at most
+        // the tensor's element count (Slice::over).
+        if self.run == 0 {
+            return 0;
+        }
+        let runs = self
+            .outer
+            .iter()
+            .fold(1usize, |n, o| n.saturating_mul(o.count));
         bytes_of(runs.saturating_mul(self.run), self.dtype.bits())
     }
 

@@ -74,7 +74,7 @@ fn at_free_name<T>(
     loop {
         let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
         let mut temp_name = std::ffi::OsString::from(".");
-        temp_name.push(name);
+        temp_name.push(short(name));
         temp_name.push(format!(".{}.{unique}.tmp", std::process::id()));
         let path = dir.join(temp_name);
         match make(&path) {
@@ -85,6 +85,26 @@ fn at_free_name<T>(
                 return Err(Error::from(e).with_detail(detail));
             }
         }
+    }
+}
+
+/// At most the first 200 bytes of a file name (on Unix; elsewhere 100
+/// characters), so the temporary name beside a long one stays within the
+/// 255 bytes filesystems allow.
+fn short(name: &std::ffi::OsStr) -> std::ffi::OsString {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = name.as_bytes();
+        std::ffi::OsStr::from_bytes(&bytes[..bytes.len().min(200)]).to_owned()
+    }
+    #[cfg(not(unix))]
+    {
+        name.to_string_lossy()
+            .chars()
+            .take(100)
+            .collect::<String>()
+            .into()
     }
 }
 
@@ -563,6 +583,19 @@ impl AtomicFile {
         Ok(())
     }
 
+    /// Writes out what is buffered and frees the buffer, for a file that
+    /// waits for its commit while others are written (the shards of a
+    /// checkpoint are all written before any is put in place).
+    pub(crate) fn seal(&mut self) -> Result<()> {
+        self.flush()
+            .map_err(|e| Error::from(e).with_detail("writing"))?;
+        // The same open file, behind a buffer of no size; the old handle
+        // (its buffer now empty) is closed.
+        let file = self.out.get_ref().try_clone()?;
+        self.out = BufWriter::with_capacity(0, file);
+        Ok(())
+    }
+
     /// Refuses bytes after an error.
     fn check(&self) -> io::Result<()> {
         match &self.failed {
@@ -583,26 +616,57 @@ impl AtomicFile {
     }
 }
 
-/// The file at `path`, with symbolic links followed (up to 40, as Linux
-/// does): the path itself if it is no link or names nothing.
+/// The file at `path`, with symbolic links followed: the path itself if it
+/// is no link (or names nothing yet).
+///
+/// The kernel follows the links (an `O_PATH` open, then the path it found),
+/// so its protections apply: with `fs.protected_symlinks`, a link planted
+/// by another user in a shared sticky directory such as `/tmp` is not
+/// followed, and a process running as root cannot be steered into
+/// replacing a file elsewhere. A link that leads nowhere is refused.
 fn follow_links(path: &Path) -> io::Result<PathBuf> {
-    let mut path = path.to_owned();
-    for _ in 0..=40 {
-        match fs::symlink_metadata(&path) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                let to = fs::read_link(&path)?;
-                // A relative link is relative to the link's directory; an
-                // absolute one replaces the whole path in `join`.
-                path = match path.parent() {
-                    Some(dir) => dir.join(to),
-                    None => to,
-                };
-            }
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => return Ok(path),
-        }
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {}
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => return Ok(path.to_owned()),
     }
-    Err(io::Error::other("too many levels of symbolic links"))
+    let resolved = resolve(path).map_err(|e| {
+        if e.kind() == io::ErrorKind::NotFound {
+            let to = fs::read_link(path)
+                .map(|to| to.display().to_string())
+                .unwrap_or_default();
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("a symbolic link to {to}, which names no file: create that file or remove the link"),
+            )
+        } else {
+            e
+        }
+    })?;
+    Ok(resolved)
+}
+
+/// Where the kernel's path walk leads `path` (links followed).
+#[cfg(target_os = "linux")]
+fn resolve(path: &Path) -> io::Result<PathBuf> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
+    // O_PATH opens without reading (a pipe does not block) and follows
+    // links under the kernel's rules.
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+        .open(path)?;
+    match fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())) {
+        Ok(found) => Ok(found),
+        // Without /proc, the C library's realpath.
+        Err(_) => fs::canonicalize(path),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn resolve(path: &Path) -> io::Result<PathBuf> {
+    fs::canonicalize(path)
 }
 
 /// An unnamed file in `dir` where there can be one.
@@ -627,7 +691,11 @@ fn create_unnamed(dir: &Path, mode: u32) -> Option<File> {
 #[cfg(unix)]
 fn take_permissions(file: &File, dest: &Path, earlier: Option<&fs::Metadata>) -> io::Result<()> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let now = fs::metadata(dest).ok().filter(fs::Metadata::is_file);
+    // Not following links: should a link have been put at `dest` since
+    // writing began, it is not what is replaced.
+    let now = fs::symlink_metadata(dest)
+        .ok()
+        .filter(fs::Metadata::is_file);
     let Some(old) = now.as_ref().or(earlier) else {
         return Ok(());
     };

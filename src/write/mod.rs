@@ -167,18 +167,28 @@ impl<'a> Writer<'a> {
     /// symbolic link is written through (see [`AtomicFile`]). Errors name
     /// `path`; a failed write says it was writing.
     pub fn to_file(
-        mut self,
+        self,
         tensors: impl IntoIterator<Item = (impl AsRef<str>, impl View)>,
         path: impl AsRef<Path>,
     ) -> Result<()> {
         let path = path.as_ref();
-        let result = (|| {
-            let layout = layout::layout(tensors.into_iter().collect(), &self)?;
-            let mut file = AtomicFile::create(path)?;
-            self.write_layout(&layout, &mut IoSink(&mut file))?;
-            file.commit()
-        })();
+        let result = (|| self.to_uncommitted(tensors, path)?.commit())();
         result.map_err(|e| e.in_file(path))
+    }
+
+    #[cfg(feature = "std")]
+    /// [`Writer::to_file`] up to the commit: the file written and its
+    /// buffer freed, to be put in place by [`AtomicFile::commit`].
+    pub(crate) fn to_uncommitted(
+        mut self,
+        tensors: impl IntoIterator<Item = (impl AsRef<str>, impl View)>,
+        path: &Path,
+    ) -> Result<AtomicFile> {
+        let layout = layout::layout(tensors.into_iter().collect(), &self)?;
+        let mut file = AtomicFile::create(path)?;
+        self.write_layout(&layout, &mut IoSink(&mut file))?;
+        file.seal()?;
+        Ok(file)
     }
 
     #[cfg(feature = "std")]
