@@ -183,7 +183,7 @@ impl Writer<'_> {
             let shard = self.for_shard(done, total);
             let path = dir.join(file);
             let members = members.iter().map(|(n, v)| (n.as_ref(), v));
-            written.push((shard.to_uncommitted(members, &path)?, path));
+            written.push((shard.into_uncommitted(members, &path)?, path));
             done = done.saturating_add(size);
         }
         for (file, path) in written {

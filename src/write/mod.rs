@@ -172,14 +172,14 @@ impl<'a> Writer<'a> {
         path: impl AsRef<Path>,
     ) -> Result<()> {
         let path = path.as_ref();
-        let result = (|| self.to_uncommitted(tensors, path)?.commit())();
+        let result = (|| self.into_uncommitted(tensors, path)?.commit())();
         result.map_err(|e| e.in_file(path))
     }
 
     #[cfg(feature = "std")]
     /// [`Writer::to_file`] up to the commit: the file written and its
     /// buffer freed, to be put in place by [`AtomicFile::commit`].
-    pub(crate) fn to_uncommitted(
+    pub(crate) fn into_uncommitted(
         mut self,
         tensors: impl IntoIterator<Item = (impl AsRef<str>, impl View)>,
         path: &Path,
