@@ -140,7 +140,8 @@ impl Dtype {
     ///
     /// Lengths are `u64` on every target (the bit count is taken in `u128`),
     /// so a 32-bit program reads headers of tensors larger than its address
-    /// space; the conversion to `usize` happens only where a view over
+    /// space (shapes are `usize`, so each dimension must fit in it); the
+    /// conversion of a length to `usize` happens only where a view over
     /// memory is built. Fails with [`ErrorKind::Overflow`] if the byte count
     /// exceeds `u64::MAX` and with [`ErrorKind::PartialByte`] if it is not a
     /// whole number of bytes.

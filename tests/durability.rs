@@ -563,3 +563,15 @@ fn a_loop_of_links_and_a_directory_are_refused_before_writing() {
     assert_eq!(sorted_entries(dir.dir()), ["a", "b", "d"]);
     assert!(sorted_entries(&dir.path("d")).is_empty());
 }
+
+#[test]
+fn a_name_near_the_filesystem_limit_can_be_written_and_replaced() {
+    let dir = TempDir::new("long-name");
+    let name = format!("{}.safetensors", "w".repeat(255 - ".safetensors".len()));
+    let path = dir.path(&name);
+    let data = [1u8, 2];
+    serialize_to_file(new_tensors(&data), None, &path).unwrap();
+    // Replacing it goes through a temporary name beside it.
+    serialize_to_file(new_tensors(&data), None, &path).unwrap();
+    assert_eq!(sorted_entries(dir.dir()), [OsString::from(name)]);
+}

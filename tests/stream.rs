@@ -124,6 +124,12 @@ fn declarations_are_checked_like_written_tensors() {
             .kind(),
         ErrorKind::PartialByte
     );
+    // A file the reader would refuse (8 + N + data past 2^64) is not begun.
+    let huge = vec![Declaration::new("h", Dtype::U8, [usize::MAX - 10])];
+    if usize::BITS == 64 {
+        let err = Writer::new().stream(Vec::new(), huge).err().unwrap();
+        assert_eq!(err.kind(), ErrorKind::Overflow, "{err}");
+    }
 }
 
 #[test]

@@ -452,6 +452,24 @@ fn verify_deny_nonfinite_makes_nan_and_inf_invalid() {
 
     let help = text(&run(&["verify", "--help"]).stdout);
     assert!(help.contains("--deny-nonfinite"), "{help}");
+
+    // C64 is scanned as pairs of f32 (real, imaginary), not skipped.
+    let c64 = dir.path("c64.safetensors");
+    let parts: Vec<u8> = [1.0f32, f32::NAN, f32::INFINITY, 2.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let view = TensorView::new(Dtype::C64, &[2], &parts).unwrap();
+    std::fs::write(&c64, serialize([("z", view)], None).unwrap()).unwrap();
+    let out = run(&["verify", "--data", s(&c64)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("1 NaN, 1 Inf"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run(&["verify", "--deny-nonfinite", s(&c64)]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
 }
 
 #[test]

@@ -134,6 +134,13 @@ pub(super) fn render_header<'t>(
     }
     out.push(b'}');
     finish_header(&mut out, alignment)?;
+    // The reader's rule: the whole file, 8 + N + data, fits in a u64.
+    if (out.len() as u64).checked_add(offset).is_none() {
+        return Err(Error::new(ErrorKind::Overflow).with_detail(format!(
+            "a header of {} bytes and {offset} bytes of data are more than 2^64 bytes",
+            out.len()
+        )));
+    }
     Ok((out, offset))
 }
 

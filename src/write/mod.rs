@@ -172,8 +172,8 @@ impl<'a> Writer<'a> {
         path: impl AsRef<Path>,
     ) -> Result<()> {
         let path = path.as_ref();
-        let result = (|| self.into_uncommitted(tensors, path)?.commit())();
-        result.map_err(|e| e.in_file(path))
+        let file = self.into_uncommitted(tensors, path)?;
+        file.commit().map_err(|e| e.in_file(path))
     }
 
     #[cfg(feature = "std")]
@@ -184,11 +184,14 @@ impl<'a> Writer<'a> {
         tensors: impl IntoIterator<Item = (impl AsRef<str>, impl View)>,
         path: &Path,
     ) -> Result<AtomicFile> {
-        let layout = layout::layout(tensors.into_iter().collect(), &self)?;
-        let mut file = AtomicFile::create(path)?;
-        self.write_layout(&layout, &mut IoSink(&mut file))?;
-        file.seal()?;
-        Ok(file)
+        let result = (|| {
+            let layout = layout::layout(tensors.into_iter().collect(), &self)?;
+            let mut file = AtomicFile::create(path)?;
+            self.write_layout(&layout, &mut IoSink(&mut file))?;
+            file.seal()?;
+            Ok(file)
+        })();
+        result.map_err(|e: Error| e.in_file(path))
     }
 
     #[cfg(feature = "std")]

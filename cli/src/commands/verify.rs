@@ -2,31 +2,46 @@
 
 use std::path::{Path, PathBuf};
 
-use tensorsafe::SafeTensorsFile;
+use tensorsafe::{Dtype, SafeTensorsFile};
 
 use crate::source::Source;
 use crate::{progress, Failure};
 
+/// The values of a float tensor as `f64`: C64 as its real and imaginary
+/// `f32` parts, one after the other; every other float dtype decodes.
+fn float_values(view: &tensorsafe::TensorView<'_>) -> Result<Vec<f64>, tensorsafe::Error> {
+    if view.dtype() == Dtype::C64 {
+        let parts = view.data().chunks_exact(4);
+        return Ok(parts
+            .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+            .collect());
+    }
+    view.to_f64_vec()
+}
+
 /// NaN and Inf counts of the float tensors of a file, reported per tensor.
-fn scan(path: &Path, file: &SafeTensorsFile) -> (u64, u64) {
+/// A float tensor that cannot be decoded is an error, not a silent zero.
+fn scan(path: &Path, file: &SafeTensorsFile) -> Result<(u64, u64), Failure> {
     let bar = progress::bytes(file.header().data_len(), "scanning");
     let (mut nan, mut inf) = (0u64, 0u64);
     for (name, view) in file.tensors().iter() {
         if view.dtype().is_float() {
-            if let Ok(values) = view.to_f64_vec() {
-                let n = values.iter().filter(|v| v.is_nan()).count() as u64;
-                let i = values.iter().filter(|v| v.is_infinite()).count() as u64;
-                if n + i > 0 {
-                    outln!("{}: tensor {name:?}: {n} NaN, {i} Inf", path.display());
-                }
-                nan += n;
-                inf += i;
+            let values = float_values(&view).map_err(|e| {
+                let why = format!("tensor {name:?}: {}", crate::describe(&e));
+                Failure::unreadable(path, &why)
+            })?;
+            let n = values.iter().filter(|v| v.is_nan()).count() as u64;
+            let i = values.iter().filter(|v| v.is_infinite()).count() as u64;
+            if n + i > 0 {
+                outln!("{}: tensor {name:?}: {n} NaN, {i} Inf", path.display());
             }
+            nan += n;
+            inf += i;
         }
         bar.inc(view.data().len() as u64);
     }
     bar.finish_and_clear();
-    (nan, inf)
+    Ok((nan, inf))
 }
 
 /// What `verify` checks beyond the format.
@@ -70,7 +85,7 @@ fn verify_remote(url: &Path, checks: Checks) -> Result<(), Failure> {
             let shard = loaded
                 .shard(i)
                 .map_err(|e| Failure::from_error(Path::new(name), &e))?;
-            let (n, f) = scan(Path::new(name), shard);
+            let (n, f) = scan(Path::new(name), shard)?;
             nan += n;
             inf += f;
         }
@@ -101,7 +116,7 @@ fn verify_one(path: &Path, checks: Checks) -> Result<(), Failure> {
     let (mut nan, mut inf) = (0, 0);
     if checks.data {
         for (file_path, file) in &files {
-            let (n, i) = scan(file_path, file);
+            let (n, i) = scan(file_path, file)?;
             nan += n;
             inf += i;
         }
