@@ -376,11 +376,14 @@ mod fault {
 /// # Symbolic links
 ///
 /// A target that is a symbolic link is written through, as editors do and
-/// as [`File::create`] would: the links (a chain of them, relative ones
-/// resolved from their own directory) are followed to the file they name,
-/// that file is replaced atomically in its own directory, and every link
-/// stays as it was. A link that points at nothing gets its file created.
-/// In a Hugging Face cache, where `snapshots/REV/NAME` links to
+/// as [`File::create`] would: the links (a chain of them) are followed to
+/// the file they name, that file is replaced atomically in its own
+/// directory, and every link stays as it was. The kernel follows them
+/// (Linux: an `O_PATH` open), so its protections hold: with
+/// `fs.protected_symlinks`, a link another user planted in a shared
+/// sticky directory such as `/tmp` is refused, not followed. A link that
+/// names no file is refused (create the file, or remove the link). In a
+/// Hugging Face cache, where `snapshots/REV/NAME` links to
 /// `blobs/HASH`, the blob is replaced: every snapshot that shares it sees
 /// the new file, and the blob's name no longer is the hash of its bytes. To
 /// replace a link itself with a file, remove it first.
