@@ -8,13 +8,12 @@
 
 mod common;
 
-use std::ffi::OsString;
 use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::temp::TempDir;
+use common::temp::{entries, TempDir};
 use tensorsafe::{
     serialize, serialize_to_file, AtomicFile, Declaration, Dtype, ErrorKind, SafeTensors,
     TensorView, Writer,
@@ -33,15 +32,6 @@ fn old_file() -> Vec<u8> {
         None,
     )
     .unwrap()
-}
-
-fn sorted_entries(dir: &Path) -> Vec<OsString> {
-    let mut names: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    names.sort();
-    names
 }
 
 fn mode(path: &Path) -> u32 {
@@ -127,11 +117,11 @@ fn assert_victims_untouched(dir: &Path) {
         );
         assert_eq!(mode(&path), 0o600, "{name}'s mode changed");
     }
-    let mut expected: Vec<OsString> = VICTIMS.iter().map(OsString::from).collect();
+    let mut expected: Vec<String> = VICTIMS.iter().map(|v| v.to_string()).collect();
     expected.push("shards".into());
     expected.sort();
-    assert_eq!(sorted_entries(dir), expected);
-    assert!(sorted_entries(&dir.join("shards")).is_empty());
+    assert_eq!(entries(dir), expected);
+    assert!(entries(&dir.join("shards")).is_empty());
 }
 
 /// Set by `a_file_size_limit_fails_every_writer_cleanly` for its child.
@@ -444,11 +434,8 @@ fn a_link_is_written_through_and_stays_a_link() {
     );
     assert!(std::fs::read(&blob).unwrap() == expected);
     assert_eq!(mode(&blob), 0o600);
-    assert_eq!(sorted_entries(&dir.path("blobs")), ["0123abcd"]);
-    assert_eq!(
-        sorted_entries(link.parent().unwrap()),
-        ["model.safetensors"]
-    );
+    assert_eq!(entries(&dir.path("blobs")), ["0123abcd"]);
+    assert_eq!(entries(link.parent().unwrap()), ["model.safetensors"]);
 
     // A chain of links (one absolute) leads to the same file.
     let chain = dir.path("chain");
@@ -492,7 +479,7 @@ fn a_failed_write_through_a_link_leaves_the_linked_file() {
     let err = serialize_to_file([("x", Liar)], None, &link).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidView);
     assert!(std::fs::read(&blob).unwrap() == old_file());
-    assert_eq!(sorted_entries(&dir.path("blobs")), ["0123abcd"]);
+    assert_eq!(entries(&dir.path("blobs")), ["0123abcd"]);
 }
 
 #[test]
@@ -514,7 +501,7 @@ fn a_dangling_link_is_refused_and_left_alone() {
         assert!(err.to_string().contains("names no file"), "{err}");
         assert_eq!(std::fs::read_link(&link).unwrap(), Path::new(to));
     }
-    assert!(sorted_entries(&dir.path("store")).is_empty());
+    assert!(entries(&dir.path("store")).is_empty());
 }
 
 /// A link planted in a shared sticky directory by another user is not
@@ -560,8 +547,8 @@ fn a_loop_of_links_and_a_directory_are_refused_before_writing() {
     let err = AtomicFile::create(dir.path("d")).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Io);
     assert!(err.to_string().contains("not a regular file"), "{err}");
-    assert_eq!(sorted_entries(dir.dir()), ["a", "b", "d"]);
-    assert!(sorted_entries(&dir.path("d")).is_empty());
+    assert_eq!(entries(dir.dir()), ["a", "b", "d"]);
+    assert!(entries(&dir.path("d")).is_empty());
 }
 
 #[test]
@@ -573,5 +560,5 @@ fn a_name_near_the_filesystem_limit_can_be_written_and_replaced() {
     serialize_to_file(new_tensors(&data), None, &path).unwrap();
     // Replacing it goes through a temporary name beside it.
     serialize_to_file(new_tensors(&data), None, &path).unwrap();
-    assert_eq!(sorted_entries(dir.dir()), [OsString::from(name)]);
+    assert_eq!(entries(dir.dir()), [name]);
 }

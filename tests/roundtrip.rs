@@ -12,7 +12,7 @@ use tensorsafe::{
 };
 
 mod common;
-use common::temp::TempDir;
+use common::temp::{entries, TempDir};
 use common::{tensors, views, Tensor};
 
 fn model() -> impl Strategy<Value = (Vec<Tensor>, Option<Metadata>)> {
@@ -126,15 +126,6 @@ fn a_failed_write_leaves_the_old_file_untouched() {
     let err = serialize_to_file([("x", bad)], None, &missing).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Io);
     assert_eq!(err.path(), Some(missing.as_path()));
-}
-
-fn entries(dir: &std::path::Path) -> Vec<std::ffi::OsString> {
-    let mut names: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    names.sort();
-    names
 }
 
 #[test]

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::temp::TempDir;
+use common::temp::{entries, TempDir};
 use common::{tensors, views};
 use proptest::prelude::*;
 use tensorsafe::{serialize, Checkpoint, Dtype, ErrorKind, TensorView, Writer, INDEX_FILE};
@@ -197,15 +197,6 @@ fn hundreds(n: usize, fill: &'static [u8; 100]) -> Vec<(String, TensorView<'stat
         .collect()
 }
 
-fn names_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn writing_a_checkpoint_over_an_older_one_replaces_it() {
     let tmp = TempDir::new("reshard");
@@ -221,7 +212,7 @@ fn writing_a_checkpoint_over_an_older_one_replaces_it() {
         .unwrap();
     assert_eq!(one, ["model-00001-of-00001.safetensors"]);
     assert_eq!(
-        names_in(dir),
+        entries(dir),
         ["model-00001-of-00001.safetensors", INDEX_FILE, "notes.txt"]
     );
     let checkpoint = Checkpoint::open_all(dir).unwrap();
@@ -233,7 +224,7 @@ fn writing_a_checkpoint_over_an_older_one_replaces_it() {
         .sharded(hundreds(2, &[3; 100]), dir, 100)
         .unwrap();
     assert_eq!(
-        names_in(dir),
+        entries(dir),
         [
             "model-00001-of-00002.safetensors",
             "model-00002-of-00002.safetensors",
@@ -273,7 +264,7 @@ fn a_failed_resharding_leaves_the_older_checkpoint_as_it_was() {
         .sharded(hundreds(3, &[1; 100]), dir, 100)
         .unwrap();
     let snapshot = |dir: &Path| -> Vec<(String, Vec<u8>)> {
-        names_in(dir)
+        entries(dir)
             .into_iter()
             .map(|n| (n.clone(), std::fs::read(dir.join(&n)).unwrap()))
             .collect()
@@ -338,5 +329,5 @@ fn a_shard_no_index_names_is_refused_before_anything_is_written() {
         .sharded(hundreds(1, &[2; 100]), dir, 1000)
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::IndexUnnamedShard, "{err}");
-    assert_eq!(names_in(dir).len(), 3);
+    assert_eq!(entries(dir).len(), 3);
 }

@@ -12,7 +12,7 @@ use tensorsafe::{serialize, Dtype, SafeTensors, TensorView};
 #[path = "../../tests/common/temp.rs"]
 #[allow(dead_code)] // not every helper is used here
 mod temp;
-use temp::TempDir;
+use temp::{entries, TempDir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tensorsafe");
 
@@ -22,15 +22,6 @@ fn text(bytes: &[u8]) -> String {
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
-}
-
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 /// A valid file of about `len` bytes of tensor data.

@@ -41,3 +41,19 @@ impl AsRef<Path> for TempDir {
         &self.0
     }
 }
+
+/// The names in `dir`, sorted (non-UTF-8 bytes shown lossily).
+#[allow(dead_code)] // not every test file lists directories
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("list a test directory")
+        .map(|e| {
+            e.expect("a directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
