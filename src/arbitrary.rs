@@ -350,14 +350,24 @@ impl<'a> Arbitrary<'a> for Written {
 }
 
 impl Written {
-    /// A dimension: mostly 0 to 8, so that most tensors fit in memory,
-    /// otherwise any [`Number`].
-    fn dimension(u: &mut Unstructured<'_>) -> Result<Self> {
+    /// A dimension of a `dtype` tensor: mostly 0 to 8, so that most tensors
+    /// fit in memory; sometimes the largest element count whose size in
+    /// bits fits in a `usize` (or one off), so that a few such tensors
+    /// together reach the end of `u64`; otherwise any [`Number`].
+    fn dimension(u: &mut Unstructured<'_>, dtype: Dtype) -> Result<Self> {
         let tag: u8 = u.arbitrary()?;
-        let value = if tag < 176 {
-            Number(u64::from(tag % 9))
-        } else {
-            Number::arbitrary(u)?
+        let value = match tag {
+            0..=175 => Number(u64::from(tag % 9)),
+            176..=231 => Number::arbitrary(u)?,
+            _ => {
+                let largest = usize::MAX / dtype.bits().max(1);
+                let value = match tag % 3 {
+                    0 => largest,
+                    1 => largest - 1,
+                    _ => largest.saturating_add(1),
+                };
+                Number(value as u64)
+            }
         };
         Ok(Written {
             value,
@@ -510,7 +520,7 @@ impl<'a> Arbitrary<'a> for TensorSpec {
             };
             let mut shape = Vec::with_capacity(rank);
             for _ in 0..rank {
-                shape.push(Written::dimension(u)?);
+                shape.push(Written::dimension(u, dtype.dtype())?);
             }
             shape
         };
@@ -672,7 +682,7 @@ impl Mutation {
 /// Generation never panics and allocates little: at most 16 descriptions
 /// of up to 8 dimensions, each repeated at most 16 times, and at most
 /// [`MAX_DATA`] bytes of tensor data; the header may still declare tensors
-/// of any size, and the data section is then cut short.
+/// of any size, and the data section is then left out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArbitraryFile {
     tensors: Vec<TensorSpec>,
@@ -809,9 +819,12 @@ impl ArbitraryFile {
             HeaderLen::Minus(d) => n.saturating_sub(u64::from(d).max(1)),
             HeaderLen::Value(v) => v.get(),
         };
+        // Data the header asks for but that is too much to render is left
+        // out altogether: the file is refused as short either way.
         let data_len = usize::try_from(rendered.data_len)
-            .unwrap_or(usize::MAX)
-            .min(MAX_DATA);
+            .ok()
+            .filter(|&n| n <= MAX_DATA)
+            .unwrap_or(0);
         let data_len = match self.data_len {
             DataLen::Exact => data_len,
             DataLen::Short(d) => data_len.saturating_sub(usize::from(d).max(1)),
@@ -1144,14 +1157,16 @@ impl<'a> Arbitrary<'a> for ArbitraryTensors {
                     *d = 0;
                 }
             }
-            let len = dtype
-                .shape_byte_len(&shape)
-                .ok()
-                .filter(|&len| len <= budget);
-            let Some(len) = len else { continue };
-            budget -= len;
             let seed: u8 = u.arbitrary()?;
-            let data = (0..len).map(|i| seed.wrapping_add(i as u8)).collect();
+            let data = match dtype.shape_byte_len(&shape) {
+                Ok(len) if len <= budget => {
+                    budget -= len;
+                    (0..len).map(|i| seed.wrapping_add(i as u8)).collect()
+                }
+                Ok(_) => continue,
+                // The element count overflows: no data, and no view.
+                Err(_) => Vec::new(),
+            };
             if name != "__metadata__" && tensors.iter().all(|t| t.name != name) {
                 tensors.push(OwnedTensor {
                     name,
@@ -1305,7 +1320,7 @@ mod tests {
         assert!(rendered.json.contains("\"t7\":{\"dtype\":\"U8\",\"shape\":[2305843009213693951],\"data_offsets\":[16140901064495857657,18446744073709551608]}"));
         assert_eq!(
             file.to_bytes().len(),
-            8 + rendered.json.len().next_multiple_of(8) + MAX_DATA
+            8 + rendered.json.len().next_multiple_of(8)
         );
     }
 
