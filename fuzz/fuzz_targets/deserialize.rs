@@ -20,24 +20,15 @@ fn casts(view: &TensorView<'_>) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(st) = SafeTensors::deserialize(data) else {
-        return;
-    };
+    let Ok(st) = SafeTensors::deserialize(data) else { return };
     for (name, view) in st.iter() {
-        assert_eq!(
-            st.tensor(name).ok().map(|v| v.data().as_ptr()),
-            Some(view.data().as_ptr())
-        );
+        assert_eq!(st.tensor(name).ok().map(|v| v.data().as_ptr()), Some(view.data().as_ptr()));
         casts(&view);
         if let Ok(values) = view.to_f32_vec() {
             assert_eq!(values.len(), view.element_count());
         }
         if let Some(&first) = view.shape().first() {
-            if let Ok(slice) = view.slice(&[Select::Range {
-                start: first / 2,
-                stop: first,
-                step: 1,
-            }]) {
+            if let Ok(slice) = view.slice(&[Select::Range { start: first / 2, stop: first, step: 1 }]) {
                 assert_eq!(slice.to_vec().len(), slice.byte_len());
             }
         }

@@ -36,10 +36,7 @@ fuzz_target!(|data: &[u8]| {
         (Err(e), Ok(_)) => assert!(
             dup::has_duplicate_keys(data)
                 || e.category() == Category::Limits
-                || matches!(
-                    e.kind(),
-                    ErrorKind::DuplicateTensor | ErrorKind::InvalidType
-                ),
+                || matches!(e.kind(), ErrorKind::DuplicateTensor | ErrorKind::InvalidType),
             "we refuse what the reference accepts: {e}"
         ),
     }

@@ -14,19 +14,12 @@ fn dir() -> &'static PathBuf {
     DIR.get_or_init(|| {
         // Memory-backed when available: this target writes a file per input.
         let shm = PathBuf::from("/dev/shm");
-        let base = if shm.is_dir() {
-            shm
-        } else {
-            std::env::temp_dir()
-        };
+        let base = if shm.is_dir() { shm } else { std::env::temp_dir() };
         let dir = base.join(format!("tensorsafe-fuzz-index-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         // One real shard, so that indexes naming it can resolve.
         let bytes = tensorsafe::serialize(
-            [(
-                "a",
-                tensorsafe::TensorView::new(tensorsafe::Dtype::U8, &[1], &[7]).expect("view"),
-            )],
+            [("a", tensorsafe::TensorView::new(tensorsafe::Dtype::U8, &[1], &[7]).expect("view"))],
             None,
         )
         .expect("serialize");
@@ -38,9 +31,7 @@ fn dir() -> &'static PathBuf {
 fuzz_target!(|data: &[u8]| {
     let path = dir().join(INDEX_FILE);
     std::fs::write(&path, data).expect("write index");
-    let Ok(checkpoint) = Checkpoint::open(&path) else {
-        return;
-    };
+    let Ok(checkpoint) = Checkpoint::open(&path) else { return };
     for file in checkpoint.files() {
         assert!(!file.contains('/') && !file.contains('\\') && file != ".." && !file.is_empty());
     }
