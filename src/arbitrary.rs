@@ -6,10 +6,10 @@
 //! the values where size arithmetic breaks. The types here describe a file
 //! by its structure (tensor names, dtypes, shapes, data offsets, metadata,
 //! header padding, the declared header length, the data section, then a few
-//! byte-level mutations) and render it ([`ArbitraryFile::to_bytes`]). Most
+//! byte-level mutations) and render it ([`ArbitraryFile::to_bytes`]). Many
 //! descriptions are consistent, so the rendered file is valid and a fuzzer
-//! reaches the code behind the parser; some are deliberately off in one
-//! place. Every number is drawn as a [`Number`]: usually small, often at an
+//! reaches the code behind the parser; the others are deliberately off in
+//! one or a few places. Every number is drawn as a [`Number`]: usually small, often at an
 //! edge (0, 1, 2^k and 2^k ± 1, `u32::MAX`, `usize::MAX`, `u64::MAX`, and
 //! sizes such as 2^61 - 1 whose sum over several tensors overflows only at
 //! the end; a tensor can repeat so that it does).
@@ -40,29 +40,40 @@
 //! # Ok::<(), tensorsafe::arbitrary::Error>(())
 //! ```
 //!
-//! A [cargo-fuzz](https://rust-fuzz.github.io/book/cargo-fuzz.html) target
-//! for a model loader (`fuzz/Cargo.toml` depends on `tensorsafe` with
-//! `features = ["arbitrary"]` and on `libfuzzer-sys`):
+//! Fuzzing a model loader with [cargo-fuzz](https://rust-fuzz.github.io/book/cargo-fuzz.html):
+//! `cargo fuzz init`, then in `fuzz/Cargo.toml`
 //!
-//! ```ignore
-//! #![no_main]
-//! use libfuzzer_sys::fuzz_target;
-//! use tensorsafe::arbitrary::ArbitraryFile;
-//!
-//! fuzz_target!(|file: ArbitraryFile| {
-//!     let bytes = file.to_bytes();
-//!     let loaded = my_model::load_from_safetensors(&bytes); // yours
-//!     if file.is_valid() {
-//!         // Whatever your loader requires beyond the format may still fail;
-//!         // the format itself is fine.
-//!         let _ = loaded;
-//!     }
-//! });
+//! ```toml
+//! [dependencies]
+//! libfuzzer-sys = "0.4"
+//! tensorsafe = { version = "0.1", features = ["arbitrary"] }
 //! ```
 //!
-//! Run it with debug assertions and overflow checks on, as
-//! `cargo fuzz run -a TARGET` does: in a release build an overflowing sum
-//! wraps silently.
+//! and a target, `fuzz/fuzz_targets/load.rs`, whose input is the
+//! description (libFuzzer's bytes become one through [`Arbitrary`]):
+//!
+//! ```
+//! // #![no_main]
+//! // libfuzzer_sys::fuzz_target!(|file: ArbitraryFile| check(file));
+//! use tensorsafe::arbitrary::ArbitraryFile;
+//!
+//! fn check(file: ArbitraryFile) {
+//!     let bytes = file.to_bytes();
+//!     // Your loader here; it must not panic, whatever the bytes.
+//!     let loaded = tensorsafe::SafeTensors::deserialize(&bytes);
+//!     if file.is_valid() {
+//!         // The format is fine, so any refusal is your loader's own rule.
+//!         assert!(loaded.is_ok());
+//!     }
+//! }
+//! # use tensorsafe::arbitrary::{Arbitrary, Unstructured};
+//! # check(ArbitraryFile::arbitrary(&mut Unstructured::new(&[1, 2, 3]))?);
+//! # Ok::<(), tensorsafe::arbitrary::Error>(())
+//! ```
+//!
+//! Run it with debug assertions and overflow checks on,
+//! `cargo fuzz run -a load`: in a release build (cargo-fuzz's default) an
+//! overflowing sum wraps silently, and the bug it hides goes unnoticed.
 
 use alloc::format;
 use alloc::string::String;
@@ -672,17 +683,21 @@ impl Mutation {
 /// `null`, a map, and where it stands), whitespace between tokens, header
 /// padding, the declared header length, the length of the data section and
 /// its bytes, then up to four byte-level mutations. Numbers are
-/// [`Number`]s. Each choice is usually the consistent one, so that about
-/// half of the descriptions make valid files ([`ArbitraryFile::is_valid`]);
-/// the others are off in one or a few places: a `data_offsets` span that
-/// differs from the shape, a hole, a lower-case dtype, a number written as
-/// `-1` or `1.0` or past 64 bits, a field missing or given twice, a
-/// duplicate name, a header length a few bytes off, data cut short...
+/// [`Number`]s; a dimension is also, at times, the largest element count
+/// its dtype allows (or one off), so that a repeated entry reaches the end
+/// of `u64`. Each choice is usually the consistent one, so that a good
+/// share of the descriptions (a quarter of uniformly random inputs) make
+/// valid files ([`ArbitraryFile::is_valid`]); the others are off in one or
+/// a few places: a `data_offsets` span that differs from the shape, a
+/// hole, a lower-case dtype, a number written as `-1` or `1.0` or past 64
+/// bits, a field missing or given twice, a duplicate name, a rank over the
+/// limit, a header length a few bytes off, data cut short...
 ///
 /// Generation never panics and allocates little: at most 16 descriptions
-/// of up to 8 dimensions, each repeated at most 16 times, and at most
-/// [`MAX_DATA`] bytes of tensor data; the header may still declare tensors
-/// of any size, and the data section is then left out.
+/// of up to 8 dimensions (or 60 to 67 ones of 1), each repeated at most 16
+/// times, and at most [`MAX_DATA`] bytes of tensor data; the header may
+/// still declare tensors of any size, and the data section is then left
+/// out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArbitraryFile {
     tensors: Vec<TensorSpec>,

@@ -52,7 +52,8 @@
 //! [`View`] trait, [`TensorView`], typed access, slicing); `read` (the
 //! reader and the file storages); `write` (the [`Writer`] builder, layout,
 //! streaming, atomic files); `sharded` (index file, [`Checkpoint`], sharded
-//! writing); `remote` (ranged reads from object stores).
+//! writing); `remote` (ranged reads from object stores); `arbitrary`
+//! (generated files and arguments for fuzzing).
 
 #![no_std]
 #![deny(missing_docs)]
