@@ -38,11 +38,13 @@ for target in "${targets[@]}"; do
     stamp=$(mktemp)
     echo "== $target for ${seconds}s"
     status=0
+    started=$SECONDS
     cargo fuzz run "${flags[@]}" "$target" "corpus/$target" "${seeds[@]}" -- \
         -max_total_time="$seconds" -print_final_stats=1 -max_len=65536 \
         -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10 \
         -artifact_prefix="artifacts/$target/" >"$log" 2>&1 || status=$?
     grep -E "^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb|#[0-9]+.DONE|==[0-9]+==|SUMMARY|thread '.*panicked|attempt to|artifact_prefix|Test unit written)" "$log" || true
+    echo "$target: $((SECONDS - started)) s"
     # Artifacts this run wrote (the stamp is older than any of them).
     artifacts=$(find "artifacts/$target" -maxdepth 1 -type f -newer "$stamp" \
         \( -name 'crash-*' -o -name 'oom-*' -o -name 'timeout-*' -o -name 'leak-*' \) | sort)
@@ -57,7 +59,7 @@ for target in "${targets[@]}"; do
     rm -f "$log" "$stamp"
 done
 if [ ${#failed[@]} -ne 0 ]; then
-    echo "fuzzing failed: ${failed[*]}" >&2
+    echo "fuzzing failed: ${failed[*]} ($SECONDS s)" >&2
     exit 1
 fi
-echo "fuzzing passed: ${targets[*]}"
+echo "fuzzing passed: ${targets[*]} ($SECONDS s)"
