@@ -37,10 +37,10 @@
 //! - With the `object-store` feature, `remote` reads files and sharded
 //!   checkpoints in object storage (S3, GCS, Azure, HTTP, ...) with ranged
 //!   requests: headers in one request, tensors and slices without the rest.
-//! - With the `arbitrary` feature, [`arbitrary`](crate::arbitrary)
-//!   generates safetensors files (and slice, split and writer arguments)
-//!   from fuzzer input, structurally valid or deliberately off, with
-//!   numbers at the edges where size arithmetic breaks.
+//! - With the `arbitrary` feature, `arbitrary` generates safetensors files
+//!   (and slice, split and writer arguments) from fuzzer input,
+//!   structurally valid or deliberately off, with numbers at the edges
+//!   where size arithmetic breaks.
 //! - Every rejection is an [`Error`] whose [`ErrorKind`] names the rule,
 //!   with the tensor, byte offset and file where known. No input panics.
 //!   The rules, and where they are stricter than the reference crate, are
