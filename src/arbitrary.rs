@@ -968,6 +968,8 @@ fn render_entry(
         Name::Text(_) if copy > 0 => format!("{base}.{copy}"),
         _ => base,
     };
+    // A text name can spell the reserved key too.
+    valid &= name != "__metadata__";
     let dtype = spec.dtype.dtype();
     let dtype_text = match spec.dtype {
         DtypeName::Known(d) => String::from(d.name()),
