@@ -478,7 +478,7 @@ enum Quirk {
     Missing(u8),
     /// A field given twice.
     Twice(u8),
-    /// An extra field the format does not know.
+    /// An extra field the format does not know (allowed by default).
     Unknown,
     /// The entry is not an object.
     NotObject,
@@ -948,7 +948,8 @@ fn render_entry(
     previous: Option<String>,
     cursor: &mut u64,
 ) -> Entry {
-    let mut valid = spec.quirk == Quirk::None;
+    // Unknown fields are allowed unless a reader is told to deny them.
+    let mut valid = matches!(spec.quirk, Quirk::None | Quirk::Unknown);
     let base = match &spec.name {
         Name::Indexed => format!("t{index}"),
         Name::Text(s) => s.clone(),
