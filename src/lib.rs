@@ -37,6 +37,10 @@
 //! - With the `object-store` feature, `remote` reads files and sharded
 //!   checkpoints in object storage (S3, GCS, Azure, HTTP, ...) with ranged
 //!   requests: headers in one request, tensors and slices without the rest.
+//! - With the `arbitrary` feature, `arbitrary` generates safetensors files
+//!   (and slice, split and writer arguments) from fuzzer input,
+//!   structurally valid or deliberately off, with numbers at the edges
+//!   where size arithmetic breaks.
 //! - Every rejection is an [`Error`] whose [`ErrorKind`] names the rule,
 //!   with the tensor, byte offset and file where known. No input panics.
 //!   The rules, and where they are stricter than the reference crate, are
@@ -48,7 +52,8 @@
 //! [`View`] trait, [`TensorView`], typed access, slicing); `read` (the
 //! reader and the file storages); `write` (the [`Writer`] builder, layout,
 //! streaming, atomic files); `sharded` (index file, [`Checkpoint`], sharded
-//! writing); `remote` (ranged reads from object stores).
+//! writing); `remote` (ranged reads from object stores); `arbitrary`
+//! (generated files and arguments for fuzzing).
 
 #![no_std]
 #![deny(missing_docs)]
@@ -61,6 +66,8 @@ extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+#[cfg(feature = "arbitrary")]
+pub mod arbitrary;
 mod checked;
 mod dtype;
 mod error;

@@ -1,78 +1,72 @@
-//! Structured tensors of every dtype (ranks 0-4, empty dimensions,
-//! metadata) -> serialize -> deserialize -> equal; the same through the
-//! streaming writer with arbitrary chunking, and through the aligned layout.
+//! Generated tensors (`tensorsafe::arbitrary::ArbitraryTensors`: every
+//! dtype, ranks 0-4, empty and edge-valued dimensions) and writer layouts
+//! (`WriterLayout`: alignment, metadata, chunk size) -> serialize, the
+//! aligned layout and the streaming writer -> deserialize -> equal.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use tensorsafe::{
-    serialize, Declaration, Dtype, Metadata, SafeTensors, TensorView, Writer,
-};
+use tensorsafe::arbitrary::{ArbitraryTensors, WriterLayout};
+use tensorsafe::{serialize, Declaration, ErrorKind, SafeTensors, TensorView};
 
 #[derive(Debug, Arbitrary)]
 struct Input {
-    tensors: Vec<(String, u8, Vec<u8>, u8)>,
-    metadata: Option<Vec<(String, String)>>,
-    chunk: u8,
-    align_shift: u8,
-}
-
-struct Tensor {
-    name: String,
-    dtype: Dtype,
-    shape: Vec<usize>,
-    data: Vec<u8>,
+    tensors: ArbitraryTensors,
+    layout: WriterLayout,
 }
 
 fuzz_target!(|input: Input| {
-    let mut tensors: Vec<Tensor> = Vec::new();
-    for (name, dtype, dims, seed) in input.tensors.into_iter().take(16) {
-        let dtype = Dtype::ALL[usize::from(dtype) % Dtype::ALL.len()];
-        let mut shape: Vec<usize> = dims.into_iter().take(4).map(|d| usize::from(d % 5)).collect();
-        let per = match dtype.bits() {
-            4 => 2,
-            6 => 4,
-            _ => 1,
-        };
-        match shape.last_mut() {
-            Some(last) => *last *= per,
-            None if per > 1 => shape.push(per),
-            None => {}
-        }
-        let len = dtype.shape_byte_len(&shape).expect("whole bytes") as usize;
-        let data = (0..len).map(|i| seed.wrapping_add(i as u8)).collect();
-        if name != "__metadata__" && tensors.iter().all(|t| t.name != name) {
-            tensors.push(Tensor { name, dtype, shape, data });
+    let mut views: Vec<(&str, TensorView<'_>)> = Vec::new();
+    for t in &input.tensors.0 {
+        match t.view() {
+            Ok(view) => views.push((t.name.as_str(), view)),
+            Err(e) => {
+                // Only a shape whose element count overflows has no view.
+                assert_eq!(e.kind(), ErrorKind::Overflow, "{e}");
+                assert!(t.dtype.shape_byte_len(&t.shape).is_err());
+            }
         }
     }
-    let metadata: Option<Metadata> = input.metadata.map(|m| m.into_iter().collect());
-    let views: Vec<(&str, TensorView<'_>)> = tensors
-        .iter()
-        .map(|t| (t.name.as_str(), TensorView::new(t.dtype, &t.shape, &t.data).expect("consistent")))
-        .collect();
+    let metadata = input.layout.metadata.as_ref();
     let check = |bytes: &[u8]| {
         let st = SafeTensors::deserialize(bytes).expect("written files are valid");
-        assert_eq!(st.len(), tensors.len());
-        assert_eq!(st.metadata(), metadata.as_ref());
-        for t in &tensors {
-            let v = st.tensor(&t.name).expect("present");
-            assert_eq!((v.dtype(), v.shape(), v.data()), (t.dtype, t.shape.as_slice(), t.data.as_slice()));
+        assert_eq!(st.len(), views.len());
+        assert_eq!(st.metadata(), metadata);
+        for (name, view) in &views {
+            assert_eq!(st.tensor(name).expect("present"), *view);
         }
+        st.header().data_start()
     };
-    let bytes = serialize(views.clone(), metadata.as_ref()).expect("serializes");
-    check(&bytes);
+    check(&serialize(views.clone(), metadata).expect("serializes"));
 
-    let alignment = 1u64 << (input.align_shift % 21);
-    let writer = Writer::new().alignment(alignment).expect("power of two").metadata(metadata.as_ref());
-    check(&writer.to_vec(views).expect("serializes aligned"));
+    match input.layout.writer() {
+        Ok(writer) => {
+            let start = check(&writer.to_vec(views.clone()).expect("serializes aligned"));
+            if let Some(alignment) = input.layout.alignment {
+                assert_eq!(start % alignment, 0);
+            }
+        }
+        Err(e) => {
+            assert!(!input.layout.alignment_is_valid());
+            assert_eq!(e.kind(), ErrorKind::InvalidAlignment);
+        }
+    }
+    assert_eq!(
+        input.layout.writer().is_ok(),
+        input.layout.alignment_is_valid()
+    );
 
-    let declarations = tensors.iter().map(|t| Declaration::new(t.name.clone(), t.dtype, t.shape.clone()));
+    let declarations = views
+        .iter()
+        .map(|(name, v)| Declaration::new(*name, v.dtype(), v.shape()));
     let mut out = Vec::new();
-    let mut writer = Writer::new().metadata(metadata.as_ref()).stream(&mut out, declarations).expect("declares");
-    let chunk = usize::from(input.chunk).max(1);
-    for t in &tensors {
-        for piece in t.data.chunks(chunk) {
-            writer.write(&t.name, piece).expect("in order");
+    let mut writer = tensorsafe::Writer::new()
+        .metadata(metadata)
+        .stream(&mut out, declarations)
+        .expect("declares");
+    for (name, view) in &views {
+        for piece in view.data().chunks(input.layout.chunk) {
+            writer.write(name, piece).expect("in order");
         }
     }
     writer.finish().expect("complete");
