@@ -129,6 +129,7 @@ fn a_failed_write_leaves_the_old_file_untouched() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // 85 MiB of writes and O_TMPFILE: natively and under ASan
 fn a_file_being_written_has_no_name_until_committed() {
     use std::io::Write;
     let dir = TempDir::new("unnamed");
