@@ -54,6 +54,7 @@ proptest! {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore)] // memory maps: natively and under ASan
     fn through_files_and_owned_handles((ts, meta) in model()) {
         let dir = TempDir::new("roundtrip");
         let path = dir.path("model.safetensors");
