@@ -17,10 +17,19 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-60}
+if ! [[ $seconds =~ ^[1-9][0-9]*$ ]]; then
+    echo "usage: $0 SECONDS [TARGET...]   (SECONDS: a whole number, at least 1)" >&2
+    exit 2
+fi
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    mapfile -t targets < <(cargo fuzz list)
+    listed=$(cargo fuzz list)
+    mapfile -t targets <<<"$listed"
+fi
+if [ ${#targets[@]} -eq 0 ] || [ -z "${targets[0]}" ]; then
+    echo "no fuzz targets to run" >&2
+    exit 1
 fi
 flags=(-s none -a)
 if ! cargo fuzz build "${flags[@]}"; then

@@ -29,7 +29,7 @@
 //! use tensorsafe::SafeTensors;
 //!
 //! // A fuzzer gives the bytes; any bytes make a description.
-//! let raw: Vec<u8> = (0..255u8).cycle().take(4096).collect();
+//! let raw: Vec<u8> = (1..=255u8).cycle().take(4096).collect();
 //! let file = ArbitraryFile::arbitrary(&mut Unstructured::new(&raw))?;
 //! let bytes = file.to_bytes();
 //! match SafeTensors::deserialize(&bytes) {
@@ -37,6 +37,7 @@
 //!     // A consistent description renders a file every reader must accept.
 //!     Err(e) => assert!(!file.is_valid(), "{e}"),
 //! }
+//! assert!(file.entry_count() > 0);
 //! # Ok::<(), tensorsafe::arbitrary::Error>(())
 //! ```
 //!
@@ -802,10 +803,17 @@ impl ArbitraryFile {
     }
 
     /// Whether the description is consistent, so that the rendered file
-    /// must be accepted by every reader with the default limits: known
-    /// dtypes, unique names, every span equal to shape x dtype, tensors
-    /// back to back from offset 0, well-formed metadata, exact header and
-    /// data lengths, at most [`MAX_DATA`] bytes of data, no mutation.
+    /// must be accepted by every conforming reader with default
+    /// [`ParseOptions`](crate::ParseOptions): known dtypes, unique names
+    /// (none `__metadata__`), every field present once, dimensions written
+    /// as plain integers that fit this target's `usize`, rank at most 64,
+    /// every span equal to shape x dtype, tensors back to back from offset
+    /// 0, well-formed metadata, whitespace padding, exact header and data
+    /// lengths, at most [`MAX_DATA`] bytes of data, no mutation.
+    ///
+    /// One way only: `true` means the file must be accepted; `false` means
+    /// it may or may not be (a described mistake can render the same bytes
+    /// as a consistent description, say a short data length of nothing).
     pub fn is_valid(&self) -> bool {
         self.mutations.is_empty()
             && self.header_len == HeaderLen::Exact
@@ -984,7 +992,13 @@ fn render_entry(
         }
     };
     let dims: Vec<usize> = spec.shape.iter().map(|w| w.value.as_usize()).collect();
-    valid &= dims.len() <= 64 && spec.shape.iter().all(|w| w.form == Form::Plain);
+    // Shapes are usize: a dimension past it is refused on a 32-bit target
+    // (`as_usize` saturates, so the check looks at the written value).
+    valid &= dims.len() <= 64
+        && spec
+            .shape
+            .iter()
+            .all(|w| w.form == Form::Plain && usize::try_from(w.value.0).is_ok());
     // The span shape x dtype asks for; 0 where that does not compute.
     let size = match dtype.shape_byte_len(&dims) {
         Ok(n) => n,
@@ -1123,9 +1137,10 @@ impl OwnedTensor {
 /// use tensorsafe::arbitrary::{Arbitrary, ArbitraryTensors, Unstructured, WriterLayout};
 /// use tensorsafe::SafeTensors;
 ///
-/// let raw: Vec<u8> = (0..=255u8).rev().cycle().take(1024).collect();
+/// let raw: Vec<u8> = (1..=255u8).cycle().take(1024).collect();
 /// let mut u = Unstructured::new(&raw);
 /// let (tensors, layout) = (ArbitraryTensors::arbitrary(&mut u)?, WriterLayout::arbitrary(&mut u)?);
+/// assert!(!tensors.0.is_empty());
 /// let views: Vec<_> = tensors.0.iter().filter_map(|t| Some((&t.name, t.view().ok()?))).collect();
 /// if let Ok(writer) = layout.writer() {
 ///     let bytes = writer.to_vec(views.clone())?;
@@ -1335,6 +1350,9 @@ mod tests {
         };
         // Consistent, but past what can be rendered.
         assert!(!file.is_valid());
+        // And the library says why: 8 + N + (2^64 - 8) passes 2^64.
+        let err = crate::Header::parse(&file.to_bytes()).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Overflow, "{err}");
         let rendered = file.render();
         assert!(rendered.valid);
         assert_eq!(rendered.data_len, 8 * ((1 << 61) - 1));
