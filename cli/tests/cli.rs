@@ -470,6 +470,13 @@ fn verify_deny_nonfinite_makes_nan_and_inf_invalid() {
     );
     let out = run(&["verify", "--deny-nonfinite", s(&c64)]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+
+    // FP6 encodes no NaN or Inf: scanned, nothing to count, not an error.
+    let f6 = dir.path("f6.safetensors");
+    let view = TensorView::new(Dtype::F6_E2M3, &[4], &[0xff; 3]).unwrap();
+    std::fs::write(&f6, serialize([("q", view)], None).unwrap()).unwrap();
+    let out = run(&["verify", "--deny-nonfinite", s(&f6)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
 #[test]

@@ -109,6 +109,13 @@ impl Writer<'_> {
     ///
     /// Every shard is written and synced before any is put in place, so a
     /// failed write (a bad tensor, a full disk) leaves `dir` as it was.
+    /// The price: until the renames, the new checkpoint takes its full
+    /// size beside the old one, and each shard holds an open file (one per
+    /// shard, so a checkpoint of more shards than the process may open
+    /// files fails cleanly with "too many open files": raise the limit, or
+    /// write larger shards). Where the filesystem has no unnamed files
+    /// (macOS, Windows, some network filesystems), a process killed before
+    /// the renames leaves the hidden `.NAME.PID.N.tmp` files behind.
     /// A checkpoint already in `dir` is replaced: once the new index is
     /// written, the older checkpoint's shards that the new one did not
     /// overwrite are removed (those its index names, and named

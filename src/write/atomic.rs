@@ -592,6 +592,11 @@ impl AtomicFile {
     pub(crate) fn seal(&mut self) -> Result<()> {
         self.flush()
             .map_err(|e| Error::from(e).with_detail("writing"))?;
+        // Synced now, so that what is left for `commit` is naming the file:
+        // a disk that fails does so before any file of the set is in place.
+        let synced = self.out.get_ref().sync_all();
+        self.keep(synced)
+            .map_err(|e| Error::from(e).with_detail("syncing the new file"))?;
         // The same open file, behind a buffer of no size; the old handle
         // (its buffer now empty) is closed.
         let file = self.out.get_ref().try_clone()?;
@@ -660,10 +665,31 @@ fn resolve(path: &Path) -> io::Result<PathBuf> {
         .read(true)
         .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
         .open(path)?;
-    match fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())) {
-        Ok(found) => Ok(found),
-        // Without /proc, the C library's realpath.
-        Err(_) => fs::canonicalize(path),
+    // The path the kernel reports must still lead to the file it opened:
+    // not if the file was removed or replaced meanwhile (" (deleted)"), or
+    // if it lies in another mount namespace.
+    use std::os::unix::fs::MetadataExt;
+    let opened = file.metadata()?;
+    let same = |found: &Path| {
+        fs::metadata(found).is_ok_and(|m| (m.dev(), m.ino()) == (opened.dev(), opened.ino()))
+    };
+    let found = fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+        .ok()
+        .filter(|found| same(found));
+    match found {
+        Some(found) => Ok(found),
+        // Without /proc (or where it named another file), the C library's
+        // realpath, held to the same check.
+        None => {
+            let found = fs::canonicalize(path)?;
+            if same(&found) {
+                Ok(found)
+            } else {
+                Err(io::Error::other(
+                    "the file the link names changed while it was followed",
+                ))
+            }
+        }
     }
 }
 
