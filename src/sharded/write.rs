@@ -102,7 +102,8 @@ impl Writer<'_> {
     /// Splits `tensors` into shards of at most `max_shard_bytes` of tensor
     /// data (greedy, in the given order; a larger tensor gets a shard of its
     /// own) and writes them into `dir` as `model-0000k-of-0000n.safetensors`,
-    /// each atomically with this writer's options, then
+    /// all written and synced with this writer's options before any is
+    /// renamed into place, then
     /// `model.safetensors.index.json` last (sorted keys, 2-space indent), so
     /// whoever finds the index finds every shard complete. Returns the shard
     /// file names. No tensors, no shards: the index maps nothing.

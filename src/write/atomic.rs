@@ -8,7 +8,8 @@
 //! pages; the file being replaced is released by a short-lived background
 //! thread, so freeing its blocks is not part of the write; and the bytes go
 //! to an unnamed file (`O_TMPFILE`) that gets a name only once complete and
-//! synced, so a writer killed part-way leaves nothing behind.
+//! synced, so a writer killed while writing leaves nothing behind (one
+//! killed between naming the file and renaming it leaves the hidden name).
 
 use std::format;
 use std::prelude::rust_2021::*;
