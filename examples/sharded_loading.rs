@@ -44,7 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         layer.shape(),
         checkpoint.file_of("model.layers.7.weight").unwrap_or("?")
     );
-    // All at once, with the index checked against every shard header.
+    // The index checked against every shard's header, then every tensor read.
     let all = Checkpoint::open_all(&dir)?;
     let bytes: usize = all
         .names()

@@ -8,7 +8,9 @@
 #[macro_use]
 mod output;
 
+mod chunks;
 mod commands;
+mod lazy;
 mod progress;
 #[cfg(feature = "remote")]
 mod remote;
@@ -59,6 +61,14 @@ impl Failure {
         Failure {
             code: 1,
             lines: vec![format!("{}: {rule}: {why}", path.display())],
+        }
+    }
+
+    /// Several failures at once: every line, and the worst exit code.
+    pub fn all(failures: Vec<Failure>) -> Self {
+        Failure {
+            code: failures.iter().map(|f| f.code).max().unwrap_or(2),
+            lines: failures.into_iter().flat_map(|f| f.lines).collect(),
         }
     }
 
@@ -145,16 +155,29 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// List the tensors of a file or sharded checkpoint, with totals and metadata.
+    ///
+    /// Reads headers and the index only (8 + N bytes a file), whatever the
+    /// size of the model.
     Inspect {
         /// A .safetensors file, a *.index.json, or a directory holding either;
-        /// or the URL of a file or index in an object store (s3://, gs://,
-        /// az://, http(s)://), whose headers are read with ranged requests.
+        /// or the URL of a file or index in an object store (s3://, s3a://,
+        /// gs://, az://, adl://, azure://, abfs(s)://, http(s)://,
+        /// memory://), whose headers are read with ranged requests.
         path: PathBuf,
-        /// Print the header as one JSON object instead of a table.
-        #[arg(long)]
+        /// Print one JSON object, the same shape for a file and a
+        /// checkpoint: {"path": the file or index opened, "total_size": the
+        /// index's metadata.total_size (null if it has none; for a file,
+        /// its tensor bytes), "weight_map": {tensor: file} sorted by tensor,
+        /// "files": [{"file": name, "size": bytes, "header": the header as
+        /// stored, with "__metadata__"}] in the index's order}.
+        #[arg(long, verbatim_doc_comment)]
         json: bool,
     },
     /// Validate files fully; exit 0 if all are valid, 1 if any is not, 2 if one cannot be read.
+    ///
+    /// Without --data, reads headers and the index only (8 + N bytes a
+    /// file, and its length): tensor bytes cannot be invalid. --data reads
+    /// every tensor, a chunk at a time.
     ///
     /// With --deny-nonfinite, a NaN or Inf value in a float tensor makes its
     /// file invalid (exit 1), for checkpoints that must hold only finite
@@ -182,15 +205,22 @@ enum Command {
         #[arg(long, value_name = "N")]
         align: Option<u64>,
     },
-    /// Compare two files or checkpoints; exit 0 if equal within tolerance, 1 if not.
+    /// Compare two files or checkpoints; exit 0 if equal within tolerance, 1 if not, 2 if an input cannot be read or is invalid.
+    ///
+    /// Float values p (in A) and q (in B) are equal when
+    /// |p - q| <= atol + rtol * max(|p|, |q|): symmetric, so swapping A and
+    /// B gives the same answer (numpy's isclose scales by |q| only). NaN
+    /// equals NaN; an infinity equals only the same infinity. Tensors are
+    /// read a chunk at a time.
     Diff {
         a: PathBuf,
         b: PathBuf,
-        /// Absolute tolerance for float tensors.
-        #[arg(long, default_value_t = 0.0)]
+        /// Absolute tolerance for float tensors (finite, at least 0).
+        #[arg(long, default_value_t = 0.0, value_parser = commands::tolerance)]
         atol: f64,
-        /// Relative tolerance for float tensors.
-        #[arg(long, default_value_t = 0.0)]
+        /// Relative tolerance for float tensors (finite, at least 0), relative
+        /// to the larger magnitude of the two values.
+        #[arg(long, default_value_t = 0.0, value_parser = commands::tolerance)]
         rtol: f64,
     },
     /// Split a file into Hugging Face shards plus model.safetensors.index.json.
@@ -216,6 +246,9 @@ enum Command {
         reference: bool,
     },
     /// Per-tensor min, max, mean, std and NaN/Inf counts.
+    ///
+    /// Tensors are read a chunk at a time (with --tensor, only that one), so
+    /// memory does not grow with the model.
     Stats {
         path: PathBuf,
         /// Only this tensor.

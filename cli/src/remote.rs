@@ -5,14 +5,27 @@
 
 use std::path::{Path, PathBuf};
 
-use tensorsafe::remote::{store_from_url, RemoteCheckpoint};
-use tensorsafe::{Checkpoint, Header};
+use std::ops::Range;
 
-use crate::{progress, Failure};
+use tensorsafe::remote::{store_from_url, RemoteCheckpoint, RemoteFile};
+use tensorsafe::Header;
 
-/// Whether a PATH argument is a URL.
+use crate::chunks::ReadChunk;
+use crate::commands::Listing;
+use crate::Failure;
+
+/// The URL schemes a PATH argument may start with (`SCHEME://`) to name an
+/// object in a store; anything else is a local path.
+pub const SCHEMES: &[&str] = &[
+    "s3", "s3a", "gs", "az", "adl", "azure", "abfs", "abfss", "http", "https", "memory",
+];
+
+/// Whether a PATH argument is a URL: it starts with a known scheme and
+/// `://` (a local file may have `://` in its name).
 pub fn is_url(path: &Path) -> bool {
-    path.to_str().is_some_and(|s| s.contains("://"))
+    path.to_str()
+        .and_then(|s| s.split_once("://"))
+        .is_some_and(|(scheme, _)| SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()))
 }
 
 /// A checkpoint (or single file) in a store, every header validated.
@@ -63,16 +76,73 @@ impl Remote {
             .collect()
     }
 
-    /// Fetches every shard into memory (for `verify --data`).
-    pub fn load(&self) -> Result<Checkpoint, Failure> {
-        let bar = progress::bytes(0, "fetching");
-        let loaded = self.runtime.block_on(self.checkpoint.load(|done, total| {
-            bar.set_length(total);
-            bar.set_position(done);
-        }));
-        bar.finish_and_clear();
-        loaded.map_err(|e| failure(&self.base, Path::new(&self.url), &e))
+    /// What `inspect` shows: every shard's header, the index's map.
+    pub fn listing(&self) -> Listing<'_> {
+        let files = self.checkpoint.files();
+        Listing {
+            path: self.url.clone(),
+            total_size: self.checkpoint.total_size(),
+            weight_map: self
+                .checkpoint
+                .entries()
+                .map(|e| (e.name(), file_name(e.file())))
+                .collect(),
+            files: files
+                .iter()
+                .map(|f| {
+                    (
+                        file_name(f),
+                        format!("{}{}", self.base, f.location()),
+                        f.header(),
+                    )
+                })
+                .collect(),
+        }
     }
+
+    /// Shard `i` (in the order of [`Remote::headers`]), read a chunk at a
+    /// time.
+    pub fn reader(&self, i: usize) -> RemoteReader<'_> {
+        RemoteReader {
+            remote: self,
+            file: self.checkpoint.files().get(i),
+            buf: Vec::new(),
+        }
+    }
+}
+
+/// One object of a remote checkpoint, read a chunk at a time (each chunk
+/// one positioned read, which the library splits into parallel requests).
+pub struct RemoteReader<'r> {
+    remote: &'r Remote,
+    file: Option<&'r RemoteFile>,
+    buf: Vec<u8>,
+}
+
+impl ReadChunk for RemoteReader<'_> {
+    fn chunk(&self) -> u64 {
+        16 << 20
+    }
+
+    fn read(&mut self, range: Range<u64>) -> Result<&[u8], Failure> {
+        let remote = self.remote;
+        let Some(file) = self.file else {
+            return Err(Failure::usage(format!("{}: no such shard", remote.url)));
+        };
+        // `chunks::ranges` cuts ranges of at most `chunk()` bytes.
+        let len = (range.end - range.start).min(self.chunk());
+        self.buf.resize(len as usize, 0);
+        remote
+            .runtime
+            .block_on(file.read_at(range.start, &mut self.buf))
+            .map_err(|e| failure(&remote.base, Path::new(&remote.url), &e))?;
+        Ok(&self.buf)
+    }
+}
+
+/// The object's file name (the last part of its location).
+fn file_name(file: &RemoteFile) -> &str {
+    file.location().filename().unwrap_or_default()
 }
 
 /// A library error on a remote object: the line starts with the URL of

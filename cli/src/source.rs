@@ -1,95 +1,108 @@
 //! What a PATH argument names: one `.safetensors` file, or a sharded
 //! checkpoint (an `*.index.json` beside its shards, or a directory).
+//!
+//! Opening one reads headers and the index only: 8 + N bytes of each file,
+//! and its length. Tensor bytes are read later, a chunk at a time
+//! ([`crate::chunks`]), so no command needs memory in proportion to the
+//! model.
 
+use std::collections::HashMap;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use tensorsafe::{Checkpoint, LoadOptions, Metadata, SafeTensorsFile, TensorView};
+use tensorsafe::{Checkpoint, Header, Metadata, TensorInfo};
 
-use crate::{progress, Failure};
+use crate::Failure;
 
-/// An opened file or sharded checkpoint, with every file validated.
+/// An opened file or sharded checkpoint: its index and every header
+/// validated, every file's length checked against its header.
 pub enum Source {
-    File {
-        path: PathBuf,
-        file: SafeTensorsFile,
-    },
+    File { path: PathBuf, header: Header },
     Sharded(Checkpoint),
 }
 
-/// Opens one safetensors file with full validation.
-pub fn open_file(path: &Path) -> Result<SafeTensorsFile, Failure> {
-    SafeTensorsFile::open(path).map_err(|e| Failure::from_error(path, &e))
+/// One file of a source: where it is and its header.
+pub struct Shard<'s> {
+    pub path: PathBuf,
+    pub header: &'s Header,
+}
+
+/// The header of the file at `path` (8 + N bytes read), checked against
+/// the file's length. No tensor byte is read.
+pub fn read_header(path: &Path) -> Result<Header, Failure> {
+    let read = || -> tensorsafe::Result<Header> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        let header = Header::read_from(&file)?;
+        header.check_file_len(len)?;
+        Ok(header)
+    };
+    read().map_err(|e| Failure::from_error(path, &e))
 }
 
 /// Whether PATH names a sharded checkpoint: an index file, or a directory
 /// that is not a single `.safetensors` file's home.
-fn is_sharded(path: &Path) -> bool {
+pub fn is_sharded(path: &Path) -> bool {
     if path.is_dir() {
-        let single = std::fs::read_dir(path)
-            .map(|entries| {
-                let names: Vec<String> = entries
-                    .flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect();
-                !names.iter().any(|n| n.ends_with(".index.json"))
-                    && names.iter().filter(|n| n.ends_with(".safetensors")).count() == 1
-            })
-            .unwrap_or(false);
-        return !single;
+        return single_file(path).is_none();
     }
     path.file_name()
         .and_then(|n| n.to_str())
         .is_some_and(|n| n.ends_with(".json"))
 }
 
-/// The single `.safetensors` file in a directory.
-fn single_file(path: &Path) -> PathBuf {
-    if !path.is_dir() {
-        return path.to_owned();
-    }
-    std::fs::read_dir(path)
-        .into_iter()
-        .flatten()
+/// The one `.safetensors` file of a directory that holds no index.
+fn single_file(dir: &Path) -> Option<PathBuf> {
+    let names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
         .flatten()
         .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "safetensors"))
-        .unwrap_or_else(|| path.to_owned())
+        .collect();
+    let named = |suffix: &str| {
+        names
+            .iter()
+            .filter(|p| p.to_str().is_some_and(|n| n.ends_with(suffix)))
+            .collect::<Vec<_>>()
+    };
+    match (
+        named(".index.json").as_slice(),
+        named(".safetensors").as_slice(),
+    ) {
+        ([], [one]) => Some((*one).clone()),
+        _ => None,
+    }
 }
 
 impl Source {
-    /// Opens PATH and every file it names.
+    /// Opens PATH: the file's header, or the index and every shard's
+    /// header. Every shard that cannot be read or is invalid is reported,
+    /// one line each, not only the first.
     pub fn open(path: &Path) -> Result<Source, Failure> {
         if !is_sharded(path) {
-            let path = single_file(path);
-            let file = open_file(&path)?;
-            return Ok(Source::File { path, file });
+            let path = if path.is_dir() {
+                single_file(path).unwrap_or_else(|| path.to_owned())
+            } else {
+                path.to_owned()
+            };
+            let header = read_header(&path)?;
+            return Ok(Source::File { path, header });
         }
-        // Every shard at once, threads sharing the reads across files; the
-        // headers are checked against the index before any data is read.
-        let bar = progress::bytes(0, "loading");
-        let checkpoint = Checkpoint::load(path, &LoadOptions::default(), |done, total| {
-            bar.set_length(total);
-            bar.set_position(done);
-        })
-        .map_err(|e| Failure::from_error(path, &e))?;
-        bar.finish_and_clear();
+        let checkpoint = Checkpoint::open(path).map_err(|e| Failure::from_error(path, &e))?;
+        let failures: Vec<Failure> = (0..checkpoint.files().len())
+            .filter_map(|i| checkpoint.shard_header(i).err())
+            .map(|e| Failure::from_error(checkpoint.index_path(), &e))
+            .collect();
+        if !failures.is_empty() {
+            return Err(Failure::all(failures));
+        }
         Ok(Source::Sharded(checkpoint))
     }
 
-    /// Every file: its path and contents, in order.
-    pub fn files(&self) -> Vec<(PathBuf, &SafeTensorsFile)> {
+    /// The file, or the checkpoint's index.
+    pub fn path(&self) -> &Path {
         match self {
-            Source::File { path, file } => vec![(path.clone(), file)],
-            Source::Sharded(c) => {
-                let dir = c
-                    .index_path()
-                    .parent()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_default();
-                (0..c.files().len())
-                    .filter_map(|i| Some((dir.join(c.files().get(i)?), c.shard(i).ok()?)))
-                    .collect()
-            }
+            Source::File { path, .. } => path,
+            Source::Sharded(c) => c.index_path(),
         }
     }
 
@@ -98,35 +111,36 @@ impl Source {
         matches!(self, Source::Sharded(_))
     }
 
-    /// Every tensor, file by file, in data-offset order.
-    pub fn tensors(&self) -> Vec<(&str, TensorView<'_>)> {
-        let mut out = Vec::new();
-        for (_, file) in self.files() {
-            // Names borrowed from the file's header (they outlive the
-            // reader), views from the reader: both in data-offset order.
-            let views = file
-                .tensors()
-                .iter()
-                .map(|(_, view)| view)
-                .collect::<Vec<_>>();
-            out.extend(file.header().names().zip(views));
-        }
-        out
-    }
-
-    /// The tensor called `name`, in whichever file holds it.
-    pub fn get(&self, name: &str) -> Option<TensorView<'_>> {
+    /// Every file, in the index's order.
+    pub fn shards(&self) -> Result<Vec<Shard<'_>>, Failure> {
         match self {
-            Source::File { file, .. } => file.tensors().tensor(name).ok(),
-            Source::Sharded(c) => c.tensor(name).ok(),
+            Source::File { path, header } => Ok(vec![Shard {
+                path: path.clone(),
+                header,
+            }]),
+            Source::Sharded(c) => (0..c.files().len())
+                .map(|i| {
+                    let header = c
+                        .shard_header(i)
+                        .map_err(|e| Failure::from_error(c.index_path(), &e))?;
+                    let path = c.shard_path(i).unwrap_or_default();
+                    Ok(Shard { path, header })
+                })
+                .collect(),
         }
     }
 
     /// The metadata of the (first) file.
-    pub fn metadata(&self) -> Option<&Metadata> {
-        match self {
-            Source::File { file, .. } => file.header().metadata(),
-            Source::Sharded(c) => c.shard(0).ok().and_then(|f| f.header().metadata()),
-        }
+    pub fn metadata(&self) -> Result<Option<&Metadata>, Failure> {
+        Ok(self.shards()?.first().and_then(|s| s.header.metadata()))
     }
+}
+
+/// Every tensor of `shards`, by name: the shard it is in and its entry.
+pub fn by_name<'s>(shards: &'s [Shard<'s>]) -> HashMap<&'s str, (usize, TensorInfo<'s>)> {
+    shards
+        .iter()
+        .enumerate()
+        .flat_map(|(i, s)| s.header.iter().map(move |t| (t.name(), (i, t))))
+        .collect()
 }

@@ -122,8 +122,23 @@ fn verify_names_file_rule_and_tensor_for_every_broken_file() {
     assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
 }
 
+/// The header a file stores, as JSON.
+fn stored_header(path: &Path) -> serde_json::Value {
+    let bytes = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    serde_json::from_slice(&bytes[8..8 + n]).unwrap()
+}
+
+/// `inspect --json PATH`, parsed.
+fn inspect_json(path: &Path) -> serde_json::Value {
+    let out = run(&["inspect", "--json", s(path)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
-fn inspect_json_is_the_files_own_header() {
+fn inspect_json_has_one_shape_for_a_file_and_a_checkpoint() {
+    let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     for name in [
         "gpt2_tiny.safetensors",
         "names.safetensors",
@@ -131,13 +146,56 @@ fn inspect_json_is_the_files_own_header() {
         "empty.safetensors",
     ] {
         let path = golden(name);
-        let out = run(&["inspect", "--json", s(&path)]);
-        assert_eq!(out.status.code(), Some(0));
-        let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let printed = inspect_json(&path);
+        assert_eq!(
+            keys(&printed),
+            ["path", "total_size", "weight_map", "files"]
+        );
+        assert_eq!(printed["path"], s(&path), "{name}");
+        let files = printed["files"].as_array().unwrap();
+        assert_eq!(files.len(), 1, "{name}");
+        assert_eq!(files[0]["file"], name);
+        assert_eq!(files[0]["size"], std::fs::metadata(&path).unwrap().len());
+        assert_eq!(files[0]["header"], stored_header(&path), "{name}");
+        let st = SafeTensors::deserialize(&std::fs::read(&path).unwrap())
+            .unwrap()
+            .len();
+        let map = printed["weight_map"].as_object().unwrap();
+        assert_eq!(map.len(), st, "{name}");
+        assert!(map.values().all(|f| f == name), "{name}");
+        assert!(map.keys().is_sorted(), "{name}");
         let bytes = std::fs::read(&path).unwrap();
-        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-        let stored: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
-        assert_eq!(printed, stored, "{name}");
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap());
+        assert_eq!(printed["total_size"], bytes.len() as u64 - 8 - n, "{name}");
+    }
+    // A checkpoint: the index's map and total, every shard's header.
+    let dir = TempDir::new("inspect-json");
+    let shards = dir.path("shards");
+    let out = run(&[
+        "shard",
+        "--max-shard-size",
+        "600B",
+        s(&golden("gpt2_tiny.safetensors")),
+        s(&shards),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let index_path = shards.join("model.safetensors.index.json");
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
+    let printed = inspect_json(&shards);
+    assert_eq!(
+        keys(&printed),
+        ["path", "total_size", "weight_map", "files"]
+    );
+    assert_eq!(printed["path"], s(&index_path));
+    assert_eq!(printed["total_size"], index["metadata"]["total_size"]);
+    assert_eq!(printed["weight_map"], index["weight_map"]);
+    let files = printed["files"].as_array().unwrap();
+    assert!(files.len() > 1, "{printed}");
+    for file in files {
+        let path = shards.join(file["file"].as_str().unwrap());
+        assert_eq!(file["header"], stored_header(&path));
+        assert_eq!(file["size"], std::fs::metadata(&path).unwrap().len());
     }
     let out = run(&["inspect", s(&golden("gpt2_tiny.safetensors"))]);
     let stdout = text(&out.stdout);

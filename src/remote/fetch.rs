@@ -162,12 +162,12 @@ async fn fetch_one(
     } = request;
     let first = targets.first().map_or("", |t| t.tensor);
     // The object changed, or the store answered wrongly.
-    let changed = |detail: String| changed(object.location, detail).with_tensor(first);
+    let changed = |detail: String| named(changed(object.location, detail), first);
     let result = object
         .store
         .get_opts(object.location, get_options(object, range.clone()))
         .await
-        .map_err(|e| store_error(e, object.location).with_tensor(first))?;
+        .map_err(|e| named(store_error(e, object.location), first))?;
     if result.meta.size != object.size {
         return Err(changed(format!(
             "the object has {} bytes now, {} when its header was read",
@@ -186,7 +186,7 @@ async fn fetch_one(
     while let Some(chunk) = body
         .try_next()
         .await
-        .map_err(|e| store_error(e, object.location).with_tensor(first))?
+        .map_err(|e| named(store_error(e, object.location), first))?
     {
         let end = pos
             .checked_add(chunk.len() as u64)
@@ -224,16 +224,25 @@ async fn fetch_one(
             .map_or(first, |t| t.tensor);
         // Name the tensor whose bytes stopped short (`with_tensor` replaces
         // the first one's name).
-        return Err(changed(format!(
+        let short_read = changed(format!(
             "the store sent {} of the {} bytes asked for at {}",
             pos - range.start,
             range.end - range.start,
             range.start
         ))
-        .with_tensor(short)
-        .at(pos));
+        .at(pos);
+        return Err(named(short_read, short));
     }
     Ok(())
+}
+
+/// `e`, naming `tensor` (a read of raw bytes names none).
+fn named(e: Error, tensor: &str) -> Error {
+    if tensor.is_empty() {
+        e
+    } else {
+        e.with_tensor(tensor)
+    }
 }
 
 /// A ranged GET pinned to the object the header read saw: its ETag (a

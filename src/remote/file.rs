@@ -172,6 +172,33 @@ impl RemoteFile {
         self.fetch(vec![target], &|_, _| {}).await
     }
 
+    /// Fetches bytes `at..at + buf.len()` of the object into `buf`, from
+    /// the object the header was read from (same size and ETag), as every
+    /// read here is: a positioned read, for callers that walk a large
+    /// tensor a piece at a time. A range past the object's end is
+    /// [`ErrorKind::DataOutOfBounds`].
+    pub async fn read_at(&self, at: u64, buf: &mut [u8]) -> Result<()> {
+        let fits = at
+            .checked_add(buf.len() as u64)
+            .is_some_and(|end| end <= self.size);
+        if !fits {
+            return Err(Error::new(ErrorKind::DataOutOfBounds)
+                .with_detail(format!(
+                    "{} bytes at byte {at} of an object of {} bytes",
+                    buf.len(),
+                    self.size
+                ))
+                .in_object(&self.location));
+        }
+        let target = Target {
+            object: 0,
+            at,
+            buf,
+            tensor: "",
+        };
+        self.fetch(vec![target], &|_, _| {}).await
+    }
+
     /// Fetches tensor `name` into memory of its own.
     pub async fn tensor(&self, name: &str) -> Result<OwnedTensor> {
         let info = self.info(name)?;

@@ -39,7 +39,7 @@ enum Load {
 ///
 /// let checkpoint = Checkpoint::open(&dir)?;   // reads only the index
 /// assert_eq!(checkpoint.tensor("b")?.data()[0], 2); // opens the second shard
-/// checkpoint.verify()?;                       // every shard against the index
+/// checkpoint.verify()?;                       // every shard's header against the index
 /// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -48,6 +48,8 @@ pub struct Checkpoint {
     dir: PathBuf,
     index: Index,
     shards: Vec<OnceLock<SafeTensorsFile>>,
+    /// Shard headers read on their own ([`Checkpoint::shard_header`]).
+    headers: Vec<OnceLock<Header>>,
     load: Load,
     /// How shards are read and their headers parsed.
     options: LoadOptions,
@@ -120,8 +122,9 @@ impl Checkpoint {
         Self::open_as(path.as_ref(), Load::Map, options)
     }
 
-    /// Opens the index and every shard at once, and checks them against each
-    /// other ([`Checkpoint::verify`]).
+    /// Opens the index and checks every shard's header against it
+    /// ([`Checkpoint::verify`]); shards are read when first needed, as
+    /// for [`Checkpoint::open`].
     pub fn open_all(path: impl AsRef<Path>) -> Result<Self> {
         let checkpoint = Self::open(path)?;
         checkpoint.verify()?;
@@ -249,11 +252,13 @@ impl Checkpoint {
             .parent()
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         let shards = index.files.iter().map(|_| OnceLock::new()).collect();
+        let headers = index.files.iter().map(|_| OnceLock::new()).collect();
         Ok(Checkpoint {
             index_path,
             dir,
             index,
             shards,
+            headers,
             load,
             options,
         })
@@ -268,6 +273,7 @@ impl Checkpoint {
         Checkpoint {
             index_path,
             dir: PathBuf::new(),
+            headers: shards.iter().map(|_| OnceLock::new()).collect(),
             index,
             shards: shards.into_iter().map(OnceLock::from).collect(),
             load: Load::Loaded,
@@ -314,8 +320,7 @@ impl Checkpoint {
     /// validated on first use. Errors name the shard's path.
     pub fn shard(&self, i: usize) -> Result<&SafeTensorsFile> {
         let (Some(slot), Some(file)) = (self.shards.get(i), self.index.files.get(i)) else {
-            return Err(Error::new(ErrorKind::InvalidSlice)
-                .with_detail(format!("shard {i} of {}", self.index.files.len())));
+            return Err(self.no_shard(i));
         };
         if let Some(opened) = slot.get() {
             return Ok(opened);
@@ -328,11 +333,7 @@ impl Checkpoint {
             // checkpoint lives.
             Load::Map => unsafe { SafeTensorsFile::mmap_with(&path, &self.options.parse)? },
             // Every shard of a loaded checkpoint was filled when it was made.
-            Load::Loaded => {
-                return Err(
-                    Error::new(ErrorKind::Io).with_detail(format!("shard {file} was not loaded"))
-                )
-            }
+            Load::Loaded => return Err(not_loaded(file)),
         };
         // Another thread may have won the race; either copy is the same file.
         Ok(slot.get_or_init(|| opened))
@@ -359,14 +360,63 @@ impl Checkpoint {
         })
     }
 
-    /// Opens every shard and checks the index against their headers: no
-    /// tensor in two shards, every mapped tensor where the index says, no
-    /// tensor the index does not map, the right `total_size`, and no
-    /// `*-NNNNN-of-NNNNN.safetensors` file in the directory the index does
-    /// not name. The first problem is the error.
+    /// Shard `i`'s header: read (8 + N bytes) and checked against the
+    /// file's length on first use, without reading any tensor byte (or
+    /// taken from the shard, if it is open already). Errors name the
+    /// shard's path.
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("tensorsafe-ckpt-header-{}", std::process::id()));
+    /// use tensorsafe::{Checkpoint, Dtype, TensorView, Writer};
+    /// let (a, b) = ([1u8; 600], [2u8; 600]);
+    /// let tensors = [("a", TensorView::new(Dtype::U8, &[600], &a)?), ("b", TensorView::new(Dtype::U8, &[600], &b)?)];
+    /// Writer::new().sharded(tensors, &dir, 1000)?;
+    ///
+    /// let checkpoint = Checkpoint::open(&dir)?;
+    /// let header = checkpoint.shard_header(1)?; // 8 + N bytes of the second shard
+    /// assert_eq!(header.get("b").map(|t| t.byte_len()), Some(600));
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn shard_header(&self, i: usize) -> Result<&Header> {
+        if let Some(open) = self.shards.get(i).and_then(OnceLock::get) {
+            return Ok(open.header());
+        }
+        let (Some(slot), Some(file)) = (self.headers.get(i), self.index.files.get(i)) else {
+            return Err(self.no_shard(i));
+        };
+        if let Some(header) = slot.get() {
+            return Ok(header);
+        }
+        if matches!(self.load, Load::Loaded) {
+            return Err(not_loaded(file));
+        }
+        let header = Opened::new(&self.dir.join(file), &self.options)?.header;
+        Ok(slot.get_or_init(|| header))
+    }
+
+    /// The path of shard `i` (a position in [`Checkpoint::files`]): the
+    /// index's directory joined with the shard's file name.
+    pub fn shard_path(&self, i: usize) -> Option<PathBuf> {
+        self.index.files.get(i).map(|file| self.dir.join(file))
+    }
+
+    /// A shard position past the last shard.
+    fn no_shard(&self, i: usize) -> Error {
+        Error::new(ErrorKind::InvalidSlice)
+            .with_detail(format!("shard {i} of {}", self.index.files.len()))
+    }
+
+    /// Reads every shard's header (no tensor byte) and checks the index
+    /// against them: no tensor in two shards, every mapped tensor where the
+    /// index says, no tensor the index does not map, the right
+    /// `total_size`, every shard exactly as long as its header requires,
+    /// and no `*-NNNNN-of-NNNNN.safetensors` file in the directory the
+    /// index does not name. The first problem is the error. Tensor bytes
+    /// are never invalid, so this is everything there is to check.
     pub fn verify(&self) -> Result<()> {
         let headers = (0..self.index.files.len())
-            .map(|i| Ok(self.shard(i)?.header()))
+            .map(|i| self.shard_header(i))
             .collect::<Result<Vec<_>>>()?;
         self.check_headers(headers)
     }
@@ -398,6 +448,11 @@ impl Checkpoint {
         }
         Ok(())
     }
+}
+
+/// A shard of a loaded checkpoint that was not filled.
+fn not_loaded(file: &str) -> Error {
+    Error::new(ErrorKind::Io).with_detail(format!("shard {file} was not loaded"))
 }
 
 /// The index at `path`. Every problem with the index's content is

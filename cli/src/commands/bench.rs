@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use tensorsafe::{LoadOptions, SafeTensorsFile};
 
-use crate::source::open_file;
 use crate::{progress, Failure};
 
 /// Folds every byte, so each page is really read.
@@ -91,11 +90,40 @@ fn load_into_arena(path: &Path, arena: &mut [u8]) -> Result<(), Failure> {
     .map_err(|e| Failure::from_error(path, &e))
 }
 
+/// The reference crate's parse, walk and copy of the same mapped bytes.
+fn time_reference(
+    path: &Path,
+    bytes: &[u8],
+    [open, walk, copy]: [&mut Step; 3],
+) -> Result<u64, Failure> {
+    let st = open
+        .time(|| safetensors::SafeTensors::deserialize(bytes))
+        .map_err(|e| Failure::invalid(path, "Reference", &e.to_string()))?;
+    let mut checksum = walk.time(|| {
+        st.iter()
+            .fold(0u64, |acc, (_, v)| acc.wrapping_add(touch(v.data())))
+    });
+    let owned: Vec<Vec<u8>> = copy.time(|| st.iter().map(|(_, v)| v.data().to_vec()).collect());
+    checksum = checksum.wrapping_add(owned.len() as u64);
+    Ok(checksum)
+}
+
+/// Reads `path` into memory, as `SafeTensorsFile::open` does.
+fn open_file(path: &Path) -> Result<SafeTensorsFile, Failure> {
+    SafeTensorsFile::open(path).map_err(|e| Failure::from_error(path, &e))
+}
+
 /// Maps `path`; the bench reads files nothing else is writing.
 fn map(path: &Path) -> Result<SafeTensorsFile, Failure> {
     // SAFETY: `tensorsafe bench` documents that the file must not be modified
     // while it runs; it only reads the map.
     unsafe { SafeTensorsFile::mmap(path) }.map_err(|e| Failure::from_error(path, &e))
+}
+
+/// A buffer of `len` bytes with every page touched, so that the step
+/// timed with it does not also time the first touch of fresh memory.
+fn touched(len: usize) -> Vec<u8> {
+    vec![1u8; len]
 }
 
 pub fn bench(path: &Path, runs: usize, reference: bool) -> Result<u8, Failure> {
@@ -114,19 +142,24 @@ pub fn bench(path: &Path, runs: usize, reference: bool) -> Result<u8, Failure> {
     let mut ref_open = Step::new("reference: parse (same map)", 0);
     let mut ref_walk = Step::new("reference: zero-copy walk", data_len);
     let mut ref_copy = Step::new("reference: copy to owned memory", data_len);
-    let mut target = vec![0u8; usize::try_from(data_len).unwrap_or(0)];
-    let mut arena = vec![1u8; target.len()];
+    let arena_len = usize::try_from(data_len)
+        .map_err(|_| Failure::usage(format!("{}: too large for this machine", path.display())))?;
     let bar = progress::bytes(runs as u64, "benchmarking");
     let mut checksum = 0u64;
+    // Each step allocates what it measures and frees it before the next,
+    // so the peak is one copy of the data beside the (mapped) file.
     for _ in 0..runs {
         let owned =
             read.time(|| -> Result<u64, Failure> { Ok(touch_pages(open_file(path)?.as_bytes())) })?;
         checksum = checksum.wrapping_add(owned);
+        let mut arena = touched(arena_len);
         into.time(|| load_into_arena(path, &mut arena))?;
+        drop(arena);
         let bytes = std_read
             .time(|| std::fs::read(path))
             .map_err(|e| Failure::unreadable(path, &e.to_string()))?;
         checksum = checksum.wrapping_add(bytes.len() as u64);
+        drop(bytes);
         let file = open.time(|| map(path))?;
         checksum = checksum.wrapping_add(walk.time(|| {
             file.tensors()
@@ -140,22 +173,18 @@ pub fn bench(path: &Path, runs: usize, reference: bool) -> Result<u8, Failure> {
                 .collect()
         });
         checksum = checksum.wrapping_add(owned.len() as u64);
+        drop(owned);
         let start = usize::try_from(file.header().data_start()).unwrap_or(0);
         let source = file.as_bytes().get(start..).unwrap_or_default();
-        let len = target.len();
-        memcpy.time(|| target.copy_from_slice(source.get(..len).unwrap_or_default()));
+        let mut target = touched(arena_len);
+        memcpy.time(|| target.copy_from_slice(source.get(..arena_len).unwrap_or_default()));
+        drop(target);
         if reference {
-            let file_bytes = file.as_bytes();
-            let st = ref_open
-                .time(|| safetensors::SafeTensors::deserialize(file_bytes))
-                .map_err(|e| Failure::invalid(path, "Reference", &e.to_string()))?;
-            checksum = checksum.wrapping_add(ref_walk.time(|| {
-                st.iter()
-                    .fold(0u64, |acc, (_, v)| acc.wrapping_add(touch(v.data())))
-            }));
-            let owned: Vec<Vec<u8>> =
-                ref_copy.time(|| st.iter().map(|(_, v)| v.data().to_vec()).collect());
-            checksum = checksum.wrapping_add(owned.len() as u64);
+            checksum = checksum.wrapping_add(time_reference(
+                path,
+                file.as_bytes(),
+                [&mut ref_open, &mut ref_walk, &mut ref_copy],
+            )?);
         }
         bar.inc(1);
     }

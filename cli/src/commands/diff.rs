@@ -1,91 +1,185 @@
-//! `tensorsafe diff`: what differs between two files or checkpoints.
+//! `tensorsafe diff`: what differs between two files or checkpoints, read
+//! a chunk at a time from both.
 
 use std::path::Path;
 
-use super::values;
-use crate::source::Source;
+use tensorsafe::TensorInfo;
+
+use crate::chunks::{self, ReadChunk, Reader};
+use crate::source::{by_name, Shard, Source};
 use crate::Failure;
 
+/// `--atol` and `--rtol`: a finite, non-negative number.
+pub fn tolerance(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(t) if t.is_finite() && t >= 0.0 => Ok(t),
+        _ => Err(format!("{text:?} is not a finite, non-negative number")),
+    }
+}
+
+/// Whether `p` and `q` are equal within `atol + rtol * max(|p|, |q|)`:
+/// symmetric, so A and B may be swapped. NaN equals NaN; an infinity
+/// equals only itself, whatever the tolerance.
+fn close(p: f64, q: f64, atol: f64, rtol: f64) -> bool {
+    if p == q || (p.is_nan() && q.is_nan()) {
+        return true;
+    }
+    if !p.is_finite() || !q.is_finite() {
+        return false;
+    }
+    (p - q).abs() <= atol + rtol * p.abs().max(q.abs())
+}
+
+/// How two float tensors of the same shape differ: counts, and the
+/// largest absolute and relative differences (infinite where a value is
+/// NaN or infinite on one side only).
+#[derive(Default)]
+struct Closeness {
+    outside: u64,
+    max_abs: f64,
+    max_rel: f64,
+}
+
+impl Closeness {
+    fn add(&mut self, xs: &[f64], ys: &[f64], atol: f64, rtol: f64) {
+        for (&p, &q) in xs.iter().zip(ys) {
+            if p == q || (p.is_nan() && q.is_nan()) {
+                continue;
+            }
+            let abs = (p - q).abs();
+            let (abs, rel) = if abs.is_finite() {
+                (abs, abs / p.abs().max(q.abs()))
+            } else {
+                (f64::INFINITY, f64::INFINITY)
+            };
+            self.max_abs = self.max_abs.max(abs);
+            self.max_rel = self.max_rel.max(rel);
+            if !close(p, q, atol, rtol) {
+                self.outside += 1;
+            }
+        }
+    }
+}
+
+/// What one tensor pair's comparison found.
+enum Found {
+    Equal,
+    Within(Closeness),
+    Beyond(Closeness),
+    Bytes { differ: u64, of: u64 },
+}
+
+/// Compares two tensors of the same dtype and shape, chunk by chunk;
+/// values are decoded only where bytes differ.
+fn compare(
+    (x, xr, xs): (&TensorInfo<'_>, &mut Reader, &Shard<'_>),
+    (y, yr, ys): (&TensorInfo<'_>, &mut Reader, &Shard<'_>),
+    tolerance: (f64, f64),
+) -> Result<Found, Failure> {
+    let dtype = x.dtype();
+    let float = dtype.is_float();
+    let (mut closeness, mut differ, mut decoded) = (Closeness::default(), 0u64, true);
+    let pairs = chunks::ranges(xs.header, x, chunks::CHUNK_BYTES).zip(chunks::ranges(
+        ys.header,
+        y,
+        chunks::CHUNK_BYTES,
+    ));
+    for (a, b) in pairs {
+        let (left, right) = (xr.read(a)?, yr.read(b)?);
+        if left == right {
+            continue;
+        }
+        differ += left.iter().zip(right).filter(|(p, q)| p != q).count() as u64;
+        match (
+            float,
+            chunks::values(dtype, left),
+            chunks::values(dtype, right),
+        ) {
+            (true, Some(p), Some(q)) => closeness.add(&p, &q, tolerance.0, tolerance.1),
+            _ => decoded = false,
+        }
+    }
+    Ok(match (differ, decoded) {
+        (0, _) => Found::Equal,
+        (_, true) if closeness.outside == 0 => Found::Within(closeness),
+        (_, true) => Found::Beyond(closeness),
+        (_, false) => Found::Bytes {
+            differ,
+            of: x.byte_len(),
+        },
+    })
+}
+
 pub fn diff(a: &Path, b: &Path, atol: f64, rtol: f64) -> Result<u8, Failure> {
+    // Any trouble with an input is exit code 2; 1 says only "different".
+    compare_sources(a, b, (atol, rtol)).map_err(|f| Failure { code: 2, ..f })
+}
+
+fn compare_sources(a: &Path, b: &Path, tolerance: (f64, f64)) -> Result<u8, Failure> {
     let (left, right) = (Source::open(a)?, Source::open(b)?);
+    let (left_shards, right_shards) = (left.shards()?, right.shards()?);
+    let (in_left, in_right) = (by_name(&left_shards), by_name(&right_shards));
     let mut differences = 0usize;
     let mut report = |line: String| {
         differences += 1;
         outln!("{line}");
     };
-    for (name, _) in &left.tensors() {
-        if right.get(name).is_none() {
-            report(format!("only in A: {name}"));
-        }
-    }
-    for (name, _) in &right.tensors() {
-        if left.get(name).is_none() {
-            report(format!("only in B: {name}"));
-        }
-    }
-    for (name, x) in left.tensors() {
-        let Some(y) = right.get(name) else { continue };
-        if x.dtype() != y.dtype() || x.shape() != y.shape() {
-            report(format!(
-                "{name}: {} {:?} vs {} {:?}",
-                x.dtype(),
-                x.shape(),
-                y.dtype(),
-                y.shape()
-            ));
-            continue;
-        }
-        if x.data() == y.data() {
-            continue;
-        }
-        match (values(&x).filter(|_| x.dtype().is_float()), values(&y)) {
-            (Some(xs), Some(ys)) => {
-                let (mut max_abs, mut max_rel, mut outside) = (0f64, 0f64, 0usize);
-                for (&p, &q) in xs.iter().zip(&ys) {
-                    if (p.is_nan() && q.is_nan()) || p == q {
-                        continue;
-                    }
-                    let abs = (p - q).abs();
-                    let rel = if q != 0.0 {
-                        abs / q.abs()
-                    } else {
-                        f64::INFINITY
-                    };
-                    max_abs = max_abs.max(if abs.is_nan() { f64::INFINITY } else { abs });
-                    max_rel = max_rel.max(if rel.is_nan() { f64::INFINITY } else { rel });
-                    if abs.is_nan() || abs > atol + rtol * q.abs() {
-                        outside += 1;
-                    }
-                }
-                if outside > 0 {
-                    report(format!(
-                        "{name}: {outside} of {} values differ beyond tolerance (max abs {max_abs:e}, max rel {max_rel:e})",
-                        xs.len()
-                    ));
-                } else {
-                    outln!("{name}: within tolerance (max abs {max_abs:e}, max rel {max_rel:e})");
-                }
+    for (side, shards, other) in [
+        ("A", &left_shards, &in_right),
+        ("B", &right_shards, &in_left),
+    ] {
+        for name in shards.iter().flat_map(|s| s.header.names()) {
+            if !other.contains_key(name) {
+                report(format!("only in {side}: {name}"));
             }
-            _ => {
-                let count = x
-                    .data()
-                    .iter()
-                    .zip(y.data())
-                    .filter(|(p, q)| p != q)
-                    .count();
+        }
+    }
+    let (mut xr, mut yr) = (None, None);
+    for (i, xs) in left_shards.iter().enumerate() {
+        for x in xs.header.iter() {
+            let Some(&(j, y)) = in_right.get(x.name()) else {
+                continue;
+            };
+            let name = x.name();
+            if x.dtype() != y.dtype() || x.shape() != y.shape() {
                 report(format!(
-                    "{name}: {count} of {} bytes differ",
-                    x.data().len()
+                    "{name}: {} {:?} vs {} {:?}",
+                    x.dtype(),
+                    x.shape(),
+                    y.dtype(),
+                    y.shape()
                 ));
+                continue;
+            }
+            let ys = &right_shards[j];
+            let found = compare(
+                (&x, chunks::reuse(&mut xr, i, xs)?, xs),
+                (&y, chunks::reuse(&mut yr, j, ys)?, ys),
+                tolerance,
+            )?;
+            match found {
+                Found::Equal => {}
+                Found::Within(c) => outln!(
+                    "{name}: within tolerance (max abs {:e}, max rel {:e})",
+                    c.max_abs,
+                    c.max_rel
+                ),
+                Found::Beyond(c) => report(format!(
+                    "{name}: {} of {} values differ beyond tolerance (max abs {:e}, max rel {:e})",
+                    c.outside,
+                    x.element_count(),
+                    c.max_abs,
+                    c.max_rel
+                )),
+                Found::Bytes { differ, of } => {
+                    report(format!("{name}: {differ} of {of} bytes differ"))
+                }
             }
         }
     }
-    if left.metadata() != right.metadata() {
-        report(format!(
-            "metadata: {:?} vs {:?}",
-            left.metadata(),
-            right.metadata()
-        ));
+    let (left_meta, right_meta) = (left.metadata()?, right.metadata()?);
+    if left_meta != right_meta {
+        report(format!("metadata: {left_meta:?} vs {right_meta:?}"));
     }
     if differences == 0 {
         outln!("equal");
@@ -93,5 +187,28 @@ pub fn diff(a: &Path, b: &Path, atol: f64, rtol: f64) -> Result<u8, Failure> {
     } else {
         outln!("{differences} differences");
         Ok(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closeness_is_symmetric_and_infinities_are_never_close() {
+        assert!(close(100.0, 101.0, 0.0, 0.01));
+        assert!(close(101.0, 100.0, 0.0, 0.01));
+        assert!(!close(100.0, 102.0, 0.0, 0.01));
+        assert!(close(f64::NAN, f64::NAN, 0.0, 0.0));
+        assert!(close(f64::INFINITY, f64::INFINITY, 0.0, 0.0));
+        for big in [1.0, 1e300] {
+            assert!(!close(f64::INFINITY, big, 1.0, 1.0));
+            assert!(!close(big, f64::NEG_INFINITY, 1.0, 1.0));
+            assert!(!close(f64::NAN, big, 1.0, 1.0));
+        }
+        assert!(tolerance("1e-3").is_ok());
+        for bad in ["-1", "nan", "inf", "x"] {
+            assert!(tolerance(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 use tensorsafe::Header;
 
-use crate::source::Source;
+use crate::source::{Shard, Source};
 use crate::Failure;
 
 /// Largest power of two dividing a file offset, as the tensor's alignment.
@@ -18,52 +18,119 @@ pub fn alignment(offset: u64) -> u64 {
     }
 }
 
-/// The header as stored, as one JSON object in data-offset order.
-fn header_json(header: &Header) -> Value {
-    serde_json::to_value(header).unwrap_or(Value::Null)
+/// What `inspect` shows of a file or checkpoint, local or remote.
+pub struct Listing<'a> {
+    /// The file or index opened (a path or URL).
+    pub path: String,
+    /// The index's `metadata.total_size`; a lone file's tensor bytes.
+    pub total_size: Option<u64>,
+    /// Tensor name -> file name, sorted by tensor name.
+    pub weight_map: Vec<(&'a str, &'a str)>,
+    /// Every file: its name (as the index names it), its path or URL, and
+    /// its header.
+    pub files: Vec<(&'a str, String, &'a Header)>,
+}
+
+impl Listing<'_> {
+    /// The one JSON shape for a file and a checkpoint (see the command's
+    /// help).
+    fn json(&self) -> Result<Value, serde_json::Error> {
+        let weight_map: Map<String, Value> = self
+            .weight_map
+            .iter()
+            .map(|(name, file)| ((*name).to_owned(), Value::from(*file)))
+            .collect();
+        let files = self
+            .files
+            .iter()
+            .map(|(file, _, header)| {
+                Ok(serde_json::json!({
+                    "file": file,
+                    "size": header.file_len(),
+                    "header": serde_json::to_value(header)?,
+                }))
+            })
+            .collect::<Result<Vec<Value>, serde_json::Error>>()?;
+        Ok(serde_json::json!({
+            "path": self.path,
+            "total_size": self.total_size,
+            "weight_map": weight_map,
+            "files": files,
+        }))
+    }
+}
+
+/// The listing of a local file or checkpoint.
+fn local<'a>(source: &'a Source, shards: &'a [Shard<'a>]) -> Listing<'a> {
+    let path = source.path().display().to_string();
+    let files: Vec<(&str, String, &Header)> = match source {
+        Source::Sharded(c) => c
+            .files()
+            .iter()
+            .zip(shards)
+            .map(|(f, s)| (f.as_str(), s.path.display().to_string(), s.header))
+            .collect(),
+        Source::File { path, header } => {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            vec![(name, path.display().to_string(), header)]
+        }
+    };
+    let (total_size, weight_map) = match source {
+        Source::Sharded(c) => (
+            c.total_size(),
+            c.names()
+                .map(|n| (n, c.file_of(n).unwrap_or_default()))
+                .collect(),
+        ),
+        Source::File { header, .. } => {
+            let mut map: Vec<(&str, &str)> = header.names().map(|n| (n, files[0].0)).collect();
+            map.sort_unstable();
+            (Some(header.data_len()), map)
+        }
+    };
+    Listing {
+        path,
+        total_size,
+        weight_map,
+        files,
+    }
 }
 
 pub fn inspect(path: &Path, as_json: bool) -> Result<u8, Failure> {
     #[cfg(feature = "remote")]
     if crate::remote::is_url(path) {
         let remote = crate::remote::Remote::open(path)?;
-        show(&remote.headers(), remote.checkpoint.is_sharded(), as_json);
-        return Ok(0);
+        return show(&remote.listing(), as_json);
     }
     let source = Source::open(path)?;
-    let files = source.files();
-    let headers: Vec<(String, &Header)> = files
+    let shards = source.shards()?;
+    show(&local(&source, &shards), as_json)
+}
+
+/// Prints the tensor table (or the listing as JSON).
+fn show(listing: &Listing<'_>, as_json: bool) -> Result<u8, Failure> {
+    if as_json {
+        let text = listing
+            .json()
+            .and_then(|v| serde_json::to_string_pretty(&v))
+            .map_err(|e| Failure::usage(format!("{}: cannot print as JSON: {e}", listing.path)))?;
+        outln!("{text}");
+        return Ok(0);
+    }
+    let headers: Vec<(&str, &Header)> = listing
+        .files
         .iter()
-        .map(|(path, file)| (path.display().to_string(), file.header()))
+        .map(|(_, path, header)| (path.as_str(), *header))
         .collect();
-    show(&headers, source.is_sharded(), as_json);
+    table(&headers);
     Ok(0)
 }
 
-/// Prints the tensor table (or the headers as JSON) of `headers`, each a
-/// file's name (a path or URL) and header.
-fn show(headers: &[(String, &Header)], sharded: bool, as_json: bool) {
-    if as_json {
-        let value = if sharded {
-            let mut shards = Map::new();
-            for (name, header) in headers {
-                let file = name.rsplit('/').next().unwrap_or_default();
-                shards.insert(file.to_owned(), header_json(header));
-            }
-            Value::Object(shards)
-        } else {
-            headers
-                .first()
-                .map(|(_, header)| header_json(header))
-                .unwrap_or(Value::Null)
-        };
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&value).unwrap_or_default()
-        );
-        return;
-    }
-
+/// The tensor table of every file, then totals and metadata.
+fn table(headers: &[(&str, &Header)]) {
     let (mut tensors, mut parameters, mut file_bytes, mut header_bytes) =
         (0usize, 0u128, 0u64, 0u64);
     let mut per_dtype: BTreeMap<String, (usize, u64)> = BTreeMap::new();

@@ -2,16 +2,17 @@
 
 use std::path::Path;
 
-use tensorsafe::{SafeTensorsFile, Writer};
+use tensorsafe::{Header, Writer};
 
 use super::inspect::alignment;
-use crate::source::open_file;
+use crate::lazy::Files;
+use crate::source::{read_header, Shard};
 use crate::{progress, Failure};
 
-/// How many tensors of `file` start at a multiple of `n` in the file.
-fn aligned_count(file: &SafeTensorsFile, n: u64) -> usize {
-    let start = file.header().data_start();
-    file.header()
+/// How many tensors of `header` start at a multiple of `n` in the file.
+fn aligned_count(header: &Header, n: u64) -> usize {
+    let start = header.data_start();
+    header
         .iter()
         .filter(|t| alignment(start + t.data_offsets().0) >= n)
         .count()
@@ -24,23 +25,28 @@ pub fn rewrite(input: &Path, output: &Path, align: Option<u64>) -> Result<u8, Fa
             .alignment(n)
             .map_err(|e| Failure::usage(format!("--align {n}: {e}")))?;
     }
-    // The input is read into memory first, so OUT may be the same path.
-    let file = open_file(input)?;
-    let bar = progress::bytes(file.header().data_len(), "writing");
-    let st = file.tensors();
+    let header = read_header(input)?;
+    let shards = [Shard {
+        path: input.to_owned(),
+        header: &header,
+    }];
+    // Each tensor is read when it is written. OUT may be IN: the new file
+    // takes IN's name only once it is complete, and IN stays open.
+    let files = Files::open(&shards)?;
+    let bar = progress::bytes(header.data_len(), "writing");
     writer
-        .metadata(st.metadata())
+        .metadata(header.metadata())
         .progress(|written, _| bar.set_position(written))
-        .to_file(st.iter(), output)
-        .map_err(|e| Failure::from_write_error(output, &e))?;
+        .to_file(files.views(&shards), output)
+        .map_err(|e| files.failure(Failure::from_write_error(output, &e)))?;
     bar.finish_and_clear();
     if let Some(n) = align {
-        let written = open_file(output)?;
+        let written = read_header(output)?;
         outln!(
             "{}: {} of {} tensors {n}-aligned before, {} after",
             output.display(),
-            aligned_count(&file, n),
-            file.header().len(),
+            aligned_count(&header, n),
+            header.len(),
             aligned_count(&written, n)
         );
     }

@@ -4,7 +4,8 @@ use std::path::Path;
 
 use tensorsafe::{Writer, INDEX_FILE};
 
-use crate::source::{open_file, Source};
+use crate::lazy::Files;
+use crate::source::{is_sharded, read_header, Shard, Source};
 use crate::{progress, Failure};
 
 /// Parses a size like `5GB`, `500MB`, `10KiB` or `1234` (bytes). KB, MB, GB
@@ -43,50 +44,62 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 
 pub fn shard(input: &Path, out_dir: &Path, max_size: &str) -> Result<u8, Failure> {
     let max = parse_size(max_size).map_err(|e| Failure::usage(format!("--max-shard-size: {e}")))?;
-    let file = open_file(input)?;
-    let bar = progress::bytes(file.header().data_len(), "sharding");
-    let st = file.tensors();
-    let files = Writer::new()
-        .metadata(st.metadata())
+    let header = read_header(input)?;
+    let shards = [Shard {
+        path: input.to_owned(),
+        header: &header,
+    }];
+    let files = Files::open(&shards)?;
+    let bar = progress::bytes(header.data_len(), "sharding");
+    let written = Writer::new()
+        .metadata(header.metadata())
         .progress(|written, _| bar.set_position(written))
-        .sharded(st.iter(), out_dir, max)
-        .map_err(|e| Failure::from_write_error(out_dir, &e))?;
+        .sharded(files.views(&shards), out_dir, max)
+        .map_err(|e| files.failure(Failure::from_write_error(out_dir, &e)))?;
     bar.finish_and_clear();
     outln!(
         "{}: {} shards, {} tensors, {} bytes",
         out_dir.join(INDEX_FILE).display(),
-        files.len(),
-        file.header().len(),
-        file.header().data_len()
+        written.len(),
+        header.len(),
+        header.data_len()
     );
     Ok(0)
 }
 
 pub fn merge(input: &Path, output: &Path) -> Result<u8, Failure> {
-    let source = Source::open(input)?;
-    let Source::Sharded(checkpoint) = &source else {
+    // Before anything is read: a single file is rewritten, not merged.
+    if !is_sharded(input) {
         return Err(Failure::usage(format!(
             "{}: not a sharded checkpoint (use rewrite)",
             input.display()
         )));
-    };
-    checkpoint
-        .verify()
-        .map_err(|e| Failure::from_error(checkpoint.index_path(), &e))?;
-    let tensors = source.tensors();
-    let total: u64 = tensors.iter().map(|(_, v)| v.data().len() as u64).sum();
+    }
+    let source = Source::open(input)?;
+    if let Source::Sharded(checkpoint) = &source {
+        checkpoint
+            .verify()
+            .map_err(|e| Failure::from_error(checkpoint.index_path(), &e))?;
+    }
+    let shards = source.shards()?;
+    let files = Files::open(&shards)?;
+    let tensors = files.views(&shards);
+    let total = shards
+        .iter()
+        .map(|s| s.header.data_len())
+        .fold(0u64, u64::saturating_add);
     let bar = progress::bytes(total, "merging");
     let count = tensors.len();
     Writer::new()
-        .metadata(source.metadata())
+        .metadata(source.metadata()?)
         .progress(|written, _| bar.set_position(written))
         .to_file(tensors, output)
-        .map_err(|e| Failure::from_write_error(output, &e))?;
+        .map_err(|e| files.failure(Failure::from_write_error(output, &e)))?;
     bar.finish_and_clear();
     outln!(
         "{}: {count} tensors from {} shards",
         output.display(),
-        checkpoint.files().len()
+        shards.len()
     );
     Ok(0)
 }

@@ -2,48 +2,33 @@
 
 use std::path::{Path, PathBuf};
 
-use tensorsafe::{Dtype, SafeTensorsFile};
+use tensorsafe::Header;
 
+use crate::chunks::{self, ReadChunk, Reader};
 use crate::source::Source;
 use crate::{progress, Failure};
 
-/// The values of a float tensor as `f64`: C64 as its real and imaginary
-/// `f32` parts, one after the other. The FP6 formats (OCP MX E2M3, E3M2)
-/// encode no NaN and no Inf, so they have none to count; every other float
-/// dtype decodes.
-fn float_values(view: &tensorsafe::TensorView<'_>) -> Result<Vec<f64>, tensorsafe::Error> {
-    if matches!(view.dtype(), Dtype::F6_E2M3 | Dtype::F6_E3M2) {
-        return Ok(Vec::new());
-    }
-    if view.dtype() == Dtype::C64 {
-        let parts = view.data().chunks_exact(4);
-        return Ok(parts
-            .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
-            .collect());
-    }
-    view.to_f64_vec()
-}
-
-/// NaN and Inf counts of the float tensors of a file, reported per tensor.
-/// A float tensor that cannot be decoded is an error, not a silent zero.
-fn scan(path: &Path, file: &SafeTensorsFile) -> Result<(u64, u64), Failure> {
-    let bar = progress::bytes(file.header().data_len(), "scanning");
+/// NaN and Inf counts of the float tensors of file `name` with `header`,
+/// read a chunk at a time from `from` and reported per tensor. A float
+/// tensor that cannot be decoded is an error, not a silent zero.
+pub fn scan(name: &str, header: &Header, from: &mut impl ReadChunk) -> Result<(u64, u64), Failure> {
+    let bar = progress::bytes(header.data_len(), "scanning");
     let (mut nan, mut inf) = (0u64, 0u64);
-    for (name, view) in file.tensors().iter() {
-        if view.dtype().is_float() {
-            let values = float_values(&view).map_err(|e| {
-                let why = format!("tensor {name:?}: {}", crate::describe(&e));
-                Failure::unreadable(path, &why)
-            })?;
-            let n = values.iter().filter(|v| v.is_nan()).count() as u64;
-            let i = values.iter().filter(|v| v.is_infinite()).count() as u64;
-            if n + i > 0 {
-                outln!("{}: tensor {name:?}: {n} NaN, {i} Inf", path.display());
-            }
-            nan += n;
-            inf += i;
+    for info in header.iter().filter(|t| t.dtype().is_float()) {
+        let (mut n, mut i) = (0u64, 0u64);
+        for range in chunks::ranges(header, &info, from.chunk()) {
+            let len = range.end - range.start;
+            let Some((a, b)) = chunks::nonfinite(info.dtype(), from.read(range)?) else {
+                let why = format!("tensor {:?}: cannot decode {}", info.name(), info.dtype());
+                return Err(Failure::unreadable(Path::new(name), &why));
+            };
+            (n, i) = (n + a, i + b);
+            bar.inc(len);
         }
-        bar.inc(view.data().len() as u64);
+        if n + i > 0 {
+            outln!("{name}: tensor {:?}: {n} NaN, {i} Inf", info.name());
+        }
+        (nan, inf) = (nan + n, inf + i);
     }
     bar.finish_and_clear();
     Ok((nan, inf))
@@ -71,7 +56,8 @@ fn check_finite(path: &Path, checks: Checks, nan: u64, inf: u64) -> Result<(), F
 }
 
 /// A file or checkpoint in an object store: opening it reads and checks
-/// every header (and the index); `--data` fetches every byte and scans it.
+/// every header (and the index); `--data` fetches every byte, a chunk at a
+/// time, and scans it.
 #[cfg(feature = "remote")]
 fn verify_remote(url: &Path, checks: Checks) -> Result<(), Failure> {
     let remote = crate::remote::Remote::open(url)?;
@@ -84,15 +70,10 @@ fn verify_remote(url: &Path, checks: Checks) -> Result<(), Failure> {
         ", header and size checked"
     });
     if checks.data {
-        let loaded = remote.load()?;
         let (mut nan, mut inf) = (0, 0);
-        for (i, (name, _)) in headers.iter().enumerate() {
-            let shard = loaded
-                .shard(i)
-                .map_err(|e| Failure::from_error(Path::new(name), &e))?;
-            let (n, f) = scan(Path::new(name), shard)?;
-            nan += n;
-            inf += f;
+        for (i, (name, header)) in headers.iter().enumerate() {
+            let (n, f) = scan(name, header, &mut remote.reader(i))?;
+            (nan, inf) = (nan + n, inf + f);
         }
         check_finite(url, checks, nan, inf)?;
         extra = format!(", every byte fetched, {nan} NaN, {inf} Inf");
@@ -106,6 +87,9 @@ fn verify_remote(url: &Path, checks: Checks) -> Result<(), Failure> {
     Ok(())
 }
 
+/// A local file or checkpoint: headers, lengths and the index checked
+/// (no tensor byte read); with `--data`, every tensor read a chunk at a
+/// time and scanned.
 fn verify_one(path: &Path, checks: Checks) -> Result<(), Failure> {
     #[cfg(feature = "remote")]
     if crate::remote::is_url(path) {
@@ -113,38 +97,33 @@ fn verify_one(path: &Path, checks: Checks) -> Result<(), Failure> {
     }
     let source = Source::open(path)?;
     if let Source::Sharded(checkpoint) = &source {
+        // The headers were read when the source was opened.
         checkpoint
             .verify()
             .map_err(|e| Failure::from_error(checkpoint.index_path(), &e))?;
     }
-    let files = source.files();
-    let (mut nan, mut inf) = (0, 0);
+    let shards = source.shards()?;
+    let mut extra = String::new();
     if checks.data {
-        for (file_path, file) in &files {
-            let (n, i) = scan(file_path, file)?;
-            nan += n;
-            inf += i;
+        let (mut nan, mut inf) = (0, 0);
+        for shard in &shards {
+            let name = shard.path.display().to_string();
+            let (n, i) = scan(&name, shard.header, &mut Reader::open(shard)?)?;
+            (nan, inf) = (nan + n, inf + i);
         }
-        let named = match &source {
-            Source::Sharded(c) => c.index_path(),
-            Source::File { path, .. } => path,
-        };
-        check_finite(named, checks, nan, inf)?;
+        check_finite(source.path(), checks, nan, inf)?;
+        extra = format!(", {nan} NaN, {inf} Inf");
     }
-    let extra = if checks.data {
-        format!(", {nan} NaN, {inf} Inf")
+    let tensors: usize = shards.iter().map(|s| s.header.len()).sum();
+    let count = if source.is_sharded() {
+        format!("{} shards, ", shards.len())
     } else {
         String::new()
     };
-    let tensors: usize = files.iter().map(|(_, f)| f.header().len()).sum();
-    match &source {
-        Source::Sharded(c) => outln!(
-            "{}: ok ({} shards, {tensors} tensors{extra})",
-            c.index_path().display(),
-            files.len()
-        ),
-        Source::File { .. } => outln!("{}: ok ({tensors} tensors{extra})", path.display()),
-    }
+    outln!(
+        "{}: ok ({count}{tensors} tensors{extra})",
+        source.path().display()
+    );
     Ok(())
 }
 

@@ -1,0 +1,211 @@
+//! Tensor bytes read a chunk at a time, so that the commands that look at
+//! every value (`stats`, `verify --data`, `diff`) need memory for a chunk,
+//! not for a file; and the numbers in a chunk.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::ops::Range;
+use std::path::PathBuf;
+
+use tensorsafe::{Dtype, Header, TensorInfo, TensorView};
+
+use crate::source::Shard;
+use crate::Failure;
+
+/// Bytes read at a time from a local file: whole elements, at most this
+/// many.
+pub const CHUNK_BYTES: u64 = 1 << 20;
+
+/// The bytes of the smallest run of whole elements that ends on a byte
+/// boundary: 1 for F4 (two elements a byte), 3 for F6 (four elements in
+/// three bytes), the element size for the rest.
+fn group_bytes(dtype: Dtype) -> u64 {
+    let bits = dtype.bits() as u64;
+    let mut gcd = (bits, 8u64);
+    while gcd.1 != 0 {
+        gcd = (gcd.1, gcd.0 % gcd.1);
+    }
+    bits / gcd.0
+}
+
+/// The file ranges of `info`'s bytes, `chunk` bytes or less each and each
+/// holding whole elements.
+pub fn ranges(
+    header: &Header,
+    info: &TensorInfo<'_>,
+    chunk: u64,
+) -> impl Iterator<Item = Range<u64>> {
+    let group = group_bytes(info.dtype()).max(1);
+    let step = (chunk / group).max(1) * group;
+    let (begin, end) = info.data_offsets();
+    // The header was checked against the file's length: these cannot wrap.
+    let (start, end) = (
+        header.data_start().saturating_add(begin),
+        header.data_start().saturating_add(end),
+    );
+    (0..end.saturating_sub(start).div_ceil(step))
+        .map(move |k| start + k * step..(start + (k + 1) * step).min(end))
+}
+
+/// Where chunks come from: a local file, or an object in a store.
+pub trait ReadChunk {
+    /// The bytes of `range` (at most one chunk).
+    fn read(&mut self, range: Range<u64>) -> Result<&[u8], Failure>;
+    /// Bytes to read at a time.
+    fn chunk(&self) -> u64;
+}
+
+/// One file, open for reading chunks into a buffer it reuses.
+pub struct Reader {
+    path: PathBuf,
+    file: File,
+    buf: Vec<u8>,
+}
+
+impl Reader {
+    pub fn open(shard: &Shard<'_>) -> Result<Reader, Failure> {
+        let file = File::open(&shard.path)
+            .map_err(|e| Failure::unreadable(&shard.path, &e.to_string()))?;
+        Ok(Reader {
+            path: shard.path.clone(),
+            file,
+            buf: Vec::new(),
+        })
+    }
+}
+
+/// The reader in `slot` if it reads shard `i`, or else a new one on
+/// `shard` (the `i`th), left in `slot`: one open file at a time for a walk
+/// in file order.
+pub fn reuse<'r>(
+    slot: &'r mut Option<(usize, Reader)>,
+    i: usize,
+    shard: &Shard<'_>,
+) -> Result<&'r mut Reader, Failure> {
+    let reader = match slot.take() {
+        Some((at, reader)) if at == i => reader,
+        _ => Reader::open(shard)?,
+    };
+    Ok(&mut slot.insert((i, reader)).1)
+}
+
+impl ReadChunk for Reader {
+    fn chunk(&self) -> u64 {
+        CHUNK_BYTES
+    }
+
+    fn read(&mut self, range: Range<u64>) -> Result<&[u8], Failure> {
+        // `ranges` cuts ranges of at most `chunk()` bytes.
+        let len = (range.end - range.start).min(self.chunk());
+        self.buf.resize(len as usize, 0);
+        self.file
+            .seek(SeekFrom::Start(range.start))
+            .and_then(|_| self.file.read_exact(&mut self.buf))
+            .map_err(|e| {
+                let why = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    format!("the file ended before byte {} (did it change?)", range.end)
+                } else {
+                    e.to_string()
+                };
+                Failure::unreadable(&self.path, &why)
+            })?;
+        Ok(&self.buf)
+    }
+}
+
+/// The elements of a chunk of `dtype` as f64, for the dtypes that have
+/// numbers: floats (including F8 and F4), integers and BOOL. `None` for F6
+/// and C64, which have no single number per element.
+pub fn values(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f64>> {
+    let elements = (bytes.len() as u64 * 8 / dtype.bits() as u64) as usize;
+    TensorView::new(dtype, &[elements], bytes)
+        .ok()?
+        .to_f64_vec()
+        .ok()
+}
+
+/// NaN and Inf counts of a chunk of a float dtype, from bit patterns where
+/// the format is IEEE (C64 as pairs of f32), by decoding otherwise. FP6
+/// (OCP MX E2M3, E3M2) encodes neither. `None` if the dtype is not a float
+/// or cannot be decoded.
+pub fn nonfinite(dtype: Dtype, bytes: &[u8]) -> Option<(u64, u64)> {
+    /// Counts words of `N` bytes whose exponent (`exp` mask) is all ones:
+    /// NaN if the rest (`man` mask) is not zero, Inf if it is.
+    fn ieee<const N: usize>(bytes: &[u8], exp: u64, man: u64) -> (u64, u64) {
+        let (mut nan, mut inf) = (0, 0);
+        for word in bytes.chunks_exact(N) {
+            let mut le = [0u8; 8];
+            le[..N].copy_from_slice(word);
+            let bits = u64::from_le_bytes(le);
+            if bits & exp == exp {
+                if bits & man == 0 {
+                    inf += 1;
+                } else {
+                    nan += 1;
+                }
+            }
+        }
+        (nan, inf)
+    }
+    match dtype {
+        Dtype::F64 => Some(ieee::<8>(bytes, 0x7ff << 52, (1 << 52) - 1)),
+        Dtype::F32 | Dtype::C64 => Some(ieee::<4>(bytes, 0xff << 23, (1 << 23) - 1)),
+        Dtype::F16 => Some(ieee::<2>(bytes, 0x1f << 10, (1 << 10) - 1)),
+        Dtype::BF16 => Some(ieee::<2>(bytes, 0xff << 7, (1 << 7) - 1)),
+        Dtype::F6_E2M3 | Dtype::F6_E3M2 => Some((0, 0)),
+        // The rest are byte-sized or smaller: decoded 64 KiB at a time.
+        d if d.is_float() => bytes.chunks(1 << 16).try_fold((0, 0), |(nan, inf), part| {
+            let xs = values(d, part)?;
+            let n = xs.iter().filter(|x| x.is_nan()).count() as u64;
+            let i = xs.iter().filter(|x| x.is_infinite()).count() as u64;
+            Some((nan + n, inf + i))
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bit_patterns_count_what_decoding_counts() {
+        let f32s = [1.0f32, f32::NAN, f32::INFINITY, -f32::INFINITY, -0.0, 3e38];
+        let bytes: Vec<u8> = f32s.iter().flat_map(|x| x.to_le_bytes()).collect();
+        assert_eq!(nonfinite(Dtype::F32, &bytes), Some((1, 2)));
+        let f64s = [f64::NAN, 1e300, f64::NEG_INFINITY, -f64::NAN];
+        let bytes: Vec<u8> = f64s.iter().flat_map(|x| x.to_le_bytes()).collect();
+        assert_eq!(nonfinite(Dtype::F64, &bytes), Some((2, 1)));
+        for dtype in [Dtype::F16, Dtype::BF16] {
+            // Every 16-bit pattern, against the decoder.
+            let bytes: Vec<u8> = (0..=u16::MAX).flat_map(u16::to_le_bytes).collect();
+            let xs = values(dtype, &bytes).unwrap();
+            let nan = xs.iter().filter(|x| x.is_nan()).count() as u64;
+            let inf = xs.iter().filter(|x| x.is_infinite()).count() as u64;
+            assert_eq!(nonfinite(dtype, &bytes), Some((nan, inf)), "{dtype}");
+        }
+        assert_eq!(nonfinite(Dtype::I32, &[0; 4]), None);
+    }
+
+    #[test]
+    fn chunks_hold_whole_elements() {
+        assert_eq!(group_bytes(Dtype::F4), 1);
+        assert_eq!(group_bytes(Dtype::F6_E2M3), 3);
+        assert_eq!(group_bytes(Dtype::F32), 4);
+        assert_eq!(group_bytes(Dtype::BOOL), 1);
+        let shape = [3 * CHUNK_BYTES as usize / 2 + 4];
+        let data = vec![0u8; shape[0] * 3 / 4];
+        let bytes = tensorsafe::serialize(
+            [("w", TensorView::new(Dtype::F6_E3M2, &shape, &data).unwrap())],
+            None,
+        )
+        .unwrap();
+        let header = Header::parse(&bytes).unwrap();
+        let info = header.get("w").unwrap();
+        let all: Vec<_> = ranges(&header, &info, CHUNK_BYTES).collect();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].start, header.data_start());
+        assert_eq!((all[0].end - all[0].start) % 3, 0);
+        assert_eq!(all[1].end, header.file_len());
+    }
+}
