@@ -245,7 +245,11 @@ pub fn serialize<S: AsRef<str> + Ord + fmt::Display, V: View, I: IntoIterator<It
 ///   reference never sees a writeback error (it does not wait for the
 ///   bytes to reach the disk), so it can rename a file with lost pages
 ///   over a good one; here such an error is caught while writing or by the
-///   final sync, and nothing is renamed.
+///   final sync, and nothing is renamed. A failure is
+///   [`SafeTensorError::IoError`] holding the system's own `io::Error`,
+///   whose `raw_os_error` gives the OS error code; the reference wraps a
+///   failure to create its temporary file in an error naming that file,
+///   which has no OS code.
 /// - Leftovers. A process killed mid-write leaves the reference's
 ///   `.tmpXXXXXX` behind; here the file has no name until complete (Linux
 ///   `O_TMPFILE`; elsewhere a hidden `.NAME.PID.N.tmp`).
