@@ -318,6 +318,14 @@ impl Error {
     pub fn io_error(&self) -> Option<&io::Error> {
         self.inner.io.as_ref()
     }
+
+    /// The I/O error behind an [`ErrorKind::Io`] error, by value, for code
+    /// that must hand on the `io::Error` itself (its OS error code intact);
+    /// this error's context is dropped. Without one, this error comes back.
+    #[cfg(feature = "std")]
+    pub fn into_io_error(mut self) -> Result<io::Error, Self> {
+        self.inner.io.take().ok_or(self)
+    }
 }
 
 #[cfg(feature = "std")]

@@ -25,11 +25,12 @@ pub(crate) fn error(e: tensorsafe::Error, file: Option<&[u8]>) -> SafeTensorErro
     let name = || e.tensor().unwrap_or("no_tensor").to_owned();
     match e.kind() {
         #[cfg(feature = "std")]
+        // The system's own error, as the reference returns it: its OS code
+        // (`raw_os_error`) and source chain intact. An error with no
+        // `io::Error` behind it travels inside one.
+        #[cfg(feature = "std")]
         ErrorKind::Io | ErrorKind::FileChanged => {
-            let kind = e
-                .io_error()
-                .map_or(std::io::ErrorKind::Other, std::io::Error::kind);
-            SafeTensorError::IoError(std::io::Error::new(kind, e.to_string()))
+            SafeTensorError::IoError(e.into_io_error().unwrap_or_else(std::io::Error::other))
         }
         ErrorKind::FileTooSmall => SafeTensorError::HeaderTooSmall,
         ErrorKind::HeaderTooLarge | ErrorKind::TooManyTensors | ErrorKind::RankTooLarge => {

@@ -30,7 +30,9 @@
 //!   reference accepts but tensorsafe refuses (a tensor name given twice,
 //!   JSON the reference's parser lets through) fail with the closest
 //!   [`SafeTensorError`] variant; the README of this crate lists how every
-//!   tensorsafe error kind maps onto the reference's 14 variants.
+//!   tensorsafe error kind maps onto the reference's 14 variants. The
+//!   limits are the reference's: a header of up to 100,000,000 bytes,
+//!   with any number of tensors of any rank.
 //! - Where the reference panics (two tensors with one name given to
 //!   [`serialize`], a slice bound that overflows) this crate returns an
 //!   error.

@@ -29,8 +29,9 @@ pub enum SafeTensorError {
     /// The header is UTF-8 but breaks a rule of the header's JSON (syntax,
     /// types, fields, dtype names, integers, duplicate keys).
     InvalidHeaderDeserialization(serde_json::Error),
-    /// The declared header is longer than the limit (100,000,000 bytes), or
-    /// holds more tensors or dimensions than tensorsafe's limits.
+    /// The declared header is longer than the limit (100,000,000 bytes, as
+    /// in the reference; the number of tensors and their rank are not
+    /// bounded).
     HeaderTooLarge,
     /// The buffer is shorter than the 8-byte length prefix.
     HeaderTooSmall,
@@ -245,7 +246,11 @@ pub fn serialize<S: AsRef<str> + Ord + fmt::Display, V: View, I: IntoIterator<It
 ///   reference never sees a writeback error (it does not wait for the
 ///   bytes to reach the disk), so it can rename a file with lost pages
 ///   over a good one; here such an error is caught while writing or by the
-///   final sync, and nothing is renamed.
+///   final sync, and nothing is renamed. A failure is
+///   [`SafeTensorError::IoError`] holding the system's own `io::Error`,
+///   whose `raw_os_error` gives the OS error code; the reference wraps a
+///   failure to create its temporary file in an error naming that file,
+///   which has no OS code.
 /// - Leftovers. A process killed mid-write leaves the reference's
 ///   `.tmpXXXXXX` behind; here the file has no name until complete (Linux
 ///   `O_TMPFILE`; elsewhere a hidden `.NAME.PID.N.tmp`).
@@ -272,6 +277,18 @@ where
         .map_err(|e| convert::error(e, None))
 }
 
+/// The reference's limits: a header of at most 100,000,000 bytes, and no
+/// bound of its own on the number of tensors or their rank (tensorsafe's
+/// defaults, 1,000,000 and 64, are lifted). Memory stays bounded by the
+/// header's length, as in the reference.
+fn parse_options() -> tensorsafe::ParseOptions {
+    let mut options = tensorsafe::ParseOptions::default();
+    options.limits.max_header_bytes = 100_000_000;
+    options.limits.max_tensors = usize::MAX;
+    options.limits.max_rank = usize::MAX;
+    options
+}
+
 /// A validated file over a byte buffer, lending [`TensorView`]s that borrow
 /// the buffer (`'data`), not this value.
 ///
@@ -286,7 +303,7 @@ impl<'data> SafeTensors<'data> {
     /// Parses and validates the header of `buffer` (a whole file), returning
     /// the header's length (without the 8-byte prefix) and its [`Metadata`].
     pub fn read_metadata(buffer: &'data [u8]) -> Result<(usize, Metadata), SafeTensorError> {
-        let header = tensorsafe::Header::parse(buffer)
+        let header = tensorsafe::Header::parse_with(buffer, &parse_options())
             .and_then(|h| h.check_file_len(buffer.len() as u64).map(|()| h))
             .map_err(|e| convert::error(e, Some(buffer)))?;
         let n = header.data_start() as usize - tensorsafe::PREFIX_LEN;
@@ -296,7 +313,7 @@ impl<'data> SafeTensors<'data> {
     /// Parses and validates `buffer` (a whole file), without copying any
     /// tensor.
     pub fn deserialize(buffer: &'data [u8]) -> Result<Self, SafeTensorError> {
-        let inner = tensorsafe::SafeTensors::deserialize(buffer)
+        let inner = tensorsafe::SafeTensors::deserialize_with(buffer, &parse_options())
             .map_err(|e| convert::error(e, Some(buffer)))?;
         Ok(SafeTensors { inner })
     }
