@@ -438,6 +438,45 @@ async fn an_object_changed_after_its_header_was_read_is_an_error() {
 }
 
 #[tokio::test]
+async fn positioned_reads_give_the_bytes_at_their_offset_or_a_typed_error() {
+    let store = memory();
+    let bytes = std::fs::read(format!("{GOLDEN}/gpt2_tiny.safetensors")).unwrap();
+    put(&store, "m.safetensors", bytes.clone()).await;
+    let mut options = RemoteOptions::default();
+    options.header_read = 8;
+    options.part_size = 100; // one read, several requests
+    let remote = RemoteFile::open_with(store.clone(), "m.safetensors", &options)
+        .await
+        .unwrap();
+    let len = bytes.len() as u64;
+    for (at, n) in [
+        (0, 8),
+        (3, 700),
+        (len - 1, 1),
+        (len, 0),
+        (17, bytes.len() - 17),
+    ] {
+        let mut buf = vec![0u8; n];
+        remote.read_at(at, &mut buf).await.unwrap();
+        assert_eq!(buf, bytes[at as usize..at as usize + n], "{at} + {n}");
+    }
+    for (at, n) in [(len, 1), (len - 3, 4), (u64::MAX, 1), (u64::MAX - 2, 8)] {
+        let err = remote.read_at(at, &mut vec![0u8; n]).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::DataOutOfBounds, "{at} + {n}: {err}");
+        assert_eq!(err.path(), Some(FsPath::new("m.safetensors")));
+    }
+    // Another object now: refused, naming the object and no tensor. (The
+    // header's bytes are at hand and need no request.)
+    let mut other = bytes.clone();
+    *other.last_mut().unwrap() ^= 1;
+    put(&store, "m.safetensors", other).await;
+    let err = remote.read_at(len - 16, &mut [0u8; 16]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::FileChanged, "{err}");
+    assert_eq!(err.tensor(), None, "{err}");
+    assert_eq!(err.path(), Some(FsPath::new("m.safetensors")));
+}
+
+#[tokio::test]
 async fn a_file_shrunk_on_disk_is_an_error_not_a_short_tensor() {
     let dir = TempDir::new("remote-shrink");
     let data = vec![7u8; 200_000];

@@ -636,3 +636,122 @@ fn sharding_over_an_older_checkpoint_replaces_it() {
     );
     assert_eq!(std::fs::read_dir(&shards).unwrap().count(), 3);
 }
+
+/// A file of one F32 tensor `w` holding `values`.
+fn f32_file(path: &Path, values: &[f32]) -> PathBuf {
+    let data: Vec<u8> = values.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let view = TensorView::new(Dtype::F32, &[values.len()], &data).unwrap();
+    std::fs::write(path, serialize([("w", view)], None).unwrap()).unwrap();
+    path.to_owned()
+}
+
+#[test]
+fn diff_says_trouble_with_2_and_different_with_1() {
+    let dir = TempDir::new("diff-codes");
+    let a = f32_file(&dir.path("a.safetensors"), &[1.0]);
+    let broken = dir.path("broken.safetensors");
+    std::fs::write(&broken, [1, 0]).unwrap();
+    let missing = dir.path("missing.safetensors");
+    for (x, y) in [(&a, &broken), (&broken, &a), (&a, &missing), (&missing, &a)] {
+        let out = run(&["diff", s(x), s(y)]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    }
+    // Tolerances: finite and not negative, or a usage error.
+    for bad in ["-1", "nan", "inf", "-inf", "1e400", "x"] {
+        for flag in ["--atol", "--rtol"] {
+            let out = run(&["diff", &format!("{flag}={bad}"), s(&a), s(&a)]);
+            assert_eq!(out.status.code(), Some(2), "{flag} {bad}");
+            assert!(
+                text(&out.stderr).contains("finite"),
+                "{}",
+                text(&out.stderr)
+            );
+        }
+    }
+}
+
+#[test]
+fn diff_tolerance_is_symmetric_and_an_infinity_is_never_close() {
+    let dir = TempDir::new("diff-symmetric");
+    let a = f32_file(&dir.path("a.safetensors"), &[100.0]);
+    let b = f32_file(&dir.path("b.safetensors"), &[101.0]);
+    // |a - b| = 1: within 0.00991 of 101, not of 100. Either order agrees.
+    for (x, y) in [(&a, &b), (&b, &a)] {
+        let code = |rtol: &str| run(&["diff", "--rtol", rtol, s(x), s(y)]).status.code();
+        assert_eq!(code("0.00991"), Some(0));
+        assert_eq!(code("0.0098"), Some(1));
+    }
+    let inf = f32_file(&dir.path("inf.safetensors"), &[f32::INFINITY]);
+    let nan = f32_file(&dir.path("nan.safetensors"), &[f32::NAN]);
+    for (x, y) in [(&inf, &a), (&a, &inf), (&nan, &a), (&a, &nan)] {
+        let out = run(&["diff", "--rtol", "1e30", "--atol", "1e30", s(x), s(y)]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    }
+    for same in [&inf, &nan] {
+        assert_eq!(run(&["diff", s(same), s(same)]).status.code(), Some(0));
+    }
+}
+
+#[test]
+fn every_shard_that_cannot_be_read_is_reported() {
+    let dir = TempDir::new("missing-shards");
+    let shards = dir.path("shards");
+    let out = run(&[
+        "shard",
+        "--max-shard-size",
+        "600B",
+        s(&golden("gpt2_tiny.safetensors")),
+        s(&shards),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&shards)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "{files:?}");
+    // The first shard broken, the last gone: both named, whatever the command.
+    std::fs::write(&files[0], [1, 0]).unwrap();
+    std::fs::remove_file(files.last().unwrap()).unwrap();
+    for command in [
+        &["inspect"][..],
+        &["verify"],
+        &["stats"],
+        &["inspect", "--json"],
+    ] {
+        let mut args = command.to_vec();
+        args.push(s(&shards));
+        let out = run(&args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command:?}: {stderr}");
+        assert!(stderr.contains(s(&files[0])), "{command:?}: {stderr}");
+        assert!(
+            stderr.contains(s(files.last().unwrap())),
+            "{command:?}: {stderr}"
+        );
+        assert!(stderr.contains("FileTooSmall"), "{command:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_local_path_with_a_colon_and_slashes_is_not_a_url() {
+    let dir = TempDir::new("not-a-url");
+    // `weird:` is a directory; `weird://w.safetensors` names a file in it.
+    std::fs::create_dir(dir.path("weird:")).unwrap();
+    f32_file(&dir.path("weird:").join("w.safetensors"), &[1.0]);
+    let path = format!("{}/weird://w.safetensors", dir.dir().display());
+    for command in ["inspect", "verify", "stats"] {
+        let out = run(&[command, &path]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{command}: {}",
+            text(&out.stderr)
+        );
+    }
+    // A known scheme is a URL, even where a local directory has its name.
+    let out = run(&["inspect", "memory:///w.safetensors"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("memory:///w.safetensors"));
+}
