@@ -87,7 +87,10 @@ const STRICTER: [(&str, &str); 2] = [
 fn the_reference_refuses_them_too_except_where_we_are_stricter() {
     let (dir, expected) = corpus();
     for (file, why) in STRICTER {
-        assert!(expected.contains_key(file), "{file} ({why}) is not in the corpus");
+        assert!(
+            expected.contains_key(file),
+            "{file} ({why}) is not in the corpus"
+        );
     }
     // The reference's own arithmetic overflows on some of the u64-edge
     // files: a debug build panics there, which refuses them too.

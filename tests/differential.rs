@@ -306,7 +306,10 @@ fn other_repeated_keys_get_the_same_verdict() {
     ];
     for header in refused {
         let bytes = file_of(&header);
-        assert!(safetensors::SafeTensors::deserialize(&bytes).is_err(), "{header}");
+        assert!(
+            safetensors::SafeTensors::deserialize(&bytes).is_err(),
+            "{header}"
+        );
         let err = SafeTensors::deserialize(&bytes).unwrap_err();
         assert!(!common::quirks::excused(&bytes, &err), "{header}");
     }

@@ -352,7 +352,12 @@ async fn at_most_concurrency_requests_are_in_flight_and_that_many_are_used() {
     let (store, counts) = Counting::wrap(memory());
     let data = vec![7u8; 1_000_000];
     let view = TensorView::new(Dtype::U8, &[data.len()], &data).unwrap();
-    put(&store, "m.safetensors", tensorsafe::serialize([("w", view)], None).unwrap()).await;
+    put(
+        &store,
+        "m.safetensors",
+        tensorsafe::serialize([("w", view)], None).unwrap(),
+    )
+    .await;
     let dir = TempDir::new("remote-in-flight");
     sharded_on_disk(dir.dir(), 6, 512, 6);
     let disk: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(dir.dir()).unwrap());

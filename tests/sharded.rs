@@ -359,7 +359,11 @@ fn the_index_is_written_last_so_a_failed_write_names_no_missing_shard() {
         let write = || {
             let tensors = failing_at(3, short);
             Writer::new()
-                .sharded(tensors.iter().map(|(n, v)| (n.as_str(), v.as_ref())), dir, 100)
+                .sharded(
+                    tensors.iter().map(|(n, v)| (n.as_str(), v.as_ref())),
+                    dir,
+                    100,
+                )
                 .unwrap_err()
         };
         assert_eq!(write().kind(), ErrorKind::InvalidView);
@@ -369,7 +373,11 @@ fn the_index_is_written_last_so_a_failed_write_names_no_missing_shard() {
             .unwrap();
         let index = std::fs::read(dir.join(INDEX_FILE)).unwrap();
         assert_eq!(write().kind(), ErrorKind::InvalidView);
-        assert_eq!(std::fs::read(dir.join(INDEX_FILE)).unwrap(), index, "shard {short}");
+        assert_eq!(
+            std::fs::read(dir.join(INDEX_FILE)).unwrap(),
+            index,
+            "shard {short}"
+        );
         Checkpoint::open_all(dir).unwrap().verify().unwrap();
     }
 }

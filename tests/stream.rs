@@ -198,10 +198,16 @@ fn stream_a_large_file() {
 
 /// The peak resident set (KiB) of a child running `stream_a_large_file`.
 #[cfg(target_os = "linux")]
+#[allow(clippy::zombie_processes)] // reaped by wait4, which reports its usage
 fn peak_rss_of_child(mode: &str, dir: &std::path::Path) -> i64 {
     use std::io::Read;
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "stream_a_large_file", "--ignored", "--test-threads=1"])
+        .args([
+            "--exact",
+            "stream_a_large_file",
+            "--ignored",
+            "--test-threads=1",
+        ])
         .env(RSS_CHILD, mode)
         .env(RSS_DIR, dir)
         .stdout(std::process::Stdio::piped())
@@ -213,9 +219,20 @@ fn peak_rss_of_child(mode: &str, dir: &std::path::Path) -> i64 {
     let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
     assert_eq!(pid, child.id() as libc::pid_t);
     let mut stdout = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{mode}: {stdout}");
-    assert!(stdout.contains("1 passed"), "{mode}: the child ran no test: {stdout}");
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{mode}: {stdout}"
+    );
+    assert!(
+        stdout.contains("1 passed"),
+        "{mode}: the child ran no test: {stdout}"
+    );
     usage.ru_maxrss
 }
 
@@ -230,6 +247,8 @@ fn streaming_256_mib_to_a_file_holds_under_1_mib() {
     let baseline = peak_rss_of_child("baseline", dir.dir());
     let streaming = peak_rss_of_child("write", dir.dir());
     let extra = streaming - baseline;
-    eprintln!("peak RSS: baseline {baseline} KiB, streaming 256 MiB {streaming} KiB, extra {extra} KiB");
+    eprintln!(
+        "peak RSS: baseline {baseline} KiB, streaming 256 MiB {streaming} KiB, extra {extra} KiB"
+    );
     assert!(extra < 1 << 10, "streaming 256 MiB took {extra} KiB more");
 }

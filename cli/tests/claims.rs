@@ -30,9 +30,12 @@ fn succeeded(out: &Output) -> String {
 fn large_file(dir: &TempDir, mib: usize) -> std::path::PathBuf {
     let data = vec![3u8; 1 << 20];
     let names: Vec<String> = (0..mib).map(|i| format!("layer.{i}")).collect();
-    let views = names
-        .iter()
-        .map(|n| (n.as_str(), TensorView::new(Dtype::U8, &[data.len()], &data).unwrap()));
+    let views = names.iter().map(|n| {
+        (
+            n.as_str(),
+            TensorView::new(Dtype::U8, &[data.len()], &data).unwrap(),
+        )
+    });
     let path = dir.path("large.safetensors");
     std::fs::write(&path, serialize(views, None).unwrap()).unwrap();
     path
@@ -122,14 +125,56 @@ fn exact_values() -> Vec<(Dtype, Vec<u8>, f64, f64, f64)> {
     // -2, 0.5, 1, 3 in each signed format; E8M0 holds powers of two only.
     let signed = (-2.0, 3.0, 0.625);
     vec![
-        (Dtype::F16, halves([0xc000, 0x3800, 0x3c00, 0x4200]), signed.0, signed.1, signed.2),
-        (Dtype::BF16, halves([0xc000, 0x3f00, 0x3f80, 0x4040]), signed.0, signed.1, signed.2),
-        (Dtype::F8_E4M3, vec![0xc0, 0x30, 0x38, 0x44], signed.0, signed.1, signed.2),
-        (Dtype::F8_E5M2, vec![0xc0, 0x38, 0x3c, 0x42], signed.0, signed.1, signed.2),
-        (Dtype::F8_E4M3FNUZ, vec![0xc8, 0x38, 0x40, 0x4c], signed.0, signed.1, signed.2),
-        (Dtype::F8_E5M2FNUZ, vec![0xc4, 0x3c, 0x40, 0x46], signed.0, signed.1, signed.2),
+        (
+            Dtype::F16,
+            halves([0xc000, 0x3800, 0x3c00, 0x4200]),
+            signed.0,
+            signed.1,
+            signed.2,
+        ),
+        (
+            Dtype::BF16,
+            halves([0xc000, 0x3f00, 0x3f80, 0x4040]),
+            signed.0,
+            signed.1,
+            signed.2,
+        ),
+        (
+            Dtype::F8_E4M3,
+            vec![0xc0, 0x30, 0x38, 0x44],
+            signed.0,
+            signed.1,
+            signed.2,
+        ),
+        (
+            Dtype::F8_E5M2,
+            vec![0xc0, 0x38, 0x3c, 0x42],
+            signed.0,
+            signed.1,
+            signed.2,
+        ),
+        (
+            Dtype::F8_E4M3FNUZ,
+            vec![0xc8, 0x38, 0x40, 0x4c],
+            signed.0,
+            signed.1,
+            signed.2,
+        ),
+        (
+            Dtype::F8_E5M2FNUZ,
+            vec![0xc4, 0x3c, 0x40, 0x46],
+            signed.0,
+            signed.1,
+            signed.2,
+        ),
         // 2^-1, 2^0, 2^1, 2^3.
-        (Dtype::F8_E8M0, vec![0x7e, 0x7f, 0x80, 0x82], 0.5, 8.0, 2.875),
+        (
+            Dtype::F8_E8M0,
+            vec![0x7e, 0x7f, 0x80, 0x82],
+            0.5,
+            8.0,
+            2.875,
+        ),
     ]
 }
 
@@ -137,11 +182,13 @@ fn exact_values() -> Vec<(Dtype, Vec<u8>, f64, f64, f64)> {
 fn stats_decodes_the_16_and_8_bit_float_formats() {
     let dir = TempDir::new("claims-stats");
     let cases = exact_values();
-    let names: Vec<String> = cases.iter().map(|c| c.0.to_string().to_lowercase()).collect();
-    let views = cases
+    let names: Vec<String> = cases
         .iter()
-        .zip(&names)
-        .map(|((dtype, bytes, ..), name)| (name.as_str(), TensorView::new(*dtype, &[4], bytes).unwrap()));
+        .map(|c| c.0.to_string().to_lowercase())
+        .collect();
+    let views = cases.iter().zip(&names).map(|((dtype, bytes, ..), name)| {
+        (name.as_str(), TensorView::new(*dtype, &[4], bytes).unwrap())
+    });
     let path = dir.path("floats.safetensors");
     std::fs::write(&path, serialize(views, None).unwrap()).unwrap();
     let stdout = succeeded(&tensorsafe().arg("stats").arg(&path).output().unwrap());
@@ -250,7 +297,10 @@ fn inspect_of_a_sharded_checkpoint_in_s3_takes_one_request_per_shard_plus_the_in
     let stdout = succeeded(&out);
     let requests = requests.lock().unwrap().clone();
     assert_eq!(requests.len(), 1 + shards.len(), "{requests:#?}\n{stdout}");
-    assert!(requests[0].contains("model.safetensors.index.json"), "{requests:#?}");
+    assert!(
+        requests[0].contains("model.safetensors.index.json"),
+        "{requests:#?}"
+    );
     for shard in shards {
         let to_shard = requests.iter().filter(|r| r.contains(shard)).count();
         assert_eq!(to_shard, 1, "{shard}: {requests:#?}");

@@ -54,7 +54,11 @@ fn field<'v>(entry: &'v Value, position: usize, name: &str) -> Option<&'v Value>
 
 /// Whether the entry has the leniency `kind` stands for.
 fn lenient(entry: &Value, kind: ErrorKind) -> bool {
-    let rank = || field(entry, 1, "shape").and_then(Value::as_array).map(Vec::len);
+    let rank = || {
+        field(entry, 1, "shape")
+            .and_then(Value::as_array)
+            .map(Vec::len)
+    };
     match kind {
         ErrorKind::InvalidType => {
             entry.is_array() || field(entry, 0, "dtype").is_some_and(Value::is_object)
