@@ -333,6 +333,59 @@ async fn large_reads_are_cut_into_parts() {
     );
 }
 
+/// The most GETs in flight at once during `op`, each held a while so that
+/// the ones made together overlap.
+async fn most_in_flight<T>(
+    counts: &counting_store::Counts,
+    op: impl std::future::Future<Output = tensorsafe::Result<T>>,
+) -> (T, u64) {
+    counts.reset();
+    counts.hold.store(16, Ordering::Relaxed);
+    let done = op.await.unwrap();
+    counts.hold.store(0, Ordering::Relaxed);
+    (done, counts.max_in_flight.load(Ordering::SeqCst))
+}
+
+#[tokio::test]
+async fn at_most_concurrency_requests_are_in_flight_and_that_many_are_used() {
+    // One tensor in 10 parts; a checkpoint of 6 shards (6 headers at once).
+    let (store, counts) = Counting::wrap(memory());
+    let data = vec![7u8; 1_000_000];
+    let view = TensorView::new(Dtype::U8, &[data.len()], &data).unwrap();
+    put(
+        &store,
+        "m.safetensors",
+        tensorsafe::serialize([("w", view)], None).unwrap(),
+    )
+    .await;
+    let dir = TempDir::new("remote-in-flight");
+    sharded_on_disk(dir.dir(), 6, 512, 6);
+    let disk: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(dir.dir()).unwrap());
+    let (shards, shard_counts) = Counting::wrap(disk);
+    for concurrency in [1, 3, 4] {
+        let mut options = RemoteOptions::default();
+        options.part_size = 100_000;
+        options.concurrency = concurrency;
+        let remote = RemoteFile::open_with(store.clone(), "m.safetensors", &options)
+            .await
+            .unwrap();
+        // Each read makes more requests than `concurrency`: 10 parts, 6
+        // headers, 6 shards of 128 KiB to load (past the 64 KiB header reads).
+        let (_, parts) = most_in_flight(&counts, remote.tensor("w")).await;
+        let (_, load) = most_in_flight(&counts, remote.load(|_, _| {})).await;
+        let index = "model.safetensors.index.json";
+        let open = RemoteCheckpoint::open_with(shards.clone(), index, &options);
+        let (checkpoint, headers) = most_in_flight(&shard_counts, open).await;
+        let (_, shards_load) = most_in_flight(&shard_counts, checkpoint.load(|_, _| {})).await;
+        let n = concurrency as u64;
+        assert_eq!(
+            (parts, load, headers, shards_load),
+            (n, n, n, n),
+            "concurrency {concurrency}"
+        );
+    }
+}
+
 // ---- hostile objects and checkpoints ----
 
 #[tokio::test]

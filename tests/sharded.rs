@@ -371,3 +371,53 @@ fn a_shard_no_index_names_is_refused_before_anything_is_written() {
     assert_eq!(err.kind(), ErrorKind::IndexUnnamedShard, "{err}");
     assert_eq!(entries(dir).len(), 3);
 }
+
+/// `hundreds(count)` with the tensor at `short` falling short of its bytes.
+fn failing_at(count: usize, short: usize) -> Vec<(String, Box<dyn tensorsafe::View>)> {
+    hundreds(count, &[2; 100])
+        .into_iter()
+        .enumerate()
+        .map(|(i, (n, v))| {
+            let view: Box<dyn tensorsafe::View> = if i == short {
+                Box::new(Short)
+            } else {
+                Box::new(v)
+            };
+            (n, view)
+        })
+        .collect()
+}
+
+#[test]
+fn the_index_is_written_last_so_a_failed_write_names_no_missing_shard() {
+    // Three shards of one tensor each, the write failing at each of them:
+    // in an empty directory nothing appears (no index); over an older
+    // checkpoint its index stays, naming shards that are all there.
+    for short in 0..3 {
+        let tmp = TempDir::new("index-last");
+        let dir = tmp.dir();
+        let write = || {
+            let tensors = failing_at(3, short);
+            Writer::new()
+                .sharded(
+                    tensors.iter().map(|(n, v)| (n.as_str(), v.as_ref())),
+                    dir,
+                    100,
+                )
+                .unwrap_err()
+        };
+        assert_eq!(write().kind(), ErrorKind::InvalidView);
+        assert!(entries(dir).is_empty(), "shard {short}: {:?}", entries(dir));
+        Writer::new()
+            .sharded(hundreds(2, &[1; 100]), dir, 200)
+            .unwrap();
+        let index = std::fs::read(dir.join(INDEX_FILE)).unwrap();
+        assert_eq!(write().kind(), ErrorKind::InvalidView);
+        assert_eq!(
+            std::fs::read(dir.join(INDEX_FILE)).unwrap(),
+            index,
+            "shard {short}"
+        );
+        Checkpoint::open_all(dir).unwrap().verify().unwrap();
+    }
+}

@@ -23,6 +23,12 @@ pub struct Counts {
     pub ranged: AtomicU64,
     /// Body bytes the GETs brought.
     pub bytes: AtomicU64,
+    /// GETs made and not yet answered, and the most at one time.
+    pub in_flight: AtomicU64,
+    pub max_in_flight: AtomicU64,
+    /// How many times each GET yields to the executor before it goes on
+    /// (0 by default), so that GETs made together are seen together.
+    pub hold: AtomicU64,
 }
 
 impl Counts {
@@ -35,11 +41,12 @@ impl Counts {
         )
     }
 
-    /// Starts counting again from zero.
+    /// Starts counting again from zero (with no GET in flight).
     pub fn reset(&self) {
         self.gets.store(0, Ordering::Relaxed);
         self.ranged.store(0, Ordering::Relaxed);
         self.bytes.store(0, Ordering::Relaxed);
+        self.max_in_flight.store(0, Ordering::Relaxed);
     }
 }
 
@@ -100,7 +107,14 @@ impl ObjectStore for Counting {
         if options.range.is_some() {
             self.counts.ranged.fetch_add(1, Ordering::Relaxed);
         }
-        let result = self.inner.get_opts(location, options).await?;
+        let now = self.counts.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.counts.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        for _ in 0..self.counts.hold.load(Ordering::Relaxed) {
+            tokio::task::yield_now().await;
+        }
+        let result = self.inner.get_opts(location, options).await;
+        self.counts.in_flight.fetch_sub(1, Ordering::SeqCst);
+        let result = result?;
         // Count the body's bytes as they pass.
         let (meta, range, attributes, extensions) = (
             result.meta.clone(),

@@ -1,7 +1,7 @@
 //! Generators shared by the property tests.
 #![allow(dead_code)] // each test binary uses a different part
 
-pub mod dup;
+pub mod quirks;
 pub mod temp;
 
 use proptest::prelude::*;
@@ -31,10 +31,24 @@ pub fn name() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Names of 6 to 12 characters before any suffix, so that a byte-level
+/// mutation rarely turns one name into another.
+pub fn long_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => "[a-z]{6,12}(\\.[a-z0-9_]{1,6}){0,3}",
+        1 => "[\"\\\\/\\n\\t\\u{1}\\u{1f}\\u{7f}é漢😀 a]{6,12}",
+    ]
+}
+
 /// Any dtype, rank 0 to 4, dimensions 0 to 4 (so empty tensors occur).
 pub fn tensor() -> impl Strategy<Value = Tensor> {
+    tensor_named(name())
+}
+
+/// [`tensor`] with names from `names`.
+pub fn tensor_named(names: impl Strategy<Value = String>) -> impl Strategy<Value = Tensor> {
     (
-        name(),
+        names,
         prop::sample::select(Dtype::ALL.to_vec()),
         prop::collection::vec(0usize..5, 0..=4),
         any::<u64>(),
@@ -67,7 +81,15 @@ pub fn tensor() -> impl Strategy<Value = Tensor> {
 
 /// Up to `max` tensors with distinct names, none called `__metadata__`.
 pub fn tensors(max: usize) -> impl Strategy<Value = Vec<Tensor>> {
-    prop::collection::vec(tensor(), 0..max).prop_map(|mut ts| {
+    tensors_named(max, name())
+}
+
+/// [`tensors`] with names from `names`.
+pub fn tensors_named(
+    max: usize,
+    names: impl Strategy<Value = String>,
+) -> impl Strategy<Value = Vec<Tensor>> {
+    prop::collection::vec(tensor_named(names), 0..max).prop_map(|mut ts| {
         let mut seen = std::collections::HashSet::new();
         ts.retain(|t| t.name != "__metadata__" && seen.insert(t.name.clone()));
         ts
