@@ -29,22 +29,51 @@ fn group_bytes(dtype: Dtype) -> u64 {
 }
 
 /// The file ranges of `info`'s bytes, `chunk` bytes or less each and each
-/// holding whole elements.
+/// holding whole elements. The header was checked against its file's
+/// length, so the last byte's offset fits in a u64; it is checked here
+/// all the same.
 pub fn ranges(
     header: &Header,
     info: &TensorInfo<'_>,
     chunk: u64,
-) -> impl Iterator<Item = Range<u64>> {
+) -> Result<impl Iterator<Item = Range<u64>>, Failure> {
     let group = group_bytes(info.dtype()).max(1);
     let step = (chunk / group).max(1) * group;
     let (begin, end) = info.data_offsets();
-    // The header was checked against the file's length: these cannot wrap.
-    let (start, end) = (
-        header.data_start().saturating_add(begin),
-        header.data_start().saturating_add(end),
-    );
-    (0..end.saturating_sub(start).div_ceil(step))
-        .map(move |k| start + k * step..(start + (k + 1) * step).min(end))
+    let len = end.saturating_sub(begin);
+    let start = header.data_start().checked_add(begin);
+    let Some(start) = start.filter(|s| s.checked_add(len).is_some()) else {
+        return Err(Failure::usage(format!(
+            "tensor {:?}: its bytes end past 2^64",
+            info.name()
+        )));
+    };
+    // Every offset below is at most `start + len`, which fits.
+    Ok((0..len.div_ceil(step)).map(move |k| {
+        let lo = k * step;
+        start + lo..start + (len - lo).min(step) + lo
+    }))
+}
+
+/// Bytes decoded at a time: whole elements of every dtype (a multiple of
+/// 3 and of 16), at most 96 Ki values (768 KiB as f64) even for F4.
+const PIECE_BYTES: usize = 3 << 14;
+
+/// A chunk's bytes in pieces to decode one at a time (see `PIECE_BYTES`).
+pub fn pieces(bytes: &[u8]) -> std::slice::Chunks<'_, u8> {
+    bytes.chunks(PIECE_BYTES)
+}
+
+/// Why a read of `at..at + len` stopped, for a line about the file.
+pub fn read_failure(e: &std::io::Error, at: u64, len: usize) -> String {
+    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        format!(
+            "the file ended within bytes {at}..{} its header promised (did it change?)",
+            at.saturating_add(len as u64)
+        )
+    } else {
+        e.to_string()
+    }
 }
 
 /// Where chunks come from: a local file, or an object in a store.
@@ -102,12 +131,7 @@ impl ReadChunk for Reader {
             .seek(SeekFrom::Start(range.start))
             .and_then(|_| self.file.read_exact(&mut self.buf))
             .map_err(|e| {
-                let why = if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                    format!("the file ended before byte {} (did it change?)", range.end)
-                } else {
-                    e.to_string()
-                };
-                Failure::unreadable(&self.path, &why)
+                Failure::unreadable(&self.path, &read_failure(&e, range.start, self.buf.len()))
             })?;
         Ok(&self.buf)
     }
@@ -153,8 +177,8 @@ pub fn nonfinite(dtype: Dtype, bytes: &[u8]) -> Option<(u64, u64)> {
         Dtype::F16 => Some(ieee::<2>(bytes, 0x1f << 10, (1 << 10) - 1)),
         Dtype::BF16 => Some(ieee::<2>(bytes, 0xff << 7, (1 << 7) - 1)),
         Dtype::F6_E2M3 | Dtype::F6_E3M2 => Some((0, 0)),
-        // The rest are byte-sized or smaller: decoded 64 KiB at a time.
-        d if d.is_float() => bytes.chunks(1 << 16).try_fold((0, 0), |(nan, inf), part| {
+        // The rest are byte-sized or smaller: decoded a piece at a time.
+        d if d.is_float() => pieces(bytes).try_fold((0, 0), |(nan, inf), part| {
             let xs = values(d, part)?;
             let n = xs.iter().filter(|x| x.is_nan()).count() as u64;
             let i = xs.iter().filter(|x| x.is_infinite()).count() as u64;
@@ -193,6 +217,9 @@ mod tests {
         assert_eq!(group_bytes(Dtype::F6_E2M3), 3);
         assert_eq!(group_bytes(Dtype::F32), 4);
         assert_eq!(group_bytes(Dtype::BOOL), 1);
+        for dtype in [Dtype::F4, Dtype::F6_E2M3, Dtype::C64, Dtype::F64] {
+            assert_eq!(PIECE_BYTES as u64 % group_bytes(dtype), 0, "{dtype}");
+        }
         let shape = [3 * CHUNK_BYTES as usize / 2 + 4];
         let data = vec![0u8; shape[0] * 3 / 4];
         let bytes = tensorsafe::serialize(
@@ -202,7 +229,8 @@ mod tests {
         .unwrap();
         let header = Header::parse(&bytes).unwrap();
         let info = header.get("w").unwrap();
-        let all: Vec<_> = ranges(&header, &info, CHUNK_BYTES).collect();
+        let all: Vec<_> = ranges(&header, &info, CHUNK_BYTES).unwrap().collect();
+        assert!(all.windows(2).all(|w| w[0].end == w[1].start));
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].start, header.data_start());
         assert_eq!((all[0].end - all[0].start) % 3, 0);

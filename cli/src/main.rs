@@ -168,8 +168,9 @@ enum Command {
         /// checkpoint: {"path": the file or index opened, "total_size": the
         /// index's metadata.total_size (null if it has none; for a file,
         /// its tensor bytes), "weight_map": {tensor: file} sorted by tensor,
-        /// "files": [{"file": name, "size": bytes, "header": the header as
-        /// stored, with "__metadata__"}] in the index's order}.
+        /// "files": [{"file": name, "size": bytes, "header": the header's
+        /// entries, "__metadata__" first and then the tensors in data-offset
+        /// order}] in the index's order}.
         #[arg(long, verbatim_doc_comment)]
         json: bool,
     },
@@ -210,8 +211,9 @@ enum Command {
     /// Float values p (in A) and q (in B) are equal when
     /// |p - q| <= atol + rtol * max(|p|, |q|): symmetric, so swapping A and
     /// B gives the same answer (numpy's isclose scales by |q| only). NaN
-    /// equals NaN; an infinity equals only the same infinity. Tensors are
-    /// read a chunk at a time.
+    /// equals NaN; an infinity equals only the same infinity. Bytes that
+    /// differ for equal values (-0.0 and 0.0, NaN payloads) are reported,
+    /// not counted as a difference. Tensors are read a chunk at a time.
     Diff {
         a: PathBuf,
         b: PathBuf,

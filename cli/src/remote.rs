@@ -77,8 +77,15 @@ impl Remote {
     }
 
     /// What `inspect` shows: every shard's header, the index's map.
-    pub fn listing(&self) -> Listing<'_> {
+    pub fn listing<'a>(&'a self) -> Listing<'a> {
         let files = self.checkpoint.files();
+        // Shards as the index names them: their keys beside the index's.
+        let index = self.checkpoint.location().as_ref();
+        let dir = index.rfind('/').map_or("", |slash| &index[..=slash]);
+        let file_name = |file: &'a RemoteFile| -> &'a str {
+            let key = file.location().as_ref();
+            key.strip_prefix(dir).unwrap_or(key)
+        };
         Listing {
             path: self.url.clone(),
             total_size: self.checkpoint.total_size(),
@@ -138,11 +145,6 @@ impl ReadChunk for RemoteReader<'_> {
             .map_err(|e| failure(&remote.base, Path::new(&remote.url), &e))?;
         Ok(&self.buf)
     }
-}
-
-/// The object's file name (the last part of its location).
-fn file_name(file: &RemoteFile) -> &str {
-    file.location().filename().unwrap_or_default()
 }
 
 /// A library error on a remote object: the line starts with the URL of

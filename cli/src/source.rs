@@ -75,8 +75,9 @@ fn single_file(dir: &Path) -> Option<PathBuf> {
 
 impl Source {
     /// Opens PATH: the file's header, or the index and every shard's
-    /// header. Every shard that cannot be read or is invalid is reported,
-    /// one line each, not only the first.
+    /// header, checked against the index (`Checkpoint::verify`). Every
+    /// shard that cannot be read or is invalid is reported, one line each,
+    /// not only the first.
     pub fn open(path: &Path) -> Result<Source, Failure> {
         if !is_sharded(path) {
             let path = if path.is_dir() {
@@ -95,6 +96,10 @@ impl Source {
         if !failures.is_empty() {
             return Err(Failure::all(failures));
         }
+        // The headers are read: this checks them against the index.
+        checkpoint
+            .verify()
+            .map_err(|e| Failure::from_error(checkpoint.index_path(), &e))?;
         Ok(Source::Sharded(checkpoint))
     }
 

@@ -750,8 +750,71 @@ fn a_local_path_with_a_colon_and_slashes_is_not_a_url() {
             text(&out.stderr)
         );
     }
-    // A known scheme is a URL, even where a local directory has its name.
+    // A known scheme is a URL (here an empty in-memory store).
     let out = run(&["inspect", "memory:///w.safetensors"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("memory:///w.safetensors"));
+}
+
+#[test]
+fn every_command_checks_the_index_against_the_shards() {
+    let dir = TempDir::new("index-checked");
+    let shards = dir.path("shards");
+    let gpt2 = golden("gpt2_tiny.safetensors");
+    let out = run(&["shard", "--max-shard-size", "600B", s(&gpt2), s(&shards)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let index_path = shards.join("model.safetensors.index.json");
+    let good = std::fs::read_to_string(&index_path).unwrap();
+    let mut index: serde_json::Value = serde_json::from_str(&good).unwrap();
+    // `wte.weight` mapped to a shard that does not hold it.
+    let map = index["weight_map"].as_object_mut().unwrap();
+    let wte = map["wte.weight"].as_str().unwrap().to_owned();
+    let other = map.values().find(|f| **f != wte).unwrap().clone();
+    map.insert("wte.weight".into(), other);
+    std::fs::write(&index_path, serde_json::to_vec(&index).unwrap()).unwrap();
+    for (command, code) in [("inspect", 1), ("verify", 1), ("stats", 1), ("diff", 2)] {
+        let mut args = vec![command, s(&shards)];
+        if command == "diff" {
+            args.push(s(&gpt2));
+        }
+        let out = run(&args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{command}: {stderr}");
+        assert!(stderr.contains("IndexMismatch"), "{command}: {stderr}");
+        assert!(stderr.contains("wte.weight"), "{command}: {stderr}");
+    }
+    let out = run(&["merge", s(&shards), s(&dir.path("merged.safetensors"))]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    // Restored, the same checkpoint reads as the file it came from.
+    std::fs::write(&index_path, good).unwrap();
+    let out = run(&["diff", s(&shards), s(&gpt2)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}
+
+#[test]
+fn merge_of_a_missing_path_says_it_cannot_read_it() {
+    let dir = TempDir::new("merge-missing");
+    let out = run(&[
+        "merge",
+        s(&dir.path("absent")),
+        s(&dir.path("out.safetensors")),
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot read"), "{stderr}");
+    assert!(!stderr.contains("not a sharded checkpoint"), "{stderr}");
+}
+
+#[test]
+fn diff_reports_equal_values_in_other_bytes_without_counting_them() {
+    let dir = TempDir::new("diff-same-values");
+    let a = f32_file(&dir.path("a.safetensors"), &[0.0, f32::NAN]);
+    let b = f32_file(
+        &dir.path("b.safetensors"),
+        &[-0.0, f32::from_bits(f32::NAN.to_bits() | 1)],
+    );
+    let out = run(&["diff", s(&a), s(&b)]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("w: bytes differ, values equal"), "{stdout}");
 }

@@ -35,6 +35,8 @@ struct Run {
     stdout: String,
     stderr: String,
     peak: u64,
+    /// User and system CPU time.
+    cpu: std::time::Duration,
 }
 
 /// Runs `tensorsafe ARGS` and measures its peak resident memory.
@@ -71,6 +73,14 @@ fn measured(args: &[&str]) -> Run {
         stderr: stderr.join().expect("stderr"),
         // Kilobytes on Linux.
         peak: u64::try_from(usage.ru_maxrss).expect("a size") * 1024,
+        cpu: [usage.ru_utime, usage.ru_stime]
+            .iter()
+            .map(|t| {
+                let secs = u64::try_from(t.tv_sec).expect("a time");
+                let micros = u32::try_from(t.tv_usec).expect("a time");
+                std::time::Duration::new(secs, micros * 1000)
+            })
+            .sum(),
     }
 }
 
@@ -174,11 +184,15 @@ fn header_only_commands_on_100_gb_need_no_more_memory_than_headers() {
     let index = sparse_checkpoint(shards.dir(), 4, 25, 250_000_000);
     for path in [&file, &index] {
         let run = within(HEADER_ONLY_BOUND, 0, &["inspect", s(path)]);
+        // Reading 100 GB, even of holes, takes tens of seconds of CPU;
+        // a header takes milliseconds (a debug build, a loaded machine).
+        assert!(run.cpu.as_secs() < 2, "{:?} of CPU time", run.cpu);
         assert!(run.stdout.contains("tensors      100"), "{}", run.stdout);
         assert!(run.stdout.contains("100000000000 bytes"), "{}", run.stdout);
         within(HEADER_ONLY_BOUND, 0, &["inspect", "--json", s(path)]);
         let run = within(HEADER_ONLY_BOUND, 0, &["verify", s(path)]);
         assert!(run.stdout.contains("100 tensors"), "{}", run.stdout);
+        assert!(run.cpu.as_secs() < 2, "{:?} of CPU time", run.cpu);
         let run = within(
             HEADER_ONLY_BOUND,
             2,
@@ -196,15 +210,28 @@ fn header_only_commands_on_100_gb_need_no_more_memory_than_headers() {
     );
 }
 
-/// A file larger than the streaming bound: one 40 MiB tensor (so chunks
-/// are cut within a tensor) and four of 1 MiB, all zero but one value.
-fn larger_than_the_bound(dir: &TempDir, name: &str, one: f64) -> PathBuf {
+/// A file larger than the streaming bound: four F64 tensors of 1 MiB, a
+/// 4 MiB F4 tensor of bytes `fill` (8 Mi values, 64 MiB as f64), and a
+/// 40 MiB F64 tensor (so chunks are cut within a tensor), all zero but its
+/// last value, `one`.
+fn larger_than_the_bound(dir: &TempDir, name: &str, one: f64, fill: u8) -> PathBuf {
     let path = dir.path(name);
     let mut tensors: Vec<_> = (0..4)
         .map(|k| (format!("small.{k}"), Dtype::F64, vec![1 << 17]))
         .collect();
+    tensors.push(("packed".to_owned(), Dtype::F4, vec![8 << 20]));
     tensors.push(("big".to_owned(), Dtype::F64, vec![5 << 20]));
     let header = sparse(&path, &tensors);
+    let packed = header.get("packed").unwrap();
+    File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .write_all_at(
+            &vec![fill; 4 << 20],
+            header.data_start() + packed.data_offsets().0,
+        )
+        .unwrap();
     assert!(header.file_len() > STREAMING_BOUND);
     // The last value of the big tensor.
     let at = header.file_len() - 8;
@@ -220,11 +247,23 @@ fn larger_than_the_bound(dir: &TempDir, name: &str, one: f64) -> PathBuf {
 #[test]
 fn streaming_commands_stay_within_their_bound() {
     let dir = TempDir::new("scale-stream");
-    let a = larger_than_the_bound(&dir, "a.safetensors", 2.0);
-    let b = larger_than_the_bound(&dir, "b.safetensors", 3.0);
+    // F4 0x11 is 0.5, 0.5; 0x22 is 1.0, 1.0.
+    let a = larger_than_the_bound(&dir, "a.safetensors", 2.0, 0x11);
+    let b = larger_than_the_bound(&dir, "b.safetensors", 3.0, 0x22);
 
     let run = within(STREAMING_BOUND, 0, &["stats", s(&a)]);
-    assert_eq!(run.stdout.lines().count(), 6, "{}", run.stdout);
+    assert_eq!(run.stdout.lines().count(), 7, "{}", run.stdout);
+    let packed = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("packed "))
+        .unwrap();
+    let columns: Vec<&str> = packed.split_whitespace().collect();
+    assert_eq!(
+        columns[2..6],
+        ["5.000000e-1", "5.000000e-1", "5.000000e-1", "0.000000e0"],
+        "{packed}"
+    );
     let big = run.stdout.lines().find(|l| l.starts_with("big ")).unwrap();
     // min 0, max 2, mean 2 / 5 Mi: the one value is seen.
     let mean = format!("{:.6e}", 2.0 / f64::from(5 << 20));
@@ -239,7 +278,7 @@ fn streaming_commands_stay_within_their_bound() {
 
     let run = within(STREAMING_BOUND, 0, &["verify", "--data", s(&a)]);
     assert!(
-        run.stdout.contains("5 tensors, 0 NaN, 0 Inf"),
+        run.stdout.contains("6 tensors, 0 NaN, 0 Inf"),
         "{}",
         run.stdout
     );
@@ -247,8 +286,12 @@ fn streaming_commands_stay_within_their_bound() {
     let run = within(STREAMING_BOUND, 0, &["diff", s(&a), s(&a)]);
     assert!(run.stdout.contains("equal"), "{}", run.stdout);
     let run = within(STREAMING_BOUND, 1, &["diff", s(&a), s(&b)]);
-    let expected = "big: 1 of 5242880 values differ beyond tolerance";
-    assert!(run.stdout.contains(expected), "{}", run.stdout);
+    for expected in [
+        "packed: 8388608 of 8388608 values differ beyond tolerance",
+        "big: 1 of 5242880 values differ beyond tolerance",
+    ] {
+        assert!(run.stdout.contains(expected), "{}", run.stdout);
+    }
     within(STREAMING_BOUND, 0, &["diff", "--atol", "1", s(&a), s(&b)]);
 }
 

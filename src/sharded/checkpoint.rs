@@ -122,12 +122,16 @@ impl Checkpoint {
         Self::open_as(path.as_ref(), Load::Map, options)
     }
 
-    /// Opens the index and checks every shard's header against it
-    /// ([`Checkpoint::verify`]); shards are read when first needed, as
-    /// for [`Checkpoint::open`].
+    /// Opens the index and every shard at once (each read into memory, as
+    /// [`Checkpoint::open`] reads one when first needed), after checking
+    /// every shard's header against the index ([`Checkpoint::verify`]):
+    /// whatever would fail, fails now.
     pub fn open_all(path: impl AsRef<Path>) -> Result<Self> {
         let checkpoint = Self::open(path)?;
         checkpoint.verify()?;
+        for i in 0..checkpoint.index.files.len() {
+            checkpoint.shard(i)?;
+        }
         Ok(checkpoint)
     }
 

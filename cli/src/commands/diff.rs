@@ -64,9 +64,14 @@ impl Closeness {
 /// What one tensor pair's comparison found.
 enum Found {
     Equal,
+    /// Other bytes for the same numbers: -0.0 and 0.0, NaN payloads.
+    SameValues,
     Within(Closeness),
     Beyond(Closeness),
-    Bytes { differ: u64, of: u64 },
+    Bytes {
+        differ: u64,
+        of: u64,
+    },
 }
 
 /// Compares two tensors of the same dtype and shape, chunk by chunk;
@@ -79,28 +84,25 @@ fn compare(
     let dtype = x.dtype();
     let float = dtype.is_float();
     let (mut closeness, mut differ, mut decoded) = (Closeness::default(), 0u64, true);
-    let pairs = chunks::ranges(xs.header, x, chunks::CHUNK_BYTES).zip(chunks::ranges(
-        ys.header,
-        y,
-        chunks::CHUNK_BYTES,
-    ));
-    for (a, b) in pairs {
+    let left_ranges = chunks::ranges(xs.header, x, chunks::CHUNK_BYTES)?;
+    let right_ranges = chunks::ranges(ys.header, y, chunks::CHUNK_BYTES)?;
+    for (a, b) in left_ranges.zip(right_ranges) {
         let (left, right) = (xr.read(a)?, yr.read(b)?);
-        if left == right {
-            continue;
-        }
-        differ += left.iter().zip(right).filter(|(p, q)| p != q).count() as u64;
-        match (
-            float,
-            chunks::values(dtype, left),
-            chunks::values(dtype, right),
-        ) {
-            (true, Some(p), Some(q)) => closeness.add(&p, &q, tolerance.0, tolerance.1),
-            _ => decoded = false,
+        for (p, q) in chunks::pieces(left).zip(chunks::pieces(right)) {
+            if p == q {
+                continue;
+            }
+            differ += p.iter().zip(q).filter(|(p, q)| p != q).count() as u64;
+            let values = (chunks::values(dtype, p), chunks::values(dtype, q));
+            match values {
+                (Some(p), Some(q)) if float => closeness.add(&p, &q, tolerance.0, tolerance.1),
+                _ => decoded = false,
+            }
         }
     }
     Ok(match (differ, decoded) {
         (0, _) => Found::Equal,
+        (_, true) if closeness.max_abs == 0.0 => Found::SameValues,
         (_, true) if closeness.outside == 0 => Found::Within(closeness),
         (_, true) => Found::Beyond(closeness),
         (_, false) => Found::Bytes {
@@ -159,6 +161,9 @@ fn compare_sources(a: &Path, b: &Path, tolerance: (f64, f64)) -> Result<u8, Fail
             )?;
             match found {
                 Found::Equal => {}
+                Found::SameValues => {
+                    outln!("{name}: bytes differ, values equal (signed zeros or NaN payloads)")
+                }
                 Found::Within(c) => outln!(
                     "{name}: within tolerance (max abs {:e}, max rel {:e})",
                     c.max_abs,

@@ -32,7 +32,7 @@ pub fn rewrite(input: &Path, output: &Path, align: Option<u64>) -> Result<u8, Fa
     }];
     // Each tensor is read when it is written. OUT may be IN: the new file
     // takes IN's name only once it is complete, and IN stays open.
-    let files = Files::open(&shards)?;
+    let files = Files::new(&shards);
     let bar = progress::bytes(header.data_len(), "writing");
     writer
         .metadata(header.metadata())

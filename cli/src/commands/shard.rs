@@ -49,7 +49,7 @@ pub fn shard(input: &Path, out_dir: &Path, max_size: &str) -> Result<u8, Failure
         path: input.to_owned(),
         header: &header,
     }];
-    let files = Files::open(&shards)?;
+    let files = Files::new(&shards);
     let bar = progress::bytes(header.data_len(), "sharding");
     let written = Writer::new()
         .metadata(header.metadata())
@@ -69,20 +69,19 @@ pub fn shard(input: &Path, out_dir: &Path, max_size: &str) -> Result<u8, Failure
 
 pub fn merge(input: &Path, output: &Path) -> Result<u8, Failure> {
     // Before anything is read: a single file is rewritten, not merged.
+    if let Err(e) = std::fs::metadata(input) {
+        return Err(Failure::unreadable(input, &e.to_string()));
+    }
     if !is_sharded(input) {
         return Err(Failure::usage(format!(
             "{}: not a sharded checkpoint (use rewrite)",
             input.display()
         )));
     }
+    // Opening checks every header, length and the index.
     let source = Source::open(input)?;
-    if let Source::Sharded(checkpoint) = &source {
-        checkpoint
-            .verify()
-            .map_err(|e| Failure::from_error(checkpoint.index_path(), &e))?;
-    }
     let shards = source.shards()?;
-    let files = Files::open(&shards)?;
+    let files = Files::new(&shards);
     let tensors = files.views(&shards);
     let total = shards
         .iter()

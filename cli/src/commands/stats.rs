@@ -9,8 +9,9 @@ use crate::chunks::{self, ReadChunk, Reader};
 use crate::source::{by_name, Source};
 use crate::{progress, Failure};
 
-/// Running totals over a tensor's finite values, and its NaN and Inf
-/// counts. Means and variances are summed in f64, chunk by chunk.
+/// Running totals over a tensor's finite values (count, mean and the sum
+/// of squared deviations, merged piece by piece as Chan et al. do, so no
+/// sum of squares grows with the tensor), and its NaN and Inf counts.
 #[derive(Default)]
 struct Summary {
     count: u64,
@@ -18,34 +19,43 @@ struct Summary {
     inf: u64,
     min: f64,
     max: f64,
-    sum: f64,
-    sum_sq: f64,
+    mean: f64,
+    m2: f64,
 }
 
 impl Summary {
     fn add(&mut self, xs: &[f64]) {
-        for &x in xs {
-            if x.is_nan() {
-                self.nan += 1;
-            } else if x.is_infinite() {
-                self.inf += 1;
-            } else {
-                if self.count == 0 {
-                    (self.min, self.max) = (x, x);
-                }
-                self.count += 1;
-                self.min = self.min.min(x);
-                self.max = self.max.max(x);
-                self.sum += x;
-                self.sum_sq += x * x;
-            }
+        let finite: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
+        self.nan += xs.iter().filter(|x| x.is_nan()).count() as u64;
+        self.inf += xs.iter().filter(|x| x.is_infinite()).count() as u64;
+        let Some(&first) = finite.first() else { return };
+        // This piece's own figures: its mean (from terms divided first if
+        // their sum overflows), then squared deviations from it.
+        let n = finite.len() as f64;
+        let sum = finite.iter().sum::<f64>();
+        let mean = if sum.is_finite() {
+            sum / n
+        } else {
+            finite.iter().map(|x| x / n).sum::<f64>()
+        };
+        let m2 = finite.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>();
+        let (min, max) = finite
+            .iter()
+            .fold((first, first), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+        if self.count == 0 {
+            (self.min, self.max) = (min, max);
         }
+        (self.min, self.max) = (self.min.min(min), self.max.max(max));
+        let total = self.count as f64 + n;
+        let delta = mean - self.mean;
+        self.mean += delta * (n / total);
+        self.m2 += m2 + delta * delta * (self.count as f64 * n / total);
+        self.count += finite.len() as u64;
     }
 
     fn line(&self, name: &str, dtype: &str) -> String {
-        let n = self.count as f64;
-        let mean = self.sum / n;
-        let std = (self.sum_sq / n - mean * mean).max(0.0).sqrt();
+        // A variance past f64's range shows as inf, never as 0.
+        let std = (self.m2 / self.count as f64).sqrt();
         let show = |v: f64| {
             if self.count == 0 {
                 "-".to_owned()
@@ -57,7 +67,7 @@ impl Summary {
             "{name:<48} {dtype:<11} {:>14} {:>14} {:>14} {:>14} {:>8} {:>8}",
             show(self.min),
             show(self.max),
-            show(mean),
+            show(self.mean),
             show(std),
             self.nan,
             self.inf
@@ -72,17 +82,19 @@ fn tensor_line(
     info: &TensorInfo<'_>,
 ) -> Result<String, Failure> {
     let dtype = info.dtype();
+    let instead = |why: &str| format!("{:<48} {:<11} ({why})", info.name(), dtype.to_string());
+    if chunks::values(dtype, &[]).is_none() {
+        return Ok(instead("no numeric decoding"));
+    }
     let mut summary = Summary::default();
-    for range in chunks::ranges(header, info, chunks::CHUNK_BYTES) {
-        let bytes = reader.read(range)?;
-        let Some(xs) = chunks::values(dtype, bytes) else {
-            return Ok(format!(
-                "{:<48} {:<11} (no numeric decoding)",
-                info.name(),
-                dtype.to_string()
-            ));
-        };
-        summary.add(&xs);
+    for range in chunks::ranges(header, info, chunks::CHUNK_BYTES)? {
+        for piece in chunks::pieces(reader.read(range)?) {
+            // A BOOL byte other than 0 or 1, say.
+            let Some(xs) = chunks::values(dtype, piece) else {
+                return Ok(instead("values that do not decode"));
+            };
+            summary.add(&xs);
+        }
     }
     Ok(summary.line(info.name(), &dtype.to_string()))
 }
