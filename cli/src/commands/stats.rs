@@ -25,23 +25,33 @@ struct Summary {
 
 impl Summary {
     fn add(&mut self, xs: &[f64]) {
-        let finite: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
-        self.nan += xs.iter().filter(|x| x.is_nan()).count() as u64;
-        self.inf += xs.iter().filter(|x| x.is_infinite()).count() as u64;
-        let Some(&first) = finite.first() else { return };
-        // This piece's own figures: its mean (from terms divided first if
-        // their sum overflows), then squared deviations from it.
-        let n = finite.len() as f64;
-        let sum = finite.iter().sum::<f64>();
+        // This piece's own figures: count, sum, range; then its mean (from
+        // terms divided first if their sum overflows) and the squared
+        // deviations from it, in a second pass over the same values.
+        let (mut count, mut sum) = (0u64, 0f64);
+        let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+        for &x in xs {
+            if x.is_finite() {
+                count += 1;
+                sum += x;
+                (min, max) = (min.min(x), max.max(x));
+            } else if x.is_nan() {
+                self.nan += 1;
+            } else {
+                self.inf += 1;
+            }
+        }
+        if count == 0 {
+            return;
+        }
+        let finite = || xs.iter().filter(|x| x.is_finite());
+        let n = count as f64;
         let mean = if sum.is_finite() {
             sum / n
         } else {
-            finite.iter().map(|x| x / n).sum::<f64>()
+            finite().map(|x| x / n).sum::<f64>()
         };
-        let m2 = finite.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>();
-        let (min, max) = finite
-            .iter()
-            .fold((first, first), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+        let m2 = finite().map(|x| (x - mean) * (x - mean)).sum::<f64>();
         if self.count == 0 {
             (self.min, self.max) = (min, max);
         }
@@ -50,7 +60,7 @@ impl Summary {
         let delta = mean - self.mean;
         self.mean += delta * (n / total);
         self.m2 += m2 + delta * delta * (self.count as f64 * n / total);
-        self.count += finite.len() as u64;
+        self.count += count;
     }
 
     fn line(&self, name: &str, dtype: &str) -> String {
