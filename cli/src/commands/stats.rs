@@ -53,13 +53,16 @@ impl Summary {
         };
         let m2 = finite().map(|x| (x - mean) * (x - mean)).sum::<f64>();
         if self.count == 0 {
-            (self.min, self.max) = (min, max);
+            (self.count, self.min, self.max, self.mean, self.m2) = (count, min, max, mean, m2);
+            return;
         }
         (self.min, self.max) = (self.min.min(min), self.max.max(max));
-        let total = self.count as f64 + n;
+        let (before, total) = (self.count as f64, self.count as f64 + n);
         let delta = mean - self.mean;
-        self.mean += delta * (n / total);
-        self.m2 += m2 + delta * delta * (self.count as f64 * n / total);
+        // Weights of at most 1: the mean of finite means stays finite (the
+        // spread may not: it is then inf, which is what it is in f64).
+        self.mean = self.mean * (before / total) + mean * (n / total);
+        self.m2 += m2 + delta * delta * (before * n / total);
         self.count += count;
     }
 
@@ -154,4 +157,41 @@ pub fn stats(path: &Path, only: Option<&str>) -> Result<u8, Failure> {
     }
     bar.finish_and_clear();
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(pieces: &[&[f64]]) -> Summary {
+        let mut s = Summary::default();
+        for piece in pieces {
+            s.add(piece);
+        }
+        s
+    }
+
+    #[test]
+    fn pieces_merge_to_the_figures_of_the_whole() {
+        let xs: Vec<f64> = (0..1000).map(|i| f64::from(i % 17) * 0.25 - 1.0).collect();
+        let n = xs.len() as f64;
+        let mean = xs.iter().sum::<f64>() / n;
+        let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+        for cut in [1, 7, 500, 999] {
+            let (a, b) = xs.split_at(cut);
+            let s = summary(&[a, &[f64::NAN, f64::INFINITY], b]);
+            assert_eq!((s.count, s.nan, s.inf), (1000, 1, 1));
+            assert_eq!((s.min, s.max), (-1.0, 3.0));
+            assert!((s.mean - mean).abs() < 1e-12, "{cut}: {} vs {mean}", s.mean);
+            assert!((s.m2 / n - var).abs() < 1e-12, "{cut}");
+        }
+        // Values whose sum overflows: the mean is right, the spread is not 0.
+        let s = summary(&[&[1e308, 1e308], &[-1e308]]);
+        assert!((s.mean - 1e308 / 3.0).abs() < 1e293, "{}", s.mean);
+        assert!(s.m2 > 0.0, "{}", s.m2);
+        // Only NaN and Inf: no figures.
+        let s = summary(&[&[f64::NAN, f64::NEG_INFINITY]]);
+        assert_eq!((s.count, s.nan, s.inf), (0, 1, 1));
+        assert!(s.line("x", "F64").contains(" - "));
+    }
 }
