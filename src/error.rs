@@ -319,9 +319,19 @@ impl Error {
         self.inner.io.as_ref()
     }
 
-    /// The I/O error behind an [`ErrorKind::Io`] error, by value, for code
-    /// that must hand on the `io::Error` itself (its OS error code intact);
-    /// this error's context is dropped. Without one, this error comes back.
+    /// The I/O error this error holds ([`Error::io_error`]), by value, for
+    /// code that must hand on the `io::Error` itself (its OS error code
+    /// intact); this error's kind and context are dropped. Errors of other
+    /// kinds may hold one too (an index that could not be read is
+    /// [`ErrorKind::IndexInvalid`]). Without one, this error comes back.
+    ///
+    /// ```
+    /// use tensorsafe::{Error, ErrorKind};
+    /// let e = Error::from(std::io::Error::from_raw_os_error(28)).with_detail("writing");
+    /// assert_eq!(e.into_io_error().unwrap().raw_os_error(), Some(28)); // ENOSPC
+    /// let e = Error::new(ErrorKind::Overflow);
+    /// assert_eq!(e.into_io_error().unwrap_err().kind(), ErrorKind::Overflow);
+    /// ```
     #[cfg(feature = "std")]
     pub fn into_io_error(mut self) -> Result<io::Error, Self> {
         self.inner.io.take().ok_or(self)
@@ -472,6 +482,24 @@ mod tests {
             next = err.source();
         }
         assert_eq!(chain.matches("gone").count(), 1);
+    }
+
+    #[test]
+    #[cfg(feature = "std")]
+    fn the_io_error_is_given_back_whatever_the_kind() {
+        let e = Error::from(io::Error::from_raw_os_error(13))
+            .retag(ErrorKind::IndexInvalid)
+            .with_tensor("w");
+        assert_eq!(
+            e.into_io_error().map(|io| io.raw_os_error()).ok(),
+            Some(Some(13))
+        );
+        let e = Error::new(ErrorKind::FileChanged).with_tensor("w");
+        let back = e.into_io_error().unwrap_err();
+        assert_eq!(
+            (back.kind(), back.tensor()),
+            (ErrorKind::FileChanged, Some("w"))
+        );
     }
 
     #[test]

@@ -24,7 +24,6 @@ fn json_error(text: &str) -> serde_json::Error {
 pub(crate) fn error(e: tensorsafe::Error, file: Option<&[u8]>) -> SafeTensorError {
     let name = || e.tensor().unwrap_or("no_tensor").to_owned();
     match e.kind() {
-        #[cfg(feature = "std")]
         // The system's own error, as the reference returns it: its OS code
         // (`raw_os_error`) and source chain intact. An error with no
         // `io::Error` behind it travels inside one.
