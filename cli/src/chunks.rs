@@ -82,6 +82,11 @@ pub trait ReadChunk {
     fn read(&mut self, range: Range<u64>) -> Result<&[u8], Failure>;
     /// Bytes to read at a time.
     fn chunk(&self) -> u64;
+    /// Fails if the file is no longer `len` bytes long (it changed while
+    /// it was read). An object in a store is pinned to its ETag instead.
+    fn check_len(&self, _len: u64) -> Result<(), Failure> {
+        Ok(())
+    }
 }
 
 /// One file, open for reading chunks into a buffer it reuses.
@@ -121,6 +126,19 @@ pub fn reuse<'r>(
 impl ReadChunk for Reader {
     fn chunk(&self) -> u64 {
         CHUNK_BYTES
+    }
+
+    fn check_len(&self, len: u64) -> Result<(), Failure> {
+        let now = self
+            .file
+            .metadata()
+            .map_err(|e| Failure::unreadable(&self.path, &e.to_string()))?
+            .len();
+        if now != len {
+            let why = format!("the file has {now} bytes now, {len} when its header was read");
+            return Err(Failure::unreadable(&self.path, &why));
+        }
+        Ok(())
     }
 
     fn read(&mut self, range: Range<u64>) -> Result<&[u8], Failure> {
@@ -209,6 +227,36 @@ mod tests {
             assert_eq!(nonfinite(dtype, &bytes), Some((nan, inf)), "{dtype}");
         }
         assert_eq!(nonfinite(Dtype::I32, &[0; 4]), None);
+    }
+
+    #[test]
+    fn a_file_that_changed_length_is_refused() {
+        let path = std::env::temp_dir().join(format!("tensorsafe-chunks-{}", std::process::id()));
+        std::fs::write(&path, [0u8; 16]).unwrap();
+        let shard_header = Header::parse(b"\x02\0\0\0\0\0\0\0{}").unwrap();
+        let shard = Shard {
+            path: path.clone(),
+            header: &shard_header,
+        };
+        let mut reader = Reader::open(&shard).unwrap();
+        assert_eq!(reader.read(4..12).unwrap(), [0; 8]);
+        assert!(reader.check_len(16).is_ok());
+        std::fs::write(&path, [0u8; 17]).unwrap();
+        let failure = reader.check_len(16).unwrap_err();
+        assert_eq!(failure.code, 2);
+        assert!(
+            failure.lines[0].contains("17 bytes now, 16"),
+            "{:?}",
+            failure.lines
+        );
+        std::fs::write(&path, [0u8; 10]).unwrap();
+        let failure = reader.read(4..12).unwrap_err();
+        assert!(
+            failure.lines[0].contains("did it change?"),
+            "{:?}",
+            failure.lines
+        );
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

@@ -10,7 +10,8 @@ use crate::{progress, Failure};
 
 /// NaN and Inf counts of the float tensors of file `name` with `header`,
 /// read a chunk at a time from `from` and reported per tensor. A float
-/// tensor that cannot be decoded is an error, not a silent zero.
+/// tensor that cannot be decoded is an error, not a silent zero; so is a
+/// file whose length changed by the end.
 pub fn scan(name: &str, header: &Header, from: &mut impl ReadChunk) -> Result<(u64, u64), Failure> {
     let bar = progress::bytes(header.data_len(), "scanning");
     let (mut nan, mut inf) = (0u64, 0u64);
@@ -30,6 +31,7 @@ pub fn scan(name: &str, header: &Header, from: &mut impl ReadChunk) -> Result<(u
         }
         (nan, inf) = (nan + n, inf + i);
     }
+    from.check_len(header.file_len())?;
     bar.finish_and_clear();
     Ok((nan, inf))
 }
