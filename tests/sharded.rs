@@ -389,7 +389,7 @@ fn failing_at(count: usize, short: usize) -> Vec<(String, Box<dyn tensorsafe::Vi
 }
 
 #[test]
-fn the_index_is_written_last_so_a_failed_write_names_no_missing_shard() {
+fn a_write_failing_at_any_shard_leaves_no_index_and_the_older_one_whole() {
     // Three shards of one tensor each, the write failing at each of them:
     // in an empty directory nothing appears (no index); over an older
     // checkpoint its index stays, naming shards that are all there.
@@ -419,5 +419,94 @@ fn the_index_is_written_last_so_a_failed_write_names_no_missing_shard() {
             "shard {short}"
         );
         Checkpoint::open_all(dir).unwrap().verify().unwrap();
+    }
+}
+
+/// A tensor of 100 bytes that, when its bytes are asked for (as its shard
+/// is written, after the earlier shards' files were made), puts a
+/// non-empty directory at `blocked`, so that the shard to go there cannot
+/// be renamed into place.
+struct Blocking {
+    blocked: std::path::PathBuf,
+}
+
+impl tensorsafe::View for Blocking {
+    fn dtype(&self) -> Dtype {
+        Dtype::U8
+    }
+    fn shape(&self) -> &[usize] {
+        &[100]
+    }
+    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        std::fs::create_dir_all(&self.blocked).unwrap();
+        std::fs::write(self.blocked.join("in-the-way"), "x").unwrap();
+        std::borrow::Cow::Borrowed(&[3; 100])
+    }
+    fn data_len(&self) -> usize {
+        100
+    }
+}
+
+#[test]
+fn the_index_is_written_last_so_a_failed_commit_names_no_missing_shard() {
+    // Three shards; every one is written, the first is put in place, and
+    // renaming the second fails. No new index may name the second and
+    // third: in an empty directory there is no index; over an older
+    // checkpoint (other shard names) its index stays, naming shards that
+    // are all there.
+    for over_older in [false, true] {
+        let tmp = TempDir::new("index-last-commit");
+        let dir = tmp.dir();
+        let old_index = over_older.then(|| {
+            Writer::new()
+                .sharded(hundreds(2, &[1; 100]), dir, 100)
+                .unwrap();
+            std::fs::read(dir.join(INDEX_FILE)).unwrap()
+        });
+        let blocked = dir.join("model-00002-of-00003.safetensors");
+        let mut tensors: Vec<(String, Box<dyn tensorsafe::View>)> = hundreds(2, &[2; 100])
+            .into_iter()
+            .map(|(n, v)| (n, Box::new(v) as Box<dyn tensorsafe::View>))
+            .collect();
+        let view = Blocking {
+            blocked: blocked.clone(),
+        };
+        tensors.push(("t2".to_owned(), Box::new(view)));
+        let err = Writer::new()
+            .sharded(
+                tensors.iter().map(|(n, v)| (n.as_str(), v.as_ref())),
+                dir,
+                100,
+            )
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+        assert!(err.to_string().contains("renaming"), "{err}");
+        assert_eq!(err.path(), Some(blocked.as_path()), "{err}");
+        // The failure came after a shard was committed.
+        assert!(dir.join("model-00001-of-00003.safetensors").is_file());
+        assert!(!dir.join("model-00003-of-00003.safetensors").exists());
+        match old_index {
+            None => assert!(
+                !dir.join(INDEX_FILE).exists(),
+                "an index names missing shards: {:?}",
+                entries(dir)
+            ),
+            Some(index) => {
+                assert!(
+                    std::fs::read(dir.join(INDEX_FILE)).unwrap() == index,
+                    "the older index changed"
+                );
+                // The shard put in place before the failure lies beside
+                // it, named by no index (so `verify` would refuse it).
+                let old = Checkpoint::open(dir).unwrap();
+                assert_eq!(old.files().len(), 2);
+                for file in old.files() {
+                    assert!(dir.join(file).is_file(), "{file} is missing");
+                }
+                for name in ["t0", "t1"] {
+                    assert_eq!(old.tensor(name).unwrap().data(), [1; 100]);
+                }
+            }
+        }
     }
 }

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 
 use async_trait::async_trait;
 use futures_util::stream::{BoxStream, StreamExt};
@@ -23,11 +24,13 @@ pub struct Counts {
     pub ranged: AtomicU64,
     /// Body bytes the GETs brought.
     pub bytes: AtomicU64,
-    /// GETs made and not yet answered, and the most at one time.
+    /// GETs made whose body has not yet ended (nor been dropped), and the
+    /// most at one time.
     pub in_flight: AtomicU64,
     pub max_in_flight: AtomicU64,
-    /// How many times each GET yields to the executor before it goes on
-    /// (0 by default), so that GETs made together are seen together.
+    /// How many times each GET yields to the executor before it goes on,
+    /// and again before its body ends (0 by default), so that GETs made
+    /// together are seen together.
     pub hold: AtomicU64,
 }
 
@@ -47,6 +50,25 @@ impl Counts {
         self.ranged.store(0, Ordering::Relaxed);
         self.bytes.store(0, Ordering::Relaxed);
         self.max_in_flight.store(0, Ordering::Relaxed);
+    }
+}
+
+/// A GET counted in `Counts::in_flight` until `end` or drop.
+struct InFlight {
+    counts: Option<Arc<Counts>>,
+}
+
+impl InFlight {
+    fn end(&mut self) {
+        if let Some(counts) = self.counts.take() {
+            counts.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.end();
     }
 }
 
@@ -109,12 +131,16 @@ impl ObjectStore for Counting {
         }
         let now = self.counts.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.counts.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        for _ in 0..self.counts.hold.load(Ordering::Relaxed) {
+        // In flight until the body has ended or was dropped (or, should
+        // the request fail or be dropped, until then).
+        let mut in_flight = InFlight {
+            counts: Some(self.counts.clone()),
+        };
+        let hold = self.counts.hold.load(Ordering::Relaxed);
+        for _ in 0..hold {
             tokio::task::yield_now().await;
         }
-        let result = self.inner.get_opts(location, options).await;
-        self.counts.in_flight.fetch_sub(1, Ordering::SeqCst);
-        let result = result?;
+        let result = self.inner.get_opts(location, options).await?;
         // Count the body's bytes as they pass.
         let (meta, range, attributes, extensions) = (
             result.meta.clone(),
@@ -123,16 +149,26 @@ impl ObjectStore for Counting {
             result.extensions.clone(),
         );
         let counts = self.counts.clone();
-        let body = result
-            .into_stream()
-            .inspect(move |chunk| {
-                if let Ok(bytes) = chunk {
-                    counts
-                        .bytes
-                        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                }
-            })
-            .boxed();
+        let bytes = result.into_stream().inspect(move |chunk| {
+            if let Ok(bytes) = chunk {
+                counts
+                    .bytes
+                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            }
+        });
+        // The body's end is held as long as its start, so that bodies
+        // read together are seen together.
+        let mut left = hold;
+        let end = futures_util::stream::poll_fn(move |cx| {
+            if left > 0 {
+                left -= 1;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            in_flight.end();
+            Poll::Ready(None)
+        });
+        let body = bytes.chain(end).boxed();
         Ok(GetResult {
             payload: GetResultPayload::Stream(body),
             meta,
