@@ -9,7 +9,9 @@ use std::path::Path;
 use common::temp::{entries, TempDir};
 use common::{tensors, views};
 use proptest::prelude::*;
-use tensorsafe::{serialize, Checkpoint, Dtype, ErrorKind, TensorView, Writer, INDEX_FILE};
+use tensorsafe::{
+    serialize, Checkpoint, Dtype, ErrorKind, SafeTensors, TensorView, Writer, INDEX_FILE,
+};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
@@ -438,6 +440,8 @@ impl tensorsafe::View for Blocking {
         &[100]
     }
     fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        // An older shard of that name goes first.
+        let _ = std::fs::remove_file(&self.blocked);
         std::fs::create_dir_all(&self.blocked).unwrap();
         std::fs::write(self.blocked.join("in-the-way"), "x").unwrap();
         std::borrow::Cow::Borrowed(&[3; 100])
@@ -453,7 +457,8 @@ fn the_index_is_written_last_so_a_failed_commit_names_no_missing_shard() {
     // renaming the second fails. No new index may name the second and
     // third: in an empty directory there is no index; over an older
     // checkpoint (other shard names) its index stays, naming shards that
-    // are all there.
+    // are all there. The first new shard, under a name no file had, is
+    // taken back.
     for over_older in [false, true] {
         let tmp = TempDir::new("index-last-commit");
         let dir = tmp.dir();
@@ -482,8 +487,8 @@ fn the_index_is_written_last_so_a_failed_commit_names_no_missing_shard() {
         assert_eq!(err.kind(), ErrorKind::Io, "{err}");
         assert!(err.to_string().contains("renaming"), "{err}");
         assert_eq!(err.path(), Some(blocked.as_path()), "{err}");
-        // The failure came after a shard was committed.
-        assert!(dir.join("model-00001-of-00003.safetensors").is_file());
+        // The shard put in place before the failure is taken back.
+        assert!(!dir.join("model-00001-of-00003.safetensors").exists());
         assert!(!dir.join("model-00003-of-00003.safetensors").exists());
         match old_index {
             None => assert!(
@@ -496,9 +501,10 @@ fn the_index_is_written_last_so_a_failed_commit_names_no_missing_shard() {
                     std::fs::read(dir.join(INDEX_FILE)).unwrap() == index,
                     "the older index changed"
                 );
-                // The shard put in place before the failure lies beside
-                // it, named by no index (so `verify` would refuse it).
+                // Nothing else lies beside it: the older checkpoint is whole.
                 let old = Checkpoint::open(dir).unwrap();
+                std::fs::remove_dir_all(&blocked).unwrap();
+                old.verify().unwrap();
                 assert_eq!(old.files().len(), 2);
                 for file in old.files() {
                     assert!(dir.join(file).is_file(), "{file} is missing");
@@ -509,4 +515,45 @@ fn the_index_is_written_last_so_a_failed_commit_names_no_missing_shard() {
             }
         }
     }
+}
+
+#[test]
+fn a_failed_commit_names_the_older_shards_it_could_not_give_back() {
+    // The older checkpoint has the new one's shard names: the first new
+    // shard replaces the older first shard before the second fails.
+    let tmp = TempDir::new("commit-replaced");
+    let dir = tmp.dir();
+    Writer::new()
+        .sharded(hundreds(3, &[1; 100]), dir, 100)
+        .unwrap();
+    let first = dir.join("model-00001-of-00003.safetensors");
+    let blocked = dir.join("model-00002-of-00003.safetensors");
+    let mut tensors: Vec<(String, Box<dyn tensorsafe::View>)> = hundreds(2, &[2; 100])
+        .into_iter()
+        .map(|(n, v)| (n, Box::new(v) as Box<dyn tensorsafe::View>))
+        .collect();
+    let view = Blocking {
+        blocked: blocked.clone(),
+    };
+    tensors.push(("t2".to_owned(), Box::new(view)));
+    let err = Writer::new()
+        .sharded(
+            tensors.iter().map(|(n, v)| (n.as_str(), v.as_ref())),
+            dir,
+            100,
+        )
+        .unwrap_err();
+    assert_eq!(err.path(), Some(blocked.as_path()), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("renaming"), "{text}");
+    assert!(text.contains(&first.display().to_string()), "{text}");
+    assert!(text.contains("replaced files of the same name"), "{text}");
+    // It is the new shard: what the error says is so.
+    let now = SafeTensors::deserialize(&std::fs::read(&first).unwrap())
+        .unwrap()
+        .tensor("t0")
+        .unwrap()
+        .data()
+        .to_vec();
+    assert_eq!(now, [2; 100]);
 }

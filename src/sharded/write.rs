@@ -4,7 +4,7 @@ use std::prelude::rust_2021::*;
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::checkpoint::read_index;
 use super::index_file::{self, is_shard_name, shard_name, INDEX_FILE};
@@ -98,6 +98,32 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// After a failed rename, removes the shards this write put in place
+/// under names no file had, so the directory is as it was; a shard that
+/// took an older file's name cannot be undone, and `error` then says so.
+fn take_back(placed: &[(PathBuf, bool)], error: Error) -> Error {
+    let mut replaced = Vec::new();
+    for (path, replaces) in placed {
+        if *replaces {
+            replaced.push(path.display().to_string());
+        } else {
+            // Best effort: the error that stopped the write is the one to
+            // report.
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    if replaced.is_empty() {
+        return error;
+    }
+    let detail = format!(
+        "{}; the new shards put in place before this were removed, except {}, which \
+         replaced files of the same name",
+        error.detail().unwrap_or("the write failed"),
+        replaced.join(", ")
+    );
+    error.with_detail(detail)
+}
+
 impl Writer<'_> {
     /// Splits `tensors` into shards of at most `max_shard_bytes` of tensor
     /// data (greedy, in the given order; a larger tensor gets a shard of its
@@ -109,7 +135,11 @@ impl Writer<'_> {
     /// file names. No tensors, no shards: the index maps nothing.
     ///
     /// Every shard is written and synced before any is put in place, so a
-    /// failed write (a bad tensor, a full disk) leaves `dir` as it was.
+    /// failed write (a bad tensor, a full disk) leaves `dir` as it was. A
+    /// rename that fails after others succeeded (rare: the name taken by
+    /// a directory, an I/O error) removes the new shards put in place under
+    /// names no file had; a new shard that replaced an older file of the
+    /// same name cannot be undone, and the error names it.
     /// The price: until the renames, the new checkpoint takes its full
     /// size beside the old one, and each shard holds an open file (one per
     /// shard, so a checkpoint of more shards than the process may open
@@ -194,8 +224,14 @@ impl Writer<'_> {
             written.push((shard.into_uncommitted(members, &path)?, path));
             done = done.saturating_add(size);
         }
+        // Shards put in place, and whether each took an older file's name.
+        let mut placed: Vec<(PathBuf, bool)> = Vec::with_capacity(written.len());
         for (file, path) in written {
-            file.commit().map_err(|e| e.in_file(&path))?;
+            let replaces = std::fs::symlink_metadata(&path).is_ok();
+            if let Err(e) = file.commit() {
+                return Err(take_back(&placed, e.in_file(&path)));
+            }
+            placed.push((path, replaces));
         }
         let path = dir.join(INDEX_FILE);
         let write_index = || -> Result<()> {
@@ -205,7 +241,7 @@ impl Writer<'_> {
                 .map_err(|e| Error::from(e).with_detail("writing"))?;
             index.commit()
         };
-        write_index().map_err(|e| e.in_file(&path))?;
+        write_index().map_err(|e| take_back(&placed, e.in_file(&path)))?;
         // Only now that the new index is committed are the older shards
         // nobody's: removing them earlier would break the older checkpoint
         // for as long as the new one is incomplete.
