@@ -3,7 +3,7 @@
 //! byte-level mutations of them, except where FORMAT.md makes this crate
 //! stricter. Also: our writer's output is byte-identical to the reference's.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use proptest::prelude::*;
 use tensorsafe::{serialize, Dtype, ErrorKind, Metadata, SafeTensors};
@@ -41,69 +41,9 @@ fn reference(ts: &[Tensor], metadata: Option<&Metadata>) -> Vec<u8> {
     safetensors::serialize(views, metadata).unwrap()
 }
 
-type Contents = (
-    BTreeMap<String, (String, Vec<usize>, Vec<u8>)>,
-    Option<BTreeMap<String, String>>,
-);
-
-fn read_ours(bytes: &[u8]) -> Result<Contents, tensorsafe::Error> {
-    let st = SafeTensors::deserialize(bytes)?;
-    let tensors = st
-        .iter()
-        .map(|(n, v)| {
-            (
-                n.to_owned(),
-                (v.dtype().to_string(), v.shape().to_vec(), v.data().to_vec()),
-            )
-        })
-        .collect();
-    Ok((tensors, st.metadata().cloned()))
-}
-
-fn read_reference(bytes: &[u8]) -> Option<Contents> {
-    let st = safetensors::SafeTensors::deserialize(bytes).ok()?;
-    let tensors = st
-        .iter()
-        .map(|(n, v)| {
-            (
-                n.to_owned(),
-                (
-                    format!("{:?}", v.dtype()),
-                    v.shape().to_vec(),
-                    v.data().to_vec(),
-                ),
-            )
-        })
-        .collect();
-    let (_, meta) = safetensors::SafeTensors::read_metadata(bytes).ok()?;
-    let metadata = meta.metadata().clone().map(|m| m.into_iter().collect());
-    Some((tensors, metadata))
-}
-
 /// Both crates must agree, except where FORMAT.md says we are stricter.
 fn agree(bytes: &[u8]) -> Result<(), TestCaseError> {
-    let mine = read_ours(bytes);
-    let theirs = read_reference(bytes);
-    match (mine, theirs) {
-        (Ok(a), Some(b)) => prop_assert_eq!(a, b),
-        (Err(_), None) => {}
-        (Ok(_), None) => {
-            return Err(TestCaseError::fail(format!(
-                "we accept, the reference refuses: {:?}",
-                String::from_utf8_lossy(bytes)
-            )))
-        }
-        (Err(e), Some(_)) => {
-            // Stricter by design (FORMAT.md), and only there: the tensor our
-            // error names has the reference's leniency that error stands for.
-            prop_assert!(
-                common::quirks::excused(bytes, &e),
-                "we refuse ({e}), the reference accepts: {:?}",
-                String::from_utf8_lossy(bytes)
-            );
-        }
-    }
-    Ok(())
+    common::quirks::agree(bytes).map_err(TestCaseError::fail)
 }
 
 #[derive(Debug, Clone)]
@@ -162,7 +102,7 @@ proptest! {
     #[test]
     fn valid_files_read_the_same(ts in tensors_named(6, long_name()), meta in metadata()) {
         let bytes = ours(&ts, meta.as_ref());
-        prop_assert!(read_ours(&bytes).is_ok());
+        prop_assert!(SafeTensors::deserialize(&bytes).is_ok());
         agree(&bytes)?;
     }
 }
@@ -314,15 +254,111 @@ fn other_repeated_keys_get_the_same_verdict() {
         assert!(!common::quirks::excused(&bytes, &err), "{header}");
     }
     let accepted = [
-        format!(r#"{{"w":{{{w},"x":1,"x":2}}}}"#),
-        format!(r#"{{"__metadata__":{{"k":"a","k":"b"}},"w":{{{w}}}}}"#),
+        (format!(r#"{{"w":{{{w},"x":1,"x":2}}}}"#), false),
+        (
+            format!(r#"{{"__metadata__":{{"k":"a","k":"b"}},"w":{{{w}}}}}"#),
+            true,
+        ),
     ];
-    for header in accepted {
+    for (header, has_metadata) in accepted {
         let bytes = file_of(&header);
         agree(&bytes).unwrap();
         let ours = SafeTensors::deserialize(&bytes).unwrap();
-        if let Some(metadata) = ours.metadata() {
-            assert_eq!(metadata["k"], "b", "{header}");
+        assert_eq!(ours.metadata().is_some(), has_metadata, "{header}");
+        if has_metadata {
+            assert_eq!(ours.metadata().unwrap()["k"], "b", "{header}");
         }
     }
+}
+
+/// Several leniencies in one file are taken out one after another, and the
+/// file then reads the same in both crates.
+#[test]
+fn leniencies_are_taken_out_in_turn() {
+    let headers = [
+        // An array entry given twice, the first with a dtype object.
+        r#"{"w":[{"U8":null},[1],[0,1]],"v":{"dtype":{"U8":null},"shape":[1],"data_offsets":[1,2]},"w":["U8",[1],[0,1]]}"#,
+        // A hidden entry first, with reversed offsets.
+        r#"{"w":{"dtype":"U8","shape":[1],"data_offsets":[2,1]}, "v":{"dtype":"U8","shape":[1],"data_offsets":[1,2]},"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}"#,
+        // Three entries of a name, the hidden ones apart.
+        r#"{"w":{"dtype":"F32","shape":[],"data_offsets":[0,4]},"v":{"dtype":"U8","shape":[1],"data_offsets":[1,2]},"w":["U8",[1],[0,1]] ,"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}"#,
+    ];
+    for header in headers {
+        let mut bytes = file_of(header);
+        bytes.push(1);
+        assert!(SafeTensors::deserialize(&bytes).is_err(), "{header}");
+        assert!(common::quirks::reference(&bytes).is_some(), "{header}");
+        common::quirks::agree(&bytes).unwrap();
+    }
+}
+
+/// Once a leniency is excused, the rest of the file is still compared: a
+/// reader stricter than ours elsewhere in a file with a repeated name, or
+/// reading other contents, fails the check.
+#[test]
+fn an_excused_file_is_still_compared() {
+    let header = r#"{"__metadata__":{"k":"v"},"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}"#;
+    let bytes = file_of(header);
+    common::quirks::agree(&bytes).unwrap();
+    // Refuses any file with metadata, with an error no leniency explains.
+    let stricter = |file: &[u8], options: &tensorsafe::ParseOptions| {
+        let read = common::quirks::ours(file, options)?;
+        match read.1 {
+            Some(_) => Err(SafeTensors::deserialize(b"").unwrap_err()),
+            None => Ok(read),
+        }
+    };
+    let failure = common::quirks::agree_with(&bytes, stricter).unwrap_err();
+    assert!(failure.contains("we refuse"), "{failure}");
+    // Drops the metadata.
+    let other = |file: &[u8], options: &tensorsafe::ParseOptions| {
+        common::quirks::ours(file, options).map(|(tensors, _)| (tensors, None))
+    };
+    let failure = common::quirks::agree_with(&bytes, other).unwrap_err();
+    assert!(failure.contains("different contents"), "{failure}");
+}
+
+/// Reversed offsets are excused only inside an entry the reference drops.
+#[test]
+fn reversed_offsets_are_excused_only_in_a_hidden_entry() {
+    let entry = |offsets: &str| format!(r#"{{"dtype":"U8","shape":[0],"data_offsets":{offsets}}}"#);
+    // Our error for reversed offsets in the kept entry.
+    let kept = file_of(&format!(
+        r#"{{"w":{},"w":{}}}"#,
+        entry("[0,0]"),
+        entry("[1,0]")
+    ));
+    let err = SafeTensors::deserialize(&kept).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidOffsets);
+    assert!(!common::quirks::excused(&kept, &err));
+    // The same error in a file of the same layout whose hidden entry is
+    // reversed too: the error is still not inside the hidden entry.
+    let both = file_of(&format!(
+        r#"{{"w":{},"w":{}}}"#,
+        entry("[1,0]"),
+        entry("[1,0]")
+    ));
+    assert_eq!(both.len(), kept.len());
+    assert!(!common::quirks::excused(&both, &err));
+    // Inside the hidden entry, it is excused.
+    let hidden = file_of(&format!(
+        r#"{{"w":{},"w":{}}}"#,
+        entry("[1,0]"),
+        entry("[0,0]")
+    ));
+    let err = SafeTensors::deserialize(&hidden).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidOffsets);
+    assert!(common::quirks::excused(&hidden, &err));
+    common::quirks::agree(&hidden).unwrap();
+    // Reversed in another tensor, before a repeated name with a reversed
+    // hidden entry: not excused.
+    let elsewhere = file_of(&format!(
+        r#"{{"v":{},"w":{},"w":{}}}"#,
+        entry("[1,0]"),
+        entry("[1,0]"),
+        entry("[0,0]")
+    ));
+    let err = SafeTensors::deserialize(&elsewhere).unwrap_err();
+    assert_eq!(err.tensor(), Some("v"));
+    assert!(!common::quirks::excused(&elsewhere, &err));
 }

@@ -18,6 +18,7 @@ struct Input {
     spec: SliceArgs,
     split: SplitArgs,
     dtype: u8,
+    axis: u8,
 }
 
 const DTYPES: [Dtype; 7] = [
@@ -32,7 +33,7 @@ const DTYPES: [Dtype; 7] = [
 
 fuzz_target!(|input: Input| {
     let dtype = DTYPES[usize::from(input.dtype) % DTYPES.len()];
-    let shape = whole_bytes(&input.dims, dtype);
+    let shape = whole_bytes(&input.dims, dtype, input.axis);
     let bytes = dtype.shape_byte_len(&shape).expect("whole bytes") as usize;
     let data: Vec<u8> = (0..bytes).map(|i| (i * 89 % 251) as u8).collect();
     let view = TensorView::new(dtype, &shape, &data).expect("consistent");
@@ -63,21 +64,33 @@ fuzz_target!(|input: Input| {
     }
 });
 
-/// Up to four dimensions below 7; for a sub-byte dtype the last is
-/// scaled so that the tensor fills whole bytes.
-fn whole_bytes(dims: &[u8], dtype: Dtype) -> Vec<usize> {
+/// Up to four dimensions below 7. For a sub-byte dtype only the whole
+/// tensor must fill whole bytes, not each row: if its elements do not, the
+/// dimension `axis` picks is scaled so that they do (a scalar becomes a
+/// vector), so rows may start inside a byte (F4 `[3, 2, 1]`, F6 `[4, 1]`).
+fn whole_bytes(dims: &[u8], dtype: Dtype, axis: u8) -> Vec<usize> {
     let mut shape: Vec<usize> = dims.iter().take(4).map(|d| usize::from(d % 7)).collect();
-    let per = match dtype.bits() {
-        4 => 2,
-        6 => 4,
-        _ => 1,
-    };
-    match shape.last_mut() {
-        Some(last) => *last *= per,
-        None if per > 1 => shape.push(per),
-        None => {}
+    // Elements per whole number of bytes: 2 for F4, 4 for F6.
+    let per = 8 / gcd(dtype.bits(), 8);
+    if shape.is_empty() {
+        if per > 1 {
+            shape.push(per);
+        }
+        return shape;
     }
+    let count: usize = shape.iter().product();
+    let factor = per / gcd(count, per);
+    let axis = usize::from(axis) % shape.len();
+    shape[axis] *= factor;
     shape
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 /// The kept positions per dimension and the result's shape, or `None`
