@@ -178,6 +178,42 @@ fn sub_byte_slices_must_not_cut_a_byte() {
 }
 
 #[test]
+fn a_size_one_dimension_picked_whole_by_any_step_cuts_no_byte() {
+    // Every position kept: the rows of 5 F4 values join into whole bytes,
+    // whatever the step on a dimension of size 1, or an index into it.
+    let data = [0x21u8, 0x43, 0x65, 0x87, 0xa9];
+    let f4 = TensorView::new(Dtype::F4, &[1, 2, 1, 5], &data).unwrap();
+    let every_step = Select::Range {
+        start: 0,
+        stop: 1,
+        step: 5,
+    };
+    for spec in [
+        vec![Select::Index(0), Select::All, every_step],
+        vec![Select::All, Select::All, Select::Index(0)],
+        vec![Select::range(0, 1), Select::All, every_step, Select::All],
+    ] {
+        let slice = f4.slice(&spec).unwrap();
+        assert_eq!(slice.to_vec(), data, "{spec:?}");
+        assert_eq!(slice.runs().count(), 1, "{spec:?}");
+    }
+    // Rows of one F4 value, two rows: a whole byte only together.
+    let f4 = TensorView::new(Dtype::F4, &[2, 1], &data[..1]).unwrap();
+    let spec = [
+        Select::range(0, 2),
+        Select::Range {
+            start: 0,
+            stop: 1,
+            step: 3,
+        },
+    ];
+    assert_eq!(f4.slice(&spec).unwrap().to_vec(), [0x21]);
+    // Half of them is still half a byte.
+    let err = f4.slice(&[Select::Index(1)]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::SubByteSlice);
+}
+
+#[test]
 fn split_gives_equal_parts_for_tensor_parallelism() {
     let data: Vec<u8> = (0..24).collect();
     let w = TensorView::new(Dtype::U8, &[4, 6], &data).unwrap();

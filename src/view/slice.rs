@@ -133,6 +133,13 @@ impl Pick {
             step: 1,
         }
     }
+
+    /// Whether the pick keeps every position of a dimension of `size`, in
+    /// order: all of it, or its only position whatever the step (an index
+    /// or a range on a dimension of size 1).
+    fn keeps_all(&self, size: usize) -> bool {
+        self.start == 0 && self.count == size && (self.step == 1 || size <= 1)
+    }
 }
 
 /// Element strides of a row-major tensor (each at most the element count,
@@ -200,7 +207,7 @@ impl<'a> Slice<'a> {
         // Trailing dimensions kept whole are contiguous with each other...
         let mut inner = dims.len();
         let mut run = 1usize;
-        while inner > 0 && picks[inner - 1] == Pick::whole(dims[inner - 1]) {
+        while inner > 0 && picks[inner - 1].keeps_all(dims[inner - 1]) {
             inner -= 1;
             run = run.saturating_mul(dims[inner]);
         }
