@@ -547,7 +547,10 @@ fn a_failed_commit_names_the_older_shards_it_could_not_give_back() {
     let text = err.to_string();
     assert!(text.contains("renaming"), "{text}");
     assert!(text.contains(&first.display().to_string()), "{text}");
-    assert!(text.contains("replaced files of the same name"), "{text}");
+    assert!(
+        text.contains("replaced older files of the same name"),
+        "{text}"
+    );
     // It is the new shard: what the error says is so.
     let now = SafeTensors::deserialize(&std::fs::read(&first).unwrap())
         .unwrap()

@@ -93,6 +93,9 @@ pub struct FileTensor<'s> {
 impl FileTensor<'_> {
     fn read(&self) -> Result<Vec<u8>, String> {
         let mut buf = Vec::new();
+        if self.data_len() == 0 {
+            return Ok(buf);
+        }
         buf.try_reserve_exact(self.data_len())
             .map_err(|e| format!("no memory for its {} bytes: {e}", self.data_len()))?;
         buf.resize(self.data_len(), 0);

@@ -125,8 +125,9 @@ mod terminal {
     }
 }
 
-/// One tensor per dtype, each value exact in its format (the lowest
-/// mantissa bit set, a subnormal): (dtype, bytes, min, max, mean).
+/// Tensors of each dtype, each value exact in its format (the lowest
+/// mantissa bit set, subnormals, the largest): (dtype, bytes, min, max,
+/// mean).
 fn exact_values() -> Vec<(Dtype, Vec<u8>, f64, f64, f64)> {
     let halves = |v: &[u16]| v.iter().flat_map(|x| x.to_le_bytes()).collect();
     let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len() as f64;
@@ -172,6 +173,21 @@ fn exact_values() -> Vec<(Dtype, Vec<u8>, f64, f64, f64)> {
             vec![0xc4, 0x41, 0x01, 0x46],
             &[-2.0, 1.25, 2f64.powi(-17), 3.0],
         ),
+        // The smallest subnormal of each format as the minimum, beside 1.
+        case(
+            Dtype::F16,
+            halves(&[0x0001, 0x3c00]),
+            &[2f64.powi(-24), 1.0],
+        ),
+        case(
+            Dtype::BF16,
+            halves(&[0x0001, 0x3f80]),
+            &[2f64.powi(-133), 1.0],
+        ),
+        case(Dtype::F8_E4M3, vec![0x01, 0x38], &[2f64.powi(-9), 1.0]),
+        case(Dtype::F8_E5M2, vec![0x01, 0x3c], &[2f64.powi(-16), 1.0]),
+        case(Dtype::F8_E4M3FNUZ, vec![0x01, 0x40], &[2f64.powi(-10), 1.0]),
+        case(Dtype::F8_E5M2FNUZ, vec![0x01, 0x40], &[2f64.powi(-17), 1.0]),
         // 2^-127 (the smallest), 2^0, 2^1, 2^3: powers of two only.
         case(
             Dtype::F8_E8M0,
@@ -187,10 +203,13 @@ fn stats_decodes_the_16_and_8_bit_float_formats() {
     let cases = exact_values();
     let names: Vec<String> = cases
         .iter()
-        .map(|c| c.0.to_string().to_lowercase())
+        .enumerate()
+        .map(|(k, c)| format!("{}_{k}", c.0.to_string().to_lowercase()))
         .collect();
     let views = cases.iter().zip(&names).map(|((dtype, bytes, ..), name)| {
-        (name.as_str(), TensorView::new(*dtype, &[4], bytes).unwrap())
+        let elements = bytes.len() * 8 / dtype.bits();
+        let view = TensorView::new(*dtype, &[elements], bytes).unwrap();
+        (name.as_str(), view)
     });
     let path = dir.path("floats.safetensors");
     std::fs::write(&path, serialize(views, None).unwrap()).unwrap();

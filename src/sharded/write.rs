@@ -98,28 +98,42 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// After a failed rename, removes the shards this write put in place
-/// under names no file had, so the directory is as it was; a shard that
-/// took an older file's name cannot be undone, and `error` then says so.
+/// After a failed commit, removes the shards this write put in place under
+/// names no file had, so the directory is as it was. A shard that took an
+/// older file's name cannot be undone, nor one that cannot be removed:
+/// `error` then names them.
 fn take_back(placed: &[(PathBuf, bool)], error: Error) -> Error {
-    let mut replaced = Vec::new();
+    let (mut kept, mut stuck) = (Vec::new(), Vec::new());
     for (path, replaces) in placed {
         if *replaces {
-            replaced.push(path.display().to_string());
-        } else {
-            // Best effort: the error that stopped the write is the one to
-            // report.
-            let _ = std::fs::remove_file(path);
+            kept.push(path.display().to_string());
+        } else if let Err(e) = std::fs::remove_file(path) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                stuck.push(format!("{} ({e})", path.display()));
+            }
         }
     }
-    if replaced.is_empty() {
+    let mut notes = Vec::new();
+    if !kept.is_empty() {
+        notes.push(format!(
+            "new shards replaced older files of the same name, which cannot be given \
+             back (an older index may name them): {}",
+            kept.join(", ")
+        ));
+    }
+    if !stuck.is_empty() {
+        notes.push(format!(
+            "new shards that could not be removed: {}",
+            stuck.join(", ")
+        ));
+    }
+    if notes.is_empty() {
         return error;
     }
     let detail = format!(
-        "{}; the new shards put in place before this were removed, except {}, which \
-         replaced files of the same name",
+        "{}; {}",
         error.detail().unwrap_or("the write failed"),
-        replaced.join(", ")
+        notes.join("; ")
     );
     error.with_detail(detail)
 }
@@ -135,11 +149,14 @@ impl Writer<'_> {
     /// file names. No tensors, no shards: the index maps nothing.
     ///
     /// Every shard is written and synced before any is put in place, so a
-    /// failed write (a bad tensor, a full disk) leaves `dir` as it was. A
-    /// rename that fails after others succeeded (rare: the name taken by
-    /// a directory, an I/O error) removes the new shards put in place under
-    /// names no file had; a new shard that replaced an older file of the
-    /// same name cannot be undone, and the error names it.
+    /// failed write (a bad tensor, a full disk) leaves `dir` as it was. If
+    /// putting a shard or the index in place fails after other shards
+    /// were (rare: the name taken by a directory, an I/O error), the new
+    /// shards put in place under names no file had are removed; a new
+    /// shard that replaced an older file of the same name cannot be
+    /// undone, and the error names it. An index put in place whose
+    /// directory could not be synced leaves the new checkpoint complete,
+    /// and the error says so.
     /// The price: until the renames, the new checkpoint takes its full
     /// size beside the old one, and each shard holds an open file (one per
     /// shard, so a checkpoint of more shards than the process may open
@@ -228,20 +245,34 @@ impl Writer<'_> {
         let mut placed: Vec<(PathBuf, bool)> = Vec::with_capacity(written.len());
         for (file, path) in written {
             let replaces = std::fs::symlink_metadata(&path).is_ok();
-            if let Err(e) = file.commit() {
+            let mut in_place = false;
+            let committed = file.commit_placing(&mut in_place);
+            if in_place {
+                placed.push((path.clone(), replaces));
+            }
+            if let Err(e) = committed {
                 return Err(take_back(&placed, e.in_file(&path)));
             }
-            placed.push((path, replaces));
         }
         let path = dir.join(INDEX_FILE);
-        let write_index = || -> Result<()> {
+        let mut index_in_place = false;
+        let mut write_index = || -> Result<()> {
             let mut index = AtomicFile::create(&path)?;
             index
                 .write_all(&index_file::render(total, &weight_map))
                 .map_err(|e| Error::from(e).with_detail("writing"))?;
-            index.commit()
+            index.commit_placing(&mut index_in_place)
         };
-        write_index().map_err(|e| take_back(&placed, e.in_file(&path)))?;
+        // An index in place whose directory sync failed: the new checkpoint
+        // is complete (the older shards still go), but the error is said.
+        let mut unsynced = None;
+        if let Err(e) = write_index() {
+            let e = e.in_file(&path);
+            if !index_in_place {
+                return Err(take_back(&placed, e));
+            }
+            unsynced = Some(e);
+        }
         // Only now that the new index is committed are the older shards
         // nobody's: removing them earlier would break the older checkpoint
         // for as long as the new one is incomplete.
@@ -266,7 +297,7 @@ impl Writer<'_> {
                 }
             }
         }
-        Ok(files)
+        unsynced.map_or(Ok(files), Err)
     }
 
     /// A writer for one shard: the same layout and metadata, and progress
@@ -289,6 +320,74 @@ mod tests {
     // Lengths a view claims past 2^64: tests/roundtrip.rs
     // (`sharded_lengths_past_u64_are_refused_before_writing`).
     use super::assign;
+    #[cfg(target_os = "linux")]
+    use super::*;
+
+    /// Three shards of one 100-byte tensor each, `fill` bytes.
+    #[cfg(target_os = "linux")]
+    fn three(dir: &Path, fill: u8) -> Result<Vec<String>> {
+        let data = [fill; 100];
+        let tensors = (0..3).map(|i| {
+            let view = crate::TensorView::new(crate::Dtype::U8, &[100], &data).unwrap();
+            (format!("t{i}"), view)
+        });
+        Writer::new().sharded(tensors, dir, 100)
+    }
+
+    /// A fresh directory for one test.
+    #[cfg(target_os = "linux")]
+    fn fresh(tag: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("tensorsafe-sharded-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_shard_in_place_whose_directory_sync_failed_is_taken_back() {
+        let dir = fresh("dir-sync-shard");
+        // The second shard's rename succeeds, the sync after it fails.
+        crate::write::fault::fail_dir_sync_after(1, libc::EIO);
+        let err = three(&dir, 1).unwrap_err();
+        assert!(err.to_string().contains("syncing the directory"), "{err}");
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+        assert!(
+            left.is_empty(),
+            "{:?}",
+            left.iter().map(|e| e.path()).collect::<Vec<_>>()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn an_index_in_place_whose_directory_sync_failed_completes_the_checkpoint() {
+        let dir = fresh("dir-sync-index");
+        // An older checkpoint of other shard names.
+        let data = [9u8; 100];
+        let older = [(
+            "old",
+            crate::TensorView::new(crate::Dtype::U8, &[100], &data).unwrap(),
+        )];
+        Writer::new().sharded(older, &dir, 1000).unwrap();
+        // Three shard syncs pass; the index's fails after its rename.
+        crate::write::fault::fail_dir_sync_after(3, libc::EIO);
+        let err = three(&dir, 1).unwrap_err();
+        assert!(
+            err.to_string().contains("the new file is in place"),
+            "{err}"
+        );
+        assert_eq!(err.path(), Some(dir.join(INDEX_FILE).as_path()));
+        let checkpoint = crate::Checkpoint::open_all(&dir).unwrap();
+        assert_eq!(checkpoint.files().len(), 3);
+        assert!(
+            !dir.join(shard_name(1, 1)).exists(),
+            "the older shard stays"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn greedy_assignment() {

@@ -282,24 +282,33 @@ fn sync_range(fd: libc::c_int, from: u64, to: u64, flags: libc::c_uint) -> io::R
 /// A seam for the unit tests: errors the kernel gives only on failing
 /// hardware, injected into this thread's `sync_file_range` calls.
 #[cfg(all(test, target_os = "linux"))]
-mod fault {
+pub(crate) mod fault {
     use std::cell::Cell;
 
     std::thread_local! {
         static NEXT: Cell<Option<(libc::c_uint, i32)>> = const { Cell::new(None) };
         static CALLS: Cell<u32> = const { Cell::new(0) };
         static NAMED_ONLY: Cell<bool> = const { Cell::new(false) };
-        static DIR_SYNC: Cell<Option<i32>> = const { Cell::new(None) };
+        static DIR_SYNC: Cell<Option<(u32, i32)>> = const { Cell::new(None) };
     }
 
     /// The next directory sync in `commit` fails with `errno`.
     pub(super) fn fail_dir_sync(errno: i32) {
-        DIR_SYNC.with(|next| next.set(Some(errno)));
+        fail_dir_sync_after(0, errno);
+    }
+
+    /// The directory sync after the next `skip` ones fails with `errno`.
+    pub(crate) fn fail_dir_sync_after(skip: u32, errno: i32) {
+        DIR_SYNC.with(|next| next.set(Some((skip, errno))));
     }
 
     pub(super) fn dir_sync() -> std::io::Result<()> {
         match DIR_SYNC.with(Cell::take) {
-            Some(errno) => Err(std::io::Error::from_raw_os_error(errno)),
+            Some((0, errno)) => Err(std::io::Error::from_raw_os_error(errno)),
+            Some((skip, errno)) => {
+                DIR_SYNC.with(|next| next.set(Some((skip - 1, errno))));
+                Ok(())
+            }
             None => Ok(()),
         }
     }
@@ -529,11 +538,18 @@ impl AtomicFile {
     /// failed; after an earlier failed write, that write's error is
     /// returned and nothing is renamed.
     pub fn commit(self) -> Result<()> {
-        let target = self.target.clone();
-        self.commit_at().map_err(|e| e.in_file(&target))
+        self.commit_placing(&mut false)
     }
 
-    fn commit_at(self) -> Result<()> {
+    /// [`AtomicFile::commit`], setting `placed` once the new file has taken
+    /// its name: a failure after that (syncing the directory) leaves it in
+    /// place, which a caller undoing a set of files must know.
+    pub(crate) fn commit_placing(self, placed: &mut bool) -> Result<()> {
+        let target = self.target.clone();
+        self.commit_at(placed).map_err(|e| e.in_file(&target))
+    }
+
+    fn commit_at(self, placed: &mut bool) -> Result<()> {
         let AtomicFile {
             out,
             temp,
@@ -568,6 +584,7 @@ impl AtomicFile {
             Error::from(e).with_detail(detail)
         })?;
         name.armed = false;
+        *placed = true;
         #[cfg(unix)]
         {
             let dir = parent_dir(&dest);

@@ -10,6 +10,8 @@ pub(crate) mod layout;
 #[cfg(feature = "std")]
 mod stream;
 
+#[cfg(all(test, target_os = "linux"))]
+pub(crate) use atomic::fault;
 #[cfg(feature = "std")]
 pub use atomic::AtomicFile;
 #[cfg(feature = "std")]

@@ -59,9 +59,15 @@ impl Summary {
         (self.min, self.max) = (self.min.min(min), self.max.max(max));
         let (before, total) = (self.count as f64, self.count as f64 + n);
         let delta = mean - self.mean;
-        // Weights of at most 1: the mean of finite means stays finite (the
-        // spread may not: it is then inf, which is what it is in f64).
-        self.mean = self.mean * (before / total) + mean * (n / total);
+        self.mean = if delta.is_finite() {
+            // Exact when the parts agree (a constant tensor stays constant).
+            self.mean + delta * (n / total)
+        } else {
+            // Means too far apart to subtract: weights of at most 1.
+            self.mean * (before / total) + mean * (n / total)
+        };
+        // The sum of squared deviations can pass f64's range before the
+        // std would: it then prints as inf.
         self.m2 += m2 + delta * delta * (before * n / total);
         self.count += count;
     }
@@ -173,6 +179,10 @@ mod tests {
 
     #[test]
     fn pieces_merge_to_the_figures_of_the_whole() {
+        // A constant, split anywhere, has a std of exactly 0.
+        let threes = [3.0; 1000];
+        let s = summary(&[&threes[..333], &threes[333..]]);
+        assert_eq!((s.mean, s.m2), (3.0, 0.0));
         let xs: Vec<f64> = (0..1000).map(|i| f64::from(i % 17) * 0.25 - 1.0).collect();
         let n = xs.len() as f64;
         let mean = xs.iter().sum::<f64>() / n;
