@@ -327,7 +327,7 @@ impl Error {
     ///
     /// ```
     /// use tensorsafe::{Error, ErrorKind};
-    /// let e = Error::from(std::io::Error::from_raw_os_error(28)).with_detail("writing");
+    /// let e = Error::from(std::io::Error::from_raw_os_error(28));
     /// assert_eq!(e.into_io_error().unwrap().raw_os_error(), Some(28)); // ENOSPC
     /// let e = Error::new(ErrorKind::Overflow);
     /// assert_eq!(e.into_io_error().unwrap_err().kind(), ErrorKind::Overflow);
