@@ -10,7 +10,7 @@ pub(crate) mod layout;
 #[cfg(feature = "std")]
 mod stream;
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(all(test, feature = "std", target_os = "linux"))]
 pub(crate) use atomic::fault;
 #[cfg(feature = "std")]
 pub use atomic::AtomicFile;
