@@ -451,6 +451,27 @@ impl tensorsafe::View for Blocking {
     }
 }
 
+/// Writes three shards of 100 bytes into `dir`, the third tensor putting a
+/// directory at `blocked` (a shard's name) when its bytes are read, so
+/// that shard cannot be put in place; the write's error.
+fn write_three_blocked_at(dir: &Path, blocked: &Path) -> tensorsafe::Error {
+    let mut tensors: Vec<(String, Box<dyn tensorsafe::View>)> = hundreds(2, &[2; 100])
+        .into_iter()
+        .map(|(n, v)| (n, Box::new(v) as Box<dyn tensorsafe::View>))
+        .collect();
+    let view = Blocking {
+        blocked: blocked.to_owned(),
+    };
+    tensors.push(("t2".to_owned(), Box::new(view)));
+    Writer::new()
+        .sharded(
+            tensors.iter().map(|(n, v)| (n.as_str(), v.as_ref())),
+            dir,
+            100,
+        )
+        .unwrap_err()
+}
+
 #[test]
 fn the_index_is_written_last_so_a_failed_commit_names_no_missing_shard() {
     // Three shards; every one is written, the first is put in place, and
@@ -469,21 +490,7 @@ fn the_index_is_written_last_so_a_failed_commit_names_no_missing_shard() {
             std::fs::read(dir.join(INDEX_FILE)).unwrap()
         });
         let blocked = dir.join("model-00002-of-00003.safetensors");
-        let mut tensors: Vec<(String, Box<dyn tensorsafe::View>)> = hundreds(2, &[2; 100])
-            .into_iter()
-            .map(|(n, v)| (n, Box::new(v) as Box<dyn tensorsafe::View>))
-            .collect();
-        let view = Blocking {
-            blocked: blocked.clone(),
-        };
-        tensors.push(("t2".to_owned(), Box::new(view)));
-        let err = Writer::new()
-            .sharded(
-                tensors.iter().map(|(n, v)| (n.as_str(), v.as_ref())),
-                dir,
-                100,
-            )
-            .unwrap_err();
+        let err = write_three_blocked_at(dir, &blocked);
         assert_eq!(err.kind(), ErrorKind::Io, "{err}");
         assert!(err.to_string().contains("renaming"), "{err}");
         assert_eq!(err.path(), Some(blocked.as_path()), "{err}");
@@ -528,21 +535,7 @@ fn a_failed_commit_names_the_older_shards_it_could_not_give_back() {
         .unwrap();
     let first = dir.join("model-00001-of-00003.safetensors");
     let blocked = dir.join("model-00002-of-00003.safetensors");
-    let mut tensors: Vec<(String, Box<dyn tensorsafe::View>)> = hundreds(2, &[2; 100])
-        .into_iter()
-        .map(|(n, v)| (n, Box::new(v) as Box<dyn tensorsafe::View>))
-        .collect();
-    let view = Blocking {
-        blocked: blocked.clone(),
-    };
-    tensors.push(("t2".to_owned(), Box::new(view)));
-    let err = Writer::new()
-        .sharded(
-            tensors.iter().map(|(n, v)| (n.as_str(), v.as_ref())),
-            dir,
-            100,
-        )
-        .unwrap_err();
+    let err = write_three_blocked_at(dir, &blocked);
     assert_eq!(err.path(), Some(blocked.as_path()), "{err}");
     let text = err.to_string();
     assert!(text.contains("renaming"), "{text}");

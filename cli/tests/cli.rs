@@ -122,6 +122,16 @@ fn verify_names_file_rule_and_tensor_for_every_broken_file() {
     assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
 }
 
+/// The golden gpt2_tiny file sharded by the CLI into `dir/shards`, at most
+/// 600 bytes of tensors a shard (several shards).
+fn gpt2_shards(dir: &TempDir) -> PathBuf {
+    let shards = dir.path("shards");
+    let gpt2 = golden("gpt2_tiny.safetensors");
+    let out = run(&["shard", "--max-shard-size", "600B", s(&gpt2), s(&shards)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    shards
+}
+
 /// The header a file stores, as JSON.
 fn stored_header(path: &Path) -> serde_json::Value {
     let bytes = std::fs::read(path).unwrap();
@@ -170,15 +180,7 @@ fn inspect_json_has_one_shape_for_a_file_and_a_checkpoint() {
     }
     // A checkpoint: the index's map and total, every shard's header.
     let dir = TempDir::new("inspect-json");
-    let shards = dir.path("shards");
-    let out = run(&[
-        "shard",
-        "--max-shard-size",
-        "600B",
-        s(&golden("gpt2_tiny.safetensors")),
-        s(&shards),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let shards = gpt2_shards(&dir);
     let index_path = shards.join("model.safetensors.index.json");
     let index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
@@ -695,15 +697,7 @@ fn diff_tolerance_is_symmetric_and_an_infinity_is_never_close() {
 #[test]
 fn every_shard_that_cannot_be_read_is_reported() {
     let dir = TempDir::new("missing-shards");
-    let shards = dir.path("shards");
-    let out = run(&[
-        "shard",
-        "--max-shard-size",
-        "600B",
-        s(&golden("gpt2_tiny.safetensors")),
-        s(&shards),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let shards = gpt2_shards(&dir);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&shards)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -759,10 +753,8 @@ fn a_local_path_with_a_colon_and_slashes_is_not_a_url() {
 #[test]
 fn every_command_checks_the_index_against_the_shards() {
     let dir = TempDir::new("index-checked");
-    let shards = dir.path("shards");
+    let shards = gpt2_shards(&dir);
     let gpt2 = golden("gpt2_tiny.safetensors");
-    let out = run(&["shard", "--max-shard-size", "600B", s(&gpt2), s(&shards)]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let index_path = shards.join("model.safetensors.index.json");
     let good = std::fs::read_to_string(&index_path).unwrap();
     let mut index: serde_json::Value = serde_json::from_str(&good).unwrap();
