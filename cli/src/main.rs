@@ -10,6 +10,7 @@ mod output;
 
 mod chunks;
 mod commands;
+mod human;
 mod lazy;
 mod progress;
 #[cfg(feature = "remote")]
@@ -143,9 +144,19 @@ pub fn describe(error: &tensorsafe::Error) -> String {
     name = "tensorsafe",
     version,
     about = "Inspect, verify, rewrite, diff and summarise safetensors files",
-    after_help = "Errors are printed on stderr as `PATH: what happened`. When the reader of \
+    after_help = "Exit status, the same for every command:\n  \
+                  0  done: the files are valid (verify), equal (diff), listed or written\n  \
+                  1  the answer is no: a file breaks the format (every command but diff), \
+                  or the inputs differ (diff)\n  \
+                  2  trouble: a usage error, a file that cannot be read or written, or an \
+                  input diff cannot compare (unreadable or invalid: no comparison happened)\n\n\
+                  Errors are printed on stderr as `PATH: what happened`. When the reader of \
                   the output goes away (`tensorsafe stats x | head`), a command ends quietly \
-                  with exit code 141, as a program ended by SIGPIPE does."
+                  with exit code 141, as a program ended by SIGPIPE does.\n\n\
+                  Sizes are printed in decimal units (1 kB = 1000 bytes), the units \
+                  --max-shard-size reads; counts of parameters as 147.9M (K, M, B, T: \
+                  thousands, millions, billions, trillions). `inspect --json` and \
+                  `inspect --exact` give exact numbers."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -158,6 +169,14 @@ enum Command {
     ///
     /// Reads headers and the index only (8 + N bytes a file), whatever the
     /// size of the model.
+    ///
+    /// The table's columns: the tensor's name, dtype and shape; its
+    /// parameters (elements) and bytes; offset, where its data starts in
+    /// the file (from the file's first byte, header included); and align,
+    /// the largest power of two (up to 1 MiB) dividing that offset: the
+    /// alignment the tensor has in a memory map of the file. A tensor can
+    /// be used in place from a map only if align is a multiple of its
+    /// element size (8 for F64); `rewrite --align N` makes it at least N.
     Inspect {
         /// A .safetensors file, a *.index.json, or a directory holding either;
         /// or the URL of a file or index in an object store (s3://, s3a://,
@@ -173,6 +192,10 @@ enum Command {
         /// order}] in the index's order}.
         #[arg(long, verbatim_doc_comment)]
         json: bool,
+        /// Print exact numbers of parameters and bytes in the table
+        /// (124439808, 497758208 bytes) instead of 124.4M and 497.8 MB.
+        #[arg(long, conflicts_with = "json")]
+        exact: bool,
     },
     /// Validate files fully; exit 0 if all are valid, 1 if any is not, 2 if one cannot be read.
     ///
@@ -214,6 +237,8 @@ enum Command {
     /// equals NaN; an infinity equals only the same infinity. Bytes that
     /// differ for equal values (-0.0 and 0.0, NaN payloads) are reported,
     /// not counted as a difference. Tensors are read a chunk at a time.
+    /// Metadata is compared key by key (only in A, only in B, other
+    /// values); no metadata and an empty one hold the same entries.
     Diff {
         a: PathBuf,
         b: PathBuf,
@@ -226,10 +251,18 @@ enum Command {
         rtol: f64,
     },
     /// Split a file into Hugging Face shards plus model.safetensors.index.json.
+    ///
+    /// INPUT is one file (or a directory holding one); to shard a sharded
+    /// checkpoint again, merge it into one file first.
     Shard {
         input: PathBuf,
         out_dir: PathBuf,
-        /// Largest shard, e.g. 5GB or 500MB (decimal units; KiB, MiB, GiB are binary).
+        /// Largest shard file, e.g. 5GB or 500MB (decimal units; KiB, MiB,
+        /// GiB are binary), counting the whole file: its header as well as
+        /// its tensors, so every file fits a limit of this size (an upload
+        /// limit, say). Only a tensor larger than the limit makes a larger
+        /// file, of its own, and a line on stderr says so. (transformers'
+        /// max_shard_size counts tensor bytes only.)
         #[arg(long, value_name = "SIZE")]
         max_shard_size: String,
     },
@@ -243,11 +276,18 @@ enum Command {
         /// Number of runs; medians are reported.
         #[arg(long, default_value_t = 5)]
         runs: usize,
-        /// Also time the same steps through the reference safetensors crate.
+        /// Also time the same steps through the reference safetensors crate
+        /// (only in a build with the `reference` feature; otherwise an
+        /// error says how to rebuild, exit code 2).
         #[arg(long)]
         reference: bool,
     },
     /// Per-tensor min, max, mean, std and NaN/Inf counts.
+    ///
+    /// min, max, mean and std are over the finite values; a line after the
+    /// table says how many NaN and Inf values they leave out. min and max
+    /// of integer tensors print as integers, other numbers with six
+    /// significant digits (0.0123457, 1.5e-7).
     ///
     /// Tensors are read a chunk at a time (with --tensor, only that one), so
     /// memory does not grow with the model.
@@ -262,7 +302,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Inspect { path, json } => commands::inspect(&path, json),
+        Command::Inspect { path, json, exact } => commands::inspect(&path, json, exact),
         Command::Verify {
             paths,
             data,

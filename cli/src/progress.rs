@@ -18,3 +18,17 @@ pub fn bytes(total: u64, message: &str) -> ProgressBar {
     bar.set_message(message.to_owned());
     bar
 }
+
+/// A progress bar counting steps (runs of a benchmark), not bytes; hidden
+/// unless stderr is a terminal.
+pub fn runs(total: u64, message: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+    if std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} runs") {
+            bar.set_style(style.progress_chars("=> "));
+        }
+    }
+    bar.set_message(message.to_owned());
+    bar
+}

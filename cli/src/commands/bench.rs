@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tensorsafe::{LoadOptions, SafeTensorsFile};
 
-use crate::{progress, Failure};
+use crate::{human, progress, Failure};
 
 /// Folds every byte, so each page is really read.
 fn touch(bytes: &[u8]) -> u64 {
@@ -91,6 +91,7 @@ fn load_into_arena(path: &Path, arena: &mut [u8]) -> Result<(), Failure> {
 }
 
 /// The reference crate's parse, walk and copy of the same mapped bytes.
+#[cfg(feature = "reference")]
 fn time_reference(
     path: &Path,
     bytes: &[u8],
@@ -126,7 +127,27 @@ fn touched(len: usize) -> Vec<u8> {
     vec![1u8; len]
 }
 
+/// Without the `reference` feature, the reference crate is not in this
+/// build: `--reference` says how to get one that has it.
+#[cfg(not(feature = "reference"))]
+fn time_reference(_: &Path, _: &[u8], _: [&mut Step; 3]) -> Result<u64, Failure> {
+    Err(no_reference())
+}
+
+#[cfg(not(feature = "reference"))]
+fn no_reference() -> Failure {
+    Failure::usage(
+        "--reference: this tensorsafe was built without the reference safetensors crate; \
+         rebuild with `--features reference` (cargo install tensorsafe-cli --features reference)"
+            .to_owned(),
+    )
+}
+
 pub fn bench(path: &Path, runs: usize, reference: bool) -> Result<u8, Failure> {
+    #[cfg(not(feature = "reference"))]
+    if reference {
+        return Err(no_reference());
+    }
     let runs = runs.max(1);
     let probe = map(path)?;
     let data_len = probe.header().data_len();
@@ -144,7 +165,7 @@ pub fn bench(path: &Path, runs: usize, reference: bool) -> Result<u8, Failure> {
     let mut ref_copy = Step::new("reference: copy to owned memory", data_len);
     let arena_len = usize::try_from(data_len)
         .map_err(|_| Failure::usage(format!("{}: too large for this machine", path.display())))?;
-    let bar = progress::bytes(runs as u64, "benchmarking");
+    let bar = progress::runs(runs as u64, "benchmarking");
     let mut checksum = 0u64;
     // Each step allocates what it measures and frees it before the next,
     // so the peak is one copy of the data beside the (mapped) file.
@@ -189,7 +210,13 @@ pub fn bench(path: &Path, runs: usize, reference: bool) -> Result<u8, Failure> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    outln!("{}: {file_len} bytes, {data_len} bytes of tensors, median of {runs} runs (checksum {checksum:x})", path.display());
+    outln!(
+        "{}: {} ({file_len} bytes), {} of tensors, median of {} (checksum {checksum:x})",
+        path.display(),
+        human::bytes(file_len),
+        human::bytes(data_len),
+        human::plural(runs as u64, "run")
+    );
     for step in [
         &mut read,
         &mut into,

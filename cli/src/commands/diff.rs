@@ -1,13 +1,14 @@
 //! `tensorsafe diff`: what differs between two files or checkpoints, read
 //! a chunk at a time from both.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
-use tensorsafe::TensorInfo;
+use tensorsafe::{Metadata, TensorInfo};
 
 use crate::chunks::{self, ReadChunk, Reader};
 use crate::source::{by_name, Shard, Source};
-use crate::Failure;
+use crate::{human, Failure};
 
 /// `--atol` and `--rtol`: a finite, non-negative number.
 pub fn tolerance(text: &str) -> Result<f64, String> {
@@ -165,16 +166,16 @@ fn compare_sources(a: &Path, b: &Path, tolerance: (f64, f64)) -> Result<u8, Fail
                     outln!("{name}: bytes differ, values equal (signed zeros or NaN payloads)")
                 }
                 Found::Within(c) => outln!(
-                    "{name}: within tolerance (max abs {:e}, max rel {:e})",
-                    c.max_abs,
-                    c.max_rel
+                    "{name}: within tolerance (max abs {}, max rel {})",
+                    human::value(c.max_abs),
+                    human::value(c.max_rel)
                 ),
                 Found::Beyond(c) => report(format!(
-                    "{name}: {} of {} values differ beyond tolerance (max abs {:e}, max rel {:e})",
+                    "{name}: {} of {} values differ beyond tolerance (max abs {}, max rel {})",
                     c.outside,
                     x.element_count(),
-                    c.max_abs,
-                    c.max_rel
+                    human::value(c.max_abs),
+                    human::value(c.max_rel)
                 )),
                 Found::Bytes { differ, of } => {
                     report(format!("{name}: {differ} of {of} bytes differ"))
@@ -183,16 +184,42 @@ fn compare_sources(a: &Path, b: &Path, tolerance: (f64, f64)) -> Result<u8, Fail
         }
     }
     let (left_meta, right_meta) = (left.metadata()?, right.metadata()?);
-    if left_meta != right_meta {
-        report(format!("metadata: {left_meta:?} vs {right_meta:?}"));
+    for line in metadata_differences(left_meta, right_meta) {
+        report(line);
+    }
+    if left_meta.is_none() != right_meta.is_none() && differences == 0 {
+        // The same (no) entries either way: said, not counted.
+        let (none, empty) = if left_meta.is_none() {
+            ("A", "B")
+        } else {
+            ("B", "A")
+        };
+        outln!("metadata: {none} has none, {empty} an empty one");
     }
     if differences == 0 {
         outln!("equal");
         Ok(0)
     } else {
-        outln!("{differences} differences");
+        outln!("{}", human::plural(differences as u64, "difference"));
         Ok(1)
     }
+}
+
+/// The metadata entries that differ, one line each in key order: a key
+/// only in A, only in B, or with other values. No metadata and an empty
+/// map hold the same entries.
+fn metadata_differences(a: Option<&Metadata>, b: Option<&Metadata>) -> Vec<String> {
+    let empty = Metadata::new();
+    let (a, b) = (a.unwrap_or(&empty), b.unwrap_or(&empty));
+    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .filter_map(|key| match (a.get(key), b.get(key)) {
+            (Some(x), None) => Some(format!("metadata: only in A: {key:?} = {x:?}")),
+            (None, Some(y)) => Some(format!("metadata: only in B: {key:?} = {y:?}")),
+            (Some(x), Some(y)) if x != y => Some(format!("metadata: {key:?}: {x:?} vs {y:?}")),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]

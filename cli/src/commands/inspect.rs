@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use tensorsafe::Header;
 
 use crate::source::{Shard, Source};
-use crate::Failure;
+use crate::{human, Failure};
 
 /// Largest power of two dividing a file offset, as the tensor's alignment.
 pub fn alignment(offset: u64) -> u64 {
@@ -99,19 +99,19 @@ fn local<'a>(source: &'a Source, shards: &'a [Shard<'a>]) -> Listing<'a> {
     }
 }
 
-pub fn inspect(path: &Path, as_json: bool) -> Result<u8, Failure> {
+pub fn inspect(path: &Path, as_json: bool, exact: bool) -> Result<u8, Failure> {
     #[cfg(feature = "remote")]
     if crate::remote::is_url(path) {
         let remote = crate::remote::Remote::open(path)?;
-        return show(&remote.listing(), as_json);
+        return show(&remote.listing(), as_json, exact);
     }
     let source = Source::open(path)?;
     let shards = source.shards()?;
-    show(&local(&source, &shards), as_json)
+    show(&local(&source, &shards), as_json, exact)
 }
 
 /// Prints the tensor table (or the listing as JSON).
-fn show(listing: &Listing<'_>, as_json: bool) -> Result<u8, Failure> {
+fn show(listing: &Listing<'_>, as_json: bool, exact: bool) -> Result<u8, Failure> {
     if as_json {
         let text = listing
             .json()
@@ -125,42 +125,81 @@ fn show(listing: &Listing<'_>, as_json: bool) -> Result<u8, Failure> {
         .iter()
         .map(|(_, path, header)| (path.as_str(), *header))
         .collect();
-    table(&headers);
+    table(&headers, exact);
     Ok(0)
 }
 
-/// The tensor table of every file, then totals and metadata.
-fn table(headers: &[(&str, &Header)]) {
+/// The tensor table of every file, then totals and metadata: counts and
+/// sizes for people (`147.9M`, `295.7 MB`) unless `exact`.
+fn table(headers: &[(&str, &Header)], exact: bool) {
+    let count = |n: u128| {
+        if exact {
+            n.to_string()
+        } else {
+            human::count(n)
+        }
+    };
+    let size = |n: u64| {
+        if exact {
+            format!("{n} bytes")
+        } else {
+            human::bytes(n)
+        }
+    };
     let (mut tensors, mut parameters, mut file_bytes, mut header_bytes) =
         (0usize, 0u128, 0u64, 0u64);
     let mut per_dtype: BTreeMap<String, (usize, u64)> = BTreeMap::new();
     for (name, header) in headers {
-        outln!("{name} ({} tensors)", header.len());
-        outln!(
-            "  {:<48} {:<11} {:<20} {:>14} {:>14} {:>14} {:>7}",
+        outln!("{name} ({})", human::plural(header.len() as u64, "tensor"));
+        let rows: Vec<[String; 7]> = header
+            .iter()
+            .map(|info| {
+                let offset = header.data_start() + info.data_offsets().0;
+                let bytes = info.byte_len();
+                [
+                    info.name().to_owned(),
+                    info.dtype().to_string(),
+                    format!("{:?}", info.shape()),
+                    count(info.element_count() as u128),
+                    if exact {
+                        bytes.to_string()
+                    } else {
+                        human::bytes(bytes)
+                    },
+                    offset.to_string(),
+                    alignment(offset).to_string(),
+                ]
+            })
+            .collect();
+        let titles = [
             "name",
             "dtype",
             "shape",
             "parameters",
             "bytes",
             "offset",
-            "align"
-        );
+            "align",
+        ];
+        let mut widths = titles.map(str::len);
+        for row in &rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        let line = |cells: [&str; 7]| {
+            let [w0, w1, w2, w3, w4, w5, w6] = widths;
+            let [name, dtype, shape, parameters, bytes, offset, align] = cells;
+            format!(
+                "  {name:<w0$}  {dtype:<w1$}  {shape:<w2$}  {parameters:>w3$}  {bytes:>w4$}  {offset:>w5$}  {align:>w6$}"
+            )
+        };
+        outln!("{}", line(titles));
+        for row in &rows {
+            outln!("{}", line(row.each_ref().map(String::as_str)));
+        }
         for info in header.iter() {
-            let offset = header.data_start() + info.data_offsets().0;
-            let count = info.element_count() as u128;
-            outln!(
-                "  {:<48} {:<11} {:<20} {:>14} {:>14} {:>14} {:>7}",
-                info.name(),
-                info.dtype().to_string(),
-                format!("{:?}", info.shape()),
-                count,
-                info.byte_len(),
-                offset,
-                alignment(offset)
-            );
             tensors += 1;
-            parameters = parameters.saturating_add(count);
+            parameters = parameters.saturating_add(info.element_count() as u128);
             let entry = per_dtype.entry(info.dtype().to_string()).or_default();
             entry.0 += 1;
             // Headers from a server can claim anything: totals saturate.
@@ -171,19 +210,25 @@ fn table(headers: &[(&str, &Header)]) {
     }
     outln!();
     outln!("tensors      {tensors}");
-    outln!("parameters   {parameters}");
-    for (dtype, (count, bytes)) in &per_dtype {
-        outln!("  {dtype:<11} {count:>8} tensors {bytes:>16} bytes");
+    outln!("parameters   {}", count(parameters));
+    let sizes: Vec<String> = per_dtype.values().map(|(_, b)| size(*b)).collect();
+    let counts = per_dtype.values().map(|(n, _)| n.to_string().len()).max();
+    let sizes_width = sizes.iter().map(String::len).max().unwrap_or(0);
+    for ((dtype, (n, _)), bytes) in per_dtype.iter().zip(&sizes) {
+        let noun = if *n == 1 { "tensor " } else { "tensors" };
+        let counts = counts.unwrap_or(0);
+        outln!("  {dtype:<11}{n:>counts$} {noun}  {bytes:>sizes_width$}");
     }
     outln!(
-        "file size    {file_bytes} bytes{}",
+        "file size    {}{}",
+        size(file_bytes),
         if headers.len() > 1 {
             " (all shards)"
         } else {
             ""
         }
     );
-    outln!("header size  {header_bytes} bytes");
+    outln!("header size  {}", size(header_bytes));
     match headers.first().and_then(|(_, h)| h.metadata()) {
         Some(metadata) if !metadata.is_empty() => {
             outln!("metadata");

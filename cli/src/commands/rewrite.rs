@@ -25,9 +25,10 @@ pub fn rewrite(input: &Path, output: &Path, align: Option<u64>) -> Result<u8, Fa
             .alignment(n)
             .map_err(|e| Failure::usage(format!("--align {n}: {e}")))?;
     }
-    let header = read_header(input)?;
+    let (input, header) =
+        super::shard::single_file(input, "to write it as one file, use `tensorsafe merge`")?;
     let shards = [Shard {
-        path: input.to_owned(),
+        path: input.clone(),
         header: &header,
     }];
     // Each tensor is read when it is written. OUT may be IN: the new file
@@ -43,10 +44,10 @@ pub fn rewrite(input: &Path, output: &Path, align: Option<u64>) -> Result<u8, Fa
     if let Some(n) = align {
         let written = read_header(output)?;
         outln!(
-            "{}: {} of {} tensors {n}-aligned before, {} after",
+            "{}: {} of {} {n}-aligned before, {} after",
             output.display(),
             aligned_count(&header, n),
-            header.len(),
+            crate::human::plural(header.len() as u64, "tensor"),
             aligned_count(&written, n)
         );
     }

@@ -7,7 +7,7 @@ use tensorsafe::{Header, TensorInfo};
 
 use crate::chunks::{self, ReadChunk, Reader};
 use crate::source::{by_name, Source};
-use crate::{progress, Failure};
+use crate::{human, progress, Failure};
 
 /// Running totals over a tensor's finite values (count, mean and the sum
 /// of squared deviations, merged piece by piece as Chan et al. do, so no
@@ -72,26 +72,46 @@ impl Summary {
         self.count += count;
     }
 
-    fn line(&self, name: &str, dtype: &str) -> String {
+    /// The figures after the name and dtype columns: min and max as
+    /// integers for an integer dtype, numbers with six significant digits
+    /// otherwise; `-` where no value is finite.
+    fn figures(&self, integer: bool) -> [String; 6] {
         // A variance past f64's range shows as inf, never as 0.
         let std = (self.m2 / self.count as f64).sqrt();
-        let show = |v: f64| {
+        let show = |v: f64, whole: bool| {
             if self.count == 0 {
                 "-".to_owned()
+            } else if whole {
+                format!("{v:.0}")
             } else {
-                format!("{v:.6e}")
+                human::value(v)
             }
         };
-        format!(
-            "{name:<48} {dtype:<11} {:>14} {:>14} {:>14} {:>14} {:>8} {:>8}",
-            show(self.min),
-            show(self.max),
-            show(self.mean),
-            show(std),
-            self.nan,
-            self.inf
-        )
+        [
+            show(self.min, integer),
+            show(self.max, integer),
+            show(self.mean, false),
+            show(std, false),
+            self.nan.to_string(),
+            self.inf.to_string(),
+        ]
     }
+}
+
+/// The table's columns after the name and dtype.
+const TITLES: [&str; 6] = ["min", "max", "mean", "std", "nan", "inf"];
+
+/// One line of the table: the name and dtype left-aligned in columns of
+/// `widths[0]` and `widths[1]`, the figures right-aligned in columns of 12
+/// (8 for the counts).
+fn row(widths: [usize; 2], name: &str, dtype: &str, figures: &[String]) -> String {
+    let [w0, w1] = widths;
+    let mut line = format!("{name:<w0$}  {dtype:<w1$}");
+    for (i, figure) in figures.iter().enumerate() {
+        let width = if i < 4 { 12 } else { 8 };
+        line.push_str(&format!("  {figure:>width$}"));
+    }
+    line.trim_end().to_owned()
 }
 
 /// One tensor's line: its values summarised chunk by chunk.
@@ -99,9 +119,13 @@ fn tensor_line(
     reader: &mut Reader,
     header: &Header,
     info: &TensorInfo<'_>,
-) -> Result<String, Failure> {
+    widths: [usize; 2],
+) -> Result<(String, u64), Failure> {
     let dtype = info.dtype();
-    let instead = |why: &str| format!("{:<48} {:<11} ({why})", info.name(), dtype.to_string());
+    let instead = |why: &str| {
+        let why = [format!("({why})")];
+        (row(widths, info.name(), &dtype.to_string(), &why), 0)
+    };
     if chunks::values(dtype, &[]).is_none() {
         return Ok(instead("no numeric decoding"));
     }
@@ -115,7 +139,9 @@ fn tensor_line(
             summary.add(&xs);
         }
     }
-    Ok(summary.line(info.name(), &dtype.to_string()))
+    let figures = summary.figures(!dtype.is_float());
+    let line = row(widths, info.name(), &dtype.to_string(), &figures);
+    Ok((line, summary.nan + summary.inf))
 }
 
 pub fn stats(path: &Path, only: Option<&str>) -> Result<u8, Failure> {
@@ -143,25 +169,37 @@ pub fn stats(path: &Path, only: Option<&str>) -> Result<u8, Failure> {
         .map(|(_, t)| t.byte_len())
         .fold(0u64, u64::saturating_add);
     let bar = progress::bytes(total, "reading");
+    let widths = chosen.iter().fold([4, 5], |[name, dtype], (_, t)| {
+        [
+            name.max(t.name().chars().count()),
+            dtype.max(t.dtype().to_string().len()),
+        ]
+    });
     outln!(
-        "{:<48} {:<11} {:>14} {:>14} {:>14} {:>14} {:>8} {:>8}",
-        "name",
-        "dtype",
-        "min",
-        "max",
-        "mean",
-        "std",
-        "nan",
-        "inf"
+        "{}",
+        row(widths, "name", "dtype", &TITLES.map(str::to_owned))
     );
     let mut reader = None;
+    let (mut left_out, mut in_tensors) = (0u64, 0u64);
     for (i, info) in chosen {
         let shard = &shards[i];
         let reader = chunks::reuse(&mut reader, i, shard)?;
-        outln!("{}", tensor_line(reader, shard.header, &info)?);
+        let (line, nonfinite) = tensor_line(reader, shard.header, &info, widths)?;
+        outln!("{line}");
+        if nonfinite > 0 {
+            (left_out, in_tensors) = (left_out + nonfinite, in_tensors + 1);
+        }
         bar.inc(info.byte_len());
     }
     bar.finish_and_clear();
+    if left_out > 0 {
+        outln!();
+        outln!(
+            "min, max, mean and std leave out {} (NaN or Inf) in {}",
+            human::plural(left_out, "non-finite value"),
+            human::plural(in_tensors, "tensor")
+        );
+    }
     Ok(0)
 }
 
@@ -202,6 +240,6 @@ mod tests {
         // Only NaN and Inf: no figures.
         let s = summary(&[&[f64::NAN, f64::NEG_INFINITY]]);
         assert_eq!((s.count, s.nan, s.inf), (0, 1, 1));
-        assert!(s.line("x", "F64").contains(" - "));
+        assert_eq!(s.figures(false)[..4], ["-", "-", "-", "-"]);
     }
 }

@@ -2,20 +2,31 @@
 
 use std::path::{Path, PathBuf};
 
+use indicatif::ProgressBar;
 use tensorsafe::Header;
 
 use crate::chunks::{self, ReadChunk, Reader};
 use crate::source::Source;
-use crate::{progress, Failure};
+use crate::{human, progress, Failure};
 
 /// NaN and Inf counts of the float tensors of file `name` with `header`,
 /// read a chunk at a time from `from` and reported per tensor. A float
 /// tensor that cannot be decoded is an error, not a silent zero; so is a
-/// file whose length changed by the end.
-pub fn scan(name: &str, header: &Header, from: &mut impl ReadChunk) -> Result<(u64, u64), Failure> {
-    let bar = progress::bytes(header.data_len(), "scanning");
+/// file whose length changed by the end. `bar` counts the tensor bytes of
+/// every file scanned (a checkpoint's `total_size`).
+fn scan(
+    name: &str,
+    header: &Header,
+    from: &mut impl ReadChunk,
+    bar: &ProgressBar,
+) -> Result<(u64, u64), Failure> {
     let (mut nan, mut inf) = (0u64, 0u64);
-    for info in header.iter().filter(|t| t.dtype().is_float()) {
+    for info in header.iter() {
+        if !info.dtype().is_float() {
+            // Not read, but part of the total.
+            bar.inc(info.byte_len());
+            continue;
+        }
         let (mut n, mut i) = (0u64, 0u64);
         for range in chunks::ranges(header, &info, from.chunk())? {
             let len = range.end - range.start;
@@ -32,7 +43,6 @@ pub fn scan(name: &str, header: &Header, from: &mut impl ReadChunk) -> Result<(u
         (nan, inf) = (nan + n, inf + i);
     }
     from.check_len(header.file_len())?;
-    bar.finish_and_clear();
     Ok((nan, inf))
 }
 
@@ -73,19 +83,26 @@ fn verify_remote(url: &Path, checks: Checks) -> Result<(), Failure> {
     });
     if checks.data {
         let (mut nan, mut inf) = (0, 0);
+        let total = headers
+            .iter()
+            .map(|(_, h)| h.data_len())
+            .fold(0u64, u64::saturating_add);
+        let bar = progress::bytes(total, "scanning");
         for (i, (name, header)) in headers.iter().enumerate() {
-            let (n, f) = scan(name, header, &mut remote.reader(i))?;
+            let (n, f) = scan(name, header, &mut remote.reader(i), &bar)?;
             (nan, inf) = (nan + n, inf + f);
         }
+        bar.finish_and_clear();
         check_finite(url, checks, nan, inf)?;
         extra = format!(", every byte fetched, {nan} NaN, {inf} Inf");
     }
     let shards = if sharded {
-        format!("{} shards, ", headers.len())
+        format!("{}, ", human::plural(headers.len() as u64, "shard"))
     } else {
         String::new()
     };
-    outln!("{}: ok ({shards}{tensors} tensors{extra})", remote.url);
+    let tensors = human::plural(tensors as u64, "tensor");
+    outln!("{}: ok ({shards}{tensors}{extra})", remote.url);
     Ok(())
 }
 
@@ -103,23 +120,30 @@ fn verify_one(path: &Path, checks: Checks) -> Result<(), Failure> {
     let mut extra = String::new();
     if checks.data {
         let (mut nan, mut inf) = (0, 0);
+        let total = shards
+            .iter()
+            .map(|s| s.header.data_len())
+            .fold(0u64, u64::saturating_add);
+        let bar = progress::bytes(total, "scanning");
         for shard in &shards {
             let name = shard.path.display().to_string();
-            let (n, i) = scan(&name, shard.header, &mut Reader::open(shard)?)?;
+            let (n, i) = scan(&name, shard.header, &mut Reader::open(shard)?, &bar)?;
             (nan, inf) = (nan + n, inf + i);
         }
+        bar.finish_and_clear();
         check_finite(source.path(), checks, nan, inf)?;
         extra = format!(", {nan} NaN, {inf} Inf");
     }
     let tensors: usize = shards.iter().map(|s| s.header.len()).sum();
     let count = if source.is_sharded() {
-        format!("{} shards, ", shards.len())
+        format!("{}, ", human::plural(shards.len() as u64, "shard"))
     } else {
         String::new()
     };
     outln!(
-        "{}: ok ({count}{tensors} tensors{extra})",
-        source.path().display()
+        "{}: ok ({count}{}{extra})",
+        source.path().display(),
+        human::plural(tensors as u64, "tensor")
     );
     Ok(())
 }
