@@ -12,6 +12,11 @@ use tensorsafe::{serialize, Dtype, TensorView};
 mod temp;
 use temp::TempDir;
 
+/// How the CLI prints numbers.
+#[path = "../src/human.rs"]
+#[allow(dead_code)] // not every helper is used here
+mod human;
+
 fn tensorsafe() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tensorsafe"))
 }
@@ -221,11 +226,8 @@ fn stats_decodes_the_16_and_8_bit_float_formats() {
             .find(|cols| cols.first() == Some(&name.as_str()))
             .unwrap_or_else(|| panic!("no row for {name}: {stdout}"));
         assert_eq!(row.get(1), Some(&dtype.name()), "{stdout}");
-        // As `stats` prints them: seven significant digits.
-        let expected: Vec<String> = [min, max, mean]
-            .iter()
-            .map(|v| format!("{v:.6e}"))
-            .collect();
+        // As `stats` prints them: six significant digits.
+        let expected: Vec<String> = [min, max, mean].iter().map(|v| human::value(**v)).collect();
         assert_eq!(row[2..5], expected, "{dtype}: {stdout}");
     }
 }

@@ -122,12 +122,13 @@ fn verify_names_file_rule_and_tensor_for_every_broken_file() {
     assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
 }
 
-/// The golden gpt2_tiny file sharded by the CLI into `dir/shards`, at most
-/// 600 bytes of tensors a shard (several shards).
+/// The golden gpt2_tiny file sharded by the CLI into `dir/shards`, files
+/// of at most 1480 bytes: room for a header as long as the whole file's
+/// (864 bytes, and 16 set aside) and 600 bytes of tensors (several shards).
 fn gpt2_shards(dir: &TempDir) -> PathBuf {
     let shards = dir.path("shards");
     let gpt2 = golden("gpt2_tiny.safetensors");
-    let out = run(&["shard", "--max-shard-size", "600B", s(&gpt2), s(&shards)]);
+    let out = run(&["shard", "--max-shard-size", "1480B", s(&gpt2), s(&shards)]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     shards
 }
@@ -320,7 +321,7 @@ fn shard_then_merge_equals_rewrite_and_bad_indexes_are_caught() {
     let dir = TempDir::new("shard");
     let input = golden("gpt2_tiny.safetensors");
     let shards = dir.path("shards");
-    let out = run(&["shard", s(&input), s(&shards), "--max-shard-size", "600B"]);
+    let out = run(&["shard", s(&input), s(&shards), "--max-shard-size", "1480B"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let index_path = shards.join("model.safetensors.index.json");
     let index: serde_json::Value =
@@ -389,7 +390,7 @@ fn stats_and_bench_run() {
     assert_eq!(out.status.code(), Some(0));
     let stdout = text(&out.stdout);
     assert!(
-        stdout.contains("-1.500000e0") && stdout.contains("2.500000e0"),
+        stdout.contains(" -1.5 ") && stdout.contains(" 2.5 "),
         "{stdout}"
     );
     assert_eq!(
@@ -398,6 +399,27 @@ fn stats_and_bench_run() {
             .code(),
         Some(2)
     );
+    let out = run(&["bench", s(&golden("gpt2_tiny.safetensors")), "--runs", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        ["memcpy", "load_into", "read into memory", "std::fs::read"]
+            .iter()
+            .all(|line| stdout.contains(line)),
+        "{stdout}"
+    );
+    assert!(stdout.contains("2.6 kB (2568 bytes)"), "{stdout}");
+    assert!(stdout.contains("median of 2 runs"), "{stdout}");
+    assert!(!stdout.contains("reference"), "{stdout}");
+    assert!(
+        text(&out.stderr).is_empty(),
+        "no progress bar when stderr is not a terminal"
+    );
+}
+
+#[cfg(feature = "reference")]
+#[test]
+fn bench_reference_times_the_reference_crate() {
     let out = run(&[
         "bench",
         s(&golden("gpt2_tiny.safetensors")),
@@ -408,21 +430,21 @@ fn stats_and_bench_run() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(
-        [
-            "memcpy",
-            "reference",
-            "load_into",
-            "read into memory",
-            "std::fs::read"
-        ]
-        .iter()
-        .all(|line| stdout.contains(line)),
+        ["reference: parse", "reference: zero-copy walk", "memcpy"]
+            .iter()
+            .all(|line| stdout.contains(line)),
         "{stdout}"
     );
-    assert!(
-        text(&out.stderr).is_empty(),
-        "no progress bar when stderr is not a terminal"
-    );
+}
+
+#[cfg(not(feature = "reference"))]
+#[test]
+fn bench_reference_without_the_feature_says_how_to_rebuild() {
+    let out = run(&["bench", s(&golden("gpt2_tiny.safetensors")), "--reference"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--features reference"), "{stderr}");
+    assert!(text(&out.stdout).is_empty(), "nothing timed");
 }
 
 /// A file of `n` one-element F32 tensors, each `value`: long outputs.
@@ -499,7 +521,10 @@ fn verify_deny_nonfinite_makes_nan_and_inf_invalid() {
 
     // A sharded checkpoint is named by its index.
     let shards = dir.path("shards");
-    let out = run(&["shard", s(&nan), s(&shards), "--max-shard-size", "4B"]);
+    // Files the size of the whole: room for its header and one 4-byte
+    // tensor each.
+    let size = format!("{}B", std::fs::metadata(&nan).unwrap().len());
+    let out = run(&["shard", s(&nan), s(&shards), "--max-shard-size", &size]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let out = run(&["verify", "--deny-nonfinite", s(&shards)]);
     let index = shards.join("model.safetensors.index.json");
@@ -594,7 +619,7 @@ fn sharding_over_an_older_checkpoint_replaces_it() {
     let dir = TempDir::new("reshard-cli");
     let input = golden("gpt2_tiny.safetensors");
     let shards = dir.path("shards");
-    let out = run(&["shard", s(&input), s(&shards), "--max-shard-size", "600B"]);
+    let out = run(&["shard", s(&input), s(&shards), "--max-shard-size", "1480B"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(std::fs::read_dir(&shards).unwrap().count() >= 4);
     let out = run(&["shard", s(&input), s(&shards), "--max-shard-size", "5GB"]);
@@ -619,7 +644,7 @@ fn sharding_over_an_older_checkpoint_replaces_it() {
     let stray = shards.join("other-00001-of-00002.safetensors");
     std::fs::write(&stray, "not ours").unwrap();
     let index = std::fs::read(shards.join("model.safetensors.index.json")).unwrap();
-    let out = run(&["shard", s(&input), s(&shards), "--max-shard-size", "600B"]);
+    let out = run(&["shard", s(&input), s(&shards), "--max-shard-size", "1480B"]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
@@ -809,4 +834,339 @@ fn diff_reports_equal_values_in_other_bytes_without_counting_them() {
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("w: bytes differ, values equal"), "{stdout}");
+}
+
+/// The lines of `out`'s stdout, after checking it exited with `code`.
+fn lines(out: &Output, code: i32) -> Vec<String> {
+    assert_eq!(out.status.code(), Some(code), "{}", text(&out.stderr));
+    text(&out.stdout).lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn inspect_prints_sizes_for_people_and_exact_numbers_on_request() {
+    let gpt2 = golden("gpt2_tiny.safetensors");
+    let human = lines(&run(&["inspect", s(&gpt2)]), 0);
+    // The name column is as wide as the longest name, h.0.attn.c_attn.weight.
+    let longest = "h.0.attn.c_attn.weight";
+    let title = format!("  {:<w$}  dtype", "name", w = longest.len());
+    assert!(human[1].starts_with(&title), "{human:#?}");
+    assert!(human[0].ends_with("(11 tensors)"), "{human:#?}");
+    for line in [
+        "parameters   1.0K",
+        "file size    2.6 kB",
+        "header size  864 B",
+        "  BF16       2 tensors  432 B",
+        "  BOOL       1 tensor    64 B",
+        "tensors      11",
+    ] {
+        assert!(human.iter().any(|l| l == line), "{line:?} in {human:#?}");
+    }
+    let wte = human.iter().find(|l| l.contains("wte.weight")).unwrap();
+    assert!(wte.contains(" 128  512 B "), "{wte}");
+    let exact = lines(&run(&["inspect", "--exact", s(&gpt2)]), 0);
+    for line in [
+        "parameters   1009",
+        "file size    2568 bytes",
+        "  BOOL       1 tensor    64 bytes",
+    ] {
+        assert!(exact.iter().any(|l| l == line), "{line:?} in {exact:#?}");
+    }
+    // One tensor, said so.
+    let dir = TempDir::new("inspect-one");
+    let one = f32_file(&dir.path("one.safetensors"), &[1.0]);
+    let listed = lines(&run(&["inspect", s(&one)]), 0);
+    assert!(listed[0].ends_with("(1 tensor)"), "{listed:#?}");
+    assert_eq!(
+        run(&["inspect", "--json", "--exact", s(&one)])
+            .status
+            .code(),
+        Some(2)
+    );
+    // The align column is explained.
+    let help = text(&run(&["inspect", "--help"]).stdout);
+    assert!(help.contains("align, the largest power of two"), "{help}");
+}
+
+#[test]
+fn stats_prints_integers_as_integers_and_says_what_it_left_out() {
+    let numpy = golden("numpy.safetensors");
+    let out = lines(&run(&["stats", s(&numpy)]), 0);
+    let row = |name: &str| -> Vec<String> {
+        out.iter()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name}: {out:#?}"))
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(row("i64")[2..5], ["-3", "2", "-0.5"], "{out:#?}");
+    assert_eq!(row("scalar_i32")[2..6], ["-7", "-7", "-7", "0"], "{out:#?}");
+    assert_eq!(
+        row("f32")[2..6],
+        ["-1.5", "2.5", "0.5", "1.25529"],
+        "{out:#?}"
+    );
+    // The name column is as wide as the longest name, scalar_i32.
+    assert!(out[0].starts_with("name        dtype"), "{out:#?}");
+    assert!(!out.iter().any(|l| l.contains("leave out")), "{out:#?}");
+    let dir = TempDir::new("stats-nonfinite");
+    let nan = dir.path("nan.safetensors");
+    many_tensors(&nan, 3, f32::NAN);
+    let out = lines(&run(&["stats", s(&nan)]), 0);
+    assert_eq!(
+        out.last().unwrap(),
+        "min, max, mean and std leave out 3 non-finite values (NaN or Inf) in 3 tensors",
+        "{out:#?}"
+    );
+    let inf = f32_file(&dir.path("inf.safetensors"), &[1.0, f32::INFINITY]);
+    let out = lines(&run(&["stats", s(&inf)]), 0);
+    assert_eq!(
+        out.last().unwrap(),
+        "min, max, mean and std leave out 1 non-finite value (NaN or Inf) in 1 tensor",
+        "{out:#?}"
+    );
+}
+
+/// A file of one U8 tensor `w` with `metadata` (none if `None`).
+fn with_metadata(path: &Path, metadata: Option<&[(&str, &str)]>) -> PathBuf {
+    let metadata: Option<std::collections::BTreeMap<String, String>> = metadata.map(|m| {
+        m.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    });
+    let view = TensorView::new(Dtype::U8, &[1], &[7]).unwrap();
+    std::fs::write(path, serialize([("w", view)], metadata.as_ref()).unwrap()).unwrap();
+    path.to_owned()
+}
+
+#[test]
+fn diff_shows_metadata_key_by_key() {
+    let dir = TempDir::new("diff-metadata");
+    let a = with_metadata(
+        &dir.path("a.safetensors"),
+        Some(&[("format", "pt"), ("step", "1"), ("only_a", "x")]),
+    );
+    let b = with_metadata(
+        &dir.path("b.safetensors"),
+        Some(&[("format", "pt"), ("step", "2"), ("only_b", "y")]),
+    );
+    let out = lines(&run(&["diff", s(&a), s(&b)]), 1);
+    assert_eq!(
+        out,
+        [
+            r#"metadata: only in A: "only_a" = "x""#,
+            r#"metadata: only in B: "only_b" = "y""#,
+            r#"metadata: "step": "1" vs "2""#,
+            "3 differences",
+        ],
+    );
+    let c = with_metadata(
+        &dir.path("c.safetensors"),
+        Some(&[("format", "pt"), ("step", "2")]),
+    );
+    let out = lines(&run(&["diff", s(&c), s(&b)]), 1);
+    assert_eq!(
+        out,
+        [r#"metadata: only in B: "only_b" = "y""#, "1 difference"]
+    );
+    // No metadata and an empty one hold the same entries.
+    let none = with_metadata(&dir.path("none.safetensors"), None);
+    let empty = with_metadata(&dir.path("empty.safetensors"), Some(&[]));
+    let out = lines(&run(&["diff", s(&none), s(&empty)]), 0);
+    assert_eq!(out, ["metadata: A has none, B an empty one", "equal"]);
+}
+
+#[test]
+fn every_command_exits_0_when_done_1_for_an_invalid_file_or_a_difference_and_2_for_trouble() {
+    let dir = TempDir::new("exit-codes");
+    let good = golden("gpt2_tiny.safetensors");
+    let other = f32_file(&dir.path("other.safetensors"), &[1.0]);
+    let broken = dir.path("broken.safetensors");
+    std::fs::write(&broken, [1, 0]).unwrap();
+    let missing = dir.path("missing.safetensors");
+    let shards = gpt2_shards(&dir);
+    let out = |name: &str| dir.path(name);
+    let (good, other, broken, missing) = (s(&good), s(&other), s(&broken), s(&missing));
+    let shards = s(&shards);
+    let written = out("written.safetensors");
+    let written = s(&written);
+    let sharded = out("sharded");
+    let sharded = s(&sharded);
+    // Under a file: cannot be created.
+    let unwritable = format!("{good}/x.safetensors");
+    let cases: Vec<(Vec<&str>, i32)> = vec![
+        (vec!["inspect", good], 0),
+        (vec!["inspect", broken], 1),
+        (vec!["inspect", missing], 2),
+        (vec!["inspect", "--frobnicate", good], 2),
+        (vec!["verify", good, shards], 0),
+        (vec!["verify", broken], 1),
+        (vec!["verify", missing], 2),
+        (vec!["verify"], 2),
+        (vec!["stats", good], 0),
+        (vec!["stats", broken], 1),
+        (vec!["stats", missing], 2),
+        (vec!["stats", "--tensor", "absent", good], 2),
+        (vec!["diff", good, shards], 0),
+        (vec!["diff", good, other], 1),
+        (vec!["diff", good, broken], 2),
+        (vec!["diff", missing, good], 2),
+        (vec!["diff", "--atol", "-1", good, good], 2),
+        (vec!["rewrite", good, written], 0),
+        (vec!["rewrite", broken, written], 1),
+        (vec!["rewrite", missing, written], 2),
+        (vec!["rewrite", good, &unwritable], 2),
+        (vec!["rewrite", "--align", "3", good, written], 2),
+        (vec!["shard", good, sharded, "--max-shard-size", "5GB"], 0),
+        (vec!["shard", broken, sharded, "--max-shard-size", "5GB"], 1),
+        (
+            vec!["shard", missing, sharded, "--max-shard-size", "5GB"],
+            2,
+        ),
+        (vec!["shard", good, sharded, "--max-shard-size", "5XB"], 2),
+        (vec!["shard", shards, sharded, "--max-shard-size", "5GB"], 2),
+        (vec!["merge", shards, written], 0),
+        (vec!["merge", missing, written], 2),
+        (vec!["merge", good, written], 2),
+        (vec!["bench", "--runs", "1", good], 0),
+        (vec!["bench", broken], 1),
+        (vec!["bench", missing], 2),
+        (vec!["bench", "--runs", "x", good], 2),
+        (vec!["frobnicate"], 2),
+    ];
+    for (args, code) in cases {
+        let out = run(&args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        if code != 0 {
+            // diff says what differs on stdout; every failure on stderr.
+            let said = if args[0] == "diff" && code == 1 {
+                text(&out.stdout)
+            } else {
+                stderr.clone()
+            };
+            assert!(!said.is_empty(), "{args:?}: no reason given");
+        }
+    }
+    // The rule is in the help.
+    let help = text(&run(&["--help"]).stdout);
+    for line in [
+        "Exit status",
+        "0  done",
+        "1  the answer is no",
+        "2  trouble",
+    ] {
+        assert!(help.contains(line), "{line:?} in {help}");
+    }
+}
+
+#[test]
+fn shard_and_rewrite_of_a_checkpoint_say_what_to_do_instead() {
+    let dir = TempDir::new("shard-checkpoint");
+    let shards = gpt2_shards(&dir);
+    for (command, instead) in [
+        ("shard", "tensorsafe merge"),
+        ("rewrite", "tensorsafe merge"),
+    ] {
+        let mut args = vec![command, s(&shards), "out"];
+        if command == "shard" {
+            args.extend(["--max-shard-size", "5GB"]);
+        }
+        let out = run(&args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains("a sharded checkpoint, not a file"),
+            "{stderr}"
+        );
+        assert!(stderr.contains(instead), "{stderr}");
+    }
+    // A directory holding one file is that file.
+    let single = dir.path("single");
+    std::fs::create_dir(&single).unwrap();
+    std::fs::copy(
+        golden("gpt2_tiny.safetensors"),
+        single.join("model.safetensors"),
+    )
+    .unwrap();
+    let out = run(&[
+        "shard",
+        s(&single),
+        s(&dir.path("again")),
+        "--max-shard-size",
+        "5GB",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn max_shard_size_counts_whole_files() {
+    let dir = TempDir::new("shard-size");
+    let gpt2 = golden("gpt2_tiny.safetensors");
+    // 1.7 kB of tensors and a header of 864 bytes: one file of 2568 bytes
+    // if only tensor bytes counted.
+    let shards = dir.path("shards");
+    let out = run(&["shard", s(&gpt2), s(&shards), "--max-shard-size", "2KB"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).is_empty(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(": 2 shards, 11 tensors, 1.7 kB of tensors"),
+        "{}",
+        text(&out.stdout)
+    );
+    for entry in std::fs::read_dir(&shards).unwrap() {
+        let entry = entry.unwrap();
+        let len = entry.metadata().unwrap().len();
+        assert!(len <= 2000, "{:?}: {len} bytes", entry.file_name());
+    }
+    // No room beside the header: said, nothing written.
+    let out = run(&[
+        "shard",
+        s(&gpt2),
+        s(&dir.path("none")),
+        "--max-shard-size",
+        "800B",
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("leaves no room for tensors"), "{stderr}");
+    assert!(!dir.path("none").exists());
+    // A tensor larger than the limit gets a file of its own, said on stderr.
+    let big = f32_file(&dir.path("big.safetensors"), &[0.5; 1000]);
+    let out = run(&[
+        "shard",
+        s(&big),
+        s(&dir.path("big")),
+        "--max-shard-size",
+        "1KB",
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("over --max-shard-size 1.0 kB"), "{stderr}");
+    // The help says what is counted.
+    let help = text(&run(&["shard", "--help"]).stdout);
+    assert!(help.contains("counting the whole file"), "{help}");
+}
+
+#[test]
+fn counts_are_singular_for_one() {
+    let dir = TempDir::new("plurals");
+    let one = f32_file(&dir.path("one.safetensors"), &[1.0]);
+    let out = lines(&run(&["verify", s(&one)]), 0);
+    assert_eq!(out, [format!("{}: ok (1 tensor)", s(&one))]);
+    let shards = dir.path("shards");
+    let out = lines(
+        &run(&["shard", s(&one), s(&shards), "--max-shard-size", "5GB"]),
+        0,
+    );
+    assert!(
+        out[0].ends_with(": 1 shard, 1 tensor, 4 B of tensors"),
+        "{out:#?}"
+    );
+    let out = lines(&run(&["verify", s(&shards)]), 0);
+    assert!(out[0].ends_with("ok (1 shard, 1 tensor)"), "{out:#?}");
+    let merged = dir.path("merged.safetensors");
+    let out = lines(&run(&["merge", s(&shards), s(&merged)]), 0);
+    assert!(out[0].ends_with(": 1 tensor from 1 shard"), "{out:#?}");
 }
