@@ -175,8 +175,8 @@ enum Command {
     /// the file (from the file's first byte, header included); and align,
     /// the largest power of two (up to 1 MiB) dividing that offset: the
     /// alignment the tensor has in a memory map of the file. A tensor can
-    /// be used in place from a map only if align is a multiple of its
-    /// element size (8 for F64); `rewrite --align N` makes it at least N.
+    /// be used in place from a map only if align is at least its element
+    /// size (8 for F64); `rewrite --align N` makes it at least N.
     Inspect {
         /// A .safetensors file, a *.index.json, or a directory holding either;
         /// or the URL of a file or index in an object store (s3://, s3a://,

@@ -4,14 +4,15 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// A byte-count progress bar, hidden unless stderr is a terminal.
+/// A byte-count progress bar, hidden unless stderr is a terminal. Its
+/// sizes are decimal (MB), as every size the CLI prints.
 pub fn bytes(total: u64, message: &str) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
     if std::io::stderr().is_terminal() {
         bar.set_draw_target(ProgressDrawTarget::stderr());
-        if let Ok(style) =
-            ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
-        {
+        if let Ok(style) = ProgressStyle::with_template(
+            "{msg} [{bar:30}] {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec}",
+        ) {
             bar.set_style(style.progress_chars("=> "));
         }
     }

@@ -126,7 +126,50 @@ mod terminal {
         succeeded(&out);
         let drawn = text(&reader.join().unwrap());
         assert!(drawn.contains("writing ["), "the terminal saw {drawn:?}");
-        assert!(drawn.contains("MiB"), "the terminal saw {drawn:?}");
+        // Decimal units, as every size the CLI prints: 48 MiB is 50.33 MB.
+        assert!(drawn.contains("/50.33 MB"), "the terminal saw {drawn:?}");
+    }
+
+    #[test]
+    fn verify_data_of_a_checkpoint_counts_to_its_total_size() {
+        let dir = TempDir::new("claims-tty-verify");
+        // 2 shards of 24 MiB of F32 values: one bar for both, to the
+        // index's total_size (48 MiB, 50.33 MB), not one per shard.
+        let data = vec![0u8; 1 << 20];
+        let names: Vec<String> = (0..48).map(|i| format!("layer.{i}")).collect();
+        let views = names.iter().map(|n| {
+            let view = TensorView::new(Dtype::F32, &[data.len() / 4], &data).unwrap();
+            (n.as_str(), view)
+        });
+        let input = dir.path("large.safetensors");
+        std::fs::write(&input, serialize(views, None).unwrap()).unwrap();
+        let shards = dir.path("shards");
+        let out = tensorsafe()
+            .args(["shard", "--max-shard-size", "26MB"])
+            .arg(&input)
+            .arg(&shards)
+            .output()
+            .unwrap();
+        assert!(succeeded(&out).contains(": 2 shards"));
+        let index = std::fs::read_to_string(shards.join("model.safetensors.index.json")).unwrap();
+        assert!(index.contains("\"total_size\": 50331648"), "{index}");
+        let (master, slave) = openpty();
+        let mut command = tensorsafe();
+        command
+            .args(["verify", "--data"])
+            .arg(&shards)
+            .env("TERM", "xterm")
+            .stdout(std::process::Stdio::piped())
+            .stderr(slave);
+        let child = command.spawn().unwrap();
+        drop(command); // the last copy of the slave is the child's
+        let reader = std::thread::spawn(move || drain(master));
+        let out = child.wait_with_output().unwrap();
+        succeeded(&out);
+        let drawn = text(&reader.join().unwrap());
+        assert!(drawn.contains("scanning ["), "the terminal saw {drawn:?}");
+        assert!(drawn.contains("/50.33 MB"), "the terminal saw {drawn:?}");
+        assert!(!drawn.contains("/25.17 MB"), "the terminal saw {drawn:?}");
     }
 }
 
