@@ -192,8 +192,8 @@ enum Command {
         /// order}] in the index's order}.
         #[arg(long, verbatim_doc_comment)]
         json: bool,
-        /// Print exact numbers of parameters and bytes in the table
-        /// (124439808, 497758208 bytes) instead of 124.4M and 497.8 MB.
+        /// Print exact numbers of parameters and bytes (124439808,
+        /// 497758208 bytes) instead of 124.4M and 497.8 MB.
         #[arg(long, conflicts_with = "json")]
         exact: bool,
     },
@@ -221,9 +221,11 @@ enum Command {
         #[arg(long)]
         deny_nonfinite: bool,
     },
-    /// Write IN to OUT atomically, in the reference layout or aligned.
+    /// Write INPUT to OUTPUT atomically, in the reference layout or aligned.
     Rewrite {
+        /// A .safetensors file (or a directory holding one).
         input: PathBuf,
+        /// The file to write; it may be INPUT.
         output: PathBuf,
         /// Align the data section and tensors to N bytes (a power of two up to 1 MiB).
         #[arg(long, value_name = "N")]
@@ -240,7 +242,10 @@ enum Command {
     /// Metadata is compared key by key (only in A, only in B, other
     /// values); no metadata and an empty one hold the same entries.
     Diff {
+        /// A .safetensors file, a *.index.json, or a directory holding either.
         a: PathBuf,
+        /// The same kinds of path as A; a file and a checkpoint compare by
+        /// tensor name.
         b: PathBuf,
         /// Absolute tolerance for float tensors (finite, at least 0).
         #[arg(long, default_value_t = 0.0, value_parser = commands::tolerance)]
@@ -255,23 +260,34 @@ enum Command {
     /// INPUT is one file (or a directory holding one); to shard a sharded
     /// checkpoint again, merge it into one file first.
     Shard {
+        /// A .safetensors file (or a directory holding one).
         input: PathBuf,
+        /// Where to write the shards and the index (created if missing; a
+        /// checkpoint already there is replaced).
         out_dir: PathBuf,
-        /// Largest shard file, e.g. 5GB or 500MB (decimal units; KiB, MiB,
-        /// GiB are binary), counting the whole file: its header as well as
-        /// its tensors, so every file fits a limit of this size (an upload
-        /// limit, say). Only a tensor larger than the limit makes a larger
-        /// file, of its own, and a line on stderr says so. (transformers'
+        /// Largest shard file, header included: 5GB, 500MB (decimal units;
+        /// KiB, MiB, GiB are binary).
+        ///
+        /// It counts the whole file, its header as well as its tensors, so
+        /// every file fits a limit of this size (an upload limit, say).
+        /// Only a tensor larger than the limit makes a larger file, of its
+        /// own, and a line on stderr says so. (transformers'
         /// max_shard_size counts tensor bytes only.)
         #[arg(long, value_name = "SIZE")]
         max_shard_size: String,
     },
     /// Join a sharded checkpoint (its index or directory) into one file.
-    Merge { input: PathBuf, output: PathBuf },
+    Merge {
+        /// A *.index.json, or the directory holding it.
+        input: PathBuf,
+        /// The file to write.
+        output: PathBuf,
+    },
     /// Time loading a file every way (read, into a buffer, mapped), beside std::fs::read and a memcpy.
     ///
     /// The file is memory-mapped: do not modify it while the benchmark runs.
     Bench {
+        /// A .safetensors file.
         path: PathBuf,
         /// Number of runs; medians are reported.
         #[arg(long, default_value_t = 5)]
@@ -292,6 +308,7 @@ enum Command {
     /// Tensors are read a chunk at a time (with --tensor, only that one), so
     /// memory does not grow with the model.
     Stats {
+        /// A .safetensors file, a *.index.json, or a directory holding either.
         path: PathBuf,
         /// Only this tensor.
         #[arg(long, value_name = "NAME")]

@@ -1146,7 +1146,7 @@ fn max_shard_size_counts_whole_files() {
     assert!(stderr.contains("over --max-shard-size 1.0 kB"), "{stderr}");
     // The help says what is counted.
     let help = text(&run(&["shard", "--help"]).stdout);
-    assert!(help.contains("counting the whole file"), "{help}");
+    assert!(help.contains("It counts the whole file"), "{help}");
 }
 
 #[test]
