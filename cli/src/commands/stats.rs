@@ -73,15 +73,18 @@ impl Summary {
     }
 
     /// The figures after the name and dtype columns: min and max as
-    /// integers for an integer dtype, numbers with six significant digits
-    /// otherwise; `-` where no value is finite.
+    /// integers for an integer dtype (up to 2^53), numbers with six
+    /// significant digits otherwise; `-` where no value is finite.
     fn figures(&self, integer: bool) -> [String; 6] {
         // A variance past f64's range shows as inf, never as 0.
         let std = (self.m2 / self.count as f64).sqrt();
         let show = |v: f64, whole: bool| {
             if self.count == 0 {
                 "-".to_owned()
-            } else if whole {
+            } else if whole && v.abs() < 2f64.powi(53) {
+                // Exact: an integer of 53 bits or fewer is an exact f64.
+                // Larger I64 and U64 values were rounded when decoded,
+                // and print as the approximations they are (9.22337e18).
                 format!("{v:.0}")
             } else {
                 human::value(v)
@@ -241,5 +244,10 @@ mod tests {
         let s = summary(&[&[f64::NAN, f64::NEG_INFINITY]]);
         assert_eq!((s.count, s.nan, s.inf), (0, 1, 1));
         assert_eq!(s.figures(false)[..4], ["-", "-", "-", "-"]);
+        // Integers print as integers while they are exact.
+        let s = summary(&[&[42.0, -7.0]]);
+        assert_eq!(s.figures(true)[..3], ["-7", "42", "17.5"]);
+        let s = summary(&[&[2f64.powi(63)]]);
+        assert_eq!(s.figures(true)[..2], ["9.22337e18", "9.22337e18"]);
     }
 }
