@@ -10,7 +10,9 @@ mod verify;
 
 pub use bench::bench;
 pub use diff::{diff, tolerance};
-pub use inspect::{inspect, Listing};
+pub use inspect::inspect;
+#[cfg(feature = "remote")]
+pub use inspect::Listing;
 pub use rewrite::rewrite;
 pub use shard::{merge, shard};
 pub use stats::stats;
