@@ -30,6 +30,7 @@ pub struct Checkpoints;
 pub struct Remote;
 
 /// `docs/compat.md`.
+#[cfg(feature = "std")]
 #[doc = include_str!("../docs/compat.md")]
 pub struct Compat;
 
