@@ -71,6 +71,8 @@ pub mod arbitrary;
 mod checked;
 mod dtype;
 mod error;
+#[cfg(doctest)]
+mod guides;
 mod header;
 mod integrations;
 mod json;

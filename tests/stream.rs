@@ -254,7 +254,7 @@ fn peak_rss_of_child(mode: &str, dir: &std::path::Path) -> u64 {
     peak.trim().parse().unwrap()
 }
 
-/// README: the streaming writer holds the header, not the file: streaming
+/// docs/writing.md: the streaming writer holds the header, not the file: streaming
 /// 256 MiB to a file raises a child's own peak resident set by under
 /// 512 KiB (under 100 KiB measured; a writer keeping 4 KiB of each 1 MiB
 /// chunk shows about 1 MiB) over a child that only makes the same

@@ -1,4 +1,4 @@
-//! What the README says of the binary, checked by running it: progress
+//! What docs/cli.md says of the binary, checked by running it: progress
 //! bars only on a terminal, `stats` on the 16- and 8-bit float formats,
 //! and `inspect` of a sharded checkpoint in S3 in 1 + N requests.
 
@@ -332,7 +332,7 @@ mod proxy {
     }
 }
 
-/// README: `inspect` of a sharded checkpoint in object storage takes one
+/// docs/cli.md: `inspect` of a sharded checkpoint in object storage takes one
 /// request for the index and one per shard header. Against the local S3
 /// server `.ci/run` starts (`AWS_ENDPOINT`), through a counting proxy, on
 /// the checkpoint it uploads (`TENSORSAFE_S3_BUCKET`, local copy in

@@ -1,6 +1,6 @@
 //! Raw bytes -> this crate and the reference crate must agree on accept or
-//! reject and on every tensor, except where FORMAT.md (or the README's
-//! strictness list) makes this crate stricter.
+//! reject and on every tensor, except where FORMAT.md (its table
+//! of where it is stricter) makes this crate stricter.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
