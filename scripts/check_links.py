@@ -44,7 +44,9 @@ def main(files):
     ]
     bad = 0
     for md in files:
-        for line in prose(md):
+        # Paragraphs, not lines: a link's text may wrap.
+        for line in "\n".join(prose(md)).split("\n\n"):
+            line = line.replace("\n", " ")
             # Inline code is not a link.
             for target in LINK.findall(re.sub(r"`[^`]*`", "", line)):
                 if re.match(r"[a-z][a-z0-9+.-]*:", target):
@@ -52,10 +54,10 @@ def main(files):
                 file, _, anchor = target.partition("#")
                 dest = (md.parent / file).resolve() if file else md
                 if not dest.exists():
-                    print(f"{md.relative_to(ROOT)}: {target}: no such file", file=sys.stderr)
+                    print(f"{md}: {target}: no such file", file=sys.stderr)
                     bad += 1
                 elif anchor and dest.suffix == ".md" and anchor not in set(anchors(dest)):
-                    print(f"{md.relative_to(ROOT)}: {target}: no such heading", file=sys.stderr)
+                    print(f"{md}: {target}: no such heading", file=sys.stderr)
                     bad += 1
     if bad:
         sys.exit(f"{bad} broken link(s)")
