@@ -148,19 +148,28 @@ async fn listing_a_checkpoint_takes_one_request_per_shard_plus_the_index() {
     assert_eq!(t.data(), &data[5][..]);
     assert_eq!(t.view().as_slice::<f32>().unwrap()[1], 5_000_001.0);
     assert_eq!(counts.get().0, 1);
-    let progress = AtomicU64::new(0);
+    // A plain FnMut: the calls come one at a time, never going back.
+    let (mut calls, mut last, mut all) = (0, 0, 0);
     let loaded = checkpoint
         .load(|done, total| {
-            assert!(done <= total);
-            progress.store(done, Ordering::Relaxed);
+            assert!(last <= done && done <= total, "{last} {done} {total}");
+            (last, all) = (done, total);
+            calls += 1;
         })
         .await
         .unwrap();
     for (i, d) in data.iter().enumerate() {
         assert_eq!(loaded.tensor(&format!("t{i:02}")).unwrap().data(), &d[..]);
     }
-    loaded.verify().unwrap();
-    assert!(progress.load(Ordering::Relaxed) > 0);
+    // In memory, with the same listing.
+    assert!(loaded.is_sharded());
+    assert_eq!(loaded.names().collect::<Vec<_>>(), checkpoint.names().collect::<Vec<_>>());
+    for (a, b) in loaded.entries().zip(checkpoint.entries()) {
+        assert_eq!((a.info(), a.shard(), a.byte_range()), (b.info(), b.shard(), b.byte_range()));
+        assert_eq!(a.file().as_bytes().len() as u64, b.file().size());
+    }
+    assert!(calls > 1, "{calls}");
+    assert!(all > 0 && last == all, "{last} of {all}");
 }
 
 #[tokio::test]

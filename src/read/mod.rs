@@ -10,12 +10,19 @@
 #[cfg(feature = "std")]
 mod file;
 #[cfg(feature = "std")]
-pub(crate) mod load;
+mod load;
 
 #[cfg(feature = "std")]
 pub use file::SafeTensorsFile;
 #[cfg(feature = "std")]
 pub use load::{load_into, read_tensor_into, LoadOptions};
+/// What checkpoints and remote files build their loads from: files opened
+/// with their headers, reads shared by threads, destinations asked for,
+/// progress shared, fresh memory wrapped as a file.
+#[cfg(feature = "std")]
+pub(crate) use load::{read_files, read_pieces, Opened};
+#[cfg(feature = "object-store")]
+pub(crate) use load::{check_dest, each_destination, Blank, Progress};
 
 use alloc::borrow::Cow;
 
