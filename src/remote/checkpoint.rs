@@ -12,7 +12,7 @@ use object_store::path::{Path, PathPart};
 use object_store::{GetOptions, GetRange, ObjectStore};
 
 use super::fetch::{refused_size, store_error};
-use super::file::fetch_files;
+use super::file::{fetch_files, fetch_into};
 use super::loaded::LoadedCheckpoint;
 use super::{InObject, OwnedTensor, RemoteFile, RemoteOptions};
 use crate::error::{Error, ErrorKind, Result};
@@ -98,31 +98,24 @@ pub struct RemoteCheckpoint {
     options: RemoteOptions,
 }
 
-impl fmt::Debug for RemoteCheckpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RemoteCheckpoint")
-            .field("location", &self.location.as_ref())
-            .field("files", &self.core.index.files)
-            .field("tensors", &self.core.len())
-            .finish()
-    }
-}
-
 impl RemoteCheckpoint {
-    /// Opens the checkpoint at `location` (an index, or a single file) with
-    /// default [`RemoteOptions`].
-    pub async fn open(store: Arc<dyn ObjectStore>, location: impl Into<Path>) -> Result<Self> {
-        Self::open_with(store, location, &RemoteOptions::default()).await
-    }
-
-    /// [`RemoteCheckpoint::open`] with the given options, which its reads
-    /// use too.
+    /// Opens the checkpoint at `location` (an index, or a single file);
+    /// `options` are for its reads too. [`RemoteCheckpoint::open`] takes
+    /// the default options.
     pub async fn open_with(
         store: Arc<dyn ObjectStore>,
         location: impl Into<Path>,
         options: &RemoteOptions,
     ) -> Result<Self> {
-        let location = location.into();
+        Self::open_at(store, location.into(), options).await
+    }
+
+    /// [`RemoteCheckpoint::open_with`], not generic (compiled once).
+    async fn open_at(
+        store: Arc<dyn ObjectStore>,
+        location: Path,
+        options: &RemoteOptions,
+    ) -> Result<Self> {
         let (index, shards) = if is_index(&location) {
             open_shards(store, &location, options).await?
         } else {
@@ -136,6 +129,11 @@ impl RemoteCheckpoint {
             core,
             options: *options,
         })
+    }
+
+    /// [`RemoteCheckpoint::open_with`] with default [`RemoteOptions`].
+    pub async fn open(store: Arc<dyn ObjectStore>, location: impl Into<Path>) -> Result<Self> {
+        Self::open_with(store, location, &RemoteOptions::default()).await
     }
 
     /// The index's location (or the single file's).
@@ -221,16 +219,22 @@ impl RemoteCheckpoint {
         mut dest: impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,
         mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<()> {
-        let mut targets = Vec::new();
-        for (i, shard) in self.core.shards.iter().enumerate() {
-            shard.ask_destinations(i, &mut dest, &mut targets)?;
-        }
-        RemoteFile::fetch_from(&self.core.shards, targets, &self.options, &mut progress).await
+        fetch_into(&self.core.shards, &self.options, &mut dest, &mut progress).await
     }
 
     /// The options reads use (the ones it was opened with).
     pub fn options(&self) -> &RemoteOptions {
         &self.options
+    }
+}
+
+impl fmt::Debug for RemoteCheckpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteCheckpoint")
+            .field("location", &self.location.as_ref())
+            .field("files", &self.core.index.files)
+            .field("tensors", &self.core.len())
+            .finish()
     }
 }
 

@@ -299,14 +299,13 @@ impl RemoteFile {
         mut dest: impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,
         mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<()> {
-        let mut targets = Vec::new();
-        self.ask_destinations(0, &mut dest, &mut targets)?;
-        self.fetch(targets, &mut progress).await
+        let files = core::slice::from_ref(self);
+        fetch_into(files, &self.options, &mut dest, &mut progress).await
     }
 
     /// Asks `dest` for every tensor's destination, in file order, adding a
     /// target (of object `object`) for each one given.
-    pub(crate) fn ask_destinations<'s, 'b: 's>(
+    fn ask_destinations<'s, 'b: 's>(
         &'s self,
         object: usize,
         dest: &mut impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,
@@ -343,6 +342,22 @@ impl RemoteFile {
         let objects: Vec<_> = files.iter().map(RemoteFile::object).collect();
         fetch::fetch(&objects, targets, options, progress).await
     }
+}
+
+/// The tensors of `files` that `dest` gives destinations for (asked file
+/// by file, each in file order), fetched together as [`fetch::fetch`]
+/// plans them.
+pub(crate) async fn fetch_into<'b>(
+    files: &[RemoteFile],
+    options: &RemoteOptions,
+    dest: &mut impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,
+    progress: &mut (dyn FnMut(u64, u64) + Send),
+) -> Result<()> {
+    let mut targets = Vec::new();
+    for (i, file) in files.iter().enumerate() {
+        file.ask_destinations(i, dest, &mut targets)?;
+    }
+    RemoteFile::fetch_from(files, targets, options, progress).await
 }
 
 /// Every object of `files` fetched whole into page-aligned memory (all
