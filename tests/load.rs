@@ -219,10 +219,8 @@ fn a_checkpoint_loads_all_shards_at_once_with_progress() {
         options.threads = threads;
         // A plain FnMut, though threads read: its calls are serialised.
         let mut reports = Vec::new();
-        let checkpoint = Checkpoint::load(&ckpt, &options, |done, total| {
-            reports.push((done, total))
-        })
-        .unwrap();
+        let checkpoint =
+            Checkpoint::load(&ckpt, &options, |done, total| reports.push((done, total))).unwrap();
         for (name, bytes) in &tensors {
             assert!(
                 checkpoint.tensor(name).unwrap().data() == bytes.as_slice(),

@@ -163,9 +163,15 @@ async fn listing_a_checkpoint_takes_one_request_per_shard_plus_the_index() {
     }
     // In memory, with the same listing.
     assert!(loaded.is_sharded());
-    assert_eq!(loaded.names().collect::<Vec<_>>(), checkpoint.names().collect::<Vec<_>>());
+    assert_eq!(
+        loaded.names().collect::<Vec<_>>(),
+        checkpoint.names().collect::<Vec<_>>()
+    );
     for (a, b) in loaded.entries().zip(checkpoint.entries()) {
-        assert_eq!((a.info(), a.shard(), a.byte_range()), (b.info(), b.shard(), b.byte_range()));
+        assert_eq!(
+            (a.info(), a.shard(), a.byte_range()),
+            (b.info(), b.shard(), b.byte_range())
+        );
         assert_eq!(a.file().as_bytes().len() as u64, b.file().size());
     }
     assert!(calls > 1, "{calls}");

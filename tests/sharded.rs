@@ -559,10 +559,13 @@ fn a_failed_commit_names_the_older_shards_it_could_not_give_back() {
 /// second), with `__metadata__` in each.
 fn two_shards(dir: &Path) {
     let bytes: [&'static [u8]; 4] = [&[1; 300], &[2; 400], &[3; 300], &[4; 400]];
-    let tensors = ["a", "b", "c", "d"].into_iter().zip(bytes).map(|(name, b)| {
-        let shape = [2, b.len() / 2];
-        (name, TensorView::new(Dtype::U8, &shape, b).unwrap())
-    });
+    let tensors = ["a", "b", "c", "d"]
+        .into_iter()
+        .zip(bytes)
+        .map(|(name, b)| {
+            let shape = [2, b.len() / 2];
+            (name, TensorView::new(Dtype::U8, &shape, b).unwrap())
+        });
     let metadata: tensorsafe::Metadata = [("format".to_owned(), "pt".to_owned())].into();
     Writer::new()
         .metadata(&metadata)
@@ -593,18 +596,32 @@ fn a_checkpoint_lists_every_tensor_from_the_shards_headers() {
         assert_eq!((entry.dtype(), entry.shape()[0]), (Dtype::U8, 2));
         assert_eq!(entry.byte_len(), entry.shape()[1] as u64 * 2);
         assert_eq!(entry.info().byte_len(), entry.byte_len());
-        assert_eq!(Some(entry.file().to_owned()), checkpoint.shard_path(entry.shard()));
+        assert_eq!(
+            Some(entry.file().to_owned()),
+            checkpoint.shard_path(entry.shard())
+        );
         // The range is where the bytes are in the shard file.
         let range = entry.byte_range();
         let bytes = &shards[entry.shard()][range.start as usize..range.end as usize];
         assert!(bytes.iter().all(|&b| b == fill), "{name}");
         seen.push((name.to_owned(), entry.shard()));
     }
-    assert_eq!(seen, [("a".into(), 0), ("b".into(), 0), ("c".into(), 1), ("d".into(), 1)]);
+    assert_eq!(
+        seen,
+        [
+            ("a".into(), 0),
+            ("b".into(), 0),
+            ("c".into(), 1),
+            ("d".into(), 1)
+        ]
+    );
     assert_eq!(checkpoint.entries().count(), 4);
     assert_eq!(checkpoint.entry("c").unwrap().shard(), 1);
     let err = checkpoint.entry("zzz").unwrap_err();
-    assert_eq!((err.kind(), err.tensor()), (ErrorKind::TensorNotFound, Some("zzz")));
+    assert_eq!(
+        (err.kind(), err.tensor()),
+        (ErrorKind::TensorNotFound, Some("zzz"))
+    );
     // Tensor bytes do need the shard.
     assert_eq!(checkpoint.tensor("a").unwrap_err().kind(), ErrorKind::Io);
 }
@@ -642,7 +659,11 @@ fn one_entry_point_opens_a_file_an_index_or_a_directory_holding_either() {
         assert_eq!(checkpoint.index_path(), sharded.join(INDEX_FILE));
     }
     // Another index name, alone in its directory, is found too.
-    std::fs::rename(sharded.join(INDEX_FILE), sharded.join("x.safetensors.index.json")).unwrap();
+    std::fs::rename(
+        sharded.join(INDEX_FILE),
+        sharded.join("x.safetensors.index.json"),
+    )
+    .unwrap();
     assert_eq!(Checkpoint::open(&sharded).unwrap().len(), 4);
 }
 
@@ -662,7 +683,10 @@ fn a_directory_that_is_no_checkpoint_says_what_it_holds() {
         "{empty}"
     );
     for name in ["a", "b", "c"] {
-        let bytes = serialize([(name, TensorView::new(Dtype::U8, &[1], &[1]).unwrap())], None);
+        let bytes = serialize(
+            [(name, TensorView::new(Dtype::U8, &[1], &[1]).unwrap())],
+            None,
+        );
         std::fs::write(dir.join(format!("{name}.safetensors")), bytes.unwrap()).unwrap();
     }
     let three = message(dir);
@@ -693,10 +717,16 @@ fn an_index_over_the_limit_is_refused_by_its_size_before_it_is_read() {
     assert_eq!(err.category(), tensorsafe::Category::Limits);
     assert_eq!(err.path(), Some(index.as_path()));
     let text = err.to_string();
-    assert!(text.contains("100000001 bytes; an index holds at most 100000000"), "{text}");
+    assert!(
+        text.contains("100000001 bytes; an index holds at most 100000000"),
+        "{text}"
+    );
     // At the limit, the content decides.
     file.set_len(100_000_000).unwrap();
-    assert_eq!(Checkpoint::open(&index).unwrap_err().kind(), ErrorKind::IndexInvalid);
+    assert_eq!(
+        Checkpoint::open(&index).unwrap_err().kind(),
+        ErrorKind::IndexInvalid
+    );
 }
 
 #[test]

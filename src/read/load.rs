@@ -5,8 +5,8 @@
 //! lazily, with transparent huge pages requested on Linux) or into buffers
 //! the caller owns.
 
-use std::prelude::rust_2021::*;
 use std::format;
+use std::prelude::rust_2021::*;
 
 use std::fs::File;
 use std::io;
@@ -233,17 +233,21 @@ impl Piece<'_> {
     }
 }
 
+/// A progress callback: told the bytes done so far and in all.
+pub(crate) type ProgressFn<'a> = dyn FnMut(u64, u64) + Send + 'a;
+
 /// A progress callback that threads (or concurrent requests) share: calls
 /// are serialised, so the callback may be a plain `FnMut`, and the bytes
 /// done it is told never go down.
 pub(crate) struct Progress<'a> {
-    state: Mutex<(u64, &'a mut (dyn FnMut(u64, u64) + Send))>,
+    /// The bytes done so far, and the callback.
+    state: Mutex<(u64, &'a mut ProgressFn<'a>)>,
     total: u64,
 }
 
 impl<'a> Progress<'a> {
     /// `callback`, for work of `total` bytes.
-    pub(crate) fn new(callback: &'a mut (dyn FnMut(u64, u64) + Send), total: u64) -> Self {
+    pub(crate) fn new(callback: &'a mut ProgressFn<'a>, total: u64) -> Self {
         Progress {
             state: Mutex::new((0, callback)),
             total,

@@ -14,6 +14,8 @@ mod load;
 
 #[cfg(feature = "std")]
 pub use file::SafeTensorsFile;
+#[cfg(feature = "object-store")]
+pub(crate) use load::{check_dest, each_destination, Blank, Progress};
 #[cfg(feature = "std")]
 pub use load::{load_into, read_tensor_into, LoadOptions};
 /// What checkpoints and remote files build their loads from: files opened
@@ -21,8 +23,6 @@ pub use load::{load_into, read_tensor_into, LoadOptions};
 /// progress shared, fresh memory wrapped as a file.
 #[cfg(feature = "std")]
 pub(crate) use load::{read_files, read_pieces, Opened};
-#[cfg(feature = "object-store")]
-pub(crate) use load::{check_dest, each_destination, Blank, Progress};
 
 use alloc::borrow::Cow;
 

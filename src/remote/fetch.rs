@@ -150,7 +150,11 @@ pub(crate) async fn fetch(
 }
 
 /// One request: its bytes streamed into its targets, checked.
-async fn fetch_one(object: &Object<'_>, request: Request<'_>, progress: &Progress<'_>) -> Result<()> {
+async fn fetch_one(
+    object: &Object<'_>,
+    request: Request<'_>,
+    progress: &Progress<'_>,
+) -> Result<()> {
     let Request {
         range, mut targets, ..
     } = request;
@@ -160,8 +164,7 @@ async fn fetch_one(object: &Object<'_>, request: Request<'_>, progress: &Progres
         .get_opts(object.location, get_options(object, range.clone()))
         .await
         .map_err(|e| named(store_error(e, object.location), first))?;
-    check_answer(object, &range, &result.meta, &result.range)
-        .map_err(|e| named(e, first))?;
+    check_answer(object, &range, &result.meta, &result.range).map_err(|e| named(e, first))?;
     let mut body = result.into_stream();
     let mut filling = Filling {
         targets: &mut targets,
@@ -423,7 +426,10 @@ mod tests {
         filling.take(&[3, 0, 4, 5], &(10..16)).unwrap();
         assert_eq!(filling.pos, 16);
         let err = filling.take(&[9], &(10..16)).unwrap_err();
-        assert!(err.contains("more than the 6 bytes asked for at 10"), "{err}");
+        assert!(
+            err.contains("more than the 6 bytes asked for at 10"),
+            "{err}"
+        );
         drop(targets);
         assert_eq!((a, b), (vec![1, 2, 3], vec![4, 5]));
     }

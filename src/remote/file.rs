@@ -328,7 +328,13 @@ impl RemoteFile {
         targets: Vec<Target<'_>>,
         progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<()> {
-        Self::fetch_from(core::slice::from_ref(self), targets, &self.options, progress).await
+        Self::fetch_from(
+            core::slice::from_ref(self),
+            targets,
+            &self.options,
+            progress,
+        )
+        .await
     }
 
     /// Fills `targets`, each of the object `files[target.object]`, as
@@ -371,7 +377,8 @@ pub(crate) async fn fetch_files(
     let mut blanks = files
         .iter()
         .map(|f| {
-            Blank::new(f.header.clone(), &LoadOptions::default()).map_err(|e| e.in_object(&f.location))
+            Blank::new(f.header.clone(), &LoadOptions::default())
+                .map_err(|e| e.in_object(&f.location))
         })
         .collect::<Result<Vec<_>>>()?;
     let targets = blanks

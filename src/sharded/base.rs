@@ -227,9 +227,7 @@ macro_rules! listing {
         }
 
         /// `(name, entry)` for every tensor, sorted by name.
-        pub fn iter(
-            &self,
-        ) -> impl Iterator<Item = (&str, $crate::Entry<'_, $file>)> + '_ {
+        pub fn iter(&self) -> impl Iterator<Item = (&str, $crate::Entry<'_, $file>)> + '_ {
             self.$core.entries().map(|e| (e.name(), e))
         }
 

@@ -16,11 +16,11 @@
 //! - [`write`]: [`Writer::sharded`](crate::Writer::sharded), splitting
 //!   tensors into shards.
 
-mod checkpoint;
 pub(crate) mod base;
+mod checkpoint;
 pub(crate) mod index_file;
 mod write;
 
-pub use checkpoint::Checkpoint;
 pub use base::Entry;
+pub use checkpoint::Checkpoint;
 pub use index_file::INDEX_FILE;
