@@ -27,8 +27,9 @@ pub(crate) trait Shard {
 
 /// One tensor of a checkpoint, from its shard's header: name, dtype,
 /// shape, and where its bytes are. `F` is what the checkpoint knows its
-/// shards as: a [`Path`] for a local checkpoint, a
-/// [`RemoteFile`](crate::remote::RemoteFile) for a remote one.
+/// shards as: a [`Path`] for a local checkpoint, a `remote::RemoteFile`
+/// for a remote one (feature `object-store`), a
+/// [`SafeTensorsFile`](crate::SafeTensorsFile) for one loaded from a store.
 ///
 /// ```
 /// # let dir = std::env::temp_dir().join(format!("tensorsafe-entry-doc-{}", std::process::id()));
