@@ -274,13 +274,49 @@ impl Checkpoint {
         Ok(checkpoint)
     }
 
+    /// Every problem that [`Checkpoint::open`] and then
+    /// [`Checkpoint::verify`] would meet at `path`, not only the first:
+    /// one error for each shard whose header cannot be read or is invalid
+    /// (each naming its shard), or else the first problem of the index
+    /// against the headers or beside it. Empty when both would succeed.
+    /// For tools that report a checkpoint's every broken shard at once.
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("tensorsafe-ckpt-diagnose-{}", std::process::id()));
+    /// use tensorsafe::{Checkpoint, Dtype, ErrorKind, TensorView, Writer};
+    /// let (a, b) = ([1u8; 600], [2u8; 600]);
+    /// let tensors = [("a", TensorView::new(Dtype::U8, &[600], &a)?), ("b", TensorView::new(Dtype::U8, &[600], &b)?)];
+    /// let files = Writer::new().sharded(tensors, &dir, 1000)?;
+    /// assert!(Checkpoint::diagnose(&dir).is_empty());
+    ///
+    /// std::fs::write(dir.join(&files[0]), [1, 0])?; // too short for a header
+    /// std::fs::remove_file(dir.join(&files[1]))?;
+    /// let kinds: Vec<_> = Checkpoint::diagnose(&dir).iter().map(|e| e.kind()).collect();
+    /// assert_eq!(kinds, [ErrorKind::FileTooSmall, ErrorKind::Io]);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn diagnose(path: impl AsRef<Path>) -> Vec<Error> {
+        let path = path.as_ref();
+        let unreadable = match locate(path) {
+            Ok((index, true)) => unreadable_shards(&index),
+            Ok((_, false)) => Vec::new(),
+            Err(e) => vec![e],
+        };
+        if !unreadable.is_empty() {
+            return unreadable;
+        }
+        match Self::open(path).and_then(|c| c.verify()) {
+            Ok(()) => Vec::new(),
+            Err(e) => vec![e],
+        }
+    }
+
     /// The checkpoint at `path`, checked against its shards' headers, and
     /// the shards' handles (for a load to read from).
     fn open_as(path: &Path, load: Load, options: LoadOptions) -> Result<(Self, Vec<Opened>)> {
         let (path, sharded) = locate(path)?;
-        let dir = path
-            .parent()
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let dir = dir_of(&path);
         let (index, opened) = if sharded {
             let index = read_index(&path).map_err(|e| e.in_file(&path))?;
             let opened = index
@@ -444,6 +480,25 @@ pub(super) fn read_index(path: &Path) -> Result<Index> {
     file.take(MAX_INDEX_BYTES + 1).read_to_end(&mut bytes)?;
     check_index_len(bytes.len() as u64)?;
     Index::from_bytes(&bytes)
+}
+
+/// The directory holding `index` (and its shards).
+fn dir_of(index: &Path) -> PathBuf {
+    index
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// The index at `index` if it cannot be read, or else every shard it names
+/// whose header cannot be read (or is invalid), each error naming its file.
+fn unreadable_shards(index: &Path) -> Vec<Error> {
+    let names = match read_index(index) {
+        Ok(names) => names,
+        Err(e) => return vec![e.in_file(index)],
+    };
+    let (dir, options) = (dir_of(index), LoadOptions::default());
+    let open = |file: &String| Opened::new(&dir.join(file), &options).err();
+    names.files.iter().filter_map(open).collect()
 }
 
 /// The checkpoint `path` names, and whether it is an index (not a single
