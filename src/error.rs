@@ -246,6 +246,12 @@ impl Error {
         }
     }
 
+    /// No tensor called `name`: every lookup by name (a file, a
+    /// checkpoint, a remote object) says it with this one error.
+    pub(crate) fn tensor_not_found(name: &str) -> Self {
+        Error::new(ErrorKind::TensorNotFound).with_tensor(name)
+    }
+
     pub(crate) fn with_tensor(mut self, name: impl Into<String>) -> Self {
         self.inner.tensor = Some(name.into());
         self

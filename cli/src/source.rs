@@ -94,7 +94,12 @@ impl Source {
             if problems.is_empty() {
                 problems.push(first);
             }
-            Failure::all(problems.iter().map(|e| Failure::from_error(path, e)).collect())
+            Failure::all(
+                problems
+                    .iter()
+                    .map(|e| Failure::from_error(path, e))
+                    .collect(),
+            )
         })?;
         checkpoint
             .verify()

@@ -429,7 +429,7 @@ pub fn read_tensor_into(path: impl AsRef<Path>, name: &str, buf: &mut [u8]) -> R
         let info = opened
             .header
             .get(name)
-            .ok_or_else(|| Error::new(ErrorKind::TensorNotFound).with_tensor(name))?;
+            .ok_or_else(|| Error::tensor_not_found(name))?;
         check_dest(&info, buf)?;
         read_at(&opened.file, buf, opened.offset_of(&info))
     };

@@ -26,7 +26,7 @@ pub(crate) use load::{read_files, read_pieces, Opened};
 
 use alloc::borrow::Cow;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::header::{Header, Metadata, TensorInfo};
 use crate::limits::ParseOptions;
 use crate::view::TensorView;
@@ -127,7 +127,7 @@ impl<'data> SafeTensors<'data> {
         self.header
             .get(name)
             .map(|info| self.view(info))
-            .ok_or_else(|| Error::new(ErrorKind::TensorNotFound).with_tensor(name))
+            .ok_or_else(|| Error::tensor_not_found(name))
     }
 
     /// `(name, view)` for every tensor, in data-offset order.

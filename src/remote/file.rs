@@ -135,7 +135,7 @@ impl RemoteFile {
     pub(crate) fn info(&self, name: &str) -> Result<TensorInfo<'_>> {
         self.header
             .get(name)
-            .ok_or_else(|| Error::new(ErrorKind::TensorNotFound).with_tensor(name))
+            .ok_or_else(|| Error::tensor_not_found(name))
     }
 
     /// Where tensor `name`'s bytes are in the object.

@@ -153,13 +153,13 @@ impl<S: Shard> Core<S> {
             .index
             .weight_map
             .get(name)
-            .ok_or_else(|| not_found(name))?;
+            .ok_or_else(|| Error::tensor_not_found(name))?;
         self.entry_in(name, shard)
     }
 
     fn entry_in(&self, name: &str, shard: usize) -> Result<Entry<'_, S::File>> {
         let (Some(s), Some(file)) = (self.shards.get(shard), self.index.files.get(shard)) else {
-            return Err(not_found(name));
+            return Err(Error::tensor_not_found(name));
         };
         let header = s.header();
         let Some(info) = header.get(name) else {
@@ -189,11 +189,6 @@ impl<S: Shard> Core<S> {
                 .with_detail(format!("shard {i} of {}", self.shards.len()))
         })
     }
-}
-
-/// No tensor of that name in the checkpoint.
-pub(crate) fn not_found(name: &str) -> Error {
-    Error::new(ErrorKind::TensorNotFound).with_tensor(name)
 }
 
 /// The listing every checkpoint has, written once: `$core` is the field
