@@ -657,6 +657,38 @@ async fn checkpoints_are_checked_against_their_index() {
 }
 
 #[tokio::test]
+async fn an_index_is_checked_by_its_size_and_read_errors_stay_io_errors() {
+    let (store, counts) = Counting::wrap(memory());
+    // One byte over the limit: refused by the size the store reports,
+    // before its body is read, with the local index's error.
+    let huge = vec![b' '; 100_000_001];
+    put(&store, "big.safetensors.index.json", huge).await;
+    counts.reset();
+    let err = RemoteCheckpoint::open(store.clone(), "big.safetensors.index.json")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::IndexTooLarge, "{err}");
+    assert_eq!(err.path(), Some(FsPath::new("big.safetensors.index.json")));
+    assert!(
+        err.to_string()
+            .contains("100000001 bytes; an index holds at most 100000000"),
+        "{err}"
+    );
+    let (_, _, bytes) = counts.get();
+    assert!(bytes < 1 << 20, "{bytes} bytes fetched");
+    // No index there: an I/O error naming it, as for a local path.
+    let err = RemoteCheckpoint::open(store, "gone.safetensors.index.json")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert_eq!(
+        err.io_error().map(|e| e.kind()),
+        Some(std::io::ErrorKind::NotFound)
+    );
+    assert_eq!(err.path(), Some(FsPath::new("gone.safetensors.index.json")));
+}
+
+#[tokio::test]
 async fn shards_are_read_at_the_key_the_index_names() {
     // `Path::from` would percent-encode these characters and look for
     // another object; the shards were stored under these exact keys (as
