@@ -751,3 +751,25 @@ fn an_index_that_cannot_be_read_is_an_io_error_naming_it() {
         Some(std::io::ErrorKind::NotFound)
     );
 }
+
+#[test]
+fn a_shard_changed_after_opening_is_an_error_not_another_tensor() {
+    let tmp = TempDir::new("changed-shard");
+    two_shards(tmp.dir());
+    let checkpoint = Checkpoint::open(tmp.dir()).unwrap();
+    // The second shard rewritten with other names, after its header was read.
+    let other = serialize(
+        [("x", TensorView::new(Dtype::U8, &[1], &[9]).unwrap())],
+        None,
+    );
+    let shard = checkpoint.shard_path(1).unwrap();
+    std::fs::write(&shard, other.unwrap()).unwrap();
+    let err = checkpoint.tensor("c").unwrap_err();
+    assert_eq!(
+        (err.kind(), err.tensor()),
+        (ErrorKind::FileChanged, Some("c"))
+    );
+    assert_eq!(err.path(), Some(shard.as_path()));
+    // The first shard, untouched, still reads.
+    assert_eq!(checkpoint.tensor("a").unwrap().data(), [1; 300]);
+}
