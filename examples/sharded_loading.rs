@@ -1,5 +1,6 @@
-//! Sharded checkpoints: split a model into Hugging Face shards, then load
-//! tensors through the index, opening only the shards that are needed.
+//! Sharded checkpoints: split a model into Hugging Face shards, list every
+//! tensor from the shards' headers, then load tensors through the index,
+//! reading only the shards that are needed.
 //!
 //! `cargo run --release --example sharded_loading`
 
@@ -29,13 +30,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         tensorsafe::INDEX_FILE
     );
 
-    // Lazy: only the index is read here...
+    // The index and every shard's header (8 + N bytes each) are read
+    // here: the whole tensor table, without a tensor byte...
     let checkpoint = Checkpoint::open(&dir)?;
     println!(
         "index maps {} tensors to {} files",
         checkpoint.len(),
         checkpoint.files().len()
     );
+    for (name, entry) in checkpoint.iter().take(3) {
+        println!(
+            "  {name}: {} {:?}, {} bytes at {:?} of {}",
+            entry.dtype(),
+            entry.shape(),
+            entry.byte_len(),
+            entry.byte_range(),
+            entry.file().display()
+        );
+    }
     // ...and only the shard holding layer 7 is read here.
     let layer = checkpoint.tensor("model.layers.7.weight")?;
     println!(

@@ -172,6 +172,12 @@ kinds! {
     IndexTotalSize => Format, "index total_size differs from the shards";
     /// A shard file lies beside the index but the index does not name it.
     IndexUnnamedShard => Format, "a shard file is not named by the index";
+    /// A checkpoint's index file is larger than any index this crate reads
+    /// (an index lists names and file names only).
+    IndexTooLarge => Limits, "checkpoint index too large";
+    /// A path given as a checkpoint is neither an index, nor a
+    /// `.safetensors` file, nor a directory holding exactly one of either.
+    NotACheckpoint => Usage, "not a checkpoint";
     /// A requested alignment is not a power of two up to 1 MiB.
     InvalidAlignment => Usage, "alignment must be a power of two up to 1 MiB";
     /// A tensor to write has a data length that differs from shape x dtype.
@@ -240,6 +246,12 @@ impl Error {
         }
     }
 
+    /// No tensor called `name`: every lookup by name (a file, a
+    /// checkpoint, a remote object) says it with this one error.
+    pub(crate) fn tensor_not_found(name: &str) -> Self {
+        Error::new(ErrorKind::TensorNotFound).with_tensor(name)
+    }
+
     pub(crate) fn with_tensor(mut self, name: impl Into<String>) -> Self {
         self.inner.tensor = Some(name.into());
         self
@@ -263,13 +275,6 @@ impl Error {
             self.inner.path = Some(path.to_owned());
         }
         self
-    }
-
-    /// Names the object (its location in its store) the error is about,
-    /// unless a file or object is already named.
-    #[cfg(feature = "object-store")]
-    pub(crate) fn in_object(self, location: &object_store::path::Path) -> Self {
-        self.in_file(Path::new(location.as_ref()))
     }
 
     /// The same error, classified as `kind` (a JSON syntax error inside a

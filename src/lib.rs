@@ -33,7 +33,10 @@
 //! - [`serialize`] and [`serialize_to_file`] write the reference writer's
 //!   layout; [`Writer`] carries options (alignment, metadata, progress) to
 //!   memory, a file (atomic), a stream of chunks or a sharded checkpoint.
-//! - [`Checkpoint`] reads a sharded checkpoint through its index.
+//! - [`Checkpoint`] opens any model path (a `.safetensors` file, a sharded
+//!   checkpoint's index, or a directory holding either), lists every
+//!   tensor from the shards' headers ([`Entry`]) and reads shards when
+//!   needed.
 //! - With the `object-store` feature, `remote` reads files and sharded
 //!   checkpoints in object storage (S3, GCS, Azure, HTTP, ...) with ranged
 //!   requests: headers in one request, tensors and slices without the rest.
@@ -51,9 +54,13 @@
 //! `names` (the name table); `header` (parse, validate); `view` (the
 //! [`View`] trait, [`TensorView`], typed access, slicing); `read` (the
 //! reader and the file storages); `write` (the [`Writer`] builder, layout,
-//! streaming, atomic files); `sharded` (index file, [`Checkpoint`], sharded
-//! writing); `remote` (ranged reads from object stores); `arbitrary`
-//! (generated files and arguments for fuzzing).
+//! streaming, atomic files); `sharded` (index file, the checkpoint core
+//! that every checkpoint is built on, [`Checkpoint`] over files on disk,
+//! sharded writing); `remote` (ranged reads from object stores, and the
+//! same checkpoint core over objects); `arbitrary` (generated files and
+//! arguments for fuzzing). `error` knows no layer above it (nor
+//! `object_store`), and `remote` uses only what `read` and `sharded`
+//! offer to the crate, not their insides.
 
 #![no_std]
 #![deny(missing_docs)]
@@ -94,7 +101,7 @@ pub use read::SafeTensors;
 #[cfg(feature = "std")]
 pub use read::{load_into, read_tensor_into, LoadOptions, SafeTensorsFile};
 #[cfg(feature = "std")]
-pub use sharded::{Checkpoint, INDEX_FILE};
+pub use sharded::{Checkpoint, Entry, INDEX_FILE};
 pub use view::element::Element;
 pub use view::slice::{ByteRanges, Runs, Select, Slice};
 pub use view::{TensorView, View};

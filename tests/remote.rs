@@ -148,19 +148,34 @@ async fn listing_a_checkpoint_takes_one_request_per_shard_plus_the_index() {
     assert_eq!(t.data(), &data[5][..]);
     assert_eq!(t.view().as_slice::<f32>().unwrap()[1], 5_000_001.0);
     assert_eq!(counts.get().0, 1);
-    let progress = AtomicU64::new(0);
+    // A plain FnMut: the calls come one at a time, never going back.
+    let (mut calls, mut last, mut all) = (0, 0, 0);
     let loaded = checkpoint
         .load(|done, total| {
-            assert!(done <= total);
-            progress.store(done, Ordering::Relaxed);
+            assert!(last <= done && done <= total, "{last} {done} {total}");
+            (last, all) = (done, total);
+            calls += 1;
         })
         .await
         .unwrap();
     for (i, d) in data.iter().enumerate() {
         assert_eq!(loaded.tensor(&format!("t{i:02}")).unwrap().data(), &d[..]);
     }
-    loaded.verify().unwrap();
-    assert!(progress.load(Ordering::Relaxed) > 0);
+    // In memory, with the same listing.
+    assert!(loaded.is_sharded());
+    assert_eq!(
+        loaded.names().collect::<Vec<_>>(),
+        checkpoint.names().collect::<Vec<_>>()
+    );
+    for (a, b) in loaded.entries().zip(checkpoint.entries()) {
+        assert_eq!(
+            (a.info(), a.shard(), a.byte_range()),
+            (b.info(), b.shard(), b.byte_range())
+        );
+        assert_eq!(a.file().as_bytes().len() as u64, b.file().size());
+    }
+    assert!(calls > 1, "{calls}");
+    assert!(all > 0 && last == all, "{last} of {all}");
 }
 
 #[tokio::test]
@@ -639,6 +654,38 @@ async fn checkpoints_are_checked_against_their_index() {
             assert_eq!(err.io_error().unwrap().kind(), std::io::ErrorKind::NotFound);
         }
     }
+}
+
+#[tokio::test]
+async fn an_index_is_checked_by_its_size_and_read_errors_stay_io_errors() {
+    let (store, counts) = Counting::wrap(memory());
+    // One byte over the limit: refused by the size the store reports,
+    // before its body is read, with the local index's error.
+    let huge = vec![b' '; 100_000_001];
+    put(&store, "big.safetensors.index.json", huge).await;
+    counts.reset();
+    let err = RemoteCheckpoint::open(store.clone(), "big.safetensors.index.json")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::IndexTooLarge, "{err}");
+    assert_eq!(err.path(), Some(FsPath::new("big.safetensors.index.json")));
+    assert!(
+        err.to_string()
+            .contains("100000001 bytes; an index holds at most 100000000"),
+        "{err}"
+    );
+    let (_, _, bytes) = counts.get();
+    assert!(bytes < 1 << 20, "{bytes} bytes fetched");
+    // No index there: an I/O error naming it, as for a local path.
+    let err = RemoteCheckpoint::open(store, "gone.safetensors.index.json")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert_eq!(
+        err.io_error().map(|e| e.kind()),
+        Some(std::io::ErrorKind::NotFound)
+    );
+    assert_eq!(err.path(), Some(FsPath::new("gone.safetensors.index.json")));
 }
 
 #[tokio::test]

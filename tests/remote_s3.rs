@@ -183,7 +183,7 @@ async fn s3_sharded_checkpoint_lists_in_one_request_per_shard_and_reads_like_the
 
     // The whole checkpoint, into memory.
     let loaded = remote.load(|_, _| {}).await.unwrap();
-    loaded.verify().unwrap();
+    assert_eq!(loaded.len(), local.len());
     for name in local.names() {
         assert_eq!(
             loaded.tensor(name).unwrap().data(),

@@ -108,9 +108,10 @@ fn verify_reads_headers_and_lengths_only() {
         ErrorKind::InvalidSlice
     );
     assert_eq!(checkpoint.shard_path(2), None);
-    // One byte short: the length check names the shard.
+    // One byte short: opening (which reads every shard's header and
+    // checks it against the file's length) names the shard.
     std::fs::write(&second, &good[..good.len() - 1]).unwrap();
-    let err = Checkpoint::open(dir.dir()).unwrap().verify().unwrap_err();
+    let err = Checkpoint::open(dir.dir()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::DataOutOfBounds, "{err}");
     assert_eq!(err.path(), Some(second.as_path()));
     assert_eq!(err.tensor(), Some("b"));
@@ -158,13 +159,13 @@ fn hostile_indexes_are_refused_with_the_rule() {
         &[(s1, vec![u8s("a", ONE)])],
         &index(&format!(r#""a":"{s1}","ghost":"{s1}""#), 1),
     );
-    assert_eq!(verify_kind(&missing), ErrorKind::IndexMissingTensor);
-    let checkpoint = Checkpoint::open(&missing).unwrap();
-    let err = checkpoint.tensor("ghost").unwrap_err();
+    // Opening checks the index against the shards' headers.
+    let err = Checkpoint::open(&missing).unwrap_err();
     assert_eq!(
         (err.kind(), err.tensor()),
         (ErrorKind::IndexMissingTensor, Some("ghost"))
     );
+    assert_eq!(err.path(), Some(missing.path(INDEX_FILE).as_path()));
 
     let unmapped = layout(
         "unmapped",
@@ -552,4 +553,223 @@ fn a_failed_commit_names_the_older_shards_it_could_not_give_back() {
         .data()
         .to_vec();
     assert_eq!(now, [2; 100]);
+}
+
+/// Two shards of two tensors each (`a`, `b` in the first, `c`, `d` in the
+/// second), with `__metadata__` in each.
+fn two_shards(dir: &Path) {
+    let bytes: [&'static [u8]; 4] = [&[1; 300], &[2; 400], &[3; 300], &[4; 400]];
+    let tensors = ["a", "b", "c", "d"]
+        .into_iter()
+        .zip(bytes)
+        .map(|(name, b)| {
+            let shape = [2, b.len() / 2];
+            (name, TensorView::new(Dtype::U8, &shape, b).unwrap())
+        });
+    let metadata: tensorsafe::Metadata = [("format".to_owned(), "pt".to_owned())].into();
+    Writer::new()
+        .metadata(&metadata)
+        .sharded(tensors, dir, 800)
+        .unwrap();
+}
+
+#[test]
+fn a_checkpoint_lists_every_tensor_from_the_shards_headers() {
+    let tmp = TempDir::new("listing");
+    two_shards(tmp.dir());
+    let checkpoint = Checkpoint::open(tmp.dir()).unwrap();
+    let shards: Vec<Vec<u8>> = (0..2)
+        .map(|i| std::fs::read(checkpoint.shard_path(i).unwrap()).unwrap())
+        .collect();
+    // Listing needs no shard file any more: it came from the headers.
+    for i in 0..2 {
+        std::fs::remove_file(checkpoint.shard_path(i).unwrap()).unwrap();
+    }
+    assert_eq!((checkpoint.len(), checkpoint.is_empty()), (4, false));
+    assert_eq!(checkpoint.names().collect::<Vec<_>>(), ["a", "b", "c", "d"]);
+    assert_eq!(checkpoint.total_size(), Some(1400));
+    assert_eq!(checkpoint.metadata().unwrap()["format"], "pt");
+    let mut seen = Vec::new();
+    for (name, entry) in checkpoint.iter() {
+        assert_eq!(name, entry.name());
+        let fill = entry.name().as_bytes()[0] - b'a' + 1;
+        assert_eq!((entry.dtype(), entry.shape()[0]), (Dtype::U8, 2));
+        assert_eq!(entry.byte_len(), entry.shape()[1] as u64 * 2);
+        assert_eq!(entry.info().byte_len(), entry.byte_len());
+        assert_eq!(
+            Some(entry.file().to_owned()),
+            checkpoint.shard_path(entry.shard())
+        );
+        // The range is where the bytes are in the shard file.
+        let range = entry.byte_range();
+        let bytes = &shards[entry.shard()][range.start as usize..range.end as usize];
+        assert!(bytes.iter().all(|&b| b == fill), "{name}");
+        seen.push((name.to_owned(), entry.shard()));
+    }
+    assert_eq!(
+        seen,
+        [
+            ("a".into(), 0),
+            ("b".into(), 0),
+            ("c".into(), 1),
+            ("d".into(), 1)
+        ]
+    );
+    assert_eq!(checkpoint.entries().count(), 4);
+    assert_eq!(checkpoint.entry("c").unwrap().shard(), 1);
+    let err = checkpoint.entry("zzz").unwrap_err();
+    assert_eq!(
+        (err.kind(), err.tensor()),
+        (ErrorKind::TensorNotFound, Some("zzz"))
+    );
+    // Tensor bytes do need the shard.
+    assert_eq!(checkpoint.tensor("a").unwrap_err().kind(), ErrorKind::Io);
+}
+
+#[test]
+fn one_entry_point_opens_a_file_an_index_or_a_directory_holding_either() {
+    let tmp = TempDir::new("any-path");
+    let (dir, file) = (tmp.path("one"), tmp.path("one/model.safetensors"));
+    std::fs::create_dir(&dir).unwrap();
+    let w = [7u8; 6];
+    tensorsafe::serialize_to_file(
+        [("w", TensorView::new(Dtype::U8, &[2, 3], &w).unwrap())],
+        None,
+        &file,
+    )
+    .unwrap();
+    for path in [&file, &dir] {
+        let checkpoint = Checkpoint::open(path).unwrap();
+        assert!(!checkpoint.is_sharded());
+        assert_eq!(checkpoint.index_path(), file);
+        assert_eq!(checkpoint.files(), ["model.safetensors"]);
+        assert_eq!(checkpoint.total_size(), Some(6));
+        assert_eq!(checkpoint.entry("w").unwrap().shape(), [2, 3]);
+        assert_eq!(checkpoint.tensor("w").unwrap().data(), w);
+        checkpoint.verify().unwrap();
+    }
+    let loaded = Checkpoint::load(&file, &Default::default(), |_, _| {}).unwrap();
+    assert_eq!(loaded.tensor("w").unwrap().data(), w);
+
+    let sharded = tmp.path("sharded");
+    two_shards(&sharded);
+    for path in [sharded.clone(), sharded.join(INDEX_FILE)] {
+        let checkpoint = Checkpoint::open(&path).unwrap();
+        assert!(checkpoint.is_sharded());
+        assert_eq!(checkpoint.index_path(), sharded.join(INDEX_FILE));
+    }
+    // Another index name, alone in its directory, is found too.
+    std::fs::rename(
+        sharded.join(INDEX_FILE),
+        sharded.join("x.safetensors.index.json"),
+    )
+    .unwrap();
+    assert_eq!(Checkpoint::open(&sharded).unwrap().len(), 4);
+}
+
+#[test]
+fn a_directory_that_is_no_checkpoint_says_what_it_holds() {
+    let tmp = TempDir::new("not-a-checkpoint");
+    let dir = tmp.dir();
+    let message = |dir: &Path| {
+        let err = Checkpoint::open(dir).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotACheckpoint, "{err}");
+        assert_eq!(err.path(), Some(dir));
+        err.to_string()
+    };
+    let empty = message(dir);
+    assert!(
+        empty.contains("holds 0 .safetensors files and no *.safetensors.index.json; expected an index or a single .safetensors file"),
+        "{empty}"
+    );
+    for name in ["a", "b", "c"] {
+        let bytes = serialize(
+            [(name, TensorView::new(Dtype::U8, &[1], &[1]).unwrap())],
+            None,
+        );
+        std::fs::write(dir.join(format!("{name}.safetensors")), bytes.unwrap()).unwrap();
+    }
+    let three = message(dir);
+    assert!(
+        three.contains("holds 3 .safetensors files and no *.safetensors.index.json"),
+        "{three}"
+    );
+    for name in ["x.safetensors.index.json", "y.safetensors.index.json"] {
+        std::fs::write(dir.join(name), "{\"weight_map\":{}}").unwrap();
+    }
+    let two = message(dir);
+    assert!(
+        two.contains("holds 2 *.safetensors.index.json files and no model.safetensors.index.json; expected one index"),
+        "{two}"
+    );
+}
+
+#[test]
+fn an_index_over_the_limit_is_refused_by_its_size_before_it_is_read() {
+    let tmp = TempDir::new("huge-index");
+    let index = tmp.path(INDEX_FILE);
+    // Sparse: reading it would take a while and find zero bytes, which are
+    // no JSON (IndexInvalid). The size is checked first.
+    let file = std::fs::File::create(&index).unwrap();
+    file.set_len(100_000_001).unwrap();
+    let err = Checkpoint::open(&index).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::IndexTooLarge, "{err}");
+    assert_eq!(err.category(), tensorsafe::Category::Limits);
+    assert_eq!(err.path(), Some(index.as_path()));
+    let text = err.to_string();
+    assert!(
+        text.contains("100000001 bytes; an index holds at most 100000000"),
+        "{text}"
+    );
+    // At the limit, the content decides.
+    file.set_len(100_000_000).unwrap();
+    assert_eq!(
+        Checkpoint::open(&index).unwrap_err().kind(),
+        ErrorKind::IndexInvalid
+    );
+}
+
+#[test]
+fn an_index_that_cannot_be_read_is_an_io_error_naming_it() {
+    let tmp = TempDir::new("unreadable-index");
+    // A directory where the index should be: opening it works, reading
+    // fails (EISDIR), and that stays an I/O error.
+    let index = tmp.path("model.safetensors.index.json");
+    std::fs::create_dir(&index).unwrap();
+    for err in [
+        Checkpoint::open(tmp.dir()).unwrap_err(),
+        Checkpoint::load(tmp.dir(), &Default::default(), |_, _| {}).unwrap_err(),
+    ] {
+        assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+        assert!(err.io_error().is_some());
+        assert_eq!(err.path(), Some(index.as_path()));
+    }
+    let missing = tmp.path("gone.safetensors.index.json");
+    let err = Checkpoint::open(&missing).unwrap_err();
+    assert_eq!(
+        err.io_error().map(|e| e.kind()),
+        Some(std::io::ErrorKind::NotFound)
+    );
+}
+
+#[test]
+fn a_shard_changed_after_opening_is_an_error_not_another_tensor() {
+    let tmp = TempDir::new("changed-shard");
+    two_shards(tmp.dir());
+    let checkpoint = Checkpoint::open(tmp.dir()).unwrap();
+    // The second shard rewritten with other names, after its header was read.
+    let other = serialize(
+        [("x", TensorView::new(Dtype::U8, &[1], &[9]).unwrap())],
+        None,
+    );
+    let shard = checkpoint.shard_path(1).unwrap();
+    std::fs::write(&shard, other.unwrap()).unwrap();
+    let err = checkpoint.tensor("c").unwrap_err();
+    assert_eq!(
+        (err.kind(), err.tensor()),
+        (ErrorKind::FileChanged, Some("c"))
+    );
+    assert_eq!(err.path(), Some(shard.as_path()));
+    // The first shard, untouched, still reads.
+    assert_eq!(checkpoint.tensor("a").unwrap().data(), [1; 300]);
 }

@@ -88,15 +88,19 @@ impl Source {
             let header = read_header(&path)?;
             return Ok(Source::File { path, header });
         }
-        let checkpoint = Checkpoint::open(path).map_err(|e| Failure::from_error(path, &e))?;
-        let failures: Vec<Failure> = (0..checkpoint.files().len())
-            .filter_map(|i| checkpoint.shard_header(i).err())
-            .map(|e| Failure::from_error(checkpoint.index_path(), &e))
-            .collect();
-        if !failures.is_empty() {
-            return Err(Failure::all(failures));
-        }
-        // The headers are read: this checks them against the index.
+        // Every shard that cannot be read is reported, not only the first.
+        let checkpoint = Checkpoint::open(path).map_err(|first| {
+            let mut problems = Checkpoint::diagnose(path);
+            if problems.is_empty() {
+                problems.push(first);
+            }
+            Failure::all(
+                problems
+                    .iter()
+                    .map(|e| Failure::from_error(path, e))
+                    .collect(),
+            )
+        })?;
         checkpoint
             .verify()
             .map_err(|e| Failure::from_error(checkpoint.index_path(), &e))?;

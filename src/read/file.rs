@@ -93,9 +93,7 @@ impl SafeTensorsFile {
     }
 
     fn read(path: &Path, options: &LoadOptions) -> Result<Self> {
-        let opened = load::Opened::new(path, options)?;
-        let map = load::read_owned(&opened, options)?;
-        Ok(Self::owned(map, opened.header))
+        load::read_file(load::Opened::new(path, options)?, options)
     }
 
     /// A file read into `map`, whose `header` was checked against its

@@ -5,17 +5,18 @@
 //! lazily, with transparent huge pages requested on Linux) or into buffers
 //! the caller owns.
 
+use std::format;
 use std::prelude::rust_2021::*;
-use std::{format, vec};
 
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::header::{Header, TensorInfo};
 use crate::limits::ParseOptions;
+use crate::read::SafeTensorsFile;
 
 /// Reads are split into pieces of at most this many bytes, so that threads
 /// share the work of one large tensor.
@@ -232,6 +233,39 @@ impl Piece<'_> {
     }
 }
 
+/// A progress callback: told the bytes done so far and in all.
+pub(crate) type ProgressFn<'a> = dyn FnMut(u64, u64) + Send + 'a;
+
+/// A progress callback that threads (or concurrent requests) share: calls
+/// are serialised, so the callback may be a plain `FnMut`, and the bytes
+/// done it is told never go down.
+pub(crate) struct Progress<'a> {
+    /// The bytes done so far, and the callback.
+    state: Mutex<(u64, &'a mut ProgressFn<'a>)>,
+    total: u64,
+}
+
+impl<'a> Progress<'a> {
+    /// `callback`, for work of `total` bytes.
+    pub(crate) fn new(callback: &'a mut ProgressFn<'a>, total: u64) -> Self {
+        Progress {
+            state: Mutex::new((0, callback)),
+            total,
+        }
+    }
+
+    /// `n` more bytes are done: tells the callback the bytes done so far
+    /// and in all.
+    pub(crate) fn add(&self, n: u64) {
+        // A callback that panicked poisons the lock; the count is still
+        // right.
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.0 = state.0.saturating_add(n);
+        let done = state.0;
+        (state.1)(done, self.total);
+    }
+}
+
 /// Reads every piece on up to `options.threads` threads, which take the
 /// next piece in order as they finish one (so a thread that is slowed down
 /// does not hold up the others). `progress` is told the bytes read so far
@@ -239,22 +273,9 @@ impl Piece<'_> {
 pub(crate) fn read_pieces(
     pieces: Vec<Piece<'_>>,
     options: &LoadOptions,
-    progress: &(dyn Fn(u64, u64) + Sync),
+    progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<()> {
-    // Cut large pieces so every thread has a share of one large tensor.
-    let mut small = Vec::with_capacity(pieces.len());
-    for Piece { from, offset, buf } in pieces {
-        let mut at = offset;
-        for chunk in buf.chunks_mut(PIECE) {
-            let len = chunk.len() as u64;
-            small.push(Piece {
-                from,
-                offset: at,
-                buf: chunk,
-            });
-            at += len;
-        }
-    }
+    let small = cut(pieces);
     let total: u64 = small.iter().map(|p| p.buf.len() as u64).sum();
     let direct = small.iter().any(|p| p.from.direct.is_some());
     let threads = if total < 2 * PIECE as u64 {
@@ -262,17 +283,17 @@ pub(crate) fn read_pieces(
     } else {
         options.thread_count().clamp(1, small.len())
     };
-    let queue = std::sync::Mutex::new(small.into_iter());
+    let queue = Mutex::new(small.into_iter());
     // No reader panics while holding the lock, so a poisoned queue is as
     // good as any.
     let next = || queue.lock().unwrap_or_else(|p| p.into_inner()).next();
-    let read = AtomicU64::new(0);
+    let progress = Progress::new(progress, total);
     let work = || -> Result<()> {
         let mut bounce = if direct { direct::bounce() } else { None };
         while let Some(piece) = next() {
             let len = piece.buf.len() as u64;
             piece.read(&mut bounce)?;
-            progress(read.fetch_add(len, Ordering::Relaxed) + len, total);
+            progress.add(len);
         }
         Ok(())
     };
@@ -289,34 +310,99 @@ pub(crate) fn read_pieces(
     Ok(())
 }
 
-/// A fresh anonymous map of `len` bytes: page aligned, zero-filled lazily
-/// by the kernel (nothing is written twice), with transparent huge pages
-/// requested on Linux when asked for.
-pub(crate) fn owned_buffer(len: u64, options: &LoadOptions) -> Result<memmap2::MmapMut> {
-    let len = crate::checked::memory_len(len)?;
-    let map = memmap2::MmapMut::map_anon(len)?;
-    #[cfg(target_os = "linux")]
-    if options.huge_pages && len >= 2 << 20 {
-        // Only advice: a kernel without huge pages to give ignores it.
-        let _ = map.advise(memmap2::Advice::HugePage);
+/// `pieces` cut so that none is longer than [`PIECE`]: every thread has a
+/// share of one large tensor.
+fn cut(pieces: Vec<Piece<'_>>) -> Vec<Piece<'_>> {
+    let mut small = Vec::with_capacity(pieces.len());
+    for Piece { from, offset, buf } in pieces {
+        let mut at = offset;
+        for chunk in buf.chunks_mut(PIECE) {
+            let len = chunk.len() as u64;
+            small.push(Piece {
+                from,
+                offset: at,
+                buf: chunk,
+            });
+            at += len;
+        }
     }
-    #[cfg(not(target_os = "linux"))]
-    let _ = options;
-    Ok(map)
+    small
 }
 
-/// The whole file in a fresh anonymous map, read in parallel. The map is
-/// page aligned, so tensors are as aligned in memory as in the file.
-pub(crate) fn read_owned(opened: &Opened, options: &LoadOptions) -> Result<memmap2::MmapMut> {
-    let mut map = owned_buffer(opened.len, options)?;
-    let whole = Piece {
-        from: opened,
-        offset: 0,
-        buf: &mut map,
-    };
-    read_pieces(vec![whole], options, &|_, _| {})?;
-    opened.check_unchanged()?;
-    Ok(map)
+/// A whole file's worth of fresh memory, to fill and then wrap as an owned
+/// [`SafeTensorsFile`]: an anonymous map (page aligned, so tensors are as
+/// aligned in memory as in the file; zero-filled lazily by the kernel, so
+/// nothing is written twice), with transparent huge pages requested on
+/// Linux when asked for. Local and remote loads both fill these.
+pub(crate) struct Blank {
+    map: memmap2::MmapMut,
+    header: Header,
+}
+
+impl Blank {
+    /// Memory for the file `header` describes (its length was checked
+    /// against the header).
+    pub(crate) fn new(header: Header, options: &LoadOptions) -> Result<Blank> {
+        let len = crate::checked::memory_len(header.file_len())?;
+        let map = memmap2::MmapMut::map_anon(len)?;
+        #[cfg(target_os = "linux")]
+        if options.huge_pages && len >= 2 << 20 {
+            // Only advice: a kernel without huge pages to give ignores it.
+            let _ = map.advise(memmap2::Advice::HugePage);
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = options;
+        Ok(Blank { map, header })
+    }
+
+    /// The memory to fill: the whole file, from its first byte.
+    pub(crate) fn buf(&mut self) -> &mut [u8] {
+        &mut self.map
+    }
+
+    /// The filled memory as a file.
+    pub(crate) fn into_file(self) -> SafeTensorsFile {
+        SafeTensorsFile::owned(self.map, self.header)
+    }
+}
+
+/// Every opened file read whole into memory of its own, with positioned
+/// reads shared by [`LoadOptions::threads`] threads across files; each
+/// file must still have its length afterwards. `progress` is told the
+/// bytes read so far and in all.
+pub(crate) fn read_files(
+    opened: &[Opened],
+    options: &LoadOptions,
+    progress: &mut (dyn FnMut(u64, u64) + Send),
+) -> Result<Vec<SafeTensorsFile>> {
+    let mut blanks = opened
+        .iter()
+        .map(|o| Blank::new(o.header.clone(), options).map_err(|e| e.in_file(&o.path)))
+        .collect::<Result<Vec<_>>>()?;
+    let pieces = opened
+        .iter()
+        .zip(blanks.iter_mut())
+        .map(|(from, blank)| Piece {
+            from,
+            offset: 0,
+            buf: blank.buf(),
+        })
+        .collect();
+    read_pieces(pieces, options, progress)?;
+    for o in opened {
+        o.check_unchanged()?;
+    }
+    Ok(blanks.into_iter().map(Blank::into_file).collect())
+}
+
+/// The file `opened`, read whole into memory of its own.
+pub(crate) fn read_file(opened: Opened, options: &LoadOptions) -> Result<SafeTensorsFile> {
+    let files = read_files(core::slice::from_ref(&opened), options, &mut |_, _| {})?;
+    // One file in, one file out.
+    files
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::new(ErrorKind::Io).in_file(&opened.path))
 }
 
 /// Reads one tensor of the file at `path` into `buf`, which must be exactly
@@ -343,7 +429,7 @@ pub fn read_tensor_into(path: impl AsRef<Path>, name: &str, buf: &mut [u8]) -> R
         let info = opened
             .header
             .get(name)
-            .ok_or_else(|| Error::new(ErrorKind::TensorNotFound).with_tensor(name))?;
+            .ok_or_else(|| Error::tensor_not_found(name))?;
         check_dest(&info, buf)?;
         read_at(&opened.file, buf, opened.offset_of(&info))
     };
@@ -418,12 +504,12 @@ pub fn load_into<'b>(
     path: impl AsRef<Path>,
     options: &LoadOptions,
     mut dest: impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,
-    progress: impl Fn(u64, u64) + Sync,
+    mut progress: impl FnMut(u64, u64) + Send,
 ) -> Result<Header> {
     let opened = Opened::new(path.as_ref(), options)?;
     let mut pieces = Vec::new();
     opened.ask_destinations(&mut dest, &mut pieces)?;
-    read_pieces(pieces, options, &progress)?;
+    read_pieces(pieces, options, &mut progress)?;
     opened.check_unchanged()?;
     Ok(opened.header)
 }

@@ -10,16 +10,23 @@
 #[cfg(feature = "std")]
 mod file;
 #[cfg(feature = "std")]
-pub(crate) mod load;
+mod load;
 
 #[cfg(feature = "std")]
 pub use file::SafeTensorsFile;
+#[cfg(feature = "object-store")]
+pub(crate) use load::{check_dest, each_destination, Blank, Progress};
 #[cfg(feature = "std")]
 pub use load::{load_into, read_tensor_into, LoadOptions};
+/// What checkpoints and remote files build their loads from: files opened
+/// with their headers, reads shared by threads, destinations asked for,
+/// progress shared, fresh memory wrapped as a file.
+#[cfg(feature = "std")]
+pub(crate) use load::{read_files, read_pieces, Opened};
 
 use alloc::borrow::Cow;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::header::{Header, Metadata, TensorInfo};
 use crate::limits::ParseOptions;
 use crate::view::TensorView;
@@ -120,7 +127,7 @@ impl<'data> SafeTensors<'data> {
         self.header
             .get(name)
             .map(|info| self.view(info))
-            .ok_or_else(|| Error::new(ErrorKind::TensorNotFound).with_tensor(name))
+            .ok_or_else(|| Error::tensor_not_found(name))
     }
 
     /// `(name, view)` for every tensor, in data-offset order.

@@ -5,23 +5,46 @@ use std::format;
 use std::prelude::rust_2021::*;
 
 use core::fmt;
-use core::ops::Range;
 use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use object_store::path::{Path, PathPart};
 use object_store::{GetOptions, GetRange, ObjectStore};
 
-use super::fetch::{self, refused_size, store_error};
-use super::{OwnedTensor, RemoteFile, RemoteOptions};
-use crate::dtype::Dtype;
+use super::fetch::{refused_size, store_error};
+use super::file::{fetch_files, fetch_into};
+use super::loaded::LoadedCheckpoint;
+use super::{InObject, OwnedTensor, RemoteFile, RemoteOptions};
 use crate::error::{Error, ErrorKind, Result};
-use crate::header::TensorInfo;
-use crate::read::load::{owned_buffer, LoadOptions};
-use crate::read::SafeTensorsFile;
-use crate::sharded::index_file::{Index, MAX_INDEX_BYTES};
+use crate::header::{Header, TensorInfo};
+use crate::sharded::base::{listing, Core, Shard};
+use crate::sharded::index_file::{check_index_len, is_index_name, Index, MAX_INDEX_BYTES};
+#[cfg(doc)]
 use crate::sharded::Checkpoint;
 use crate::view::slice::Select;
+
+/// One tensor of a [`RemoteCheckpoint`]: its header entry, its shard, and
+/// where its bytes are in the shard object.
+pub type Entry<'a> = crate::Entry<'a, RemoteFile>;
+
+impl<'a> crate::Entry<'a, RemoteFile> {
+    /// The shard's location in the store.
+    pub fn location(&self) -> &'a Path {
+        self.file().location()
+    }
+}
+
+impl Shard for RemoteFile {
+    type File = RemoteFile;
+
+    fn header(&self) -> &Header {
+        RemoteFile::header(self)
+    }
+
+    fn file(&self) -> &RemoteFile {
+        self
+    }
+}
 
 /// A checkpoint in a store: the whole tensor table of a sharded
 /// checkpoint's shards, or of one file.
@@ -33,12 +56,16 @@ use crate::view::slice::Select;
 /// one more). The shards lie beside the index, each at exactly the key the
 /// index names (`shard#1.safetensors` is that object, not
 /// `shard%231.safetensors` as `Path::from` would make it), and are checked against
-/// it as [`Checkpoint::verify`] checks local ones: no tensor in two shards,
+/// it as [`Checkpoint::open`] checks local ones: no tensor in two shards,
 /// every mapped tensor where the index says, none it does not map, the
 /// right `metadata.total_size`. (Unlike a local directory, the store is not
 /// listed for shard objects the index does not name: that would cost a
 /// list request.) Any other location is one `.safetensors` file: a
 /// checkpoint of one shard.
+///
+/// The listing ([`entries`](Self::entries), [`entry`](Self::entry),
+/// [`iter`](Self::iter), [`names`](Self::names), ...) is the local
+/// [`Checkpoint`]'s, with the same names and meanings.
 ///
 /// ```
 /// # tokio::runtime::Runtime::new()?.block_on(async {
@@ -59,6 +86,7 @@ use crate::view::slice::Select;
 ///
 /// let loaded = checkpoint.load(|_, _| {}).await?; // every shard, in memory
 /// assert_eq!(loaded.tensor("a")?.data(), [1; 600]);
+/// assert_eq!(loaded.entry("a")?.byte_range(), checkpoint.entry("a")?.byte_range());
 /// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # })?;
@@ -66,131 +94,46 @@ use crate::view::slice::Select;
 /// ```
 pub struct RemoteCheckpoint {
     location: Path,
-    index: Index,
-    /// In the order of `index.files`.
-    shards: Vec<RemoteFile>,
+    core: Core<RemoteFile>,
     options: RemoteOptions,
 }
 
-impl fmt::Debug for RemoteCheckpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RemoteCheckpoint")
-            .field("location", &self.location.as_ref())
-            .field("files", &self.index.files)
-            .field("tensors", &self.index.weight_map.len())
-            .finish()
-    }
-}
-
-/// One tensor of a [`RemoteCheckpoint`]: its header entry, and where its
-/// bytes are.
-#[derive(Debug, Clone, Copy)]
-pub struct Entry<'a> {
-    info: TensorInfo<'a>,
-    shard: usize,
-    file: &'a RemoteFile,
-}
-
-impl<'a> Entry<'a> {
-    /// The tensor's header entry (name, dtype, shape, data offsets).
-    pub fn info(&self) -> TensorInfo<'a> {
-        self.info
-    }
-
-    /// The tensor's name.
-    pub fn name(&self) -> &'a str {
-        self.info.name()
-    }
-
-    /// The element type.
-    pub fn dtype(&self) -> Dtype {
-        self.info.dtype()
-    }
-
-    /// The shape.
-    pub fn shape(&self) -> &'a [usize] {
-        self.info.shape()
-    }
-
-    /// The position of its shard in [`RemoteCheckpoint::files`].
-    pub fn shard(&self) -> usize {
-        self.shard
-    }
-
-    /// The shard.
-    pub fn file(&self) -> &'a RemoteFile {
-        self.file
-    }
-
-    /// The shard's location in the store.
-    pub fn location(&self) -> &'a Path {
-        self.file.location()
-    }
-
-    /// Where the tensor's bytes are in the shard object.
-    pub fn byte_range(&self) -> Range<u64> {
-        self.file.range_of(&self.info)
-    }
-}
-
 impl RemoteCheckpoint {
-    /// Opens the checkpoint at `location` (an index, or a single file) with
-    /// default [`RemoteOptions`].
-    pub async fn open(store: Arc<dyn ObjectStore>, location: impl Into<Path>) -> Result<Self> {
-        Self::open_with(store, location, &RemoteOptions::default()).await
-    }
-
-    /// [`RemoteCheckpoint::open`] with the given options, which its reads
-    /// use too.
+    /// Opens the checkpoint at `location` (an index, or a single file);
+    /// `options` are for its reads too. [`RemoteCheckpoint::open`] takes
+    /// the default options.
     pub async fn open_with(
         store: Arc<dyn ObjectStore>,
         location: impl Into<Path>,
         options: &RemoteOptions,
     ) -> Result<Self> {
-        let location = location.into();
-        if !is_index(&location) {
+        Self::open_at(store, location.into(), options).await
+    }
+
+    /// [`RemoteCheckpoint::open_with`], not generic (compiled once).
+    async fn open_at(
+        store: Arc<dyn ObjectStore>,
+        location: Path,
+        options: &RemoteOptions,
+    ) -> Result<Self> {
+        let (index, shards) = if is_index(&location) {
+            open_shards(store, &location, options).await?
+        } else {
             let file = RemoteFile::open_with(store, location.clone(), options).await?;
             let name = location.filename().unwrap_or_default();
-            let index = Index::single(name, file.header());
-            return Ok(RemoteCheckpoint {
-                location,
-                index,
-                shards: vec![file],
-                options: *options,
-            });
-        }
-        let index = read_index(&*store, &location)
-            .await
-            .map_err(|e| e.in_object(&location))?;
-        let dir: Path = location
-            .parts()
-            .take(location.parts().count().saturating_sub(1))
-            .collect();
-        let locations = index
-            .files
-            .iter()
-            .map(|file| shard_location(&dir, file))
-            .collect::<Result<Vec<_>>>()
-            .map_err(|e| e.in_object(&location))?;
-        // Made before the stream, so the future stays `Send`.
-        let opens: Vec<_> = locations
-            .into_iter()
-            .map(|at| RemoteFile::open_with(store.clone(), at, options))
-            .collect();
-        let shards: Vec<RemoteFile> = stream::iter(opens)
-            .buffered(options.concurrency.max(1))
-            .try_collect()
-            .await?;
-        index.check_headers(
-            shards.iter().map(RemoteFile::header),
-            std::path::Path::new(location.as_ref()),
-        )?;
+            (Index::single(name, file.header()), vec![file])
+        };
+        let core = Core::new(index, shards, std::path::Path::new(location.as_ref()))?;
         Ok(RemoteCheckpoint {
             location,
-            index,
-            shards,
+            core,
             options: *options,
         })
+    }
+
+    /// [`RemoteCheckpoint::open_with`] with default [`RemoteOptions`].
+    pub async fn open(store: Arc<dyn ObjectStore>, location: impl Into<Path>) -> Result<Self> {
+        Self::open_with(store, location, &RemoteOptions::default()).await
     }
 
     /// The index's location (or the single file's).
@@ -206,72 +149,30 @@ impl RemoteCheckpoint {
 
     /// The shards, in the order the index first names them.
     pub fn files(&self) -> &[RemoteFile] {
-        &self.shards
+        &self.core.shards
     }
 
-    /// `metadata.total_size` from the index (a single file: its data
-    /// section's length).
-    pub fn total_size(&self) -> Option<u64> {
-        self.index.total_size
-    }
-
-    /// Number of tensors.
-    pub fn len(&self) -> usize {
-        self.index.weight_map.len()
-    }
-
-    /// Whether the checkpoint holds no tensor.
-    pub fn is_empty(&self) -> bool {
-        self.index.weight_map.is_empty()
-    }
-
-    /// Tensor names, sorted.
-    pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
-        self.index.weight_map.keys().map(String::as_str)
-    }
-
-    /// The whole tensor table, sorted by name.
-    pub fn entries(&self) -> impl Iterator<Item = Entry<'_>> + '_ {
-        self.index.weight_map.iter().filter_map(|(name, &shard)| {
-            let file = &self.shards[shard];
-            // Opening checked that the shard holds every tensor mapped to it.
-            file.header()
-                .get(name)
-                .map(|info| Entry { info, shard, file })
-        })
-    }
-
-    /// Tensor `name`'s entry, or [`ErrorKind::TensorNotFound`].
-    pub fn entry(&self, name: &str) -> Result<Entry<'_>> {
-        let &shard = self
-            .index
-            .weight_map
-            .get(name)
-            .ok_or_else(|| Error::new(ErrorKind::TensorNotFound).with_tensor(name))?;
-        let file = &self.shards[shard];
-        let info = file.info(name).map_err(|e| e.in_object(file.location()))?;
-        Ok(Entry { info, shard, file })
-    }
+    listing!(core, RemoteFile);
 
     /// Fetches tensor `name` into `buf` ([`RemoteFile::tensor_into`]).
     pub async fn tensor_into(&self, name: &str, buf: &mut [u8]) -> Result<()> {
-        self.entry(name)?.file.tensor_into(name, buf).await
+        self.entry(name)?.file().tensor_into(name, buf).await
     }
 
     /// Fetches tensor `name` into memory of its own ([`RemoteFile::tensor`]).
     pub async fn tensor(&self, name: &str) -> Result<OwnedTensor> {
-        self.entry(name)?.file.tensor(name).await
+        self.entry(name)?.file().tensor(name).await
     }
 
     /// Fetches a selection of tensor `name` into `buf`
     /// ([`RemoteFile::slice_into`]).
     pub async fn slice_into(&self, name: &str, spec: &[Select], buf: &mut [u8]) -> Result<()> {
-        self.entry(name)?.file.slice_into(name, spec, buf).await
+        self.entry(name)?.file().slice_into(name, spec, buf).await
     }
 
     /// Fetches a selection of tensor `name` ([`RemoteFile::slice`]).
     pub async fn slice(&self, name: &str, spec: &[Select]) -> Result<OwnedTensor> {
-        self.entry(name)?.file.slice(name, spec).await
+        self.entry(name)?.file().slice(name, spec).await
     }
 
     /// Part `part` of `parts` of tensor `name` along `dim`
@@ -283,43 +184,28 @@ impl RemoteCheckpoint {
         part: usize,
         parts: usize,
     ) -> Result<OwnedTensor> {
-        self.entry(name)?.file.split(name, dim, part, parts).await
+        self.entry(name)?.file().split(name, dim, part, parts).await
     }
 
-    /// Fetches every shard into page-aligned memory and returns the
-    /// [`Checkpoint`] (its shards all in memory; its `index_path` is this
-    /// checkpoint's location). All shards' bytes are fetched together, cut
-    /// into parts of [`RemoteOptions::part_size`], at most
+    /// Fetches every shard into page-aligned memory, and returns them as a
+    /// [`LoadedCheckpoint`]: the same listing, with tensors as views into
+    /// that memory. All shards' bytes are fetched together, cut into parts
+    /// of [`RemoteOptions::part_size`], at most
     /// [`RemoteOptions::concurrency`] requests in flight. `progress` is
-    /// told the bytes fetched so far and in all.
-    pub async fn load(&self, progress: impl Fn(u64, u64) + Send + Sync) -> Result<Checkpoint> {
-        let mut maps = self
-            .shards
-            .iter()
-            .map(|s| {
-                owned_buffer(s.size(), &LoadOptions::default())
-                    .map_err(|e| e.in_object(s.location()))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let objects: Vec<_> = self.shards.iter().map(RemoteFile::object).collect();
-        let targets = maps
-            .iter_mut()
-            .enumerate()
-            .map(|(object, map)| fetch::Target {
-                object,
-                at: 0,
-                buf: map,
-                tensor: "",
-            })
-            .collect();
-        fetch::fetch(&objects, targets, self.options(), &progress).await?;
-        let files = maps
-            .into_iter()
-            .zip(&self.shards)
-            .map(|(map, shard)| SafeTensorsFile::owned(map, shard.header().clone()))
-            .collect();
-        let index_path = std::path::PathBuf::from(self.location.as_ref());
-        Ok(Checkpoint::loaded(index_path, self.index.clone(), files))
+    /// told the bytes fetched so far and in all; its calls are serialised,
+    /// so it may be any `FnMut`.
+    pub async fn load(
+        &self,
+        mut progress: impl FnMut(u64, u64) + Send,
+    ) -> Result<LoadedCheckpoint> {
+        let files = fetch_files(&self.core.shards, &self.options, &mut progress).await?;
+        let locations = self.core.shards.iter().map(|s| s.location().clone());
+        LoadedCheckpoint::new(
+            self.location.clone(),
+            self.is_sharded(),
+            self.core.index.clone(),
+            locations.zip(files).collect(),
+        )
     }
 
     /// Fetches tensors of every shard into buffers the caller owns, as
@@ -327,17 +213,13 @@ impl RemoteCheckpoint {
     /// shard in file order, for each tensor's destination (a buffer of
     /// exactly its length, or `None` to skip it); then all chosen tensors
     /// are fetched together, neighbours merged, large ones cut into parts.
+    /// `progress` is told the bytes fetched so far and in all.
     pub async fn load_into<'b>(
         &self,
         mut dest: impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,
-        progress: impl Fn(u64, u64) + Send + Sync,
+        mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<()> {
-        let mut targets = Vec::new();
-        for (i, shard) in self.shards.iter().enumerate() {
-            shard.ask_destinations(i, &mut dest, &mut targets)?;
-        }
-        let objects: Vec<_> = self.shards.iter().map(RemoteFile::object).collect();
-        fetch::fetch(&objects, targets, self.options(), &progress).await
+        fetch_into(&self.core.shards, &self.options, &mut dest, &mut progress).await
     }
 
     /// The options reads use (the ones it was opened with).
@@ -346,9 +228,51 @@ impl RemoteCheckpoint {
     }
 }
 
+impl fmt::Debug for RemoteCheckpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteCheckpoint")
+            .field("location", &self.location.as_ref())
+            .field("files", &self.core.index.files)
+            .field("tensors", &self.core.len())
+            .finish()
+    }
+}
+
+/// The index at `location`, and every shard it names opened (header read),
+/// [`RemoteOptions::concurrency`] at a time.
+async fn open_shards(
+    store: Arc<dyn ObjectStore>,
+    location: &Path,
+    options: &RemoteOptions,
+) -> Result<(Index, Vec<RemoteFile>)> {
+    let index = read_index(&*store, location)
+        .await
+        .map_err(|e| e.in_object(location))?;
+    let dir: Path = location
+        .parts()
+        .take(location.parts().count().saturating_sub(1))
+        .collect();
+    let locations = index
+        .files
+        .iter()
+        .map(|file| shard_location(&dir, file))
+        .collect::<Result<Vec<_>>>()
+        .map_err(|e| e.in_object(location))?;
+    // Made before the stream, so the future stays `Send`.
+    let opens: Vec<_> = locations
+        .into_iter()
+        .map(|at| RemoteFile::open_with(store.clone(), at, options))
+        .collect();
+    let shards = stream::iter(opens)
+        .buffered(options.concurrency.max(1))
+        .try_collect()
+        .await?;
+    Ok((index, shards))
+}
+
 /// A location is read as an index when it ends in `.json`.
 fn is_index(location: &Path) -> bool {
-    location.extension() == Some("json")
+    is_index_name(location.as_ref())
 }
 
 /// Where shard `file` (a plain file name: the index was checked) lies:
@@ -363,7 +287,8 @@ fn shard_location(dir: &Path, file: &str) -> Result<Path> {
     }
 }
 
-/// Reads and parses the index object at `location`.
+/// Reads and parses the index object at `location`: its size checked
+/// before its bytes are read, as for a local index.
 async fn read_index(store: &dyn ObjectStore, location: &Path) -> Result<Index> {
     let options = GetOptions {
         range: Some(GetRange::Bounded(0..MAX_INDEX_BYTES + 1)),
@@ -374,21 +299,11 @@ async fn read_index(store: &dyn ObjectStore, location: &Path) -> Result<Index> {
         // An empty index is refused like an empty local index file (some
         // stores refuse any range of an empty object).
         Err(err) => match refused_size(store, location, &err).await {
-            Some(0) => return Index::parse(""),
+            Some(0) => return Index::from_bytes(b""),
             _ => return Err(store_error(err, location)),
         },
     };
-    if result.meta.size > MAX_INDEX_BYTES {
-        return Err(Error::new(ErrorKind::IndexInvalid).with_detail(format!(
-            "{} bytes; an index holds at most {MAX_INDEX_BYTES}",
-            result.meta.size
-        )));
-    }
+    check_index_len(result.meta.size)?;
     let bytes = result.bytes().await.map_err(|e| store_error(e, location))?;
-    let text = core::str::from_utf8(&bytes).map_err(|e| {
-        Error::new(ErrorKind::IndexInvalid)
-            .at(e.valid_up_to() as u64)
-            .with_detail("not UTF-8")
-    })?;
-    Index::parse(text)
+    Index::from_bytes(&bytes)
 }

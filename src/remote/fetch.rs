@@ -17,14 +17,14 @@ use std::prelude::rust_2021::*;
 
 use core::ops::Range;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use object_store::path::Path;
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
+use object_store::{GetOptions, GetRange, ObjectMeta, ObjectStore, ObjectStoreExt};
 
-use super::RemoteOptions;
+use super::{InObject, RemoteOptions};
 use crate::error::{Error, ErrorKind, Result};
+use crate::read::Progress;
 
 /// An object to read from, as its header read found it.
 pub(crate) struct Object<'a> {
@@ -122,12 +122,12 @@ fn plan<'b>(
 
 /// Fills every target: bytes at hand copied, the rest fetched as planned,
 /// at most [`RemoteOptions::concurrency`] requests at a time. `progress`
-/// is told the bytes fetched so far and in all.
+/// is told the bytes fetched so far and in all, one call at a time.
 pub(crate) async fn fetch(
     objects: &[Object<'_>],
     targets: Vec<Target<'_>>,
     options: &RemoteOptions,
-    progress: &(dyn Fn(u64, u64) + Send + Sync),
+    progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<()> {
     let requests = plan(objects, targets, options);
     // Only reported as progress; a store claiming absurd sizes cannot make
@@ -135,13 +135,13 @@ pub(crate) async fn fetch(
     let total = requests.iter().fold(0u64, |sum, r| {
         sum.saturating_add(r.range.end - r.range.start)
     });
-    let done = AtomicU64::new(0);
-    progress(0, total);
+    let progress = Progress::new(progress, total);
+    progress.add(0);
     // The futures are made before the stream (not by a closure inside it),
     // so the returned future stays `Send` for any lifetimes.
     let fetches: Vec<_> = requests
         .into_iter()
-        .map(|request| fetch_one(&objects[request.object], request, &done, total, progress))
+        .map(|request| fetch_one(&objects[request.object], request, &progress))
         .collect();
     stream::iter(fetches)
         .buffer_unordered(options.concurrency.max(1))
@@ -153,56 +153,117 @@ pub(crate) async fn fetch(
 async fn fetch_one(
     object: &Object<'_>,
     request: Request<'_>,
-    done: &AtomicU64,
-    total: u64,
-    progress: &(dyn Fn(u64, u64) + Send + Sync),
+    progress: &Progress<'_>,
 ) -> Result<()> {
     let Request {
         range, mut targets, ..
     } = request;
     let first = targets.first().map_or("", |t| t.tensor);
-    // The object changed, or the store answered wrongly.
-    let changed = |detail: String| named(changed(object.location, detail), first);
     let result = object
         .store
         .get_opts(object.location, get_options(object, range.clone()))
         .await
         .map_err(|e| named(store_error(e, object.location), first))?;
-    if result.meta.size != object.size {
-        return Err(changed(format!(
-            "the object has {} bytes now, {} when its header was read",
-            result.meta.size, object.size
-        )));
-    }
-    if result.range != range {
-        return Err(changed(format!(
-            "asked for bytes {}..{}, the store answered with {}..{}",
-            range.start, range.end, result.range.start, result.range.end
-        )));
-    }
+    check_answer(object, &range, &result.meta, &result.range).map_err(|e| named(e, first))?;
     let mut body = result.into_stream();
-    let mut pos = range.start;
-    let mut next = 0;
+    let mut filling = Filling {
+        targets: &mut targets,
+        next: 0,
+        pos: range.start,
+    };
     while let Some(chunk) = body
         .try_next()
         .await
         .map_err(|e| named(store_error(e, object.location), first))?
     {
-        let end = pos
+        filling
+            .take(&chunk, &range)
+            .map_err(|detail| named(changed(object.location, detail), first))?;
+        progress.add(chunk.len() as u64);
+    }
+    let pos = filling.pos;
+    if pos != range.end {
+        let short = targets
+            .iter()
+            .find(|t| t.end() > pos)
+            .map_or(first, |t| t.tensor);
+        // Name the tensor whose bytes stopped short (`with_tensor` replaces
+        // the first one's name).
+        let short_read = changed(
+            object.location,
+            format!(
+                "the store sent {} of the {} bytes asked for at {}",
+                pos - range.start,
+                range.end - range.start,
+                range.start
+            ),
+        )
+        .at(pos);
+        return Err(named(short_read, short));
+    }
+    Ok(())
+}
+
+/// The store's answer to a ranged read must be about the object the
+/// header read saw (same size) and cover exactly the range asked for.
+fn check_answer(
+    object: &Object<'_>,
+    asked: &Range<u64>,
+    meta: &ObjectMeta,
+    answered: &Range<u64>,
+) -> Result<()> {
+    if meta.size != object.size {
+        return Err(changed(
+            object.location,
+            format!(
+                "the object has {} bytes now, {} when its header was read",
+                meta.size, object.size
+            ),
+        ));
+    }
+    if answered != asked {
+        return Err(changed(
+            object.location,
+            format!(
+                "asked for bytes {}..{}, the store answered with {}..{}",
+                asked.start, asked.end, answered.start, answered.end
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A response body being copied into its targets (sorted, inside the
+/// request's range), chunk by chunk.
+struct Filling<'t, 'b> {
+    targets: &'t mut [Target<'b>],
+    /// The first target not yet filled.
+    next: usize,
+    /// The object offset of the next byte to come.
+    pos: u64,
+}
+
+impl Filling<'_, '_> {
+    /// Copies `chunk`, the bytes at `pos`, into the targets it covers; a
+    /// chunk reaching past the end of `range` (the request's) is the store
+    /// sending more than asked, and the error's detail.
+    fn take(&mut self, chunk: &[u8], range: &Range<u64>) -> core::result::Result<(), String> {
+        let pos = self.pos;
+        let Some(chunk_end) = pos
             .checked_add(chunk.len() as u64)
-            .filter(|&end| end <= range.end);
-        let Some(end) = end else {
-            return Err(changed(format!(
+            .filter(|&e| e <= range.end)
+        else {
+            return Err(format!(
                 "the store sent more than the {} bytes asked for at {}",
                 range.end - range.start,
                 range.start
-            )));
+            ));
         };
-        while let Some(target) = targets.get_mut(next) {
-            if target.at >= end {
+        while let Some(target) = self.targets.get_mut(self.next) {
+            if target.at >= chunk_end {
                 break;
             }
-            let (from, to) = (target.at.max(pos), target.end().min(end));
+            let (from, to) = (target.at.max(pos), target.end().min(chunk_end));
             if from < to {
                 let into = (from - target.at) as usize..(to - target.at) as usize;
                 let out = (from - pos) as usize..(to - pos) as usize;
@@ -211,29 +272,11 @@ async fn fetch_one(
             if to < target.end() {
                 break;
             }
-            next += 1;
+            self.next += 1;
         }
-        let n = chunk.len() as u64;
-        progress(done.fetch_add(n, Ordering::Relaxed) + n, total);
-        pos = end;
+        self.pos = chunk_end;
+        Ok(())
     }
-    if pos != range.end {
-        let short = targets
-            .iter()
-            .find(|t| t.end() > pos)
-            .map_or(first, |t| t.tensor);
-        // Name the tensor whose bytes stopped short (`with_tensor` replaces
-        // the first one's name).
-        let short_read = changed(format!(
-            "the store sent {} of the {} bytes asked for at {}",
-            pos - range.start,
-            range.end - range.start,
-            range.start
-        ))
-        .at(pos);
-        return Err(named(short_read, short));
-    }
-    Ok(())
 }
 
 /// `e`, naming `tensor` (a read of raw bytes names none).
@@ -319,6 +362,16 @@ mod tests {
         }
     }
 
+    /// Bytes `at..` of object 0 into `buf`, for tensor `tensor`.
+    fn target<'b>(at: u64, buf: &'b mut [u8], tensor: &'b str) -> Target<'b> {
+        Target {
+            object: 0,
+            at,
+            buf,
+            tensor,
+        }
+    }
+
     #[test]
     fn plan_copies_the_prefix_cuts_and_merges() {
         let store = InMemory::new();
@@ -336,33 +389,13 @@ mod tests {
             (vec![0u8; 20], vec![0u8; 5], vec![0u8; 5], vec![0u8; 250]);
         let targets = vec![
             // Half in the prefix.
-            Target {
-                object: 0,
-                at: 5,
-                buf: &mut a,
-                tensor: "a",
-            },
+            target(5, &mut a, "a"),
             // Touches a's end: merged.
-            Target {
-                object: 0,
-                at: 25,
-                buf: &mut b,
-                tensor: "b",
-            },
+            target(25, &mut b, "b"),
             // 10 bytes after b: merged only with max_gap >= 10.
-            Target {
-                object: 0,
-                at: 40,
-                buf: &mut c,
-                tensor: "c",
-            },
+            target(40, &mut c, "c"),
             // Cut into parts of 100.
-            Target {
-                object: 0,
-                at: 500,
-                buf: &mut d,
-                tensor: "d",
-            },
+            target(500, &mut d, "d"),
         ];
         let requests = plan(&objects, targets, &options(100, 4));
         let ranges: Vec<_> = requests.iter().map(|r| r.range.clone()).collect();
@@ -371,24 +404,33 @@ mod tests {
         assert_eq!(a[..5], [7; 5]);
         assert_eq!(a[5..], [0; 15]);
 
-        let mut e = vec![0u8; 5];
-        let mut f = vec![0u8; 5];
-        let targets = vec![
-            Target {
-                object: 0,
-                at: 40,
-                buf: &mut f,
-                tensor: "f",
-            },
-            Target {
-                object: 0,
-                at: 20,
-                buf: &mut e,
-                tensor: "e",
-            },
-        ];
+        let (mut e, mut f) = (vec![0u8; 5], vec![0u8; 5]);
+        let targets = vec![target(40, &mut f, "f"), target(20, &mut e, "e")];
         let requests = plan(&objects, targets, &options(100, 15));
         assert_eq!(requests.len(), 1);
         assert_eq!(requests[0].range, 20..45);
+    }
+
+    #[test]
+    fn a_body_fills_its_targets_across_chunks_and_refuses_extra_bytes() {
+        let (mut a, mut b) = (vec![0u8; 3], vec![0u8; 2]);
+        let mut targets = vec![target(10, &mut a, "a"), target(14, &mut b, "b")];
+        let mut filling = Filling {
+            targets: &mut targets,
+            next: 0,
+            pos: 10,
+        };
+        // Bytes 10..16 of the object, in chunks that cut through `a`; byte
+        // 13 lies in the gap between the targets.
+        filling.take(&[1, 2], &(10..16)).unwrap();
+        filling.take(&[3, 0, 4, 5], &(10..16)).unwrap();
+        assert_eq!(filling.pos, 16);
+        let err = filling.take(&[9], &(10..16)).unwrap_err();
+        assert!(
+            err.contains("more than the 6 bytes asked for at 10"),
+            "{err}"
+        );
+        drop(targets);
+        assert_eq!((a, b), (vec![1, 2, 3], vec![4, 5]));
     }
 }

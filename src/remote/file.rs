@@ -11,11 +11,10 @@ use object_store::path::Path;
 use object_store::ObjectStore;
 
 use super::fetch::{self, changed, refused_size, store_error, Object, Target};
-use super::{OwnedTensor, RemoteOptions};
+use super::{InObject, OwnedTensor, RemoteOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::header::{Header, TensorInfo, PREFIX_LEN};
-use crate::read::load::{check_dest, each_destination, owned_buffer, LoadOptions};
-use crate::read::SafeTensorsFile;
+use crate::read::{check_dest, each_destination, Blank, LoadOptions, SafeTensorsFile};
 use crate::view::slice::{split_spec, Select, Slice};
 
 /// One `.safetensors` object in a store, its header read and validated.
@@ -136,7 +135,7 @@ impl RemoteFile {
     pub(crate) fn info(&self, name: &str) -> Result<TensorInfo<'_>> {
         self.header
             .get(name)
-            .ok_or_else(|| Error::new(ErrorKind::TensorNotFound).with_tensor(name))
+            .ok_or_else(|| Error::tensor_not_found(name))
     }
 
     /// Where tensor `name`'s bytes are in the object.
@@ -169,7 +168,7 @@ impl RemoteFile {
             buf,
             tensor: info.name(),
         };
-        self.fetch(vec![target], &|_, _| {}).await
+        self.fetch(vec![target], &mut |_, _| {}).await
     }
 
     /// Fetches bytes `at..at + buf.len()` of the object into `buf`, from
@@ -196,7 +195,7 @@ impl RemoteFile {
             buf,
             tensor: "",
         };
-        self.fetch(vec![target], &|_, _| {}).await
+        self.fetch(vec![target], &mut |_, _| {}).await
     }
 
     /// Fetches tensor `name` into memory of its own.
@@ -249,7 +248,7 @@ impl RemoteFile {
                 tensor: info.name(),
             });
         }
-        self.fetch(targets, &|_, _| {}).await
+        self.fetch(targets, &mut |_, _| {}).await
     }
 
     /// Fetches the selection `spec` of tensor `name` into memory of its
@@ -278,18 +277,15 @@ impl RemoteFile {
 
     /// Fetches the whole object into page-aligned memory, in parts fetched
     /// in parallel, and returns it as a [`SafeTensorsFile`]. `progress` is
-    /// told the bytes fetched so far and in all.
-    pub async fn load(&self, progress: impl Fn(u64, u64) + Send + Sync) -> Result<SafeTensorsFile> {
-        let mut map = owned_buffer(self.size, &LoadOptions::default())
-            .map_err(|e| e.in_object(&self.location))?;
-        let target = Target {
-            object: 0,
-            at: 0,
-            buf: &mut map,
-            tensor: "",
-        };
-        self.fetch(vec![target], &progress).await?;
-        Ok(SafeTensorsFile::owned(map, self.header.clone()))
+    /// told the bytes fetched so far and in all; its calls are serialised,
+    /// so it may be any `FnMut`.
+    pub async fn load(&self, mut progress: impl FnMut(u64, u64) + Send) -> Result<SafeTensorsFile> {
+        let files = fetch_files(core::slice::from_ref(self), &self.options, &mut progress).await?;
+        // One object in, one file out.
+        files
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::new(ErrorKind::Io).in_object(&self.location))
     }
 
     /// Fetches tensors into buffers the caller owns, as
@@ -301,16 +297,15 @@ impl RemoteFile {
     pub async fn load_into<'b>(
         &self,
         mut dest: impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,
-        progress: impl Fn(u64, u64) + Send + Sync,
+        mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<()> {
-        let mut targets = Vec::new();
-        self.ask_destinations(0, &mut dest, &mut targets)?;
-        self.fetch(targets, &progress).await
+        let files = core::slice::from_ref(self);
+        fetch_into(files, &self.options, &mut dest, &mut progress).await
     }
 
     /// Asks `dest` for every tensor's destination, in file order, adding a
     /// target (of object `object`) for each one given.
-    pub(crate) fn ask_destinations<'s, 'b: 's>(
+    fn ask_destinations<'s, 'b: 's>(
         &'s self,
         object: usize,
         dest: &mut impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,
@@ -331,10 +326,73 @@ impl RemoteFile {
     async fn fetch(
         &self,
         targets: Vec<Target<'_>>,
-        progress: &(dyn Fn(u64, u64) + Send + Sync),
+        progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<()> {
-        fetch::fetch(&[self.object()], targets, &self.options, progress).await
+        Self::fetch_from(
+            core::slice::from_ref(self),
+            targets,
+            &self.options,
+            progress,
+        )
+        .await
     }
+
+    /// Fills `targets`, each of the object `files[target.object]`, as
+    /// [`fetch::fetch`] does.
+    pub(crate) async fn fetch_from(
+        files: &[RemoteFile],
+        targets: Vec<Target<'_>>,
+        options: &RemoteOptions,
+        progress: &mut (dyn FnMut(u64, u64) + Send),
+    ) -> Result<()> {
+        let objects: Vec<_> = files.iter().map(RemoteFile::object).collect();
+        fetch::fetch(&objects, targets, options, progress).await
+    }
+}
+
+/// The tensors of `files` that `dest` gives destinations for (asked file
+/// by file, each in file order), fetched together as [`fetch::fetch`]
+/// plans them.
+pub(crate) async fn fetch_into<'b>(
+    files: &[RemoteFile],
+    options: &RemoteOptions,
+    dest: &mut impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,
+    progress: &mut (dyn FnMut(u64, u64) + Send),
+) -> Result<()> {
+    let mut targets = Vec::new();
+    for (i, file) in files.iter().enumerate() {
+        file.ask_destinations(i, dest, &mut targets)?;
+    }
+    RemoteFile::fetch_from(files, targets, options, progress).await
+}
+
+/// Every object of `files` fetched whole into page-aligned memory (all
+/// together, in parts, as [`fetch::fetch`] plans them) and wrapped as a
+/// file in memory.
+pub(crate) async fn fetch_files(
+    files: &[RemoteFile],
+    options: &RemoteOptions,
+    progress: &mut (dyn FnMut(u64, u64) + Send),
+) -> Result<Vec<SafeTensorsFile>> {
+    let mut blanks = files
+        .iter()
+        .map(|f| {
+            Blank::new(f.header.clone(), &LoadOptions::default())
+                .map_err(|e| e.in_object(&f.location))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let targets = blanks
+        .iter_mut()
+        .enumerate()
+        .map(|(object, blank)| Target {
+            object,
+            at: 0,
+            buf: blank.buf(),
+            tensor: "",
+        })
+        .collect();
+    RemoteFile::fetch_from(files, targets, options, progress).await?;
+    Ok(blanks.into_iter().map(Blank::into_file).collect())
 }
 
 /// What a header read found: the header, the bytes fetched from the
@@ -349,6 +407,26 @@ async fn read_header(
     options: &RemoteOptions,
 ) -> Result<HeaderRead> {
     let want = options.header_read.max(PREFIX_LEN as u64);
+    let (mut prefix, meta) = read_start(store, location, want).await?;
+    let header_end = header_end(&prefix, meta.size, options)?;
+    if header_end > prefix.len() as u64 {
+        read_rest(store, location, &meta, header_end, &mut prefix, options).await?;
+    }
+    let json = prefix
+        .get(PREFIX_LEN..crate::checked::memory_len(header_end)?)
+        .unwrap_or_default();
+    let header = Header::from_json(json, &options.parse)?;
+    header.check_file_len(meta.size)?;
+    Ok((header, prefix, meta))
+}
+
+/// The first `want` bytes of the object at `location` (fewer if it is
+/// shorter), and its metadata: one ranged read.
+async fn read_start(
+    store: &dyn ObjectStore,
+    location: &Path,
+    want: u64,
+) -> Result<(Vec<u8>, object_store::ObjectMeta)> {
     let first = Object {
         store,
         location,
@@ -366,7 +444,7 @@ async fn read_header(
     };
     let meta = result.meta.clone();
     let result_range = result.range.clone();
-    let mut prefix = result
+    let prefix = result
         .bytes()
         .await
         .map_err(|e| store_error(e, location))?
@@ -384,53 +462,63 @@ async fn read_header(
             ),
         ));
     }
-    let Some(declared) = prefix.get(..PREFIX_LEN) else {
-        return Err(Error::new(ErrorKind::FileTooSmall)
-            .with_detail(format!("the object has {} bytes", meta.size)));
-    };
-    let declared: [u8; PREFIX_LEN] = declared
-        .try_into()
-        .map_err(|_| Error::new(ErrorKind::FileTooSmall))?;
+    Ok((prefix, meta))
+}
+
+/// Where the header ends in an object of `size` bytes, from its 8-byte
+/// prefix (the start of `prefix`), checked against the limits and the
+/// object's size.
+fn header_end(prefix: &[u8], size: u64, options: &RemoteOptions) -> Result<u64> {
+    let declared: [u8; PREFIX_LEN] = prefix
+        .get(..PREFIX_LEN)
+        .and_then(|p| p.try_into().ok())
+        .ok_or_else(|| {
+            Error::new(ErrorKind::FileTooSmall).with_detail(format!("the object has {size} bytes"))
+        })?;
     let n = Header::declared_len(declared, &options.parse)?;
     let header_end = n.saturating_add(PREFIX_LEN as u64);
-    if header_end > meta.size {
+    if header_end > size {
         return Err(Error::new(ErrorKind::HeaderOutOfBounds)
             .at(0)
             .with_detail(format!(
-                "header of {n} bytes, but the object has {} bytes",
-                meta.size
+                "header of {n} bytes, but the object has {size} bytes"
             )));
     }
+    Ok(header_end)
+}
+
+/// The header is longer than the speculative read: one more request for
+/// the rest of it (up to `header_end`), from the same object, appended to
+/// `prefix`.
+async fn read_rest(
+    store: &dyn ObjectStore,
+    location: &Path,
+    meta: &object_store::ObjectMeta,
+    header_end: u64,
+    prefix: &mut Vec<u8>,
+    options: &RemoteOptions,
+) -> Result<()> {
+    let object = Object {
+        store,
+        location,
+        size: meta.size,
+        e_tag: meta.e_tag.as_deref(),
+        version: meta.version.as_deref(),
+        prefix: &[],
+    };
     let have = prefix.len() as u64;
-    if header_end > have {
-        // The header is longer than the speculative read: one more request
-        // for the rest of it, from the same object.
-        let object = Object {
-            store,
-            location,
-            size: meta.size,
-            e_tag: meta.e_tag.as_deref(),
-            version: meta.version.as_deref(),
-            prefix: &[],
-        };
-        let mut rest = vec![0u8; crate::checked::memory_len(header_end - have)?];
-        let target = Target {
-            object: 0,
-            at: have,
-            buf: &mut rest,
-            tensor: "",
-        };
-        let mut options = *options;
-        options.part_size = u64::MAX;
-        fetch::fetch(&[object], vec![target], &options, &|_, _| {}).await?;
-        prefix.extend_from_slice(&rest);
-    }
-    let json = prefix
-        .get(PREFIX_LEN..crate::checked::memory_len(header_end)?)
-        .unwrap_or_default();
-    let header = Header::from_json(json, &options.parse)?;
-    header.check_file_len(meta.size)?;
-    Ok((header, prefix, meta))
+    let mut rest = vec![0u8; crate::checked::memory_len(header_end - have)?];
+    let target = Target {
+        object: 0,
+        at: have,
+        buf: &mut rest,
+        tensor: "",
+    };
+    let mut options = *options;
+    options.part_size = u64::MAX;
+    fetch::fetch(&[object], vec![target], &options, &mut |_, _| {}).await?;
+    prefix.extend_from_slice(&rest);
+    Ok(())
 }
 
 /// The first read of an object failed. An object too short for the range

@@ -42,11 +42,17 @@
 //! - [`RemoteCheckpoint`]: a sharded checkpoint through its index (or a
 //!   single file as a checkpoint of one shard): the index and then every
 //!   shard's header, concurrently, checked against each other as
-//!   [`Checkpoint::verify`](crate::Checkpoint::verify) checks local shards.
+//!   [`Checkpoint::open`](crate::Checkpoint::open) checks local shards. It
+//!   is the local [`Checkpoint`](crate::Checkpoint)'s design with objects
+//!   for files: one checkpoint core holds the index and the headers, and
+//!   gives both the same listing ([`Entry`], `entries`, `entry`, `iter`,
+//!   `names`, `metadata`, ...).
 //! - Reads go to a buffer you own (`*_into`), to an [`OwnedTensor`]
-//!   (8-byte aligned, so typed views work), or for whole checkpoints to
-//!   page-aligned memory ([`RemoteCheckpoint::load`] gives a
-//!   [`Checkpoint`](crate::Checkpoint)). Slices become the byte ranges of
+//!   (8-byte aligned, so typed views work), or for whole files and
+//!   checkpoints to page-aligned memory ([`RemoteFile::load`] gives a
+//!   [`SafeTensorsFile`](crate::SafeTensorsFile),
+//!   [`RemoteCheckpoint::load`] a [`LoadedCheckpoint`]). Progress
+//!   callbacks are `FnMut(done, total) + Send`, called one at a time. Slices become the byte ranges of
 //!   their rows, merged where they touch or nearly touch
 //!   ([`RemoteOptions::max_gap`]); large reads are cut into parts fetched
 //!   in parallel ([`RemoteOptions::part_size`],
@@ -69,13 +75,29 @@
 mod checkpoint;
 mod fetch;
 mod file;
+mod loaded;
 mod tensor;
 
+use crate::error::Error;
 use crate::limits::ParseOptions;
 
 pub use checkpoint::{Entry, RemoteCheckpoint};
 pub use file::RemoteFile;
+pub use loaded::LoadedCheckpoint;
 pub use tensor::OwnedTensor;
+
+/// Naming the object an error is about: its location in its store becomes
+/// the error's [`path`](crate::Error::path), unless a file or object is
+/// named already.
+pub(crate) trait InObject {
+    fn in_object(self, location: &object_store::path::Path) -> Self;
+}
+
+impl InObject for Error {
+    fn in_object(self, location: &object_store::path::Path) -> Self {
+        self.in_file(std::path::Path::new(location.as_ref()))
+    }
+}
 
 /// Re-exported so that stores and paths need no version juggling.
 pub use object_store;

@@ -1,4 +1,5 @@
-//! [`Checkpoint`]: a sharded checkpoint opened through its index.
+//! [`Checkpoint`]: a checkpoint on disk, opened through its index (or as
+//! one `.safetensors` file), listed from its shards' headers.
 
 use std::format;
 use std::prelude::rust_2021::*;
@@ -8,26 +9,49 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use super::index_file::{is_shard_name, Index, INDEX_FILE, MAX_INDEX_BYTES};
+use super::base::{listing, Core, Shard};
+use super::index_file::{
+    check_index_len, is_index_name, is_shard_name, Index, INDEX_FILE, MAX_INDEX_BYTES,
+};
 use crate::error::{Error, ErrorKind, Result};
 use crate::header::{Header, TensorInfo};
 use crate::limits::ParseOptions;
-use crate::read::load::{self, LoadOptions, Opened, Piece};
-use crate::read::SafeTensorsFile;
+use crate::read::{read_files, read_pieces, LoadOptions, Opened, SafeTensorsFile};
 use crate::view::TensorView;
 
-/// How shards are loaded.
+/// How shards are opened when first needed.
 #[derive(Debug, Clone, Copy)]
 enum Load {
     Read,
     Map,
-    /// Filled when made (see [`Checkpoint::loaded`]); nothing to open.
-    #[cfg_attr(not(feature = "object-store"), allow(dead_code))]
-    Loaded,
 }
 
-/// A sharded checkpoint: one lookup from tensor name to view across its
-/// shard files, which are opened when first needed (or all at once).
+/// A shard on disk: its path and header, and the whole file once opened.
+struct LocalShard {
+    path: PathBuf,
+    header: Header,
+    file: OnceLock<SafeTensorsFile>,
+}
+
+impl Shard for LocalShard {
+    type File = Path;
+
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn file(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// A checkpoint on disk: a sharded one through its index, or a single
+/// `.safetensors` file as a checkpoint of one shard. Opening reads the
+/// index and every shard's header (8 + N bytes each, no tensor byte) and
+/// checks them against each other, so the whole tensor table (names,
+/// dtypes, shapes, where each tensor's bytes are) is at hand; a shard's
+/// bytes are read into memory when one of its tensors is first asked for
+/// (or all at once: [`Checkpoint::load`], [`Checkpoint::load_into`]).
 ///
 /// ```
 /// # let dir = std::env::temp_dir().join(format!("tensorsafe-ckpt-doc-{}", std::process::id()));
@@ -37,19 +61,45 @@ enum Load {
 /// let files = Writer::new().sharded(tensors, &dir, 1000)?; // two shards and the index
 /// assert_eq!(files.len(), 2);
 ///
-/// let checkpoint = Checkpoint::open(&dir)?;   // reads only the index
-/// assert_eq!(checkpoint.tensor("b")?.data()[0], 2); // opens the second shard
-/// checkpoint.verify()?;                       // every shard's header against the index
+/// let checkpoint = Checkpoint::open(&dir)?;   // the index and the shards' headers
+/// for (name, entry) in checkpoint.iter() {    // no tensor byte read yet
+///     println!("{name}: {} {:?} in shard {}", entry.dtype(), entry.shape(), entry.shard());
+/// }
+/// assert_eq!(checkpoint.tensor("b")?.data()[0], 2); // reads the second shard
+/// checkpoint.verify()?;                       // no stray shard beside the index
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// One entry point takes every layout a model comes in:
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("tensorsafe-ckpt-any-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// use tensorsafe::{serialize_to_file, Checkpoint, Dtype, ErrorKind, TensorView};
+/// let w = TensorView::new(Dtype::U8, &[3], &[1, 2, 3])?;
+/// serialize_to_file([("w", w.clone())], None, dir.join("model.safetensors"))?;
+/// // A file, or a directory holding one file (or one index): the same checkpoint.
+/// let file = Checkpoint::open(dir.join("model.safetensors"))?;
+/// let in_dir = Checkpoint::open(&dir)?;
+/// assert_eq!(file.entry("w")?.byte_range(), in_dir.entry("w")?.byte_range());
+/// assert!(!in_dir.is_sharded());
+///
+/// // Two files and no index: which one is meant is not for the library to guess.
+/// serialize_to_file([("w", w)], None, dir.join("other.safetensors"))?;
+/// let err = Checkpoint::open(&dir).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::NotACheckpoint);
+/// assert!(err.to_string().contains("2 .safetensors files and no *.safetensors.index.json"));
 /// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Checkpoint {
-    index_path: PathBuf,
+    /// The index, or the single file.
+    path: PathBuf,
+    /// Where shards lie: the index's directory.
     dir: PathBuf,
-    index: Index,
-    shards: Vec<OnceLock<SafeTensorsFile>>,
-    /// Shard headers read on their own ([`Checkpoint::shard_header`]).
-    headers: Vec<OnceLock<Header>>,
+    sharded: bool,
+    core: Core<LocalShard>,
     load: Load,
     /// How shards are read and their headers parsed.
     options: LoadOptions,
@@ -57,11 +107,12 @@ pub struct Checkpoint {
 
 impl fmt::Debug for Checkpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let opened = self.shards.iter().filter(|s| s.get().is_some()).count();
+        let shards = &self.core.shards;
+        let opened = shards.iter().filter(|s| s.file.get().is_some()).count();
         f.debug_struct("Checkpoint")
-            .field("index_path", &self.index_path)
-            .field("files", &self.index.files)
-            .field("tensors", &self.index.weight_map.len())
+            .field("path", &self.path)
+            .field("files", &self.core.index.files)
+            .field("tensors", &self.core.len())
             .field("opened", &opened)
             .field("load", &self.load)
             .field("options", &self.options)
@@ -70,16 +121,21 @@ impl fmt::Debug for Checkpoint {
 }
 
 impl Checkpoint {
-    /// Opens the index at `path` (or `model.safetensors.index.json`, or the
-    /// only `*.safetensors.index.json`, in the directory `path`). Shards are
-    /// read into memory when one of their tensors is first asked for.
+    /// Opens the checkpoint at `path`: an index (a path ending in `.json`),
+    /// a `.safetensors` file (a checkpoint of one shard), or a directory
+    /// holding `model.safetensors.index.json`, or else exactly one
+    /// `*.safetensors.index.json`, or else exactly one `.safetensors` file
+    /// (anything else is [`ErrorKind::NotACheckpoint`], saying what the
+    /// directory holds). Reads the index and every shard's header, checked
+    /// against each other; shards are read into memory when one of their
+    /// tensors is first asked for.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(path, &LoadOptions::default())
     }
 
-    /// [`Checkpoint::open`] with your own options: shards are read (when
-    /// first needed) as [`SafeTensorsFile::open_with`] reads them, and their
-    /// headers parsed with `options.parse` (limits, strictness).
+    /// [`Checkpoint::open`] with your own options: headers are parsed with
+    /// `options.parse` (limits, strictness), and shards read (when first
+    /// needed) as [`SafeTensorsFile::open_with`] reads them.
     ///
     /// ```
     /// # let dir = std::env::temp_dir().join(format!("tensorsafe-ckpt-opts-{}", std::process::id()));
@@ -90,13 +146,13 @@ impl Checkpoint {
     ///
     /// let mut options = LoadOptions::default();
     /// options.parse.limits.max_header_bytes = 16; // smaller than any shard's header
-    /// let checkpoint = Checkpoint::open_with(&dir, &options)?;
-    /// assert_eq!(checkpoint.tensor("a").unwrap_err().kind(), ErrorKind::HeaderTooLarge);
+    /// let err = Checkpoint::open_with(&dir, &options).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::HeaderTooLarge);
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn open_with(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Self> {
-        Self::open_as(path.as_ref(), Load::Read, *options)
+        Ok(Self::open_as(path.as_ref(), Load::Read, *options)?.0)
     }
 
     /// [`Checkpoint::open`], memory-mapping shards instead of reading them.
@@ -106,7 +162,7 @@ impl Checkpoint {
     /// As for [`SafeTensorsFile::mmap`]: no shard may be modified or
     /// truncated while the checkpoint is alive.
     pub unsafe fn mmap(path: impl AsRef<Path>) -> Result<Self> {
-        Self::open_as(path.as_ref(), Load::Map, LoadOptions::default())
+        Ok(Self::open_as(path.as_ref(), Load::Map, LoadOptions::default())?.0)
     }
 
     /// [`Checkpoint::mmap`] with your own header parsing options.
@@ -115,33 +171,29 @@ impl Checkpoint {
     ///
     /// As for [`Checkpoint::mmap`].
     pub unsafe fn mmap_with(path: impl AsRef<Path>, options: &ParseOptions) -> Result<Self> {
-        let options = LoadOptions {
-            parse: *options,
-            ..LoadOptions::default()
-        };
-        Self::open_as(path.as_ref(), Load::Map, options)
+        Ok(Self::open_as(path.as_ref(), Load::Map, LoadOptions::from(*options))?.0)
     }
 
-    /// Opens the index and every shard at once (each read into memory, as
-    /// [`Checkpoint::open`] reads one when first needed), after checking
-    /// every shard's header against the index ([`Checkpoint::verify`]):
-    /// whatever would fail, fails now.
+    /// Opens the checkpoint and every shard at once (each read into memory,
+    /// as [`Checkpoint::open`] reads one when first needed), after
+    /// [`Checkpoint::verify`]: whatever would fail, fails now.
     pub fn open_all(path: impl AsRef<Path>) -> Result<Self> {
         let checkpoint = Self::open(path)?;
         checkpoint.verify()?;
-        for i in 0..checkpoint.index.files.len() {
+        for i in 0..checkpoint.core.shards.len() {
             checkpoint.shard(i)?;
         }
         Ok(checkpoint)
     }
 
-    /// Opens the index and reads every shard into memory at once: the
+    /// Opens the checkpoint and reads every shard into memory at once: the
     /// headers first (each read and checked, then checked against the
     /// index as [`Checkpoint::verify`] does, before any tensor byte is
     /// read), then all shards' bytes with positioned reads shared by
     /// [`LoadOptions::threads`] threads across files, into page-aligned
     /// memory as [`SafeTensorsFile::open`] does. `progress` is told the
-    /// bytes read so far and in all (for a progress bar).
+    /// bytes read so far and in all (for a progress bar); its calls are
+    /// serialised, so it may be any `FnMut`.
     ///
     /// ```
     /// # let dir = std::env::temp_dir().join(format!("tensorsafe-ckpt-load-{}", std::process::id()));
@@ -150,40 +202,24 @@ impl Checkpoint {
     /// let tensors = [("a", TensorView::new(Dtype::U8, &[600], &a)?), ("b", TensorView::new(Dtype::U8, &[600], &b)?)];
     /// Writer::new().sharded(tensors, &dir, 1000)?;
     ///
-    /// let done = std::sync::atomic::AtomicU64::new(0);
-    /// let checkpoint = Checkpoint::load(&dir, &LoadOptions::default(), |read, _total| {
-    ///     done.store(read, std::sync::atomic::Ordering::Relaxed);
-    /// })?;
+    /// let mut done = 0;
+    /// let checkpoint = Checkpoint::load(&dir, &LoadOptions::default(), |read, _total| done = read)?;
     /// assert_eq!(checkpoint.tensor("b")?.data(), &[2; 600]);
-    /// assert!(done.into_inner() >= 1200);
+    /// assert!(done >= 1200);
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn load(
         path: impl AsRef<Path>,
         options: &LoadOptions,
-        progress: impl Fn(u64, u64) + Sync,
+        mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<Self> {
-        let checkpoint = Self::open_as(path.as_ref(), Load::Read, *options)?;
-        let opened = checkpoint.open_shards(options)?;
-        let mut maps = opened
-            .iter()
-            .map(|o| load::owned_buffer(o.len, options).map_err(|e| e.in_file(&o.path)))
-            .collect::<Result<Vec<_>>>()?;
-        let pieces = opened
-            .iter()
-            .zip(maps.iter_mut())
-            .map(|(from, map)| Piece {
-                from,
-                offset: 0,
-                buf: map,
-            })
-            .collect();
-        load::read_pieces(pieces, options, &progress)?;
-        for ((shard, map), slot) in opened.into_iter().zip(maps).zip(&checkpoint.shards) {
-            shard.check_unchanged()?;
+        let (checkpoint, opened) = Self::open_as(path.as_ref(), Load::Read, *options)?;
+        checkpoint.check_no_unnamed_shard()?;
+        let files = read_files(&opened, options, &mut progress)?;
+        for (shard, file) in checkpoint.core.shards.iter().zip(files) {
             // The slots are fresh: nothing else has filled them.
-            let _ = slot.set(SafeTensorsFile::owned(map, shard.header));
+            let _ = shard.file.set(file);
         }
         Ok(checkpoint)
     }
@@ -194,7 +230,8 @@ impl Checkpoint {
     /// first; then `dest` is asked, shard by shard in file order, for each
     /// tensor's destination (a buffer of exactly its length, or `None` to
     /// skip it), and all chosen tensors are read in parallel across files.
-    /// Returns the checkpoint with its shards closed (opening one reads it).
+    /// `progress` is told the bytes read so far and in all. Returns the
+    /// checkpoint with its shards closed (opening one reads it).
     ///
     /// ```
     /// # let dir = std::env::temp_dir().join(format!("tensorsafe-ckpt-into-{}", std::process::id()));
@@ -222,152 +259,157 @@ impl Checkpoint {
         path: impl AsRef<Path>,
         options: &LoadOptions,
         mut dest: impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,
-        progress: impl Fn(u64, u64) + Sync,
+        mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<Self> {
-        let checkpoint = Self::open_as(path.as_ref(), Load::Read, *options)?;
-        let opened = checkpoint.open_shards(options)?;
+        let (checkpoint, opened) = Self::open_as(path.as_ref(), Load::Read, *options)?;
+        checkpoint.check_no_unnamed_shard()?;
         let mut pieces = Vec::new();
         for shard in &opened {
             shard.ask_destinations(&mut dest, &mut pieces)?;
         }
-        load::read_pieces(pieces, options, &progress)?;
+        read_pieces(pieces, options, &mut progress)?;
         for shard in &opened {
             shard.check_unchanged()?;
         }
         Ok(checkpoint)
     }
 
-    /// Every shard's handle and header, checked against the index.
-    fn open_shards(&self, options: &LoadOptions) -> Result<Vec<Opened>> {
-        let opened = self
-            .index
-            .files
-            .iter()
-            .map(|file| Opened::new(&self.dir.join(file), options))
-            .collect::<Result<Vec<_>>>()?;
-        self.check_headers(opened.iter().map(|o| &o.header))?;
-        Ok(opened)
-    }
-
-    fn open_as(path: &Path, load: Load, options: LoadOptions) -> Result<Self> {
-        let index_path = find_index(path)?;
-        let index = read_index(&index_path).map_err(|e| e.in_file(&index_path))?;
-        let dir = index_path
-            .parent()
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        let shards = index.files.iter().map(|_| OnceLock::new()).collect();
-        let headers = index.files.iter().map(|_| OnceLock::new()).collect();
-        Ok(Checkpoint {
-            index_path,
-            dir,
-            index,
-            shards,
-            headers,
-            load,
-            options,
-        })
-    }
-
-    /// A checkpoint whose shards are already in memory (loaded from remote
-    /// storage): `index_path` names where the index came from, `shards`
-    /// are in the order of `index.files`, checked against the index.
-    #[cfg(feature = "object-store")]
-    pub(crate) fn loaded(index_path: PathBuf, index: Index, shards: Vec<SafeTensorsFile>) -> Self {
-        debug_assert_eq!(index.files.len(), shards.len());
-        Checkpoint {
-            index_path,
-            dir: PathBuf::new(),
-            headers: shards.iter().map(|_| OnceLock::new()).collect(),
-            index,
-            shards: shards.into_iter().map(OnceLock::from).collect(),
-            load: Load::Loaded,
-            options: LoadOptions::default(),
+    /// Every problem that [`Checkpoint::open`] and then
+    /// [`Checkpoint::verify`] would meet at `path`, not only the first:
+    /// one error for each shard whose header cannot be read or is invalid
+    /// (each naming its shard), or else the first problem of the index
+    /// against the headers or beside it. Empty when both would succeed.
+    /// For tools that report a checkpoint's every broken shard at once.
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("tensorsafe-ckpt-diagnose-{}", std::process::id()));
+    /// use tensorsafe::{Checkpoint, Dtype, ErrorKind, TensorView, Writer};
+    /// let (a, b) = ([1u8; 600], [2u8; 600]);
+    /// let tensors = [("a", TensorView::new(Dtype::U8, &[600], &a)?), ("b", TensorView::new(Dtype::U8, &[600], &b)?)];
+    /// let files = Writer::new().sharded(tensors, &dir, 1000)?;
+    /// assert!(Checkpoint::diagnose(&dir).is_empty());
+    ///
+    /// std::fs::write(dir.join(&files[0]), [1, 0])?; // too short for a header
+    /// std::fs::remove_file(dir.join(&files[1]))?;
+    /// let kinds: Vec<_> = Checkpoint::diagnose(&dir).iter().map(|e| e.kind()).collect();
+    /// assert_eq!(kinds, [ErrorKind::FileTooSmall, ErrorKind::Io]);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn diagnose(path: impl AsRef<Path>) -> Vec<Error> {
+        let path = path.as_ref();
+        let unreadable = match locate(path) {
+            Ok((index, true)) => unreadable_shards(&index),
+            Ok((_, false)) => Vec::new(),
+            Err(e) => vec![e],
+        };
+        if !unreadable.is_empty() {
+            return unreadable;
+        }
+        match Self::open(path).and_then(|c| c.verify()) {
+            Ok(()) => Vec::new(),
+            Err(e) => vec![e],
         }
     }
 
-    /// The index file.
+    /// The checkpoint at `path`, checked against its shards' headers, and
+    /// the shards' handles (for a load to read from).
+    fn open_as(path: &Path, load: Load, options: LoadOptions) -> Result<(Self, Vec<Opened>)> {
+        let (path, sharded) = locate(path)?;
+        let dir = dir_of(&path);
+        let (index, opened) = if sharded {
+            let index = read_index(&path).map_err(|e| e.in_file(&path))?;
+            let opened = index
+                .files
+                .iter()
+                .map(|file| Opened::new(&dir.join(file), &options))
+                .collect::<Result<Vec<_>>>()?;
+            (index, opened)
+        } else {
+            let opened = Opened::new(&path, &options)?;
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            (Index::single(name, &opened.header), vec![opened])
+        };
+        let shards = opened
+            .iter()
+            .map(|o| LocalShard {
+                path: o.path.clone(),
+                header: o.header.clone(),
+                file: OnceLock::new(),
+            })
+            .collect();
+        let core = Core::new(index, shards, &path)?;
+        let checkpoint = Checkpoint {
+            path,
+            dir,
+            sharded,
+            core,
+            load,
+            options,
+        };
+        Ok((checkpoint, opened))
+    }
+
+    listing!(core, Path);
+
+    /// The index file (or the single file, for a checkpoint of one).
     pub fn index_path(&self) -> &Path {
-        &self.index_path
+        &self.path
+    }
+
+    /// Whether it was opened through an index, not as a single file.
+    pub fn is_sharded(&self) -> bool {
+        self.sharded
     }
 
     /// Shard file names, in the order the index first names them.
     pub fn files(&self) -> &[String] {
-        &self.index.files
-    }
-
-    /// `metadata.total_size` from the index, if present.
-    pub fn total_size(&self) -> Option<u64> {
-        self.index.total_size
-    }
-
-    /// Number of tensors the index maps.
-    pub fn len(&self) -> usize {
-        self.index.weight_map.len()
-    }
-
-    /// Whether the index maps no tensor.
-    pub fn is_empty(&self) -> bool {
-        self.index.weight_map.is_empty()
-    }
-
-    /// Tensor names, sorted.
-    pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
-        self.index.weight_map.keys().map(String::as_str)
+        &self.core.index.files
     }
 
     /// The shard file that holds `name`, per the index.
     pub fn file_of(&self, name: &str) -> Option<&str> {
-        self.index.file_of(name)
+        self.core.index.file_of(name)
     }
 
-    /// Shard `i` (a position in [`Checkpoint::files`]), opened and
-    /// validated on first use. Errors name the shard's path.
+    /// Shard `i` (a position in [`Checkpoint::files`]), read (or mapped)
+    /// on first use. Errors name the shard's path.
     pub fn shard(&self, i: usize) -> Result<&SafeTensorsFile> {
-        let (Some(slot), Some(file)) = (self.shards.get(i), self.index.files.get(i)) else {
-            return Err(self.no_shard(i));
-        };
-        if let Some(opened) = slot.get() {
+        let shard = self.core.shard(i)?;
+        if let Some(opened) = shard.file.get() {
             return Ok(opened);
         }
-        let path = self.dir.join(file);
+        let path = &shard.path;
         let opened = match self.load {
-            Load::Read => SafeTensorsFile::open_with(&path, &self.options)?,
+            Load::Read => SafeTensorsFile::open_with(path, &self.options)?,
             // SAFETY: `mmap`/`mmap_with` are the only ways to get `Load::Map`,
             // and their caller promised that no shard changes while the
             // checkpoint lives.
-            Load::Map => unsafe { SafeTensorsFile::mmap_with(&path, &self.options.parse)? },
-            // Every shard of a loaded checkpoint was filled when it was made.
-            Load::Loaded => return Err(not_loaded(file)),
+            Load::Map => unsafe { SafeTensorsFile::mmap_with(path, &self.options.parse)? },
         };
         // Another thread may have won the race; either copy is the same file.
-        Ok(slot.get_or_init(|| opened))
+        Ok(shard.file.get_or_init(|| opened))
     }
 
-    /// The tensor called `name`, from the shard the index names.
+    /// The tensor called `name`, from the shard the index names (read into
+    /// memory, or mapped, on first use).
     pub fn tensor(&self, name: &str) -> Result<TensorView<'_>> {
-        let &i = self
-            .index
-            .weight_map
-            .get(name)
-            .ok_or_else(|| Error::new(ErrorKind::TensorNotFound).with_tensor(name))?;
-        self.shard(i)?.tensors().tensor(name).map_err(|e| {
-            if e.kind() != ErrorKind::TensorNotFound {
-                return e;
-            }
-            Error::new(ErrorKind::IndexMissingTensor)
-                .with_tensor(name)
-                .with_detail(format!(
-                    "the index maps it to {}, which does not hold it",
-                    self.index.files[i]
-                ))
-                .in_file(&self.index_path)
-        })
+        let entry = self.entry(name)?;
+        self.shard(entry.shard())?
+            .tensors()
+            .tensor(name)
+            .map_err(|e| match e.kind() {
+                // The shard changed since its header was read.
+                ErrorKind::TensorNotFound => Error::new(ErrorKind::FileChanged)
+                    .with_tensor(name)
+                    .with_detail("its shard no longer holds it")
+                    .in_file(entry.file()),
+                _ => e,
+            })
     }
 
-    /// Shard `i`'s header: read (8 + N bytes) and checked against the
-    /// file's length on first use, without reading any tensor byte (or
-    /// taken from the shard, if it is open already). Errors name the
-    /// shard's path.
+    /// Shard `i`'s header, as opening read it (8 + N bytes, checked against
+    /// the file's length and the index).
     ///
     /// ```
     /// # let dir = std::env::temp_dir().join(format!("tensorsafe-ckpt-header-{}", std::process::id()));
@@ -377,64 +419,35 @@ impl Checkpoint {
     /// Writer::new().sharded(tensors, &dir, 1000)?;
     ///
     /// let checkpoint = Checkpoint::open(&dir)?;
-    /// let header = checkpoint.shard_header(1)?; // 8 + N bytes of the second shard
+    /// let header = checkpoint.shard_header(1)?; // the second shard's
     /// assert_eq!(header.get("b").map(|t| t.byte_len()), Some(600));
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn shard_header(&self, i: usize) -> Result<&Header> {
-        if let Some(open) = self.shards.get(i).and_then(OnceLock::get) {
-            return Ok(open.header());
-        }
-        let (Some(slot), Some(file)) = (self.headers.get(i), self.index.files.get(i)) else {
-            return Err(self.no_shard(i));
-        };
-        if let Some(header) = slot.get() {
-            return Ok(header);
-        }
-        if matches!(self.load, Load::Loaded) {
-            return Err(not_loaded(file));
-        }
-        let header = Opened::new(&self.dir.join(file), &self.options)?.header;
-        Ok(slot.get_or_init(|| header))
+        Ok(&self.core.shard(i)?.header)
     }
 
     /// The path of shard `i` (a position in [`Checkpoint::files`]): the
     /// index's directory joined with the shard's file name.
     pub fn shard_path(&self, i: usize) -> Option<PathBuf> {
-        self.index.files.get(i).map(|file| self.dir.join(file))
+        self.core.shards.get(i).map(|s| s.path.clone())
     }
 
-    /// A shard position past the last shard.
-    fn no_shard(&self, i: usize) -> Error {
-        Error::new(ErrorKind::InvalidSlice)
-            .with_detail(format!("shard {i} of {}", self.index.files.len()))
-    }
-
-    /// Reads every shard's header (no tensor byte) and checks the index
-    /// against them: no tensor in two shards, every mapped tensor where the
-    /// index says, no tensor the index does not map, the right
-    /// `total_size`, every shard exactly as long as its header requires,
-    /// and no `*-NNNNN-of-NNNNN.safetensors` file in the directory the
-    /// index does not name. The first problem is the error. Tensor bytes
-    /// are never invalid, so this is everything there is to check.
+    /// What opening did not check: that no `*-NNNNN-of-NNNNN.safetensors`
+    /// file lies in the index's directory that the index does not name
+    /// (a leftover of an older checkpoint). Opening checked the rest: no
+    /// tensor in two shards, every mapped tensor where the index says, no
+    /// tensor the index does not map, the right `total_size`, every shard
+    /// exactly as long as its header requires. Tensor bytes are never
+    /// invalid, so this is everything there is to check.
     pub fn verify(&self) -> Result<()> {
-        let headers = (0..self.index.files.len())
-            .map(|i| self.shard_header(i))
-            .collect::<Result<Vec<_>>>()?;
-        self.check_headers(headers)
-    }
-
-    /// [`Checkpoint::verify`] on the shards' headers, in the order of
-    /// [`Checkpoint::files`].
-    fn check_headers<'h>(&self, headers: impl IntoIterator<Item = &'h Header>) -> Result<()> {
-        self.index.check_headers(headers, &self.index_path)?;
         self.check_no_unnamed_shard()
     }
 
     /// No shard-named file beside the index that the index does not name.
     fn check_no_unnamed_shard(&self) -> Result<()> {
-        if matches!(self.load, Load::Loaded) {
+        if !self.sharded {
             return Ok(());
         }
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
@@ -442,57 +455,95 @@ impl Checkpoint {
         };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if is_shard_name(&name) && !self.index.files.contains(&name) {
+            if is_shard_name(&name) && !self.core.index.files.contains(&name) {
                 return Err(Error::new(ErrorKind::IndexUnnamedShard)
                     .with_detail(format!(
                         "{name} lies beside the index but the index does not name it"
                     ))
-                    .in_file(&self.index_path));
+                    .in_file(&self.path));
             }
         }
         Ok(())
     }
 }
 
-/// A shard of a loaded checkpoint that was not filled.
-fn not_loaded(file: &str) -> Error {
-    Error::new(ErrorKind::Io).with_detail(format!("shard {file} was not loaded"))
-}
-
-/// The index at `path`. Every problem with the index's content is
+/// The index at `path`: its size checked first
+/// ([`ErrorKind::IndexTooLarge`]), read errors kept as
+/// [`ErrorKind::Io`], every problem with its content
 /// [`ErrorKind::IndexInvalid`] (or [`ErrorKind::DuplicateTensor`]).
 pub(super) fn read_index(path: &Path) -> Result<Index> {
-    let mut text = String::new();
-    std::fs::File::open(path)?
-        .take(MAX_INDEX_BYTES)
-        .read_to_string(&mut text)
-        .map_err(|e| Error::from(e).retag(ErrorKind::IndexInvalid))?;
-    Index::parse(&text)
+    let file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    check_index_len(len)?;
+    let mut bytes = Vec::new();
+    // One byte more than allowed: an index that grew since is refused too.
+    file.take(MAX_INDEX_BYTES + 1).read_to_end(&mut bytes)?;
+    check_index_len(bytes.len() as u64)?;
+    Index::from_bytes(&bytes)
 }
 
-/// The index file `path` names, directly or as its directory.
-fn find_index(path: &Path) -> Result<PathBuf> {
+/// The directory holding `index` (and its shards).
+fn dir_of(index: &Path) -> PathBuf {
+    index
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// The index at `index` if it cannot be read, or else every shard it names
+/// whose header cannot be read (or is invalid), each error naming its file.
+fn unreadable_shards(index: &Path) -> Vec<Error> {
+    let names = match read_index(index) {
+        Ok(names) => names,
+        Err(e) => return vec![e.in_file(index)],
+    };
+    let (dir, options) = (dir_of(index), LoadOptions::default());
+    let open = |file: &String| Opened::new(&dir.join(file), &options).err();
+    names.files.iter().filter_map(open).collect()
+}
+
+/// The checkpoint `path` names, and whether it is an index (not a single
+/// file): the path itself, or what its directory holds.
+fn locate(path: &Path) -> Result<(PathBuf, bool)> {
     if !path.is_dir() {
-        return Ok(path.to_owned());
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        return Ok((path.to_owned(), is_index_name(name)));
     }
     let preferred = path.join(INDEX_FILE);
     if preferred.is_file() {
-        return Ok(preferred);
+        return Ok((preferred, true));
     }
     let found: Vec<PathBuf> = std::fs::read_dir(path)
         .map_err(|e| Error::from(e).in_file(path))?
         .flatten()
         .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.ends_with(".safetensors.index.json"))
-        })
         .collect();
-    match found.as_slice() {
-        [one] => Ok(one.clone()),
-        _ => Err(Error::new(ErrorKind::IndexInvalid)
-            .with_detail(format!("{} index files; expected one", found.len()))
+    let ending = |suffix: &str| -> Vec<&PathBuf> {
+        let named = |p: &&PathBuf| {
+            let name = p.file_name().and_then(|n| n.to_str());
+            name.is_some_and(|n| n.ends_with(suffix))
+        };
+        found.iter().filter(named).collect()
+    };
+    let (indexes, files) = (ending(".safetensors.index.json"), ending(".safetensors"));
+    match (indexes.as_slice(), files.as_slice()) {
+        ([one], _) => Ok(((*one).clone(), true)),
+        ([], [one]) => Ok(((*one).clone(), false)),
+        _ => Err(Error::new(ErrorKind::NotACheckpoint)
+            .with_detail(what_is_there(indexes.len(), files.len()))
             .in_file(path)),
     }
+}
+
+/// What a directory that is not a checkpoint holds, and what was expected.
+fn what_is_there(indexes: usize, files: usize) -> String {
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    if indexes > 1 {
+        return format!(
+            "the directory holds {indexes} *.safetensors.index.json files and no {INDEX_FILE}; expected one index"
+        );
+    }
+    format!(
+        "the directory holds {files} .safetensors file{} and no *.safetensors.index.json; expected an index or a single .safetensors file",
+        plural(files)
+    )
 }

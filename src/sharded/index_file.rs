@@ -18,6 +18,23 @@ pub const INDEX_FILE: &str = "model.safetensors.index.json";
 /// Largest index file read: an index lists names and file names only.
 pub(crate) const MAX_INDEX_BYTES: u64 = 100_000_000;
 
+/// An index of `len` bytes is read only if it is at most
+/// [`MAX_INDEX_BYTES`]: checked before reading it, locally and remotely.
+pub(crate) fn check_index_len(len: u64) -> Result<()> {
+    if len <= MAX_INDEX_BYTES {
+        return Ok(());
+    }
+    Err(Error::new(ErrorKind::IndexTooLarge).with_detail(format!(
+        "{len} bytes; an index holds at most {MAX_INDEX_BYTES}"
+    )))
+}
+
+/// Whether a path or object named `name` is read as an index (it ends in
+/// `.json`) rather than as a `.safetensors` file.
+pub(crate) fn is_index_name(name: &str) -> bool {
+    name.ends_with(".json")
+}
+
 /// The parts of an index file this crate uses.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct IndexFile {
@@ -209,8 +226,18 @@ impl Index {
         })
     }
 
+    /// An index file's bytes, parsed and checked as [`Index::parse`]
+    /// does; bytes that are not UTF-8 are [`ErrorKind::IndexInvalid`].
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Index> {
+        let text = core::str::from_utf8(bytes).map_err(|e| {
+            Error::new(ErrorKind::IndexInvalid)
+                .at(e.valid_up_to() as u64)
+                .with_detail("not UTF-8")
+        })?;
+        Index::parse(text)
+    }
+
     /// The index a single file would have: every tensor in `file`.
-    #[cfg(feature = "object-store")]
     pub(crate) fn single(file: &str, header: &Header) -> Index {
         Index {
             total_size: Some(header.data_len()),

@@ -196,17 +196,7 @@ impl Writer<'_> {
     ) -> Result<Vec<String>> {
         let dir = dir.as_ref();
         let tensors: Vec<_> = tensors.into_iter().collect();
-        // Every view is checked before its length is trusted, and the
-        // lengths are summed with a check: a view may claim anything.
-        let mut total = 0u64;
-        for (name, view) in &tensors {
-            check_view(name.as_ref(), view)?;
-            total = total.checked_add(view.data_len() as u64).ok_or_else(|| {
-                Error::new(ErrorKind::Overflow)
-                    .with_tensor(name.as_ref())
-                    .with_detail("the tensors hold more than 2^64 bytes")
-            })?;
-        }
+        let total = checked_total(&tensors)?;
         let shard_of = assign(
             tensors.iter().map(|(_, v)| v.data_len() as u64),
             max_shard_bytes,
@@ -221,10 +211,32 @@ impl Writer<'_> {
             }
         }
         let older = older_shards(dir, &files)?;
-        // Shards are runs of consecutive tensors (`assign` is greedy in
-        // order). Every shard is written before any is put in place, so a
-        // failed write leaves the directory (and a checkpoint already in
-        // it, whose shards may have the same names) as it was.
+        let written = self.write_shards(&tensors, &shard_of, dir, &files, total)?;
+        let placed = place(written)?;
+        // An index in place whose directory sync failed: the new checkpoint
+        // is complete (the older shards still go), but the error is said.
+        let unsynced = write_index(dir, total, &weight_map, &placed)?;
+        // Only now that the new index is committed are the older shards
+        // nobody's: removing them earlier would break the older checkpoint
+        // for as long as the new one is incomplete.
+        remove_older(dir, &files, &older)?;
+        unsynced.map_or(Ok(files), Err)
+    }
+
+    /// Writes every shard (not yet in place) as `files` (in `dir`), the
+    /// tensors in shard `shard_of[i]`. Shards are runs of consecutive
+    /// tensors (`assign` is greedy in order). Every shard is written
+    /// before any is put in place, so a failed write leaves the directory
+    /// (and a checkpoint already in it, whose shards may have the same
+    /// names) as it was.
+    fn write_shards(
+        &mut self,
+        tensors: &[(impl AsRef<str>, impl View)],
+        shard_of: &[usize],
+        dir: &Path,
+        files: &[String],
+        total: u64,
+    ) -> Result<Vec<(AtomicFile, PathBuf)>> {
         let mut written = Vec::with_capacity(files.len());
         let (mut done, mut start) = (0u64, 0usize);
         for (k, file) in files.iter().enumerate() {
@@ -241,63 +253,7 @@ impl Writer<'_> {
             written.push((shard.into_uncommitted(members, &path)?, path));
             done = done.saturating_add(size);
         }
-        // Shards put in place, and whether each took an older file's name.
-        let mut placed: Vec<(PathBuf, bool)> = Vec::with_capacity(written.len());
-        for (file, path) in written {
-            let replaces = std::fs::symlink_metadata(&path).is_ok();
-            let mut in_place = false;
-            let committed = file.commit_placing(&mut in_place);
-            if in_place {
-                placed.push((path.clone(), replaces));
-            }
-            if let Err(e) = committed {
-                return Err(take_back(&placed, e.in_file(&path)));
-            }
-        }
-        let path = dir.join(INDEX_FILE);
-        let mut index_in_place = false;
-        let mut write_index = || -> Result<()> {
-            let mut index = AtomicFile::create(&path)?;
-            index
-                .write_all(&index_file::render(total, &weight_map))
-                .map_err(|e| Error::from(e).with_detail("writing"))?;
-            index.commit_placing(&mut index_in_place)
-        };
-        // An index in place whose directory sync failed: the new checkpoint
-        // is complete (the older shards still go), but the error is said.
-        let mut unsynced = None;
-        if let Err(e) = write_index() {
-            let e = e.in_file(&path);
-            if !index_in_place {
-                return Err(take_back(&placed, e));
-            }
-            unsynced = Some(e);
-        }
-        // Only now that the new index is committed are the older shards
-        // nobody's: removing them earlier would break the older checkpoint
-        // for as long as the new one is incomplete.
-        let new: Vec<_> = files.iter().map(|f| dir.join(f)).collect();
-        for name in &older {
-            let old = dir.join(name);
-            // On a filesystem that folds case or normalises names, an older
-            // shard's name can lead to a new shard: that one stays.
-            if new.iter().any(|n| same_file(n, &old)) {
-                continue;
-            }
-            match std::fs::remove_file(&old) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(Error::from(e)
-                        .with_detail(
-                            "the new checkpoint is complete, but this shard of the \
-                             checkpoint it replaced could not be removed; remove it by hand",
-                        )
-                        .in_file(&old))
-                }
-            }
-        }
-        unsynced.map_or(Ok(files), Err)
+        Ok(written)
     }
 
     /// A writer for one shard: the same layout and metadata, and progress
@@ -313,6 +269,92 @@ impl Writer<'_> {
         }
         shard
     }
+}
+
+/// The tensors' total data length, every view checked before its length
+/// is trusted and the lengths summed with a check: a view may claim
+/// anything.
+fn checked_total(tensors: &[(impl AsRef<str>, impl View)]) -> Result<u64> {
+    let mut total = 0u64;
+    for (name, view) in tensors {
+        check_view(name.as_ref(), view)?;
+        total = total.checked_add(view.data_len() as u64).ok_or_else(|| {
+            Error::new(ErrorKind::Overflow)
+                .with_tensor(name.as_ref())
+                .with_detail("the tensors hold more than 2^64 bytes")
+        })?;
+    }
+    Ok(total)
+}
+
+/// Puts every written shard in place: the shards put in place, and
+/// whether each took an older file's name. A failure takes back those
+/// already placed (as far as it can).
+fn place(written: Vec<(AtomicFile, PathBuf)>) -> Result<Vec<(PathBuf, bool)>> {
+    let mut placed: Vec<(PathBuf, bool)> = Vec::with_capacity(written.len());
+    for (file, path) in written {
+        let replaces = std::fs::symlink_metadata(&path).is_ok();
+        let mut in_place = false;
+        let committed = file.commit_placing(&mut in_place);
+        if in_place {
+            placed.push((path.clone(), replaces));
+        }
+        if let Err(e) = committed {
+            return Err(take_back(&placed, e.in_file(&path)));
+        }
+    }
+    Ok(placed)
+}
+
+/// Writes the index into `dir` and puts it in place. If that fails, the
+/// `placed` shards are taken back, unless the index is in place and only
+/// the directory sync failed: that error is returned as `Ok(Some(_))`.
+fn write_index(
+    dir: &Path,
+    total: u64,
+    weight_map: &BTreeMap<&str, &str>,
+    placed: &[(PathBuf, bool)],
+) -> Result<Option<Error>> {
+    let path = dir.join(INDEX_FILE);
+    let mut in_place = false;
+    let mut write = || -> Result<()> {
+        let mut index = AtomicFile::create(&path)?;
+        index
+            .write_all(&index_file::render(total, weight_map))
+            .map_err(|e| Error::from(e).with_detail("writing"))?;
+        index.commit_placing(&mut in_place)
+    };
+    match write() {
+        Ok(()) => Ok(None),
+        Err(e) if in_place => Ok(Some(e.in_file(&path))),
+        Err(e) => Err(take_back(placed, e.in_file(&path))),
+    }
+}
+
+/// Removes the `older` shards in `dir` that are not new shards (`files`).
+fn remove_older(dir: &Path, files: &[String], older: &[String]) -> Result<()> {
+    let new: Vec<_> = files.iter().map(|f| dir.join(f)).collect();
+    for name in older {
+        let old = dir.join(name);
+        // On a filesystem that folds case or normalises names, an older
+        // shard's name can lead to a new shard: that one stays.
+        if new.iter().any(|n| same_file(n, &old)) {
+            continue;
+        }
+        match std::fs::remove_file(&old) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::from(e)
+                    .with_detail(
+                        "the new checkpoint is complete, but this shard of the \
+                         checkpoint it replaced could not be removed; remove it by hand",
+                    )
+                    .in_file(&old))
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
