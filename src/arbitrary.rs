@@ -1258,15 +1258,15 @@ impl WriterLayout {
             .map_or(true, |a| a.is_power_of_two() && a <= MAX_ALIGNMENT)
     }
 
-    /// A writer with this layout; fails as
-    /// [`Writer::alignment`](crate::Writer::alignment) does for an invalid
-    /// alignment.
+    /// A writer with this layout; fails for an invalid alignment as the
+    /// writer's chain would end ([`Writer::alignment`](crate::Writer::alignment)).
     pub fn writer(&self) -> crate::Result<crate::Writer<'_>> {
-        let writer = crate::Writer::new().metadata(self.metadata.as_ref());
-        match self.alignment {
-            Some(a) => writer.alignment(a),
-            None => Ok(writer),
+        let mut writer = crate::Writer::new().metadata(self.metadata.as_ref());
+        if let Some(a) = self.alignment {
+            writer = writer.alignment(a);
         }
+        writer.check()?;
+        Ok(writer)
     }
 }
 

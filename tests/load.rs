@@ -56,12 +56,7 @@ fn open_reads_every_byte_with_any_thread_count_and_refuses_short_files() {
         let file = SafeTensorsFile::open_with(&path, &options).unwrap();
         assert!(file.as_bytes() == expected.as_slice(), "{threads} threads");
         assert_eq!(
-            file.tensors()
-                .tensor("small")
-                .unwrap()
-                .to_vec::<f32>()
-                .unwrap()
-                .len(),
+            file.tensor("small").unwrap().to_vec::<f32>().unwrap().len(),
             3
         );
     }

@@ -63,13 +63,13 @@ proptest! {
         prop_assert_eq!(std::fs::read(&path).unwrap(), in_memory);
 
         let owned = SafeTensorsFile::open(&path).unwrap();
-        assert_same(&ts, owned.tensors().iter())?;
+        assert_same(&ts, owned.iter())?;
         prop_assert_eq!(owned.header().metadata(), meta.as_ref());
         // SAFETY: nothing else touches this private temporary file.
         let mapped = unsafe { SafeTensorsFile::mmap(&path) }.unwrap();
-        assert_same(&ts, mapped.tensors().iter())?;
+        assert_same(&ts, mapped.iter())?;
         for t in &ts {
-            prop_assert_eq!(mapped.tensors().tensor(&t.name).unwrap().data(), t.data.as_slice());
+            prop_assert_eq!(mapped.tensor(&t.name).unwrap().data(), t.data.as_slice());
         }
     }
 }
@@ -256,7 +256,7 @@ proptest! {
     #[test]
     fn aligned_layout((ts, meta) in model(), shift in 3u32..13) {
         let alignment = 1u64 << shift;
-        let writer = Writer::new().alignment(alignment).unwrap().metadata(meta.as_ref());
+        let writer = Writer::new().alignment(alignment).metadata(meta.as_ref());
         let bytes = writer.to_vec(views(&ts)).unwrap();
         let st = SafeTensors::deserialize(&bytes).unwrap();
         assert_same(&ts, st.iter())?;
@@ -272,11 +272,52 @@ proptest! {
 
 #[test]
 fn alignment_must_be_a_power_of_two_up_to_one_mebibyte() {
+    // The builder takes any value; the method ending the chain rejects it,
+    // before anything is written, whatever the destination.
+    let dir = TempDir::new("bad-alignment");
+    let w = TensorView::from_slice([2], &[1u8, 2]).unwrap();
     for bad in [0u64, 3, 48, 2 << 20] {
+        let kind = |r: tensorsafe::Result<()>| r.unwrap_err().kind();
+        let writer = || Writer::new().alignment(bad);
         assert_eq!(
-            Writer::new().alignment(bad).unwrap_err().kind(),
+            kind(writer().to_vec([("w", &w)]).map(drop)),
             ErrorKind::InvalidAlignment
         );
+        let path = dir.path("m.safetensors");
+        assert_eq!(
+            kind(writer().to_file([("w", &w)], &path)),
+            ErrorKind::InvalidAlignment
+        );
+        let declared = [tensorsafe::Declaration::new("w", Dtype::U8, [2])];
+        let mut out = Vec::new();
+        assert_eq!(
+            kind(writer().stream(&mut out, declared.clone()).map(drop)),
+            ErrorKind::InvalidAlignment
+        );
+        assert!(out.is_empty(), "nothing written for alignment {bad}");
+        assert_eq!(
+            kind(writer().stream_to_file(&path, declared).map(drop)),
+            ErrorKind::InvalidAlignment
+        );
+        let shards = dir.path("shards");
+        assert_eq!(
+            kind(writer().sharded([("w", &w)], &shards, 1 << 20).map(drop)),
+            ErrorKind::InvalidAlignment
+        );
+        assert!(
+            !path.exists() && !shards.exists(),
+            "no file for alignment {bad}"
+        );
     }
-    assert!(Writer::new().alignment(tensorsafe::MAX_ALIGNMENT).is_ok());
+    let bytes = Writer::new()
+        .alignment(tensorsafe::MAX_ALIGNMENT)
+        .to_vec([("w", &w)])
+        .unwrap();
+    assert_eq!(
+        SafeTensors::deserialize(&bytes)
+            .unwrap()
+            .header()
+            .data_start(),
+        tensorsafe::MAX_ALIGNMENT
+    );
 }

@@ -78,7 +78,7 @@ proptest! {
         spec in prop::collection::vec(select(), 0..=5),
         dtype in prop::sample::select(vec![Dtype::U8, Dtype::BF16, Dtype::F32, Dtype::C64]),
     ) {
-        let elem = dtype.size().unwrap();
+        let elem = dtype.whole_bytes().unwrap();
         let count: usize = shape.iter().product();
         let data: Vec<u8> = (0..count * elem).map(|i| (i * 7 % 251) as u8).collect();
         let view = TensorView::new(dtype, &shape, &data).unwrap();
@@ -154,7 +154,7 @@ fn bounds_follow_numpy_and_never_panic() {
     };
     assert_eq!(view.slice(&[wide]).unwrap().shape(), &[1, 3]);
     let scalar = TensorView::new(Dtype::F32, &[], &[0; 4]).unwrap();
-    assert_eq!(scalar.slice(&[]).unwrap().to_vec(), vec![0; 4]);
+    assert_eq!(scalar.slice(&[]).unwrap().to_bytes(), vec![0; 4]);
 }
 
 #[test]
@@ -162,13 +162,13 @@ fn sub_byte_slices_must_not_cut_a_byte() {
     let data = [0x21u8, 0x43, 0x65, 0x87];
     let f4 = TensorView::new(Dtype::F4, &[2, 4], &data).unwrap();
     assert_eq!(
-        f4.slice(&[Select::Index(1)]).unwrap().to_vec(),
+        f4.slice(&[Select::Index(1)]).unwrap().to_bytes(),
         vec![0x65, 0x87]
     );
     assert_eq!(
         f4.slice(&[Select::All, Select::range(2, 4)])
             .unwrap()
-            .to_vec(),
+            .to_bytes(),
         vec![0x43, 0x87]
     );
     let err = f4.slice(&[Select::All, Select::range(1, 3)]).unwrap_err();
@@ -194,7 +194,7 @@ fn a_size_one_dimension_picked_whole_by_any_step_cuts_no_byte() {
         vec![Select::range(0, 1), Select::All, every_step, Select::All],
     ] {
         let slice = f4.slice(&spec).unwrap();
-        assert_eq!(slice.to_vec(), data, "{spec:?}");
+        assert_eq!(slice.to_bytes(), data, "{spec:?}");
         assert_eq!(slice.runs().count(), 1, "{spec:?}");
     }
     // Rows of one F4 value, two rows: a whole byte only together.
@@ -207,7 +207,7 @@ fn a_size_one_dimension_picked_whole_by_any_step_cuts_no_byte() {
             step: 3,
         },
     ];
-    assert_eq!(f4.slice(&spec).unwrap().to_vec(), [0x21]);
+    assert_eq!(f4.slice(&spec).unwrap().to_bytes(), [0x21]);
     // Half of them is still half a byte.
     let err = f4.slice(&[Select::Index(1)]).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::SubByteSlice);
@@ -217,10 +217,12 @@ fn a_size_one_dimension_picked_whole_by_any_step_cuts_no_byte() {
 fn split_gives_equal_parts_for_tensor_parallelism() {
     let data: Vec<u8> = (0..24).collect();
     let w = TensorView::new(Dtype::U8, &[4, 6], &data).unwrap();
-    let parts: Vec<Vec<u8>> = (0..3).map(|k| w.split(1, k, 3).unwrap().to_vec()).collect();
+    let parts: Vec<Vec<u8>> = (0..3)
+        .map(|k| w.split(1, k, 3).unwrap().to_bytes())
+        .collect();
     assert_eq!(parts[0], vec![0, 1, 6, 7, 12, 13, 18, 19]);
     assert_eq!(
-        w.split(0, 1, 2).unwrap().to_vec(),
+        w.split(0, 1, 2).unwrap().to_bytes(),
         (12..24).collect::<Vec<u8>>()
     );
     assert_eq!(

@@ -46,7 +46,7 @@ fn the_owned_file_is_aligned_so_every_type_casts_without_copying() {
     )
     .unwrap();
     let file = tensorsafe::SafeTensorsFile::open(&path).unwrap();
-    let view = file.tensors().tensor("f64").unwrap();
+    let view = file.tensor("f64").unwrap();
     assert_eq!(view.to_vec::<f64>().unwrap(), [1.5, -2.0]);
     let Some(slice) = refused_on_big_endian(view.as_slice::<f64>()) else {
         return;
@@ -58,19 +58,11 @@ fn the_owned_file_is_aligned_so_every_type_casts_without_copying() {
         "not zero-copy"
     );
     assert_eq!(
-        file.tensors()
-            .tensor("f32")
-            .unwrap()
-            .as_slice::<f32>()
-            .unwrap(),
+        file.tensor("f32").unwrap().as_slice::<f32>().unwrap(),
         &[0.25]
     );
     assert_eq!(
-        file.tensors()
-            .tensor("u16")
-            .unwrap()
-            .as_slice::<u16>()
-            .unwrap(),
+        file.tensor("u16").unwrap().as_slice::<u16>().unwrap(),
         &[7, 9, 11]
     );
     std::fs::remove_dir_all(&dir).unwrap();

@@ -225,14 +225,7 @@ impl Header {
     /// [`Header::read_from`] with the given options.
     #[cfg(feature = "std")]
     pub fn read_from_with<R: Read>(mut reader: R, options: &ParseOptions) -> Result<Header> {
-        let mut prefix = [0u8; PREFIX_LEN];
-        reader.read_exact(&mut prefix).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                Error::new(ErrorKind::FileTooSmall)
-            } else {
-                Error::from(e)
-            }
-        })?;
+        let prefix = read_prefix(&mut reader)?;
         let n = Header::declared_len(prefix, options)?;
         let mut json = Vec::new();
         let read = reader.by_ref().take(n).read_to_end(&mut json)?;
@@ -359,4 +352,26 @@ impl Header {
     pub fn iter(&self) -> impl ExactSizeIterator<Item = TensorInfo<'_>> + '_ {
         self.table.entries.iter().map(|e| self.table.info(e))
     }
+}
+
+/// The 8-byte prefix of `reader`; an input that ends before it is
+/// [`ErrorKind::FileTooSmall`] with the byte count, as [`Header::parse`]
+/// gives it.
+#[cfg(feature = "std")]
+fn read_prefix(mut reader: impl Read) -> Result<[u8; PREFIX_LEN]> {
+    let mut prefix = [0u8; PREFIX_LEN];
+    let mut filled = 0;
+    while filled < PREFIX_LEN {
+        match reader.read(&mut prefix[filled..]) {
+            Ok(0) => {
+                return Err(
+                    Error::new(ErrorKind::FileTooSmall).with_detail(format!("{filled} bytes"))
+                )
+            }
+            Ok(read) => filled += read,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(prefix)
 }

@@ -350,7 +350,7 @@ impl Checkpoint {
             .weight_map
             .get(name)
             .ok_or_else(|| Error::new(ErrorKind::TensorNotFound).with_tensor(name))?;
-        self.shard(i)?.tensors().tensor(name).map_err(|e| {
+        self.shard(i)?.tensor(name).map_err(|e| {
             if e.kind() != ErrorKind::TensorNotFound {
                 return e;
             }

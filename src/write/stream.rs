@@ -97,6 +97,7 @@ impl<'a, W: Write> StreamWriter<'a, W> {
         mut out: W,
         declared: Vec<Declaration>,
     ) -> Result<Self> {
+        writer.check()?;
         check_names(declared.len(), |i| declared[i].name.as_str())?;
         let lens = declared
             .iter()
