@@ -321,3 +321,60 @@ fn alignment_must_be_a_power_of_two_up_to_one_mebibyte() {
         tensorsafe::MAX_ALIGNMENT
     );
 }
+
+/// Writers are `Send` (their progress hooks are), so they move to threads
+/// and live across an `.await` in a spawned task. Checked at compile time.
+const _: () = {
+    const fn send<T: Send>() {}
+    send::<Writer<'static>>();
+    send::<tensorsafe::StreamWriter<'static, Vec<u8>>>();
+    send::<tensorsafe::StreamWriter<'static, tensorsafe::AtomicFile>>();
+};
+
+#[test]
+fn a_writer_with_a_counting_hook_moves_to_a_thread() {
+    let (tell, told) = std::sync::mpsc::channel();
+    let mut calls = 0u32;
+    let writer = Writer::new().alignment(64).progress(move |done, total| {
+        calls += 1;
+        tell.send((calls, done, total)).unwrap();
+    });
+    let bytes = std::thread::spawn(move || {
+        let w = TensorView::from_slice([3], &[1u16, 2, 3]).unwrap();
+        writer.to_vec([("w", w)]).unwrap()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(told.iter().collect::<Vec<_>>(), [(1, 6, 6)]);
+    assert_eq!(
+        SafeTensors::deserialize(&bytes)
+            .unwrap()
+            .tensor("w")
+            .unwrap()
+            .to_vec::<u16>()
+            .unwrap(),
+        [1, 2, 3]
+    );
+
+    // A stream started here is finished on another thread.
+    let declared = [tensorsafe::Declaration::new("a", Dtype::U8, [4])];
+    let mut stream = Writer::new()
+        .progress(|_, _| {})
+        .stream(Vec::new(), declared)
+        .unwrap();
+    stream.write("a", &[1, 2]).unwrap();
+    let out = std::thread::spawn(move || {
+        stream.write("a", &[3, 4]).unwrap();
+        stream.finish().unwrap()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        SafeTensors::deserialize(&out)
+            .unwrap()
+            .tensor("a")
+            .unwrap()
+            .data(),
+        &[1, 2, 3, 4]
+    );
+}
