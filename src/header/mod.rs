@@ -21,12 +21,22 @@ use crate::names::NameTable;
 
 /// The free-form `__metadata__` of a file: string keys to string values,
 /// sorted by key.
+///
+/// Differs from the reference crate on purpose: its `Metadata` is the whole
+/// parsed header (tensors and `__metadata__`), which is our [`Header`];
+/// ours is only the `__metadata__` map, the `HashMap<String, String>` the
+/// reference passes to `serialize`, sorted so that output is reproducible.
 pub type Metadata = BTreeMap<String, String>;
 
 /// Length of the little-endian header length prefix.
 pub const PREFIX_LEN: usize = 8;
 
 /// One tensor as the header describes it (name, dtype, shape, data offsets).
+///
+/// The reference crate's `TensorInfo` means the same entry as an owned
+/// struct with public fields and `usize` offsets; ours borrows the header,
+/// includes the name, and answers through methods, with offsets in `u64`
+/// so that a 32-bit program reads headers of tensors past 4 GiB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TensorInfo<'a> {
     name: &'a str,
@@ -130,6 +140,12 @@ impl Table {
 /// [`Header::read_from`] (any reader, consuming exactly the header), or from
 /// a loaded file. Checking that the file really is [`Header::file_len`] bytes
 /// long is then the caller's job ([`Header::check_file_len`]).
+///
+/// This is what the reference crate calls `Metadata` (its
+/// `SafeTensors::read_metadata` gives one; ours gives a `Header`): its
+/// `info(name)` is [`Header::get`], its `data_len()` is
+/// [`Header::data_len`] (in `u64`), its `metadata()` is
+/// [`Header::metadata`].
 ///
 /// ```
 /// use tensorsafe::{serialize, Dtype, Header, TensorView};
@@ -331,6 +347,8 @@ impl Header {
     }
 
     /// The `__metadata__` map, if the header has one (`null` counts as none).
+    /// The reference's `Metadata::metadata` gives `&Option<HashMap<..>>`
+    /// for the same map.
     pub fn metadata(&self) -> Option<&Metadata> {
         self.metadata.as_ref()
     }

@@ -172,8 +172,10 @@ impl<'data> SafeTensors<'data> {
             .ok_or_else(|| Error::new(ErrorKind::TensorNotFound).with_tensor(name))
     }
 
-    /// `(name, view)` for every tensor, in data-offset order, borrowing the
-    /// names from the header: no allocation but the views' shapes.
+    /// `(name, view)` for every tensor, in data-offset order (the reference
+    /// crate's `iter` gives the same pairs in a hash map's order), borrowing
+    /// the names from the header: no allocation for shapes up to rank 6,
+    /// which views hold inline.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, TensorView<'data>)> + '_ {
         self.header
             .iter()

@@ -351,7 +351,10 @@ fn checked_data<V: View>(view: &V) -> Result<Cow<'_, [u8]>> {
 ///
 /// The output is byte-for-byte what the reference writer produces for the
 /// same tensors with zero or one metadata key; with more, keys are written
-/// sorted, so the output is reproducible.
+/// sorted, so the output is reproducible. That is why the metadata is a
+/// [`Metadata`] (a sorted map) where the reference's `serialize` takes a
+/// `HashMap`; and the tensors need no `Ord` name type, since names are
+/// unique and sorted by the layout.
 ///
 /// ```
 /// use tensorsafe::{serialize, Dtype, Metadata, SafeTensors, TensorView};
