@@ -170,7 +170,7 @@ fn a_destination_buffer_of_the_wrong_length_is_the_callers() {
     let path = dir.join("m.safetensors");
     let w = [0.5f64; 100];
     serialize_to_file(
-        [("w", TensorView::from_slice([100], &w).unwrap())],
+        [("w", TensorView::from_slice(&[100], &w).unwrap())],
         None,
         &path,
     )

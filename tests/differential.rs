@@ -417,7 +417,7 @@ fn read_metadata_rejects_what_deserialize_rejects() {
     let bytes = serialize(
         [(
             "w",
-            tensorsafe::TensorView::from_slice([2], &[1u8, 2]).unwrap(),
+            tensorsafe::TensorView::from_slice(&[2], &[1u8, 2]).unwrap(),
         )],
         None,
     )

@@ -291,7 +291,7 @@ async fn load_into_fills_the_chosen_tensors_in_merged_requests() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidView);
+    assert_eq!(err.kind(), ErrorKind::BufferLength);
     assert_eq!(err.tensor(), Some("t0"));
     assert_eq!(counts.get().0, 0);
 }
@@ -729,7 +729,7 @@ async fn bad_requests_are_usage_errors() {
             .await
             .unwrap_err()
             .kind(),
-        ErrorKind::InvalidView
+        ErrorKind::BufferLength
     );
     assert_eq!(
         remote
@@ -737,7 +737,7 @@ async fn bad_requests_are_usage_errors() {
             .await
             .unwrap_err()
             .kind(),
-        ErrorKind::InvalidSlice
+        ErrorKind::BufferLength
     );
     let row = remote
         .slice("w", &[Select::Index(1), Select::Index(2)])

@@ -275,7 +275,7 @@ fn alignment_must_be_a_power_of_two_up_to_one_mebibyte() {
     // The builder takes any value; the method ending the chain rejects it,
     // before anything is written, whatever the destination.
     let dir = TempDir::new("bad-alignment");
-    let w = TensorView::from_slice([2], &[1u8, 2]).unwrap();
+    let w = TensorView::from_slice(&[2], &[1u8, 2]).unwrap();
     for bad in [0u64, 3, 48, 2 << 20] {
         let kind = |r: tensorsafe::Result<()>| r.unwrap_err().kind();
         let writer = || Writer::new().alignment(bad);
@@ -340,7 +340,7 @@ fn a_writer_with_a_counting_hook_moves_to_a_thread() {
         tell.send((calls, done, total)).unwrap();
     });
     let bytes = std::thread::spawn(move || {
-        let w = TensorView::from_slice([3], &[1u16, 2, 3]).unwrap();
+        let w = TensorView::from_slice(&[3], &[1u16, 2, 3]).unwrap();
         writer.to_vec([("w", w)]).unwrap()
     })
     .join()

@@ -184,7 +184,7 @@ fn missing_tensor_names_the_tensor() {
 #[test]
 fn from_slice_infers_the_dtype_and_checks_the_count() {
     let values = [1.5f32, -2.0, 0.25, 8.0];
-    let view = TensorView::from_slice([2, 2], &values).unwrap();
+    let view = TensorView::from_slice(&[2, 2], &values).unwrap();
     assert_eq!((view.dtype(), view.shape()), (Dtype::F32, &[2usize, 2][..]));
     let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
     assert_eq!(view.data(), bytes.as_slice());
@@ -195,18 +195,20 @@ fn from_slice_infers_the_dtype_and_checks_the_count() {
         Dtype::BF16
     );
     assert_eq!(
-        TensorView::from_slice([1], &[f16::ONE]).unwrap().dtype(),
+        TensorView::from_slice(&[1], &[f16::ONE]).unwrap().dtype(),
         Dtype::F16
     );
     assert_eq!(
-        TensorView::from_slice([2], &[true, false]).unwrap().data(),
+        TensorView::from_slice(&[2], &[true, false]).unwrap().data(),
         &[1, 0]
     );
     assert_eq!(
-        TensorView::from_slice([3], &[-1i64, 0, 1]).unwrap().dtype(),
+        TensorView::from_slice(&[3], &[-1i64, 0, 1])
+            .unwrap()
+            .dtype(),
         Dtype::I64
     );
-    let err = TensorView::from_slice([3], &values).unwrap_err();
+    let err = TensorView::from_slice(&[3], &values).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidView);
 }
 
@@ -220,7 +222,10 @@ fn new_takes_the_shape_by_value_or_borrowed() {
         by_value,
         TensorView::new(Dtype::U8, &shape[..], &data).unwrap()
     );
-    assert_eq!(by_value, TensorView::new(Dtype::U8, [3, 2], &data).unwrap());
+    assert_eq!(
+        by_value,
+        TensorView::new(Dtype::U8, &[3, 2], &data).unwrap()
+    );
     assert_eq!(by_value.shape(), &[3, 2]);
     assert_eq!(
         TensorView::new(Dtype::U8, vec![4, 2], &data)
@@ -232,7 +237,7 @@ fn new_takes_the_shape_by_value_or_borrowed() {
 
 #[test]
 fn a_dtype_mismatch_says_what_was_asked_and_what_the_tensor_is() {
-    let view = TensorView::from_slice([2], &[1.0f32, 2.0]).unwrap();
+    let view = TensorView::from_slice(&[2], &[1.0f32, 2.0]).unwrap();
     let err = view.to_vec::<f64>().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::DtypeMismatch);
     assert_eq!(err.detail(), Some("tensor is F32, f64 needs F64"));
@@ -252,8 +257,8 @@ fn the_file_handle_answers_the_readers_questions() {
         .metadata(&metadata)
         .to_file(
             [
-                ("a", TensorView::from_slice([3], &a).unwrap()),
-                ("b", TensorView::from_slice([2], &b).unwrap()),
+                ("a", TensorView::from_slice(&[3], &a).unwrap()),
+                ("b", TensorView::from_slice(&[2], &b).unwrap()),
             ],
             &path,
         )

@@ -80,7 +80,7 @@ impl<'data> SafeTensors<'data> {
     ///
     /// ```
     /// use tensorsafe::{serialize, Dtype, SafeTensors, TensorView};
-    /// let bytes = serialize([("w", TensorView::new(Dtype::U8, [2], &[1, 2])?)], None)?;
+    /// let bytes = serialize([("w", TensorView::new(Dtype::U8, &[2], &[1, 2])?)], None)?;
     /// let (n, header) = SafeTensors::read_metadata(&bytes)?;
     /// assert_eq!(n as u64, header.header_len());
     /// assert_eq!(header.get("w").unwrap().shape(), &[2]);
@@ -150,7 +150,7 @@ impl<'data> SafeTensors<'data> {
     ///
     /// ```
     /// use tensorsafe::{serialize, Dtype, SafeTensors, TensorView};
-    /// let bytes = serialize([("w", TensorView::new(Dtype::U8, [2], &[1, 2])?)], None)?;
+    /// let bytes = serialize([("w", TensorView::new(Dtype::U8, &[2], &[1, 2])?)], None)?;
     /// let st = SafeTensors::deserialize(&bytes)?;
     /// for (name, view) in st.tensors() {
     ///     assert_eq!((name.as_str(), view.data()), ("w", &[1u8, 2][..]));

@@ -413,7 +413,7 @@ impl<'a> Slice<'a> {
     ///
     /// ```
     /// use tensorsafe::{Select, TensorView};
-    /// let w = TensorView::from_slice([2, 3], &[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0])?;
+    /// let w = TensorView::from_slice(&[2, 3], &[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0])?;
     /// let column = w.slice(&[Select::All, Select::Index(1)])?;
     /// assert_eq!(column.to_vec::<f32>()?, vec![2.0, 5.0]);
     /// assert!(column.to_vec::<f64>().is_err()); // wrong type: an error, not a panic

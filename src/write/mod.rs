@@ -107,7 +107,7 @@ impl<'a> Writer<'a> {
     ///
     /// ```
     /// use tensorsafe::{ErrorKind, TensorView, Writer};
-    /// let w = TensorView::from_slice([2], &[1u8, 2])?;
+    /// let w = TensorView::from_slice(&[2], &[1u8, 2])?;
     /// let err = Writer::new().alignment(3).to_vec([("w", &w)]).unwrap_err();
     /// assert_eq!(err.kind(), ErrorKind::InvalidAlignment);
     /// # Ok::<(), tensorsafe::Error>(())
@@ -148,7 +148,7 @@ impl<'a> Writer<'a> {
     ///
     /// ```
     /// use tensorsafe::{TensorView, Writer};
-    /// let w = TensorView::from_slice([4], &[1.0f32, 2.0, 3.0, 4.0])?;
+    /// let w = TensorView::from_slice(&[4], &[1.0f32, 2.0, 3.0, 4.0])?;
     /// let mut calls = 0;
     /// let mut last = (0, 0);
     /// Writer::new()
