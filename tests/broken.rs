@@ -168,9 +168,12 @@ fn a_destination_buffer_of_the_wrong_length_is_the_callers() {
     let dir = std::env::temp_dir().join(format!("tensorsafe-wrong-buffer-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("m.safetensors");
-    let w = [0.5f64; 100];
+    let w = [0u8; 800];
     serialize_to_file(
-        [("w", TensorView::from_slice(&[100], &w).unwrap())],
+        [(
+            "w",
+            TensorView::new(tensorsafe::Dtype::F64, &[100], &w).unwrap(),
+        )],
         None,
         &path,
     )

@@ -340,7 +340,7 @@ fn a_writer_with_a_counting_hook_moves_to_a_thread() {
         tell.send((calls, done, total)).unwrap();
     });
     let bytes = std::thread::spawn(move || {
-        let w = TensorView::from_slice(&[3], &[1u16, 2, 3]).unwrap();
+        let w = TensorView::new(Dtype::U16, &[3], &[1, 0, 2, 0, 3, 0]).unwrap();
         writer.to_vec([("w", w)]).unwrap()
     })
     .join()

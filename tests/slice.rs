@@ -242,7 +242,8 @@ fn split_gives_equal_parts_for_tensor_parallelism() {
 #[test]
 fn slices_give_typed_elements_as_views_do() {
     let values: Vec<f32> = (0..12).map(|i| i as f32).collect();
-    let w = TensorView::from_slice(&[3, 4], &values).unwrap();
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let w = TensorView::new(Dtype::F32, &[3, 4], &bytes).unwrap();
     let column = w.slice(&[Select::All, Select::Index(1)]).unwrap();
     assert_eq!(column.to_vec::<f32>().unwrap(), [1.0, 5.0, 9.0]);
     assert_eq!(column.to_f32_vec().unwrap(), [1.0, 5.0, 9.0]);

@@ -184,6 +184,20 @@ fn missing_tensor_names_the_tensor() {
 #[test]
 fn from_slice_infers_the_dtype_and_checks_the_count() {
     let values = [1.5f32, -2.0, 0.25, 8.0];
+    assert_eq!(
+        TensorView::from_slice(&[2], &[true, false]).unwrap().data(),
+        &[1, 0]
+    );
+    assert_eq!(
+        TensorView::from_slice(&[2], &[-1i8, 1]).unwrap().data(),
+        &[0xff, 1]
+    );
+    if BIG_ENDIAN {
+        // The elements lie in memory big-endian: no view can borrow them.
+        let err = TensorView::from_slice(&[2, 2], &values).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BigEndianHost);
+        return;
+    }
     let view = TensorView::from_slice(&[2, 2], &values).unwrap();
     assert_eq!((view.dtype(), view.shape()), (Dtype::F32, &[2usize, 2][..]));
     let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -237,7 +251,7 @@ fn new_takes_the_shape_by_value_or_borrowed() {
 
 #[test]
 fn a_dtype_mismatch_says_what_was_asked_and_what_the_tensor_is() {
-    let view = TensorView::from_slice(&[2], &[1.0f32, 2.0]).unwrap();
+    let view = TensorView::new(Dtype::F32, &[2], &[0; 8]).unwrap();
     let err = view.to_vec::<f64>().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::DtypeMismatch);
     assert_eq!(err.detail(), Some("tensor is F32, f64 needs F64"));
@@ -251,6 +265,7 @@ fn the_file_handle_answers_the_readers_questions() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("m.safetensors");
     let (a, b) = ([1u8, 2, 3], [1.0f32, 2.0]);
+    let b_bytes = le(&b, f32::to_le_bytes);
     let mut metadata = Metadata::new();
     metadata.insert("format".into(), "pt".into());
     Writer::new()
@@ -258,7 +273,7 @@ fn the_file_handle_answers_the_readers_questions() {
         .to_file(
             [
                 ("a", TensorView::from_slice(&[3], &a).unwrap()),
-                ("b", TensorView::from_slice(&[2], &b).unwrap()),
+                ("b", TensorView::new(Dtype::F32, &[2], &b_bytes).unwrap()),
             ],
             &path,
         )
