@@ -29,11 +29,12 @@ impl Storage {
     }
 }
 
-/// A safetensors file opened from a path and validated once; it owns its
-/// bytes and lends out a [`SafeTensors`] reader over them
-/// ([`SafeTensorsFile::reader`]) and answers its questions itself
-/// ([`SafeTensorsFile::tensor`], [`SafeTensorsFile::iter`], ...), so there is no buffer and parser to keep
-/// alive side by side.
+/// A safetensors file opened from a path and validated once. It owns its
+/// bytes and answers the reader's questions itself
+/// ([`SafeTensorsFile::tensor`], [`SafeTensorsFile::iter`],
+/// [`SafeTensorsFile::names`], ...), so there is no buffer and parser to
+/// keep alive side by side; [`SafeTensorsFile::reader`] lends a
+/// [`SafeTensors`] over its bytes for code written against the reader.
 ///
 /// Two ways to open one:
 /// - [`SafeTensorsFile::open`] reads the file into page-aligned memory:
