@@ -247,6 +247,11 @@ fn slices_give_typed_elements_as_views_do() {
     let column = w.slice(&[Select::All, Select::Index(1)]).unwrap();
     assert_eq!(column.to_vec::<f32>().unwrap(), [1.0, 5.0, 9.0]);
     assert_eq!(column.to_f32_vec().unwrap(), [1.0, 5.0, 9.0]);
+    assert_eq!(column.to_f64_vec().unwrap(), [1.0, 5.0, 9.0]);
+    let ids = TensorView::new(Dtype::I16, &[2, 2], &[1, 0, 0xfe, 0xff, 3, 0, 4, 0]).unwrap();
+    let first_column = ids.slice(&[Select::All, Select::Index(0)]).unwrap();
+    assert_eq!(first_column.to_f64_vec().unwrap(), [1.0, 3.0]);
+    assert_eq!(first_column.to_vec::<i16>().unwrap(), [1, 3]);
     assert_eq!(column.to_bytes().len(), 12);
     assert_eq!(
         column.to_vec::<u32>().unwrap_err().kind(),

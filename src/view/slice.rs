@@ -421,13 +421,26 @@ impl<'a> Slice<'a> {
     /// ```
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
         element::check_dtype::<T>(self.dtype)?;
-        element::to_vec(self.dtype, &self.to_bytes())
+        self.copied(|view| view.to_vec())
     }
 
     /// The selected elements decoded to `f32`, for the dtypes
     /// [`TensorView::to_f32_vec`] decodes.
     pub fn to_f32_vec(&self) -> Result<Vec<f32>> {
-        super::convert::to_f32(self.dtype, &self.to_bytes())
+        self.copied(|view| view.to_f32_vec())
+    }
+
+    /// The selected elements as `f64`, for the dtypes
+    /// [`TensorView::to_f64_vec`] converts.
+    pub fn to_f64_vec(&self) -> Result<Vec<f64>> {
+        self.copied(|view| view.to_f64_vec())
+    }
+
+    /// `read` applied to a view of the selection copied into one buffer.
+    fn copied<R>(&self, read: impl FnOnce(&TensorView<'_>) -> R) -> R {
+        let bytes = self.to_bytes();
+        // The selection's bytes are exactly its shape x dtype.
+        read(&TensorView::new_unchecked(self.dtype, &self.shape, &bytes))
     }
 }
 
