@@ -429,7 +429,7 @@ fn measure_writes(
                 _ => time(times, || -> tensorsafe::Result<()> {
                     // SAFETY: the benchmark's own file; nothing writes it meanwhile.
                     let file = unsafe { SafeTensorsFile::mmap(&source)? };
-                    let st = file.tensors();
+                    let st = file.reader();
                     Writer::new()
                         .metadata(st.metadata())
                         .to_file(st.iter(), path)

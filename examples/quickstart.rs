@@ -150,7 +150,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let mut per_dtype: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut parameters = 0;
-    let model = model.tensors(); // the reader over the mapped bytes
     for (name, view) in model.iter() {
         println!(
             "{name:<24} {:<5} {:<18} {:>9}",

@@ -35,8 +35,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
 
     let file = SafeTensorsFile::open(&path)?;
-    let up = file.tensors().tensor("mlp.up_proj.weight")?;
-    let down = file.tensors().tensor("mlp.down_proj.weight")?;
+    let up = file.tensor("mlp.up_proj.weight")?;
+    let down = file.tensor("mlp.down_proj.weight")?;
     for rank in 0..ranks {
         // Column parallel: split the output dimension (rows of up_proj).
         let up_part = up.split(0, rank, ranks)?;

@@ -869,6 +869,54 @@ impl ArbitraryFile {
 
     /// The header JSON.
     fn render(&self) -> Rendered {
+        let (mut entries, mut valid, data_len) = self.render_entries();
+        let count = entries.len();
+        if count > 0 {
+            let by = usize::from(self.entry_order / 2) % count;
+            entries.rotate_left(by);
+            if self.entry_order % 2 == 1 {
+                entries.reverse();
+            }
+        }
+        let (sep, colon) = self.punctuation();
+        let mut parts: Vec<String> = entries
+            .into_iter()
+            .map(|e| {
+                let mut s = String::new();
+                push_json_string(&mut s, &e.name);
+                s.push_str(colon);
+                s.push_str(&e.json);
+                s
+            })
+            .collect();
+        let (meta, meta_valid) = self.render_metadata();
+        valid &= meta_valid;
+        let at = usize::from(self.metadata_at) % (parts.len() + 1);
+        for m in meta {
+            parts.insert(at.min(parts.len()), m);
+        }
+        let mut json = String::from("{");
+        json.push_str(&parts.join(sep));
+        json.push('}');
+        Rendered {
+            json,
+            data_len,
+            valid,
+        }
+    }
+
+    /// The separator between members and the one after a key.
+    fn punctuation(&self) -> (&'static str, &'static str) {
+        if self.spaced {
+            (", ", ": ")
+        } else {
+            (",", ":")
+        }
+    }
+
+    /// Every copy of every tensor spec as an entry, in declaration order;
+    /// whether all are valid and their names unique; the data's length.
+    fn render_entries(&self) -> (Vec<Entry>, bool, u64) {
         let mut entries: Vec<Entry> = Vec::new();
         let mut cursor: u64 = 0;
         let mut valid = true;
@@ -884,26 +932,13 @@ impl ArbitraryFile {
         let mut names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
         names.sort_unstable();
         valid &= names.windows(2).all(|w| w.first() != w.last());
-        let count = entries.len();
-        if count > 0 {
-            let by = usize::from(self.entry_order / 2) % count;
-            entries.rotate_left(by);
-            if self.entry_order % 2 == 1 {
-                entries.reverse();
-            }
-        }
-        let sep = if self.spaced { ", " } else { "," };
-        let colon = if self.spaced { ": " } else { ":" };
-        let mut parts: Vec<String> = entries
-            .into_iter()
-            .map(|e| {
-                let mut s = String::new();
-                push_json_string(&mut s, &e.name);
-                s.push_str(colon);
-                s.push_str(&e.json);
-                s
-            })
-            .collect();
+        (entries, valid, cursor)
+    }
+
+    /// The `__metadata__` members (none, one, or the same twice) and
+    /// whether they are valid.
+    fn render_metadata(&self) -> (Vec<String>, bool) {
+        let (sep, colon) = self.punctuation();
         let metadata = |map: &Metadata| {
             let mut s = String::from("{");
             for (i, (k, v)) in map.iter().enumerate() {
@@ -918,31 +953,15 @@ impl ArbitraryFile {
             s
         };
         let key = format!("\"__metadata__\"{colon}");
-        let meta: Vec<String> = match &self.metadata {
-            MetadataSpec::None => Vec::new(),
-            MetadataSpec::Null => alloc::vec![format!("{key}null")],
-            MetadataSpec::Map(map) => alloc::vec![format!("{key}{}", metadata(map))],
-            MetadataSpec::NotString => {
-                valid = false;
-                alloc::vec![format!("{key}{{\"k\"{colon}1}}")]
-            }
+        match &self.metadata {
+            MetadataSpec::None => (Vec::new(), true),
+            MetadataSpec::Null => (alloc::vec![format!("{key}null")], true),
+            MetadataSpec::Map(map) => (alloc::vec![format!("{key}{}", metadata(map))], true),
+            MetadataSpec::NotString => (alloc::vec![format!("{key}{{\"k\"{colon}1}}")], false),
             MetadataSpec::Twice(map) => {
-                valid = false;
                 let m = format!("{key}{}", metadata(map));
-                alloc::vec![m.clone(), m]
+                (alloc::vec![m.clone(), m], false)
             }
-        };
-        let at = usize::from(self.metadata_at) % (parts.len() + 1);
-        for m in meta {
-            parts.insert(at.min(parts.len()), m);
-        }
-        let mut json = String::from("{");
-        json.push_str(&parts.join(sep));
-        json.push('}');
-        Rendered {
-            json,
-            data_len: cursor,
-            valid,
         }
     }
 }
@@ -958,28 +977,7 @@ fn render_entry(
 ) -> Entry {
     // Unknown fields are allowed unless a reader is told to deny them.
     let mut valid = matches!(spec.quirk, Quirk::None | Quirk::Unknown);
-    let base = match &spec.name {
-        Name::Indexed => format!("t{index}"),
-        Name::Text(s) => s.clone(),
-        Name::Duplicate => match previous {
-            Some(p) => {
-                valid = false;
-                p
-            }
-            None => format!("t{index}"),
-        },
-        Name::Metadata => {
-            valid = false;
-            String::from("__metadata__")
-        }
-    };
-    let name = match spec.name {
-        Name::Text(_) if copy > 0 => format!("{base}.{copy}"),
-        _ => base,
-    };
-    // A text name can spell the reserved key too.
-    valid &= name != "__metadata__";
-    let dtype = spec.dtype.dtype();
+    let name = entry_name(spec, copy, index, previous, &mut valid);
     let dtype_text = match spec.dtype {
         DtypeName::Known(d) => String::from(d.name()),
         DtypeName::Lower(d) => {
@@ -991,75 +989,8 @@ fn render_entry(
             String::from("F128")
         }
     };
-    let dims: Vec<usize> = spec.shape.iter().map(|w| w.value.as_usize()).collect();
-    // Shapes are usize: a dimension past it is refused on a 32-bit target
-    // (`as_usize` saturates, so the check looks at the written value).
-    valid &= dims.len() <= 64
-        && spec
-            .shape
-            .iter()
-            .all(|w| w.form == Form::Plain && usize::try_from(w.value.0).is_ok());
-    // The span shape x dtype asks for; 0 where that does not compute.
-    let size = match dtype.shape_byte_len(&dims) {
-        Ok(n) => n,
-        Err(_) => {
-            valid = false;
-            0
-        }
-    };
-    let begin = *cursor;
-    let end = match begin.checked_add(size) {
-        Some(end) => end,
-        None => {
-            valid = false;
-            u64::MAX
-        }
-    };
-    let mut offsets = String::from("[");
-    match spec.offsets {
-        Offsets::Chained => {
-            offsets.push_str(&format!("{begin},{end}"));
-            *cursor = end;
-        }
-        Offsets::Off { delta, back } => {
-            let moved = if back {
-                end.wrapping_sub(delta.get())
-            } else {
-                end.wrapping_add(delta.get())
-            };
-            valid &= moved == end;
-            offsets.push_str(&format!("{begin},{moved}"));
-            *cursor = moved.max(begin);
-        }
-        Offsets::Explicit(a, b) => {
-            a.form.push(&mut offsets, a.value.get());
-            offsets.push(',');
-            b.form.push(&mut offsets, b.value.get());
-            valid &= a.form == Form::Plain
-                && b.form == Form::Plain
-                && a.value.get() == begin
-                && b.value.get() == end;
-            if b.form == Form::Plain && b.value.get() >= a.value.get() {
-                *cursor = b.value.get();
-            }
-        }
-        Offsets::Reversed => {
-            offsets.push_str(&format!("{end},{begin}"));
-            valid &= begin == end;
-            *cursor = end;
-        }
-        Offsets::Arity(k) => {
-            valid = false;
-            let items: Vec<String> = [begin, end, end]
-                .iter()
-                .take(usize::from(k).min(3))
-                .map(|n| format!("{n}"))
-                .collect();
-            offsets.push_str(&items.join(","));
-            *cursor = end;
-        }
-    }
-    offsets.push(']');
+    let (begin, end) = entry_span(spec, *cursor, &mut valid);
+    let offsets = offsets_json(spec.offsets, begin, end, cursor, &mut valid);
     let mut shape = String::from("[");
     for (i, w) in spec.shape.iter().enumerate() {
         if i > 0 {
@@ -1070,6 +1001,135 @@ fn render_entry(
     shape.push(']');
     let mut dtype_json = String::new();
     push_json_string(&mut dtype_json, &dtype_text);
+    let json = entry_json(spec, &dtype_json, &shape, &offsets);
+    Entry { name, json, valid }
+}
+
+/// The name of copy `copy` of `spec` as entry number `index`; clears
+/// `valid` for a repeated or reserved name.
+fn entry_name(
+    spec: &TensorSpec,
+    copy: usize,
+    index: usize,
+    previous: Option<String>,
+    valid: &mut bool,
+) -> String {
+    let base = match &spec.name {
+        Name::Indexed => format!("t{index}"),
+        Name::Text(s) => s.clone(),
+        Name::Duplicate => match previous {
+            Some(p) => {
+                *valid = false;
+                p
+            }
+            None => format!("t{index}"),
+        },
+        Name::Metadata => {
+            *valid = false;
+            String::from("__metadata__")
+        }
+    };
+    let name = match spec.name {
+        Name::Text(_) if copy > 0 => format!("{base}.{copy}"),
+        _ => base,
+    };
+    // A text name can spell the reserved key too.
+    *valid &= name != "__metadata__";
+    name
+}
+
+/// Where the entry's data would lie if chained after `begin`: the span
+/// shape x dtype asks for (empty where that does not compute, ending at
+/// `u64::MAX` where it runs past). Clears `valid` for a shape a reader
+/// refuses.
+fn entry_span(spec: &TensorSpec, begin: u64, valid: &mut bool) -> (u64, u64) {
+    let dims: Vec<usize> = spec.shape.iter().map(|w| w.value.as_usize()).collect();
+    // Shapes are usize: a dimension past it is refused on a 32-bit target
+    // (`as_usize` saturates, so the check looks at the written value).
+    *valid &= dims.len() <= 64
+        && spec
+            .shape
+            .iter()
+            .all(|w| w.form == Form::Plain && usize::try_from(w.value.0).is_ok());
+    let size = match spec.dtype.dtype().shape_byte_len(&dims) {
+        Ok(n) => n,
+        Err(_) => {
+            *valid = false;
+            0
+        }
+    };
+    let end = match begin.checked_add(size) {
+        Some(end) => end,
+        None => {
+            *valid = false;
+            u64::MAX
+        }
+    };
+    (begin, end)
+}
+
+/// The `data_offsets` array for the span `begin..end` written as
+/// `offsets` says, moving `cursor` to where the next entry begins.
+fn offsets_json(
+    offsets: Offsets,
+    begin: u64,
+    end: u64,
+    cursor: &mut u64,
+    valid: &mut bool,
+) -> String {
+    let mut out = String::from("[");
+    match offsets {
+        Offsets::Chained => {
+            out.push_str(&format!("{begin},{end}"));
+            *cursor = end;
+        }
+        Offsets::Off { delta, back } => {
+            let moved = if back {
+                end.wrapping_sub(delta.get())
+            } else {
+                end.wrapping_add(delta.get())
+            };
+            *valid &= moved == end;
+            out.push_str(&format!("{begin},{moved}"));
+            *cursor = moved.max(begin);
+        }
+        Offsets::Explicit(a, b) => {
+            a.form.push(&mut out, a.value.get());
+            out.push(',');
+            b.form.push(&mut out, b.value.get());
+            *valid &= a.form == Form::Plain
+                && b.form == Form::Plain
+                && a.value.get() == begin
+                && b.value.get() == end;
+            if b.form == Form::Plain && b.value.get() >= a.value.get() {
+                *cursor = b.value.get();
+            }
+        }
+        Offsets::Reversed => {
+            out.push_str(&format!("{end},{begin}"));
+            *valid &= begin == end;
+            *cursor = end;
+        }
+        Offsets::Arity(k) => {
+            *valid = false;
+            let items: Vec<String> = [begin, end, end]
+                .iter()
+                .take(usize::from(k).min(3))
+                .map(|n| format!("{n}"))
+                .collect();
+            out.push_str(&items.join(","));
+            *cursor = end;
+        }
+    }
+    out.push(']');
+    out
+}
+
+/// The entry's value: its three fields in `spec`'s order, with its quirk.
+fn entry_json(spec: &TensorSpec, dtype_json: &str, shape: &str, offsets: &str) -> String {
+    if spec.quirk == Quirk::NotObject {
+        return format!("[{dtype_json},{shape},{offsets}]");
+    }
     let mut fields: Vec<String> = alloc::vec![
         format!("\"dtype\":{dtype_json}"),
         format!("\"shape\":{shape}"),
@@ -1084,7 +1144,7 @@ fn render_entry(
         key.get(usize::from(k % 3)).copied().unwrap_or("\"dtype\"")
     };
     match spec.quirk {
-        Quirk::None => {}
+        Quirk::None | Quirk::NotObject => {}
         Quirk::Missing(k) => fields.retain(|f| !f.starts_with(pick(k))),
         Quirk::Twice(k) => {
             if let Some(f) = fields.iter().find(|f| f.starts_with(pick(k))).cloned() {
@@ -1092,14 +1152,8 @@ fn render_entry(
             }
         }
         Quirk::Unknown => fields.insert(0, String::from("\"extra\":[1,{\"a\":null}]")),
-        Quirk::NotObject => fields = alloc::vec![],
     }
-    let json = if spec.quirk == Quirk::NotObject {
-        format!("[{dtype_json},{shape},{offsets}]")
-    } else {
-        format!("{{{}}}", fields.join(","))
-    };
-    Entry { name, json, valid }
+    format!("{{{}}}", fields.join(","))
 }
 
 /// One tensor to write: a unique name, a dtype, a shape and, when shape x
@@ -1163,33 +1217,7 @@ impl<'a> Arbitrary<'a> for ArbitraryTensors {
                 text(u)?
             };
             let dtype = Dtype::arbitrary(u)?;
-            let rank = usize::from(u.arbitrary::<u8>()? % 5);
-            let mut shape = Vec::with_capacity(rank);
-            for _ in 0..rank {
-                shape.push(usize::from(u.arbitrary::<u8>()? % 6));
-            }
-            // Whole bytes for the sub-byte dtypes (F4: 2 a byte, F6: 4 in 3 bytes).
-            let per = match dtype.bits() % 8 {
-                0 => 1,
-                4 => 2,
-                _ => 4,
-            };
-            match shape.last_mut() {
-                Some(last) => *last *= per,
-                None if per > 1 => shape.push(per),
-                None => {}
-            }
-            if u.arbitrary::<u8>()? >= 224 && !shape.is_empty() {
-                // An edge dimension, with a zero somewhere.
-                let at = usize::from(u.arbitrary::<u8>()?) % shape.len();
-                let zero = usize::from(u.arbitrary::<u8>()?) % shape.len();
-                if let Some(d) = shape.get_mut(at) {
-                    *d = Number::arbitrary(u)?.as_usize();
-                }
-                if let Some(d) = shape.get_mut(zero) {
-                    *d = 0;
-                }
-            }
+            let shape = tensor_shape(u, dtype)?;
             let seed: u8 = u.arbitrary()?;
             let len = dtype
                 .shape_byte_len(&shape)
@@ -1214,6 +1242,40 @@ impl<'a> Arbitrary<'a> for ArbitraryTensors {
         }
         Ok(ArbitraryTensors(tensors))
     }
+}
+
+/// A shape for a tensor of `dtype` to write: rank 0 to 4, small
+/// dimensions filling whole bytes, now and then an edge dimension with a
+/// zero somewhere.
+fn tensor_shape(u: &mut Unstructured<'_>, dtype: Dtype) -> Result<Vec<usize>> {
+    let rank = usize::from(u.arbitrary::<u8>()? % 5);
+    let mut shape = Vec::with_capacity(rank);
+    for _ in 0..rank {
+        shape.push(usize::from(u.arbitrary::<u8>()? % 6));
+    }
+    // Whole bytes for the sub-byte dtypes (F4: 2 a byte, F6: 4 in 3 bytes).
+    let per = match dtype.bits() % 8 {
+        0 => 1,
+        4 => 2,
+        _ => 4,
+    };
+    match shape.last_mut() {
+        Some(last) => *last *= per,
+        None if per > 1 => shape.push(per),
+        None => {}
+    }
+    if u.arbitrary::<u8>()? >= 224 && !shape.is_empty() {
+        // An edge dimension, with a zero somewhere.
+        let at = usize::from(u.arbitrary::<u8>()?) % shape.len();
+        let zero = usize::from(u.arbitrary::<u8>()?) % shape.len();
+        if let Some(d) = shape.get_mut(at) {
+            *d = Number::arbitrary(u)?.as_usize();
+        }
+        if let Some(d) = shape.get_mut(zero) {
+            *d = 0;
+        }
+    }
+    Ok(shape)
 }
 
 /// How to write: the [`Writer`](crate::Writer)'s alignment and metadata,
@@ -1258,15 +1320,15 @@ impl WriterLayout {
             .map_or(true, |a| a.is_power_of_two() && a <= MAX_ALIGNMENT)
     }
 
-    /// A writer with this layout; fails as
-    /// [`Writer::alignment`](crate::Writer::alignment) does for an invalid
-    /// alignment.
+    /// A writer with this layout; fails for an invalid alignment as the
+    /// writer's chain would end ([`Writer::alignment`](crate::Writer::alignment)).
     pub fn writer(&self) -> crate::Result<crate::Writer<'_>> {
-        let writer = crate::Writer::new().metadata(self.metadata.as_ref());
-        match self.alignment {
-            Some(a) => writer.alignment(a),
-            None => Ok(writer),
+        let mut writer = crate::Writer::new().metadata(self.metadata.as_ref());
+        if let Some(a) = self.alignment {
+            writer = writer.alignment(a);
         }
+        writer.check()?;
+        Ok(writer)
     }
 }
 

@@ -108,9 +108,29 @@ impl Dtype {
         self.bits()
     }
 
+    /// Size of one element in bytes, rounded down, as the reference crate's
+    /// (deprecated) `size` gives it: 0 for the sub-byte types (`F4`,
+    /// `F6_*`). [`Dtype::whole_bytes`] says `None` for those instead, and
+    /// [`Dtype::byte_len`] counts the bytes of a number of elements.
+    ///
+    /// ```
+    /// use tensorsafe::Dtype;
+    /// assert_eq!(Dtype::BF16.size(), 2);
+    /// assert_eq!(Dtype::F4.size(), 0);
+    /// ```
+    pub const fn size(self) -> usize {
+        self.bits() / 8
+    }
+
     /// Size of one element in whole bytes, or `None` for the sub-byte types
-    /// (`F4`, `F6_*`).
-    pub const fn size(self) -> Option<usize> {
+    /// (`F4`, `F6_*`), whose elements share bytes.
+    ///
+    /// ```
+    /// use tensorsafe::Dtype;
+    /// assert_eq!(Dtype::F32.whole_bytes(), Some(4));
+    /// assert_eq!(Dtype::F6_E2M3.whole_bytes(), None);
+    /// ```
+    pub const fn whole_bytes(self) -> Option<usize> {
         let bits = self.bits();
         if bits % 8 == 0 {
             Some(bits / 8)

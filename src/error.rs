@@ -182,6 +182,9 @@ kinds! {
     InvalidAlignment => Usage, "alignment must be a power of two up to 1 MiB";
     /// A tensor to write has a data length that differs from shape x dtype.
     InvalidView => Usage, "tensor data length differs from shape x dtype size";
+    /// A destination buffer the caller gave (to load a tensor into, or to
+    /// copy a slice into) is not exactly the length of what goes in it.
+    BufferLength => Usage, "the destination buffer given has the wrong length";
 }
 
 impl fmt::Display for ErrorKind {
@@ -407,18 +410,24 @@ impl fmt::Display for Error {
     }
 }
 
+/// The kind and the whole `Display` sentence, as
+/// `Error(Kind, "sentence")`, so that what `fn main() -> Result<(), Box<dyn
+/// Error>>` prints on failure reads like the `Display` form and still names
+/// the kind (serde_json's error does the same).
+///
+/// ```
+/// let err = tensorsafe::SafeTensors::deserialize(b"short").unwrap_err();
+/// assert_eq!(
+///     format!("{err:?}"),
+///     r#"Error(FileTooSmall, "file is shorter than its 8-byte header length: 5 bytes")"#
+/// );
+/// ```
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("Error");
-        d.field("kind", &self.inner.kind)
-            .field("tensor", &self.inner.tensor)
-            .field("offset", &self.inner.offset);
-        #[cfg(feature = "std")]
-        d.field("path", &self.inner.path);
-        d.field("detail", &self.inner.detail);
-        #[cfg(feature = "std")]
-        d.field("io", &self.inner.io);
-        d.finish()
+        f.debug_tuple("Error")
+            .field(&self.inner.kind)
+            .field(&alloc::string::ToString::to_string(self))
+            .finish()
     }
 }
 

@@ -4,12 +4,13 @@
 //! ```
 //! use tensorsafe::{serialize, Dtype, SafeTensors, TensorView};
 //!
-//! // Write: any (name, view) pairs, plus optional metadata.
-//! let weight: Vec<u8> = [1.0f32, 2.0, 3.0, 4.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+//! // Write: any (name, view) pairs, plus optional metadata. A view is
+//! // typed elements (dtype inferred) or little-endian bytes with a dtype.
+//! let weight = [1.0f32, 2.0, 3.0, 4.0];
 //! let bias = [7u8, 8];
 //! let bytes = serialize(
 //!     [
-//!         ("layer.weight", TensorView::new(Dtype::F32, &[2, 2], &weight)?),
+//!         ("layer.weight", TensorView::from_slice(&[2, 2], &weight)?),
 //!         ("layer.bias", TensorView::new(Dtype::U8, &[2], &bias)?),
 //!     ],
 //!     None,
@@ -27,8 +28,13 @@
 //!
 //! - [`SafeTensors`] is the reader: it parses a buffer you hold, and its
 //!   [`TensorView`]s borrow that buffer. [`SafeTensorsFile`] opens a path
-//!   (read into aligned memory, or memory-mapped), owns the bytes, and lends
-//!   a [`SafeTensors`] over them.
+//!   (read into aligned memory, or memory-mapped), owns the bytes, and
+//!   answers the same questions (`file.tensor(name)`, `file.iter()`, ...);
+//!   [`SafeTensorsFile::reader`] lends a [`SafeTensors`] over them for code
+//!   written against the reader. Where the reference `safetensors` crate
+//!   has a name (`tensors`, `names`, `read_metadata`, `Dtype::size`,
+//!   `TensorView::new`, ...), ours means the same, or its documentation
+//!   says how it differs.
 //! - [`Header`] parses just the header, from a byte prefix or a reader.
 //! - [`serialize`] and [`serialize_to_file`] write the reference writer's
 //!   layout; [`Writer`] carries options (alignment, metadata, progress) to

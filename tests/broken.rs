@@ -106,3 +106,92 @@ fn the_reference_refuses_them_too_except_where_we_are_stricter() {
     let listed: Vec<&str> = STRICTER.iter().map(|(file, _)| *file).collect();
     assert_eq!(accepted, listed, "the files the reference accepts");
 }
+
+/// What `fn main() -> Result<(), Box<dyn Error>>` prints is the `Debug`
+/// form: it carries the kind and the whole sentence.
+#[test]
+fn debug_carries_the_sentence() {
+    let file = b"\x07\x00\x00\x00\x00\x00\x00\x00{\"a\":1}";
+    let err = SafeTensors::deserialize(file).unwrap_err();
+    let sentence = err.to_string();
+    assert_eq!(
+        format!("{err:?}"),
+        format!("Error(InvalidType, {sentence:?})")
+    );
+    let boxed: Box<dyn std::error::Error> = Box::new(err);
+    let printed = format!("{boxed:?}");
+    assert!(
+        printed.contains("found a number (tensor \\\"a\\\", at byte 13)"),
+        "{printed}"
+    );
+}
+
+/// A file too short for the length prefix gives its byte count through
+/// every entry point.
+#[cfg(feature = "std")]
+#[test]
+fn file_too_small_gives_the_byte_count_everywhere() {
+    let dir = std::env::temp_dir().join(format!("tensorsafe-too-small-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("short.safetensors");
+    std::fs::write(&path, b"\x01\x02\x03").unwrap();
+    let detail = |e: tensorsafe::Error| {
+        assert_eq!(e.kind(), tensorsafe::ErrorKind::FileTooSmall);
+        e.detail().map(str::to_owned)
+    };
+    let three = Some("3 bytes".to_owned());
+    assert_eq!(
+        detail(SafeTensors::deserialize(b"\x01\x02\x03").unwrap_err()),
+        three
+    );
+    assert_eq!(detail(SafeTensorsFile::open(&path).unwrap_err()), three);
+    // SAFETY: this test's own file; nothing writes it while mapped.
+    assert_eq!(
+        detail(unsafe { SafeTensorsFile::mmap(&path) }.unwrap_err()),
+        three
+    );
+    assert_eq!(
+        detail(Header::read_from(&b"\x01\x02\x03"[..]).unwrap_err()),
+        three
+    );
+    let err = SafeTensorsFile::open(&path).unwrap_err();
+    assert_eq!(err.path(), Some(path.as_path()));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A destination buffer of the wrong length is the caller's mistake, not a
+/// broken tensor: its own kind and message, naming the tensor.
+#[cfg(feature = "std")]
+#[test]
+fn a_destination_buffer_of_the_wrong_length_is_the_callers() {
+    use tensorsafe::{read_tensor_into, serialize_to_file, ErrorKind, TensorView};
+    let dir = std::env::temp_dir().join(format!("tensorsafe-wrong-buffer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("m.safetensors");
+    let w = [0u8; 800];
+    serialize_to_file(
+        [(
+            "w",
+            TensorView::new(tensorsafe::Dtype::F64, &[100], &w).unwrap(),
+        )],
+        None,
+        &path,
+    )
+    .unwrap();
+    let mut buf = vec![0u8; 100];
+    let err = read_tensor_into(&path, "w", &mut buf).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.tensor()),
+        (ErrorKind::BufferLength, Some("w"))
+    );
+    assert_eq!(err.category(), tensorsafe::Category::Usage);
+    assert!(
+        err.to_string().starts_with(
+            "the destination buffer given has the wrong length: buffer of 100 bytes given for a tensor of 800 bytes (tensor \"w\""
+        ),
+        "{err}"
+    );
+    let mut buf = vec![0u8; 800];
+    read_tensor_into(&path, "w", &mut buf).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

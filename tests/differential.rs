@@ -362,3 +362,70 @@ fn reversed_offsets_are_excused_only_in_a_hidden_entry() {
     assert_eq!(err.tensor(), Some("v"));
     assert!(!common::quirks::excused(&elsewhere, &err));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The names both crates have mean the same: `tensors()`, `names()`,
+    /// `len()`, `read_metadata()` (but for its header type) and `tensor()`
+    /// give the same answers, up to order (the reference's is a hash map's,
+    /// ours the file's).
+    #[test]
+    fn shared_reader_names_mean_the_same(ts in tensors_named(6, long_name()), meta in metadata()) {
+        let bytes = ours(&ts, meta.as_ref());
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let theirs = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let sorted = |mut v: Vec<(String, Vec<usize>, Vec<u8>)>| { v.sort(); v };
+        prop_assert_eq!(
+            sorted(st.tensors().into_iter().map(|(n, v)| (n, v.shape().to_vec(), v.data().to_vec())).collect()),
+            sorted(theirs.tensors().into_iter().map(|(n, v)| (n, v.shape().to_vec(), v.data().to_vec())).collect())
+        );
+        let (mut a, mut b) = (st.names(), theirs.names());
+        a.sort();
+        b.sort();
+        prop_assert_eq!(a, b);
+        prop_assert_eq!(st.len(), theirs.len());
+        let (n, header) = SafeTensors::read_metadata(&bytes).unwrap();
+        let (their_n, their_meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+        prop_assert_eq!(n, their_n);
+        prop_assert_eq!(header.data_len() as usize, their_meta.data_len());
+        prop_assert_eq!(header.metadata().cloned(), their_meta.metadata().clone().map(|m| m.into_iter().collect()));
+        for name in st.names() {
+            prop_assert_eq!(st.tensor(name).unwrap().data(), theirs.tensor(name).unwrap().data());
+        }
+    }
+}
+
+#[test]
+fn dtype_sizes_mean_what_the_reference_means() {
+    for &dtype in Dtype::ALL {
+        let theirs = reference_dtype(dtype);
+        assert_eq!(dtype.bitsize(), theirs.bitsize(), "{dtype}");
+        #[allow(deprecated)]
+        let their_size = theirs.size();
+        assert_eq!(dtype.size(), their_size, "{dtype}");
+        assert_eq!(
+            dtype.whole_bytes().is_some(),
+            dtype.bitsize() % 8 == 0,
+            "{dtype}"
+        );
+    }
+}
+
+#[test]
+fn read_metadata_rejects_what_deserialize_rejects() {
+    let bytes = serialize(
+        [(
+            "w",
+            tensorsafe::TensorView::from_slice(&[2], &[1u8, 2]).unwrap(),
+        )],
+        None,
+    )
+    .unwrap();
+    let short = &bytes[..bytes.len() - 1];
+    assert_eq!(
+        SafeTensors::read_metadata(short).unwrap_err().kind(),
+        SafeTensors::deserialize(short).unwrap_err().kind()
+    );
+    assert!(safetensors::SafeTensors::read_metadata(short).is_err());
+}

@@ -104,10 +104,10 @@ fn golden_files_open_through_both_owned_handles() {
         let owned = SafeTensorsFile::open(&path).unwrap();
         // SAFETY: the test data is not modified while the map is alive.
         let mapped = unsafe { SafeTensorsFile::mmap(&path) }.unwrap();
-        assert!(owned.tensors().iter().eq(st.iter()), "{file}");
-        assert!(mapped.tensors().iter().eq(st.iter()), "{file}");
+        assert!(owned.iter().eq(st.iter()), "{file}");
+        assert!(mapped.iter().eq(st.iter()), "{file}");
         assert_eq!(owned.as_bytes(), bytes.as_slice());
-        assert_eq!(owned.tensors().metadata(), st.metadata());
+        assert_eq!(owned.metadata(), st.metadata());
     }
 }
 

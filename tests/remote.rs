@@ -233,14 +233,14 @@ async fn slices_and_splits_fetch_only_their_rows() {
             // Rows: one contiguous range.
             counts.reset();
             let part = remote.split("w", 0, rank, 4).await.unwrap();
-            assert_eq!(part.data(), view.split(0, rank, 4).unwrap().to_vec());
+            assert_eq!(part.data(), view.split(0, rank, 4).unwrap().to_bytes());
             assert_eq!(counts.get(), (1, 1, (rows * cols) as u64));
             // Columns: one range per row, exactly the part's bytes, unless
             // the gaps are merged.
             counts.reset();
             let part = remote.split("w", 1, rank, 4).await.unwrap();
             assert_eq!(part.shape(), [rows, cols / 4]);
-            assert_eq!(part.data(), view.split(1, rank, 4).unwrap().to_vec());
+            assert_eq!(part.data(), view.split(1, rank, 4).unwrap().to_bytes());
             let (gets, _, bytes) = counts.get();
             assert_eq!(gets, requests);
             if requests > 1 {
@@ -306,7 +306,7 @@ async fn load_into_fills_the_chosen_tensors_in_merged_requests() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidView);
+    assert_eq!(err.kind(), ErrorKind::BufferLength);
     assert_eq!(err.tensor(), Some("t0"));
     assert_eq!(counts.get().0, 0);
 }
@@ -776,7 +776,7 @@ async fn bad_requests_are_usage_errors() {
             .await
             .unwrap_err()
             .kind(),
-        ErrorKind::InvalidView
+        ErrorKind::BufferLength
     );
     assert_eq!(
         remote
@@ -784,7 +784,7 @@ async fn bad_requests_are_usage_errors() {
             .await
             .unwrap_err()
             .kind(),
-        ErrorKind::InvalidSlice
+        ErrorKind::BufferLength
     );
     let row = remote
         .slice("w", &[Select::Index(1), Select::Index(2)])
@@ -846,7 +846,7 @@ proptest! {
     fn remote_slices_equal_local_slices(spec in spec(), gap in prop_oneof![Just(0u64), Just(5), Just(64 << 10)]) {
         let data: Vec<u8> = (0..6 * 5 * 4 * 2).map(|i| (i % 256) as u8).collect();
         let view = TensorView::new(Dtype::U16, &[6, 5, 4], &data).unwrap();
-        let local = view.slice(&spec).map(|s| (s.shape().to_vec(), s.to_vec()));
+        let local = view.slice(&spec).map(|s| (s.shape().to_vec(), s.to_bytes()));
         let file = tensorsafe::serialize([("w", view)], None).unwrap();
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let remote = runtime.block_on(async {

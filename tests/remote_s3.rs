@@ -50,10 +50,7 @@ async fn s3_golden_files_equal_their_local_reads() {
         let (own_store, location) = store_from_url(&url).unwrap();
         let remote = RemoteFile::open(own_store, location).await.unwrap();
         assert_eq!(remote.size(), bytes.len() as u64);
-        assert_eq!(
-            remote.header().names().collect::<Vec<_>>(),
-            local.names().collect::<Vec<_>>()
-        );
+        assert_eq!(remote.header().names().collect::<Vec<_>>(), local.names());
         assert_eq!(remote.header().metadata(), local.metadata());
         for (tensor, view) in local.iter() {
             let fetched = remote.tensor(tensor).await.unwrap();
@@ -62,7 +59,7 @@ async fn s3_golden_files_equal_their_local_reads() {
             // Halves along the first dimension, where it divides.
             if view.shape().first().is_some_and(|&d| d % 2 == 0 && d > 0) {
                 for part in 0..2 {
-                    let local = view.split(0, part, 2).unwrap().to_vec();
+                    let local = view.split(0, part, 2).unwrap().to_bytes();
                     assert_eq!(
                         remote.split(tensor, 0, part, 2).await.unwrap().data(),
                         local
@@ -128,7 +125,7 @@ async fn s3_sharded_checkpoint_lists_in_one_request_per_shard_and_reads_like_the
         for dim in 0..view.shape().len() {
             if view.shape()[dim] % 4 == 0 {
                 let part = remote.split(entry.name(), dim, 1, 4).await.unwrap();
-                assert_eq!(part.data(), view.split(dim, 1, 4).unwrap().to_vec());
+                assert_eq!(part.data(), view.split(dim, 1, 4).unwrap().to_bytes());
             }
         }
         let rows = [Select::Range {
@@ -140,7 +137,7 @@ async fn s3_sharded_checkpoint_lists_in_one_request_per_shard_and_reads_like_the
         // (a scalar has no rows).
         match (view.slice(&rows), remote.slice(entry.name(), &rows).await) {
             (Ok(local), Ok(fetched)) => {
-                assert_eq!(fetched.data(), local.to_vec(), "{}", entry.name())
+                assert_eq!(fetched.data(), local.to_bytes(), "{}", entry.name())
             }
             (Err(a), Err(b)) => assert_eq!(a.kind(), b.kind(), "{}", entry.name()),
             (a, b) => panic!(

@@ -63,13 +63,13 @@ proptest! {
         prop_assert_eq!(std::fs::read(&path).unwrap(), in_memory);
 
         let owned = SafeTensorsFile::open(&path).unwrap();
-        assert_same(&ts, owned.tensors().iter())?;
+        assert_same(&ts, owned.iter())?;
         prop_assert_eq!(owned.header().metadata(), meta.as_ref());
         // SAFETY: nothing else touches this private temporary file.
         let mapped = unsafe { SafeTensorsFile::mmap(&path) }.unwrap();
-        assert_same(&ts, mapped.tensors().iter())?;
+        assert_same(&ts, mapped.iter())?;
         for t in &ts {
-            prop_assert_eq!(mapped.tensors().tensor(&t.name).unwrap().data(), t.data.as_slice());
+            prop_assert_eq!(mapped.tensor(&t.name).unwrap().data(), t.data.as_slice());
         }
     }
 }
@@ -256,7 +256,7 @@ proptest! {
     #[test]
     fn aligned_layout((ts, meta) in model(), shift in 3u32..13) {
         let alignment = 1u64 << shift;
-        let writer = Writer::new().alignment(alignment).unwrap().metadata(meta.as_ref());
+        let writer = Writer::new().alignment(alignment).metadata(meta.as_ref());
         let bytes = writer.to_vec(views(&ts)).unwrap();
         let st = SafeTensors::deserialize(&bytes).unwrap();
         assert_same(&ts, st.iter())?;
@@ -272,11 +272,109 @@ proptest! {
 
 #[test]
 fn alignment_must_be_a_power_of_two_up_to_one_mebibyte() {
+    // The builder takes any value; the method ending the chain rejects it,
+    // before anything is written, whatever the destination.
+    let dir = TempDir::new("bad-alignment");
+    let w = TensorView::from_slice(&[2], &[1u8, 2]).unwrap();
     for bad in [0u64, 3, 48, 2 << 20] {
+        let kind = |r: tensorsafe::Result<()>| r.unwrap_err().kind();
+        let writer = || Writer::new().alignment(bad);
         assert_eq!(
-            Writer::new().alignment(bad).unwrap_err().kind(),
+            kind(writer().to_vec([("w", &w)]).map(drop)),
             ErrorKind::InvalidAlignment
         );
+        let path = dir.path("m.safetensors");
+        assert_eq!(
+            kind(writer().to_file([("w", &w)], &path)),
+            ErrorKind::InvalidAlignment
+        );
+        let declared = [tensorsafe::Declaration::new("w", Dtype::U8, [2])];
+        let mut out = Vec::new();
+        assert_eq!(
+            kind(writer().stream(&mut out, declared.clone()).map(drop)),
+            ErrorKind::InvalidAlignment
+        );
+        assert!(out.is_empty(), "nothing written for alignment {bad}");
+        assert_eq!(
+            kind(writer().stream_to_file(&path, declared).map(drop)),
+            ErrorKind::InvalidAlignment
+        );
+        let shards = dir.path("shards");
+        assert_eq!(
+            kind(writer().sharded([("w", &w)], &shards, 1 << 20).map(drop)),
+            ErrorKind::InvalidAlignment
+        );
+        assert!(
+            !path.exists() && !shards.exists(),
+            "no file for alignment {bad}"
+        );
     }
-    assert!(Writer::new().alignment(tensorsafe::MAX_ALIGNMENT).is_ok());
+    let bytes = Writer::new()
+        .alignment(tensorsafe::MAX_ALIGNMENT)
+        .to_vec([("w", &w)])
+        .unwrap();
+    assert_eq!(
+        SafeTensors::deserialize(&bytes)
+            .unwrap()
+            .header()
+            .data_start(),
+        tensorsafe::MAX_ALIGNMENT
+    );
+}
+
+/// Writers are `Send` (their progress hooks are), so they move to threads
+/// and live across an `.await` in a spawned task. Checked at compile time.
+const _: () = {
+    const fn send<T: Send>() {}
+    send::<Writer<'static>>();
+    send::<tensorsafe::StreamWriter<'static, Vec<u8>>>();
+    send::<tensorsafe::StreamWriter<'static, tensorsafe::AtomicFile>>();
+};
+
+#[test]
+fn a_writer_with_a_counting_hook_moves_to_a_thread() {
+    let (tell, told) = std::sync::mpsc::channel();
+    let mut calls = 0u32;
+    let writer = Writer::new().alignment(64).progress(move |done, total| {
+        calls += 1;
+        tell.send((calls, done, total)).unwrap();
+    });
+    let bytes = std::thread::spawn(move || {
+        let w = TensorView::new(Dtype::U16, &[3], &[1, 0, 2, 0, 3, 0]).unwrap();
+        writer.to_vec([("w", w)]).unwrap()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(told.iter().collect::<Vec<_>>(), [(1, 6, 6)]);
+    assert_eq!(
+        SafeTensors::deserialize(&bytes)
+            .unwrap()
+            .tensor("w")
+            .unwrap()
+            .to_vec::<u16>()
+            .unwrap(),
+        [1, 2, 3]
+    );
+
+    // A stream started here is finished on another thread.
+    let declared = [tensorsafe::Declaration::new("a", Dtype::U8, [4])];
+    let mut stream = Writer::new()
+        .progress(|_, _| {})
+        .stream(Vec::new(), declared)
+        .unwrap();
+    stream.write("a", &[1, 2]).unwrap();
+    let out = std::thread::spawn(move || {
+        stream.write("a", &[3, 4]).unwrap();
+        stream.finish().unwrap()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        SafeTensors::deserialize(&out)
+            .unwrap()
+            .tensor("a")
+            .unwrap()
+            .data(),
+        &[1, 2, 3, 4]
+    );
 }

@@ -127,11 +127,11 @@ fn order_in_the_header_does_not_matter_only_coverage() {
     let h = r#"{"a":{"dtype":"U8","shape":[2],"data_offsets":[2,4]},"b":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}"#;
     let bytes = file(h, &[0; 4]);
     let st = SafeTensors::deserialize(&bytes).unwrap();
-    assert_eq!(st.names().collect::<Vec<_>>(), ["b", "a"]);
+    assert_eq!(st.names(), ["b", "a"]);
     let h = r#"{"a":{"dtype":"U8","shape":[0],"data_offsets":[1,1]},"b":{"dtype":"F32","shape":[2,0],"data_offsets":[1,1]},"c":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}"#;
     let bytes = file(h, &[9]);
     let st = SafeTensors::deserialize(&bytes).unwrap();
-    assert_eq!(st.names().collect::<Vec<_>>(), ["c", "a", "b"]);
+    assert_eq!(st.names(), ["c", "a", "b"]);
 }
 
 #[test]

@@ -78,7 +78,7 @@ proptest! {
         spec in prop::collection::vec(select(), 0..=5),
         dtype in prop::sample::select(vec![Dtype::U8, Dtype::BF16, Dtype::F32, Dtype::C64]),
     ) {
-        let elem = dtype.size().unwrap();
+        let elem = dtype.whole_bytes().unwrap();
         let count: usize = shape.iter().product();
         let data: Vec<u8> = (0..count * elem).map(|i| (i * 7 % 251) as u8).collect();
         let view = TensorView::new(dtype, &shape, &data).unwrap();
@@ -154,7 +154,7 @@ fn bounds_follow_numpy_and_never_panic() {
     };
     assert_eq!(view.slice(&[wide]).unwrap().shape(), &[1, 3]);
     let scalar = TensorView::new(Dtype::F32, &[], &[0; 4]).unwrap();
-    assert_eq!(scalar.slice(&[]).unwrap().to_vec(), vec![0; 4]);
+    assert_eq!(scalar.slice(&[]).unwrap().to_bytes(), vec![0; 4]);
 }
 
 #[test]
@@ -162,13 +162,13 @@ fn sub_byte_slices_must_not_cut_a_byte() {
     let data = [0x21u8, 0x43, 0x65, 0x87];
     let f4 = TensorView::new(Dtype::F4, &[2, 4], &data).unwrap();
     assert_eq!(
-        f4.slice(&[Select::Index(1)]).unwrap().to_vec(),
+        f4.slice(&[Select::Index(1)]).unwrap().to_bytes(),
         vec![0x65, 0x87]
     );
     assert_eq!(
         f4.slice(&[Select::All, Select::range(2, 4)])
             .unwrap()
-            .to_vec(),
+            .to_bytes(),
         vec![0x43, 0x87]
     );
     let err = f4.slice(&[Select::All, Select::range(1, 3)]).unwrap_err();
@@ -194,7 +194,7 @@ fn a_size_one_dimension_picked_whole_by_any_step_cuts_no_byte() {
         vec![Select::range(0, 1), Select::All, every_step, Select::All],
     ] {
         let slice = f4.slice(&spec).unwrap();
-        assert_eq!(slice.to_vec(), data, "{spec:?}");
+        assert_eq!(slice.to_bytes(), data, "{spec:?}");
         assert_eq!(slice.runs().count(), 1, "{spec:?}");
     }
     // Rows of one F4 value, two rows: a whole byte only together.
@@ -207,7 +207,7 @@ fn a_size_one_dimension_picked_whole_by_any_step_cuts_no_byte() {
             step: 3,
         },
     ];
-    assert_eq!(f4.slice(&spec).unwrap().to_vec(), [0x21]);
+    assert_eq!(f4.slice(&spec).unwrap().to_bytes(), [0x21]);
     // Half of them is still half a byte.
     let err = f4.slice(&[Select::Index(1)]).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::SubByteSlice);
@@ -217,10 +217,12 @@ fn a_size_one_dimension_picked_whole_by_any_step_cuts_no_byte() {
 fn split_gives_equal_parts_for_tensor_parallelism() {
     let data: Vec<u8> = (0..24).collect();
     let w = TensorView::new(Dtype::U8, &[4, 6], &data).unwrap();
-    let parts: Vec<Vec<u8>> = (0..3).map(|k| w.split(1, k, 3).unwrap().to_vec()).collect();
+    let parts: Vec<Vec<u8>> = (0..3)
+        .map(|k| w.split(1, k, 3).unwrap().to_bytes())
+        .collect();
     assert_eq!(parts[0], vec![0, 1, 6, 7, 12, 13, 18, 19]);
     assert_eq!(
-        w.split(0, 1, 2).unwrap().to_vec(),
+        w.split(0, 1, 2).unwrap().to_bytes(),
         (12..24).collect::<Vec<u8>>()
     );
     assert_eq!(
@@ -235,4 +237,104 @@ fn split_gives_equal_parts_for_tensor_parallelism() {
         w.split(0, 2, 2).unwrap_err().kind(),
         ErrorKind::InvalidSlice
     );
+}
+
+#[test]
+fn slices_give_typed_elements_as_views_do() {
+    let values: Vec<f32> = (0..12).map(|i| i as f32).collect();
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let w = TensorView::new(Dtype::F32, &[3, 4], &bytes).unwrap();
+    let column = w.slice(&[Select::All, Select::Index(1)]).unwrap();
+    assert_eq!(column.to_vec::<f32>().unwrap(), [1.0, 5.0, 9.0]);
+    assert_eq!(column.to_f32_vec().unwrap(), [1.0, 5.0, 9.0]);
+    assert_eq!(column.to_f64_vec().unwrap(), [1.0, 5.0, 9.0]);
+    let ids = TensorView::new(Dtype::I16, &[2, 2], &[1, 0, 0xfe, 0xff, 3, 0, 4, 0]).unwrap();
+    let first_column = ids.slice(&[Select::All, Select::Index(0)]).unwrap();
+    assert_eq!(first_column.to_f64_vec().unwrap(), [1.0, 3.0]);
+    assert_eq!(first_column.to_vec::<i16>().unwrap(), [1, 3]);
+    assert_eq!(column.to_bytes().len(), 12);
+    assert_eq!(
+        column.to_vec::<u32>().unwrap_err().kind(),
+        ErrorKind::DtypeMismatch
+    );
+    // Typed reads copy, so the bytes' alignment never matters: an F32
+    // tensor one byte into a byte buffer reads wherever that lands.
+    let mut odd = [0u8; 1 + 16];
+    for (i, v) in [1.0f32, 2.0, 3.0, 4.0].iter().enumerate() {
+        odd[1 + 4 * i..5 + 4 * i].copy_from_slice(&v.to_le_bytes());
+    }
+    let view = TensorView::new(Dtype::F32, &[2, 2], &odd[1..]).unwrap();
+    let right = view.split(1, 1, 2).unwrap();
+    assert_eq!(right.to_vec::<f32>().unwrap(), [2.0, 4.0]);
+    let bools = TensorView::new(Dtype::BOOL, &[2], &[1, 2]).unwrap();
+    assert_eq!(
+        bools
+            .slice(&[Select::from(..)])
+            .unwrap()
+            .to_vec::<bool>()
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidBool
+    );
+}
+
+#[test]
+fn selections_convert_from_indices_and_ranges() {
+    assert_eq!(Select::from(3), Select::Index(3));
+    assert_eq!(Select::from(1..4), Select::range(1, 4));
+    assert_eq!(Select::from(2..), Select::range(2, usize::MAX));
+    assert_eq!(Select::from(..5), Select::range(0, 5));
+    assert_eq!(Select::from(1..=4), Select::range(1, 5));
+    assert_eq!(Select::from(..=4), Select::range(0, 5));
+    assert_eq!(Select::from(..), Select::All);
+    assert_eq!(Select::from(0..=usize::MAX), Select::range(0, usize::MAX));
+    let data: Vec<u8> = (0..24).collect();
+    let view = TensorView::new(Dtype::U8, &[2, 3, 4], &data).unwrap();
+    let spec = [Select::from(..), Select::from(1..=2), 0.into()];
+    assert_eq!(
+        view.slice(&spec).unwrap().to_vec::<u8>().unwrap(),
+        [4, 8, 16, 20]
+    );
+    let tail = view
+        .slice(&[1.into(), (2..).into(), (..=1).into()])
+        .unwrap();
+    assert_eq!(tail.to_vec::<u8>().unwrap(), [20, 21]);
+}
+
+#[test]
+fn split_errors_say_why() {
+    let data = [0u8; 12];
+    let w = TensorView::new(Dtype::U8, &[2, 6], &data).unwrap();
+    let detail = |dim, part, parts| {
+        let err = w.split(dim, part, parts).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidSlice);
+        err.detail().unwrap().to_owned()
+    };
+    assert_eq!(
+        detail(1, 1, 4),
+        "dimension 1 of size 6 does not divide into 4 parts"
+    );
+    assert_eq!(
+        detail(1, 2, 2),
+        "part 2 of 2: parts are numbered from 0, so the last is 1"
+    );
+    assert_eq!(detail(1, 0, 0), "dimension 1 cannot be split into 0 parts");
+    assert_eq!(detail(2, 0, 2), "dimension 2 of a rank 2 tensor");
+    assert_eq!(w.split(1, 2, 3).unwrap().shape(), &[2, 2]);
+}
+
+#[test]
+fn a_buffer_of_the_wrong_length_is_the_callers() {
+    let data: Vec<u8> = (0..8).collect();
+    let w = TensorView::new(Dtype::U8, &[2, 4], &data).unwrap();
+    let half = w.split(1, 0, 2).unwrap();
+    let mut out = [0u8; 5];
+    let err = half.copy_into(&mut out).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::BufferLength);
+    assert_eq!(
+        err.to_string(),
+        "the destination buffer given has the wrong length: buffer of 5 bytes given for a slice of 4 bytes"
+    );
+    half.copy_into(&mut out[..4]).unwrap();
+    assert_eq!(out[..4], [0, 1, 4, 5]);
 }

@@ -46,7 +46,7 @@ fn the_owned_file_is_aligned_so_every_type_casts_without_copying() {
     )
     .unwrap();
     let file = tensorsafe::SafeTensorsFile::open(&path).unwrap();
-    let view = file.tensors().tensor("f64").unwrap();
+    let view = file.tensor("f64").unwrap();
     assert_eq!(view.to_vec::<f64>().unwrap(), [1.5, -2.0]);
     let Some(slice) = refused_on_big_endian(view.as_slice::<f64>()) else {
         return;
@@ -58,19 +58,11 @@ fn the_owned_file_is_aligned_so_every_type_casts_without_copying() {
         "not zero-copy"
     );
     assert_eq!(
-        file.tensors()
-            .tensor("f32")
-            .unwrap()
-            .as_slice::<f32>()
-            .unwrap(),
+        file.tensor("f32").unwrap().as_slice::<f32>().unwrap(),
         &[0.25]
     );
     assert_eq!(
-        file.tensors()
-            .tensor("u16")
-            .unwrap()
-            .as_slice::<u16>()
-            .unwrap(),
+        file.tensor("u16").unwrap().as_slice::<u16>().unwrap(),
         &[7, 9, 11]
     );
     std::fs::remove_dir_all(&dir).unwrap();
@@ -187,4 +179,130 @@ fn missing_tensor_names_the_tensor() {
     let err = st.tensor("nope").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TensorNotFound);
     assert_eq!(err.tensor(), Some("nope"));
+}
+
+#[test]
+fn from_slice_infers_the_dtype_and_checks_the_count() {
+    let values = [1.5f32, -2.0, 0.25, 8.0];
+    assert_eq!(
+        TensorView::from_slice(&[2], &[true, false]).unwrap().data(),
+        &[1, 0]
+    );
+    assert_eq!(
+        TensorView::from_slice(&[2], &[-1i8, 1]).unwrap().data(),
+        &[0xff, 1]
+    );
+    if BIG_ENDIAN {
+        // The elements lie in memory big-endian: no view can borrow them.
+        let err = TensorView::from_slice(&[2, 2], &values).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BigEndianHost);
+        return;
+    }
+    let view = TensorView::from_slice(&[2, 2], &values).unwrap();
+    assert_eq!((view.dtype(), view.shape()), (Dtype::F32, &[2usize, 2][..]));
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    assert_eq!(view.data(), bytes.as_slice());
+    assert_eq!(view.to_vec::<f32>().unwrap(), values);
+    let halves = [bf16::from_f32(1.0), bf16::from_f32(-0.5)];
+    assert_eq!(
+        TensorView::from_slice(vec![2], &halves).unwrap().dtype(),
+        Dtype::BF16
+    );
+    assert_eq!(
+        TensorView::from_slice(&[1], &[f16::ONE]).unwrap().dtype(),
+        Dtype::F16
+    );
+    assert_eq!(
+        TensorView::from_slice(&[2], &[true, false]).unwrap().data(),
+        &[1, 0]
+    );
+    assert_eq!(
+        TensorView::from_slice(&[3], &[-1i64, 0, 1])
+            .unwrap()
+            .dtype(),
+        Dtype::I64
+    );
+    let err = TensorView::from_slice(&[3], &values).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidView);
+}
+
+#[test]
+fn new_takes_the_shape_by_value_or_borrowed() {
+    let data = [0u8; 6];
+    let shape: Vec<usize> = vec![3, 2];
+    let by_value = TensorView::new(Dtype::U8, shape.clone(), &data).unwrap();
+    assert_eq!(by_value, TensorView::new(Dtype::U8, &shape, &data).unwrap());
+    assert_eq!(
+        by_value,
+        TensorView::new(Dtype::U8, &shape[..], &data).unwrap()
+    );
+    assert_eq!(
+        by_value,
+        TensorView::new(Dtype::U8, &[3, 2], &data).unwrap()
+    );
+    assert_eq!(by_value.shape(), &[3, 2]);
+    assert_eq!(
+        TensorView::new(Dtype::U8, vec![4, 2], &data)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidView
+    );
+}
+
+#[test]
+fn a_dtype_mismatch_says_what_was_asked_and_what_the_tensor_is() {
+    let view = TensorView::new(Dtype::F32, &[2], &[0; 8]).unwrap();
+    let err = view.to_vec::<f64>().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::DtypeMismatch);
+    assert_eq!(err.detail(), Some("tensor is F32, f64 needs F64"));
+}
+
+#[cfg(feature = "std")]
+#[test]
+fn the_file_handle_answers_the_readers_questions() {
+    use tensorsafe::{serialize_to_file, Metadata, SafeTensorsFile, Writer};
+    let dir = std::env::temp_dir().join(format!("tensorsafe-views-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("m.safetensors");
+    let (a, b) = ([1u8, 2, 3], [1.0f32, 2.0]);
+    let b_bytes = le(&b, f32::to_le_bytes);
+    let mut metadata = Metadata::new();
+    metadata.insert("format".into(), "pt".into());
+    Writer::new()
+        .metadata(&metadata)
+        .to_file(
+            [
+                ("a", TensorView::from_slice(&[3], &a).unwrap()),
+                ("b", TensorView::new(Dtype::F32, &[2], &b_bytes).unwrap()),
+            ],
+            &path,
+        )
+        .unwrap();
+    serialize_to_file(Vec::<(&str, TensorView<'_>)>::new(), None, dir.join("e")).unwrap();
+    for file in [
+        SafeTensorsFile::open(&path).unwrap(),
+        // SAFETY: this test's own file; nothing writes it while mapped.
+        unsafe { SafeTensorsFile::mmap(&path).unwrap() },
+    ] {
+        let reader = file.reader();
+        assert_eq!(file.tensor("b").unwrap(), reader.tensor("b").unwrap());
+        assert_eq!(file.tensor("b").unwrap().to_vec::<f32>().unwrap(), b);
+        assert_eq!(
+            file.tensor("c").unwrap_err().kind(),
+            ErrorKind::TensorNotFound
+        );
+        assert!(file.iter().eq(reader.iter()));
+        assert_eq!(file.iter().len(), 2);
+        assert_eq!(file.names(), reader.names());
+        assert_eq!(file.names(), ["b", "a"]);
+        assert_eq!(file.tensors(), reader.tensors());
+        assert_eq!(file.tensors()[1].0, "a");
+        assert_eq!((file.len(), file.is_empty()), (2, false));
+        assert_eq!(file.metadata(), Some(&metadata));
+        assert!(std::ptr::eq(file.header(), reader.header()));
+    }
+    let empty = SafeTensorsFile::open(dir.join("e")).unwrap();
+    assert_eq!((empty.len(), empty.is_empty()), (0, true));
+    assert!(empty.names().is_empty() && empty.tensors().is_empty() && empty.metadata().is_none());
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -339,7 +339,7 @@ impl<'data> SafeTensors<'data> {
 
     /// The tensor names, in data-offset order.
     pub fn names(&self) -> Vec<&'_ str> {
-        self.inner.names().collect()
+        self.inner.names()
     }
 
     /// How many tensors the file holds.

@@ -60,7 +60,7 @@ fn slices(view: &TensorView<'_>) {
                 .shape_byte_len(&dims)
                 .expect("part of a valid tensor");
             assert_eq!(slice.byte_len() as u64, bytes);
-            assert_eq!(slice.to_vec().len(), slice.byte_len());
+            assert_eq!(slice.to_bytes().len(), slice.byte_len());
         }
         Err(e) => assert!(
             cuts && e.kind() == ErrorKind::SubByteSlice,

@@ -190,7 +190,7 @@ fn split(view: &TensorView<'_>, shape: &[usize], SplitArgs { dim, part, parts }:
     match (result, view.slice(&spec)) {
         (Ok(slice), Ok(same)) => {
             assert_eq!(same.shape(), slice.shape());
-            assert_eq!(same.to_vec(), slice.to_vec());
+            assert_eq!(same.to_bytes(), slice.to_bytes());
         }
         (Err(a), Err(b)) => assert_eq!((a.kind(), b.kind()), (ErrorKind::SubByteSlice, b.kind())),
         (a, b) => panic!("split {:?}, range {:?}", a.err(), b.err()),

@@ -21,12 +21,22 @@ use crate::names::NameTable;
 
 /// The free-form `__metadata__` of a file: string keys to string values,
 /// sorted by key.
+///
+/// Differs from the reference crate on purpose: its `Metadata` is the whole
+/// parsed header (tensors and `__metadata__`), which is our [`Header`];
+/// ours is only the `__metadata__` map, the `HashMap<String, String>` the
+/// reference passes to `serialize`, sorted so that output is reproducible.
 pub type Metadata = BTreeMap<String, String>;
 
 /// Length of the little-endian header length prefix.
 pub const PREFIX_LEN: usize = 8;
 
 /// One tensor as the header describes it (name, dtype, shape, data offsets).
+///
+/// The reference crate's `TensorInfo` means the same entry as an owned
+/// struct with public fields and `usize` offsets; ours borrows the header,
+/// includes the name, and answers through methods, with offsets in `u64`
+/// so that a 32-bit program reads headers of tensors past 4 GiB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TensorInfo<'a> {
     name: &'a str,
@@ -131,6 +141,12 @@ impl Table {
 /// a loaded file. Checking that the file really is [`Header::file_len`] bytes
 /// long is then the caller's job ([`Header::check_file_len`]).
 ///
+/// This is what the reference crate calls `Metadata` (its
+/// `SafeTensors::read_metadata` gives one; ours gives a `Header`): its
+/// `info(name)` is [`Header::get`], its `data_len()` is
+/// [`Header::data_len`] (in `u64`), its `metadata()` is
+/// [`Header::metadata`].
+///
 /// ```
 /// use tensorsafe::{serialize, Dtype, Header, TensorView};
 /// let file = serialize([("w", TensorView::new(Dtype::F16, &[2, 3], &[0; 12])?)], None)?;
@@ -225,14 +241,7 @@ impl Header {
     /// [`Header::read_from`] with the given options.
     #[cfg(feature = "std")]
     pub fn read_from_with<R: Read>(mut reader: R, options: &ParseOptions) -> Result<Header> {
-        let mut prefix = [0u8; PREFIX_LEN];
-        reader.read_exact(&mut prefix).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                Error::new(ErrorKind::FileTooSmall)
-            } else {
-                Error::from(e)
-            }
-        })?;
+        let prefix = read_prefix(&mut reader)?;
         let n = Header::declared_len(prefix, options)?;
         let mut json = Vec::new();
         let read = reader.by_ref().take(n).read_to_end(&mut json)?;
@@ -338,6 +347,8 @@ impl Header {
     }
 
     /// The `__metadata__` map, if the header has one (`null` counts as none).
+    /// The reference's `Metadata::metadata` gives `&Option<HashMap<..>>`
+    /// for the same map.
     pub fn metadata(&self) -> Option<&Metadata> {
         self.metadata.as_ref()
     }
@@ -359,4 +370,26 @@ impl Header {
     pub fn iter(&self) -> impl ExactSizeIterator<Item = TensorInfo<'_>> + '_ {
         self.table.entries.iter().map(|e| self.table.info(e))
     }
+}
+
+/// The 8-byte prefix of `reader`; an input that ends before it is
+/// [`ErrorKind::FileTooSmall`] with the byte count, as [`Header::parse`]
+/// gives it.
+#[cfg(feature = "std")]
+fn read_prefix(mut reader: impl Read) -> Result<[u8; PREFIX_LEN]> {
+    let mut prefix = [0u8; PREFIX_LEN];
+    let mut filled = 0;
+    while filled < PREFIX_LEN {
+        match reader.read(&mut prefix[filled..]) {
+            Ok(0) => {
+                return Err(
+                    Error::new(ErrorKind::FileTooSmall).with_detail(format!("{filled} bytes"))
+                )
+            }
+            Ok(read) => filled += read,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(prefix)
 }

@@ -11,14 +11,11 @@ use crate::json::emit;
 pub(crate) fn metadata(out: &mut Vec<u8>, metadata: &Metadata) {
     emit::string(out, "__metadata__");
     out.extend_from_slice(b":{");
-    for (i, (key, value)) in metadata.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
+    separated(out, metadata, |out, (key, value)| {
         emit::string(out, key);
         out.push(b':');
         emit::string(out, value);
-    }
+    });
     out.push(b'}');
 }
 
@@ -34,15 +31,24 @@ pub(crate) fn entry(
     out.extend_from_slice(b":{\"dtype\":\"");
     out.extend_from_slice(dtype.name().as_bytes());
     out.extend_from_slice(b"\",\"shape\":[");
-    for (i, dim) in shape.into_iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        emit::integer(out, dim);
-    }
+    separated(out, shape, emit::integer);
     out.extend_from_slice(b"],\"data_offsets\":[");
     emit::integer(out, begin);
     out.push(b',');
     emit::integer(out, end);
     out.extend_from_slice(b"]}");
+}
+
+/// Each item rendered by `render`, with commas between.
+fn separated<T>(
+    out: &mut Vec<u8>,
+    items: impl IntoIterator<Item = T>,
+    mut render: impl FnMut(&mut Vec<u8>, T),
+) {
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        render(out, item);
+    }
 }

@@ -8,10 +8,11 @@ use std::fs::File;
 use std::path::Path;
 
 use super::load::{self, LoadOptions};
-use super::{data_section, SafeTensors};
+use super::{data_section, view_in, SafeTensors};
 use crate::error::{Error, ErrorKind, Result};
-use crate::header::{Header, PREFIX_LEN};
+use crate::header::{Header, Metadata, PREFIX_LEN};
 use crate::limits::ParseOptions;
+use crate::view::TensorView;
 
 enum Storage {
     Mapped(memmap2::Mmap),
@@ -28,10 +29,12 @@ impl Storage {
     }
 }
 
-/// A safetensors file opened from a path and validated once; it owns its
-/// bytes and lends out a [`SafeTensors`] reader over them
-/// ([`SafeTensorsFile::tensors`]), so there is no buffer and parser to keep
-/// alive side by side.
+/// A safetensors file opened from a path and validated once. It owns its
+/// bytes and answers the reader's questions itself
+/// ([`SafeTensorsFile::tensor`], [`SafeTensorsFile::iter`],
+/// [`SafeTensorsFile::names`], ...), so there is no buffer and parser to
+/// keep alive side by side; [`SafeTensorsFile::reader`] lends a
+/// [`SafeTensors`] over its bytes for code written against the reader.
 ///
 /// Two ways to open one:
 /// - [`SafeTensorsFile::open`] reads the file into page-aligned memory:
@@ -51,7 +54,7 @@ impl Storage {
 /// serialize_to_file([("w", TensorView::new(Dtype::F32, &[2], &ones)?)], None, &path)?;
 ///
 /// let file = SafeTensorsFile::open(&path)?;
-/// let w = file.tensors().tensor("w")?;
+/// let w = file.tensor("w")?;
 /// assert_eq!(w.as_slice::<f32>()?.len(), 2); // aligned: zero-copy works
 /// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -83,7 +86,7 @@ impl SafeTensorsFile {
     /// options.threads = 1;                          // one reader thread
     /// options.parse.deny_unknown_fields = true;     // strict headers
     /// let file = SafeTensorsFile::open_with(&path, &options)?;
-    /// assert_eq!(file.tensors().tensor("w")?.data(), &[1, 2, 3, 4]);
+    /// assert_eq!(file.tensor("w")?.data(), &[1, 2, 3, 4]);
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -124,7 +127,7 @@ impl SafeTensorsFile {
     /// # tensorsafe::serialize_to_file([("w", tensorsafe::TensorView::new(tensorsafe::Dtype::U8, &[2], &[1, 2])?)], None, &path)?;
     /// // SAFETY: this program wrote the file and nothing changes it while mapped.
     /// let file = unsafe { tensorsafe::SafeTensorsFile::mmap(&path)? };
-    /// assert_eq!(file.tensors().tensor("w")?.data(), &[1, 2]);
+    /// assert_eq!(file.tensor("w")?.data(), &[1, 2]);
     /// # drop(file);
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -150,8 +153,9 @@ impl SafeTensorsFile {
     /// As for [`SafeTensorsFile::mmap`].
     unsafe fn map(path: &Path, options: &ParseOptions) -> Result<Self> {
         let file = File::open(path)?;
-        if file.metadata()?.len() < PREFIX_LEN as u64 {
-            return Err(Error::new(ErrorKind::FileTooSmall));
+        let len = file.metadata()?.len();
+        if len < PREFIX_LEN as u64 {
+            return Err(Error::new(ErrorKind::FileTooSmall).with_detail(format!("{len} bytes")));
         }
         // SAFETY: the caller promises that nothing modifies or truncates the
         // file while the map lives (this function's `# Safety` contract),
@@ -165,20 +169,60 @@ impl SafeTensorsFile {
         })
     }
 
-    /// The reader over this file's bytes: every accessor ([`tensor`],
-    /// [`iter`], [`names`], [`metadata`], ...) lives there. Its views borrow
-    /// this handle.
-    ///
-    /// [`tensor`]: SafeTensors::tensor
-    /// [`iter`]: SafeTensors::iter
-    /// [`names`]: SafeTensors::names
-    /// [`metadata`]: SafeTensors::metadata
-    pub fn tensors(&self) -> SafeTensors<'_> {
+    /// Lends the reader over this file's bytes, for code written against
+    /// [`SafeTensors`] (a function taking `&SafeTensors<'_>` whatever the
+    /// storage). Its views borrow this handle. The handle answers the same
+    /// questions itself: [`SafeTensorsFile::tensor`],
+    /// [`SafeTensorsFile::iter`], [`SafeTensorsFile::names`], ...
+    pub fn reader(&self) -> SafeTensors<'_> {
         // Opening checked the file's length against the header.
         SafeTensors::over(
             &self.header,
             data_section(&self.header, self.storage.bytes()),
         )
+    }
+
+    /// The tensor called `name`; the view borrows this handle
+    /// ([`SafeTensors::tensor`]).
+    pub fn tensor(&self, name: &str) -> Result<TensorView<'_>> {
+        self.reader().tensor(name)
+    }
+
+    /// `(name, view)` for every tensor, in data-offset order, without
+    /// allocating ([`SafeTensors::iter`]).
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, TensorView<'_>)> + '_ {
+        let data = data_section(&self.header, self.storage.bytes());
+        // Opening checked the file's length against the header.
+        self.header
+            .iter()
+            .map(move |info| (info.name(), view_in(data, info)))
+    }
+
+    /// Tensor names, in data-offset order ([`SafeTensors::names`]).
+    pub fn names(&self) -> Vec<&str> {
+        self.header.names().collect()
+    }
+
+    /// `(name, view)` for every tensor, in data-offset order, with owned
+    /// names, as the reference crate's `SafeTensors::tensors` gives them
+    /// ([`SafeTensors::tensors`]).
+    pub fn tensors(&self) -> Vec<(String, TensorView<'_>)> {
+        self.reader().tensors()
+    }
+
+    /// Number of tensors.
+    pub fn len(&self) -> usize {
+        self.header.len()
+    }
+
+    /// Whether the file holds no tensor.
+    pub fn is_empty(&self) -> bool {
+        self.header.is_empty()
+    }
+
+    /// The `__metadata__` map, if the file has one.
+    pub fn metadata(&self) -> Option<&Metadata> {
+        self.header.metadata()
     }
 
     /// The parsed header.

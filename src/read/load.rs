@@ -458,10 +458,10 @@ pub(crate) fn check_dest(info: &TensorInfo<'_>, buf: &[u8]) -> Result<()> {
     if buf.len() as u64 == info.byte_len() {
         return Ok(());
     }
-    Err(Error::new(ErrorKind::InvalidView)
+    Err(Error::new(ErrorKind::BufferLength)
         .with_tensor(info.name())
         .with_detail(format!(
-            "buffer of {} bytes for a tensor of {}",
+            "buffer of {} bytes given for a tensor of {} bytes",
             buf.len(),
             info.byte_len()
         )))

@@ -4,7 +4,7 @@
 //! that borrow the same bytes, never the reader. Storages are owners that
 //! lend a reader over their bytes: a buffer of yours
 //! ([`SafeTensors::deserialize`]), or a [`SafeTensorsFile`] holding an
-//! aligned in-memory copy or a memory map ([`SafeTensorsFile::tensors`]).
+//! aligned in-memory copy or a memory map ([`SafeTensorsFile::reader`]).
 //! So every accessor is written once, here.
 
 #[cfg(feature = "std")]
@@ -25,6 +25,8 @@ pub use load::{load_into, read_tensor_into, LoadOptions};
 pub(crate) use load::{read_files, read_pieces, Opened};
 
 use alloc::borrow::Cow;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
 use crate::error::{Error, Result};
 use crate::header::{Header, Metadata, TensorInfo};
@@ -73,6 +75,31 @@ impl<'data> SafeTensors<'data> {
         })
     }
 
+    /// Parses and validates the header of `buffer` (the whole file) and
+    /// checks the file's length against it, without building a reader:
+    /// the header's length in bytes (the JSON after the 8-byte prefix) and
+    /// the header.
+    ///
+    /// The reference crate's function of this name gives its own `Metadata`
+    /// type; this one gives our [`Header`], which answers the same questions
+    /// ([`Header::get`], [`Header::iter`], [`Header::metadata`],
+    /// [`Header::data_len`]).
+    ///
+    /// ```
+    /// use tensorsafe::{serialize, Dtype, SafeTensors, TensorView};
+    /// let bytes = serialize([("w", TensorView::new(Dtype::U8, &[2], &[1, 2])?)], None)?;
+    /// let (n, header) = SafeTensors::read_metadata(&bytes)?;
+    /// assert_eq!(n as u64, header.header_len());
+    /// assert_eq!(header.get("w").unwrap().shape(), &[2]);
+    /// # Ok::<(), tensorsafe::Error>(())
+    /// ```
+    pub fn read_metadata(buffer: &[u8]) -> Result<(usize, Header)> {
+        let header = Header::parse(buffer)?;
+        header.check_file_len(buffer.len() as u64)?;
+        // The header lies inside `buffer`, so its length fits in usize.
+        Ok((header.header_len() as usize, header))
+    }
+
     /// A reader over a header parsed elsewhere (say, from the first bytes of
     /// a file) and the file's data section, loaded wherever you chose.
     /// `data` must be exactly [`Header::data_len`] bytes
@@ -116,9 +143,31 @@ impl<'data> SafeTensors<'data> {
         self.header.is_empty()
     }
 
-    /// Tensor names, in data-offset order.
-    pub fn names(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
-        self.header.names()
+    /// Tensor names, in data-offset order, collected as the reference
+    /// crate's `names` does (its order is a hash map's; ours is the file's).
+    /// [`Header::names`] iterates without allocating.
+    pub fn names(&self) -> Vec<&str> {
+        self.header.names().collect()
+    }
+
+    /// `(name, view)` for every tensor, in data-offset order, collected with
+    /// owned names, as the reference crate's `tensors` does (its order is a
+    /// hash map's; ours is the file's). [`SafeTensors::iter`] gives the same
+    /// pairs without allocating.
+    ///
+    /// ```
+    /// use tensorsafe::{serialize, Dtype, SafeTensors, TensorView};
+    /// let bytes = serialize([("w", TensorView::new(Dtype::U8, &[2], &[1, 2])?)], None)?;
+    /// let st = SafeTensors::deserialize(&bytes)?;
+    /// for (name, view) in st.tensors() {
+    ///     assert_eq!((name.as_str(), view.data()), ("w", &[1u8, 2][..]));
+    /// }
+    /// # Ok::<(), tensorsafe::Error>(())
+    /// ```
+    pub fn tensors(&self) -> Vec<(String, TensorView<'data>)> {
+        self.iter()
+            .map(|(name, view)| (name.to_string(), view))
+            .collect()
     }
 
     /// The tensor called `name`.
@@ -130,7 +179,10 @@ impl<'data> SafeTensors<'data> {
             .ok_or_else(|| Error::tensor_not_found(name))
     }
 
-    /// `(name, view)` for every tensor, in data-offset order.
+    /// `(name, view)` for every tensor, in data-offset order (the reference
+    /// crate's `iter` gives the same pairs in a hash map's order), borrowing
+    /// the names from the header: no allocation for shapes up to rank 6,
+    /// which views hold inline.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, TensorView<'data>)> + '_ {
         self.header
             .iter()
@@ -145,13 +197,21 @@ impl<'data> SafeTensors<'data> {
     /// The view of an entry of this reader's header.
     #[inline]
     fn view(&self, info: TensorInfo<'_>) -> TensorView<'data> {
-        let (begin, end) = info.data_offsets();
-        // The header was checked against the data section's length
-        // (`check_file_len`), so every entry's range lies inside `data`, and
-        // `data` is in memory, so the offsets fit in usize.
-        let bytes = &self.data[begin as usize..end as usize];
-        TensorView::new_unchecked(info.dtype(), info.shape(), bytes)
+        view_in(self.data, info)
     }
+}
+
+/// The view of an entry of a header that was checked against the length of
+/// `data`, its data section (`check_file_len`): every entry's range lies
+/// inside `data`, which is in memory, so the offsets fit in usize.
+#[inline]
+fn view_in<'data>(data: &'data [u8], info: TensorInfo<'_>) -> TensorView<'data> {
+    let (begin, end) = info.data_offsets();
+    TensorView::new_unchecked(
+        info.dtype(),
+        info.shape(),
+        &data[begin as usize..end as usize],
+    )
 }
 
 /// Shows the tensor count, the data length and the metadata, not the bytes.

@@ -40,7 +40,7 @@ use crate::view::slice::{split_spec, Select, Slice};
 /// remote.slice_into("w", &[Select::Index(2)], &mut row).await?;
 /// assert_eq!(row, [8, 9, 10, 11]);
 /// let whole = remote.load(|_, _| {}).await?; // a SafeTensorsFile in memory
-/// assert_eq!(whole.tensors().tensor("w")?.data(), &w[..]);
+/// assert_eq!(whole.tensor("w")?.data(), &w[..]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())

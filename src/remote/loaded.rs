@@ -116,6 +116,6 @@ impl LoadedCheckpoint {
     /// The tensor called `name`: a view into its shard's memory.
     pub fn tensor(&self, name: &str) -> Result<TensorView<'_>> {
         let entry = self.entry(name)?;
-        entry.file().tensors().tensor(name)
+        entry.file().tensor(name)
     }
 }

@@ -396,7 +396,6 @@ impl Checkpoint {
     pub fn tensor(&self, name: &str) -> Result<TensorView<'_>> {
         let entry = self.entry(name)?;
         self.shard(entry.shard())?
-            .tensors()
             .tensor(name)
             .map_err(|e| match e.kind() {
                 // The shard changed since its header was read.

@@ -195,6 +195,7 @@ impl Writer<'_> {
         max_shard_bytes: u64,
     ) -> Result<Vec<String>> {
         let dir = dir.as_ref();
+        self.check()?;
         let tensors: Vec<_> = tensors.into_iter().collect();
         let total = checked_total(&tensors)?;
         let shard_of = assign(

@@ -53,41 +53,31 @@ impl Minifloat {
 
 const NEVER: fn(u32) -> bool = |_| false;
 
-const E4M3: Minifloat = Minifloat {
-    exp: 4,
-    man: 3,
-    bias: 7,
-    nan: |b| b & 0x7f == 0x7f,
-    inf: NEVER,
-};
+impl Minifloat {
+    /// A format with no infinities, NaN where `nan` says.
+    const fn finite(exp: u32, man: u32, bias: i32, nan: fn(u32) -> bool) -> Minifloat {
+        Minifloat {
+            exp,
+            man,
+            bias,
+            nan,
+            inf: NEVER,
+        }
+    }
+}
+
+/// E4M3 "FN": NaN at 0x7f/0xff, no infinities.
+const E4M3: Minifloat = Minifloat::finite(4, 3, 7, |b| b & 0x7f == 0x7f);
+/// E5M2: IEEE-like, with infinities.
 const E5M2: Minifloat = Minifloat {
-    exp: 5,
-    man: 2,
-    bias: 15,
-    nan: |b| b & 0x7f > 0x7c,
     inf: |b| b & 0x7f == 0x7c,
+    ..Minifloat::finite(5, 2, 15, |b| b & 0x7f > 0x7c)
 };
-const E4M3FNUZ: Minifloat = Minifloat {
-    exp: 4,
-    man: 3,
-    bias: 8,
-    nan: |b| b == 0x80,
-    inf: NEVER,
-};
-const E5M2FNUZ: Minifloat = Minifloat {
-    exp: 5,
-    man: 2,
-    bias: 16,
-    nan: |b| b == 0x80,
-    inf: NEVER,
-};
-const E2M1: Minifloat = Minifloat {
-    exp: 2,
-    man: 1,
-    bias: 1,
-    nan: NEVER,
-    inf: NEVER,
-};
+// The "FNUZ" formats: NaN only at 0x80, no negative zero.
+const E4M3FNUZ: Minifloat = Minifloat::finite(4, 3, 8, |b| b == 0x80);
+const E5M2FNUZ: Minifloat = Minifloat::finite(5, 2, 16, |b| b == 0x80);
+/// FP4 E2M1: every code is a number.
+const E2M1: Minifloat = Minifloat::finite(2, 1, 1, NEVER);
 
 fn e8m0(bits: u8) -> f32 {
     if bits == 0xff {

@@ -58,7 +58,7 @@ impl Element for bool {
     }
 }
 
-fn check_dtype<T: Element>(dtype: Dtype) -> Result<()> {
+pub(crate) fn check_dtype<T: Element>(dtype: Dtype) -> Result<()> {
     if dtype == T::DTYPE {
         Ok(())
     } else {

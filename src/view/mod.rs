@@ -133,8 +133,31 @@ pub struct TensorView<'data> {
 
 impl<'data> TensorView<'data> {
     /// A view of `data` as a tensor; fails unless `data` is exactly
-    /// shape x dtype bytes long.
-    pub fn new(dtype: Dtype, shape: &[usize], data: &'data [u8]) -> Result<Self> {
+    /// shape x dtype bytes long ([`ErrorKind::InvalidView`], or
+    /// [`ErrorKind::Overflow`] / [`ErrorKind::PartialByte`] for a shape whose
+    /// byte length does not exist).
+    ///
+    /// The shape is taken by value as in the reference crate (`Vec<usize>`),
+    /// or borrowed (`&[usize]`, `&[usize; N]`, `&Vec<usize>`): anything
+    /// that converts into a `Cow<[usize]>`.
+    ///
+    /// ```
+    /// use tensorsafe::{Dtype, TensorView};
+    /// let data = [0u8; 6];
+    /// let a = TensorView::new(Dtype::U8, vec![2, 3], &data)?;
+    /// let b = TensorView::new(Dtype::U8, &[2, 3], &data)?;
+    /// let shape: &[usize] = &[2, 3];
+    /// let c = TensorView::new(Dtype::U8, shape, &data)?;
+    /// assert!(a == b && b == c);
+    /// # Ok::<(), tensorsafe::Error>(())
+    /// ```
+    pub fn new<'s>(
+        dtype: Dtype,
+        shape: impl Into<Cow<'s, [usize]>>,
+        data: &'data [u8],
+    ) -> Result<Self> {
+        let shape = shape.into();
+        let shape: &[usize] = &shape;
         let expected = dtype.shape_byte_len(shape)?;
         if expected != data.len() as u64 {
             return Err(Error::new(ErrorKind::InvalidView).with_detail(format!(
@@ -143,6 +166,35 @@ impl<'data> TensorView<'data> {
             )));
         }
         Ok(TensorView::new_unchecked(dtype, shape, data))
+    }
+
+    /// A view of typed elements, the dtype inferred from `T`: `&[f32]` is
+    /// an F32 tensor, `&[half::bf16]` a BF16 one, and so on for every
+    /// [`Element`]. Fails unless `data` holds exactly the shape's element
+    /// count ([`ErrorKind::InvalidView`]), and with
+    /// [`ErrorKind::BigEndianHost`] for multi-byte elements on a big-endian
+    /// machine (the view borrows the elements as they lie in memory, and the
+    /// format is little-endian).
+    ///
+    /// ```
+    /// use tensorsafe::{serialize, Dtype, SafeTensors, TensorView};
+    /// let weight = [1.0f32, 2.0, 3.0, 4.0];
+    /// let view = TensorView::from_slice(&[2, 2], &weight)?;
+    /// assert_eq!(view.dtype(), Dtype::F32);
+    /// let bytes = serialize([("w", view)], None)?;
+    /// let st = SafeTensors::deserialize(&bytes)?;
+    /// assert_eq!(st.tensor("w")?.to_vec::<f32>()?, weight);
+    /// # Ok::<(), tensorsafe::Error>(())
+    /// ```
+    pub fn from_slice<'s, T: Element>(
+        shape: impl Into<Cow<'s, [usize]>>,
+        data: &'data [T],
+    ) -> Result<Self> {
+        if cfg!(target_endian = "big") && core::mem::size_of::<T>() > 1 {
+            return Err(Error::new(ErrorKind::BigEndianHost)
+                .with_detail("build the view from little-endian bytes with TensorView::new"));
+        }
+        TensorView::new(T::DTYPE, shape, bytemuck::cast_slice(data))
     }
 
     /// Built from validated header entries only.

@@ -5,12 +5,13 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
-use core::ops::Range;
+use core::ops::{Range, RangeFrom, RangeFull, RangeInclusive, RangeTo, RangeToInclusive};
 
 use crate::checked::memory_len;
 use crate::dtype::Dtype;
 use crate::error::{Error, ErrorKind, Result};
 
+use super::element::{self, Element};
 use super::TensorView;
 
 /// What to keep along one dimension, with numpy's semantics for the
@@ -45,6 +46,57 @@ impl Select {
     }
 }
 
+/// An index: `3.into()` is `Select::Index(3)`.
+impl From<usize> for Select {
+    fn from(index: usize) -> Self {
+        Select::Index(index)
+    }
+}
+
+/// `a..b` with step 1.
+impl From<Range<usize>> for Select {
+    fn from(range: Range<usize>) -> Self {
+        Select::range(range.start, range.end)
+    }
+}
+
+/// `a..`: from `a` to the end.
+impl From<RangeFrom<usize>> for Select {
+    fn from(range: RangeFrom<usize>) -> Self {
+        Select::range(range.start, usize::MAX)
+    }
+}
+
+/// `..b`: from the start to `b`, exclusive.
+impl From<RangeTo<usize>> for Select {
+    fn from(range: RangeTo<usize>) -> Self {
+        Select::range(0, range.end)
+    }
+}
+
+/// `a..=b`: `b` included (a bound of `usize::MAX` is clamped to the
+/// dimension like any other).
+impl From<RangeInclusive<usize>> for Select {
+    fn from(range: RangeInclusive<usize>) -> Self {
+        let (start, end) = range.into_inner();
+        Select::range(start, end.saturating_add(1))
+    }
+}
+
+/// `..=b`: from the start to `b` included.
+impl From<RangeToInclusive<usize>> for Select {
+    fn from(range: RangeToInclusive<usize>) -> Self {
+        Select::range(0, range.end.saturating_add(1))
+    }
+}
+
+/// `..`: the whole dimension.
+impl From<RangeFull> for Select {
+    fn from(_: RangeFull) -> Self {
+        Select::All
+    }
+}
+
 /// One dimension of the outer (non-contiguous) part of a slice.
 #[derive(Debug, Clone, Copy)]
 struct Outer {
@@ -64,7 +116,7 @@ struct Outer {
 /// let view = TensorView::new(Dtype::U8, &[2, 3, 4], &data)?;
 /// let slice = view.slice(&[Select::All, Select::range(1, 3), Select::Index(0)])?;
 /// assert_eq!(slice.shape(), &[2, 2]);
-/// assert_eq!(slice.to_vec(), vec![4, 8, 16, 20]);
+/// assert_eq!(slice.to_vec::<u8>()?, vec![4, 8, 16, 20]);
 /// assert_eq!(slice.runs().count(), 4);
 /// # Ok::<(), tensorsafe::Error>(())
 /// ```
@@ -320,8 +372,8 @@ impl<'a> Slice<'a> {
         }
     }
 
-    /// Copies the selection into `out`, which must be exactly
-    /// [`Slice::byte_len`] bytes.
+    /// Copies the selected bytes into `out`, which must be exactly
+    /// [`Slice::byte_len`] bytes ([`ErrorKind::BufferLength`] if not).
     pub fn copy_into(&self, out: &mut [u8]) -> Result<()> {
         self.check_out_len(out.len())?;
         let mut at = 0;
@@ -338,19 +390,57 @@ impl<'a> Slice<'a> {
         if len == self.byte_len() {
             return Ok(());
         }
-        Err(invalid(format!(
-            "buffer of {len} bytes for a slice of {}",
+        Err(Error::new(ErrorKind::BufferLength).with_detail(format!(
+            "buffer of {len} bytes given for a slice of {} bytes",
             self.byte_len()
         )))
     }
 
-    /// The selection copied into a new buffer.
-    pub fn to_vec(&self) -> Vec<u8> {
+    /// The selected bytes copied into a new buffer, in row-major order.
+    pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.byte_len());
         for run in self.runs() {
             out.extend_from_slice(run);
         }
         out
+    }
+
+    /// The selected elements copied into a `Vec<T>`, as
+    /// [`TensorView::to_vec`] gives a whole tensor's: whatever the alignment
+    /// and the host's byte order. Fails with [`ErrorKind::DtypeMismatch`]
+    /// unless `T` is the tensor's type, and with [`ErrorKind::InvalidBool`]
+    /// for a BOOL byte other than 0 or 1.
+    ///
+    /// ```
+    /// use tensorsafe::{Select, TensorView};
+    /// let w = TensorView::from_slice(&[2, 3], &[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0])?;
+    /// let column = w.slice(&[Select::All, Select::Index(1)])?;
+    /// assert_eq!(column.to_vec::<f32>()?, vec![2.0, 5.0]);
+    /// assert!(column.to_vec::<f64>().is_err()); // wrong type: an error, not a panic
+    /// # Ok::<(), tensorsafe::Error>(())
+    /// ```
+    pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
+        element::check_dtype::<T>(self.dtype)?;
+        self.copied(|view| view.to_vec())
+    }
+
+    /// The selected elements decoded to `f32`, for the dtypes
+    /// [`TensorView::to_f32_vec`] decodes.
+    pub fn to_f32_vec(&self) -> Result<Vec<f32>> {
+        self.copied(|view| view.to_f32_vec())
+    }
+
+    /// The selected elements as `f64`, for the dtypes
+    /// [`TensorView::to_f64_vec`] converts.
+    pub fn to_f64_vec(&self) -> Result<Vec<f64>> {
+        self.copied(|view| view.to_f64_vec())
+    }
+
+    /// `read` applied to a view of the selection copied into one buffer.
+    fn copied<R>(&self, read: impl FnOnce(&TensorView<'_>) -> R) -> R {
+        let bytes = self.to_bytes();
+        // The selection's bytes are exactly its shape x dtype.
+        read(&TensorView::new_unchecked(self.dtype, &self.shape, &bytes))
     }
 }
 
@@ -455,7 +545,7 @@ impl<'a> TensorView<'a> {
     /// use tensorsafe::{Dtype, TensorView};
     /// let data: Vec<u8> = (0..8).collect();
     /// let w = TensorView::new(Dtype::U8, &[2, 4], &data)?;
-    /// assert_eq!(w.split(1, 1, 2)?.to_vec(), vec![2, 3, 6, 7]); // columns 2..4 of each row
+    /// assert_eq!(w.split(1, 1, 2)?.to_vec::<u8>()?, vec![2, 3, 6, 7]); // columns 2..4 of each row
     /// # Ok::<(), tensorsafe::Error>(())
     /// ```
     pub fn split(&self, dim: usize, part: usize, parts: usize) -> Result<Slice<'a>> {
@@ -474,9 +564,20 @@ pub(crate) fn split_spec(
     let size = *dims
         .get(dim)
         .ok_or_else(|| invalid(format!("dimension {dim} of a rank {} tensor", dims.len())))?;
-    if parts == 0 || part >= parts || size % parts != 0 {
+    if parts == 0 {
         return Err(invalid(format!(
-            "part {part} of {parts} of dimension {dim} of size {size}"
+            "dimension {dim} cannot be split into 0 parts"
+        )));
+    }
+    if part >= parts {
+        return Err(invalid(format!(
+            "part {part} of {parts}: parts are numbered from 0, so the last is {}",
+            parts - 1
+        )));
+    }
+    if size % parts != 0 {
+        return Err(invalid(format!(
+            "dimension {dim} of size {size} does not divide into {parts} parts"
         )));
     }
     let piece = size / parts;

@@ -864,6 +864,23 @@ mod tests {
         (dir, path)
     }
 
+    /// A commit that failed with EIO: the error names `path` and `says`
+    /// why; `path` holds `contents` with the mode [`setup`] gave the old
+    /// file, alone in `dir`, which is then removed.
+    fn assert_commit_failed(err: &Error, says: &str, dir: &Path, path: &Path, contents: &[u8]) {
+        assert_eq!(
+            err.io_error().and_then(io::Error::raw_os_error),
+            Some(libc::EIO)
+        );
+        assert_eq!(err.path(), Some(path));
+        assert!(err.to_string().contains(says), "{err}");
+        assert_eq!(fs::read(path).unwrap(), contents);
+        let mode = fs::metadata(path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(entries(dir), ["model"]);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
     fn entries(dir: &Path) -> Vec<std::ffi::OsString> {
         fs::read_dir(dir)
             .unwrap()
@@ -910,17 +927,7 @@ mod tests {
             assert_eq!(file.flush().unwrap_err().raw_os_error(), Some(libc::EIO));
             let err = file.commit().unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Io);
-            assert_eq!(
-                err.io_error().and_then(io::Error::raw_os_error),
-                Some(libc::EIO)
-            );
-            assert_eq!(err.path(), Some(path.as_path()));
-            assert!(err.to_string().contains("writing failed"), "{err}");
-            assert_eq!(fs::read(&path).unwrap(), b"old");
-            let mode = fs::metadata(&path).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
-            assert_eq!(entries(&dir), ["model"]);
-            fs::remove_dir_all(&dir).unwrap();
+            assert_commit_failed(&err, "writing failed", &dir, &path, b"old");
         }
         fault::set_named_only(false);
     }
@@ -981,22 +988,9 @@ mod tests {
             file.write_all(b"new").unwrap();
             fault::fail_dir_sync(libc::EIO);
             let err = file.commit().unwrap_err();
-            assert_eq!(
-                err.io_error().and_then(io::Error::raw_os_error),
-                Some(libc::EIO)
-            );
-            assert_eq!(err.path(), Some(path.as_path()));
-            assert!(
-                err.to_string().contains("the new file is in place"),
-                "{err}"
-            );
             // As documented: renamed, complete, with the old file's mode,
             // and nothing beside it.
-            assert_eq!(fs::read(&path).unwrap(), b"new");
-            let mode = fs::metadata(&path).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
-            assert_eq!(entries(&dir), ["model"]);
-            fs::remove_dir_all(&dir).unwrap();
+            assert_commit_failed(&err, "the new file is in place", &dir, &path, b"new");
         }
         fault::set_named_only(false);
     }

@@ -73,6 +73,7 @@ pub(super) fn layout<S: AsRef<str>, V: View>(
     mut tensors: Vec<(S, V)>,
     writer: &Writer<'_>,
 ) -> Result<Layout<V>> {
+    writer.check()?;
     check_names(tensors.len(), |i| tensors[i].0.as_ref())?;
     for (name, view) in &tensors {
         check_view(name.as_ref(), view)?;

@@ -38,8 +38,8 @@ pub const MAX_ALIGNMENT: u64 = 1 << 20;
 const CHUNK: usize = 8 << 20;
 
 /// The progress hook: called with (bytes of tensor data written so far,
-/// bytes in all).
-pub(crate) type Progress<'a> = Box<dyn FnMut(u64, u64) + 'a>;
+/// bytes in all). `Send`, so a writer holding one can move to a thread.
+pub(crate) type Progress<'a> = Box<dyn FnMut(u64, u64) + Send + 'a>;
 
 /// Writes safetensors files: set the options, then pick a destination.
 ///
@@ -66,7 +66,7 @@ pub(crate) type Progress<'a> = Box<dyn FnMut(u64, u64) + 'a>;
 /// metadata.insert("format".into(), "pt".into());
 /// let mut seen = 0;
 /// let bytes = Writer::new()
-///     .alignment(64)?
+///     .alignment(64)
 ///     .metadata(&metadata)
 ///     .progress(|written, _total| seen = written)
 ///     .to_vec(tensors)?;
@@ -100,15 +100,33 @@ impl<'a> Writer<'a> {
     }
 
     /// Aligns the data section and the tensors to `alignment` bytes where
-    /// their sizes allow. Must be a power of two up to [`MAX_ALIGNMENT`]
-    /// ([`ErrorKind::InvalidAlignment`] if not).
-    pub fn alignment(mut self, alignment: u64) -> Result<Self> {
-        if !alignment.is_power_of_two() || alignment > MAX_ALIGNMENT {
-            return Err(Error::new(ErrorKind::InvalidAlignment)
-                .with_detail(format!("{alignment} is not a power of two up to 1 MiB")));
-        }
+    /// their sizes allow. Must be a power of two up to [`MAX_ALIGNMENT`]:
+    /// any other value is reported as [`ErrorKind::InvalidAlignment`] by the
+    /// method that ends the chain ([`Writer::to_vec`], [`Writer::to_file`],
+    /// [`Writer::stream`], ...), before anything is written.
+    ///
+    /// ```
+    /// use tensorsafe::{ErrorKind, TensorView, Writer};
+    /// let w = TensorView::from_slice(&[2], &[1u8, 2])?;
+    /// let err = Writer::new().alignment(3).to_vec([("w", &w)]).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidAlignment);
+    /// # Ok::<(), tensorsafe::Error>(())
+    /// ```
+    pub fn alignment(mut self, alignment: u64) -> Self {
         self.alignment = Some(alignment);
-        Ok(self)
+        self
+    }
+
+    /// Fails unless the alignment asked for is one [`Writer::alignment`]
+    /// accepts; every method that ends the chain starts here.
+    pub(crate) fn check(&self) -> Result<()> {
+        match self.alignment {
+            Some(a) if !a.is_power_of_two() || a > MAX_ALIGNMENT => {
+                Err(Error::new(ErrorKind::InvalidAlignment)
+                    .with_detail(format!("{a} is not a power of two up to 1 MiB")))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The `__metadata__` to write (keys sorted); `None` writes none.
@@ -120,7 +138,29 @@ impl<'a> Writer<'a> {
     /// Calls `hook(written, total)` as tensor bytes are written (at least
     /// once per tensor and every 8 MiB), with the bytes of tensor data
     /// written so far and in all.
-    pub fn progress(mut self, hook: impl FnMut(u64, u64) + 'a) -> Self {
+    ///
+    /// Every progress hook of the crate, for writing and for loading, has
+    /// this one shape: `impl FnMut(u64, u64) + Send` called with (bytes
+    /// done, bytes in all). `FnMut`, so a hook can count or update state it
+    /// owns or borrows mutably; `Send`, so the writer (or load) holding it
+    /// can move to another thread or live across an `.await` in a spawned
+    /// task.
+    ///
+    /// ```
+    /// use tensorsafe::{TensorView, Writer};
+    /// let w = TensorView::from_slice(&[4], &[1.0f32, 2.0, 3.0, 4.0])?;
+    /// let mut calls = 0;
+    /// let mut last = (0, 0);
+    /// Writer::new()
+    ///     .progress(|done, total| {
+    ///         calls += 1;
+    ///         last = (done, total);
+    ///     })
+    ///     .to_vec([("w", &w)])?;
+    /// assert_eq!((calls, last), (1, (16, 16)));
+    /// # Ok::<(), tensorsafe::Error>(())
+    /// ```
+    pub fn progress(mut self, hook: impl FnMut(u64, u64) + Send + 'a) -> Self {
         self.progress = Some(Box::new(hook));
         self
     }
@@ -219,6 +259,7 @@ impl<'a> Writer<'a> {
         tensors: impl IntoIterator<Item = Declaration>,
     ) -> Result<StreamWriter<'a, AtomicFile>> {
         let path = path.as_ref();
+        self.check().map_err(|e| e.in_file(path))?;
         let file = AtomicFile::create(path)?;
         self.stream(file, tensors)
             .map(|stream| stream.at_path(path))
@@ -310,7 +351,10 @@ fn checked_data<V: View>(view: &V) -> Result<Cow<'_, [u8]>> {
 ///
 /// The output is byte-for-byte what the reference writer produces for the
 /// same tensors with zero or one metadata key; with more, keys are written
-/// sorted, so the output is reproducible.
+/// sorted, so the output is reproducible. That is why the metadata is a
+/// [`Metadata`] (a sorted map) where the reference's `serialize` takes a
+/// `HashMap`; and the tensors need no `Ord` name type, since names are
+/// unique and sorted by the layout.
 ///
 /// ```
 /// use tensorsafe::{serialize, Dtype, Metadata, SafeTensors, TensorView};

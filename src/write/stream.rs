@@ -97,6 +97,7 @@ impl<'a, W: Write> StreamWriter<'a, W> {
         mut out: W,
         declared: Vec<Declaration>,
     ) -> Result<Self> {
+        writer.check()?;
         check_names(declared.len(), |i| declared[i].name.as_str())?;
         let lens = declared
             .iter()
@@ -180,31 +181,7 @@ impl<'a, W: Write> StreamWriter<'a, W> {
                 .with_detail("every declared tensor is already complete"));
         };
         if expected != name {
-            let (kind, detail) = if self.written > 0 {
-                (
-                    ErrorKind::StreamShort,
-                    format!(
-                        "got {} of {len} bytes before bytes for {name:?}",
-                        self.written
-                    ),
-                )
-            } else if self.tensors.iter().any(|(n, _)| n == name) {
-                (
-                    ErrorKind::StreamOrder,
-                    format!("{expected:?} comes next, not {name:?}"),
-                )
-            } else {
-                (
-                    ErrorKind::StreamOrder,
-                    format!("{name:?} was not declared; {expected:?} comes next"),
-                )
-            };
-            let culprit = if kind == ErrorKind::StreamShort {
-                expected.as_str()
-            } else {
-                name
-            };
-            return Err(Error::new(kind).with_tensor(culprit).with_detail(detail));
+            return Err(self.out_of_order(name));
         }
         let (len, written) = (*len, self.written);
         // `settle` leaves `written < len`.
@@ -229,6 +206,30 @@ impl<'a, W: Write> StreamWriter<'a, W> {
         self.done = self.done.saturating_add(count);
         self.writer.report(self.done, self.total);
         Ok(())
+    }
+
+    /// The error for bytes given for `name` while the current tensor is
+    /// another: that one is short if it has bytes already, else `name`
+    /// comes out of order or was never declared.
+    fn out_of_order(&self, name: &str) -> Error {
+        let (expected, len) = &self.tensors[self.current];
+        if self.written > 0 {
+            let detail = format!(
+                "got {} of {len} bytes before bytes for {name:?}",
+                self.written
+            );
+            return Error::new(ErrorKind::StreamShort)
+                .with_tensor(expected.as_str())
+                .with_detail(detail);
+        }
+        let detail = if self.tensors.iter().any(|(n, _)| n == name) {
+            format!("{expected:?} comes next, not {name:?}")
+        } else {
+            format!("{name:?} was not declared; {expected:?} comes next")
+        };
+        Error::new(ErrorKind::StreamOrder)
+            .with_tensor(name)
+            .with_detail(detail)
     }
 
     /// Checks that every tensor is complete, flushes, and returns the sink.

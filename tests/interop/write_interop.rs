@@ -110,7 +110,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect::<Result<Vec<_>, tensorsafe::Error>>()?;
         let mut writer = Writer::new().metadata(metadata.as_ref());
         if let Some(a) = alignment {
-            writer = writer.alignment(*a)?;
+            writer = writer.alignment(*a);
         }
         writer.to_file(views, dir.join(file))?;
         let tensors: Vec<String> = specs

@@ -183,16 +183,11 @@ pub fn bench(path: &Path, runs: usize, reference: bool) -> Result<u8, Failure> {
         drop(bytes);
         let file = open.time(|| map(path))?;
         checksum = checksum.wrapping_add(walk.time(|| {
-            file.tensors()
-                .iter()
+            file.iter()
                 .fold(0u64, |acc, (_, v)| acc.wrapping_add(touch(v.data())))
         }));
-        let owned: Vec<Vec<u8>> = copy.time(|| {
-            file.tensors()
-                .iter()
-                .map(|(_, v)| v.data().to_vec())
-                .collect()
-        });
+        let owned: Vec<Vec<u8>> =
+            copy.time(|| file.iter().map(|(_, v)| v.data().to_vec()).collect());
         checksum = checksum.wrapping_add(owned.len() as u64);
         drop(owned);
         let start = usize::try_from(file.header().data_start()).unwrap_or(0);

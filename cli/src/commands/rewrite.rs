@@ -21,9 +21,7 @@ fn aligned_count(header: &Header, n: u64) -> usize {
 pub fn rewrite(input: &Path, output: &Path, align: Option<u64>) -> Result<u8, Failure> {
     let mut writer = Writer::new();
     if let Some(n) = align {
-        writer = writer
-            .alignment(n)
-            .map_err(|e| Failure::usage(format!("--align {n}: {e}")))?;
+        writer = writer.alignment(n);
     }
     let (input, header) =
         super::shard::single_file(input, "to write it as one file, use `tensorsafe merge`")?;
@@ -39,7 +37,12 @@ pub fn rewrite(input: &Path, output: &Path, align: Option<u64>) -> Result<u8, Fa
         .metadata(header.metadata())
         .progress(|written, _| bar.set_position(written))
         .to_file(files.views(&shards), output)
-        .map_err(|e| files.failure(Failure::from_write_error(output, &e)))?;
+        .map_err(|e| match (e.kind(), align) {
+            (tensorsafe::ErrorKind::InvalidAlignment, Some(n)) => {
+                Failure::usage(format!("--align {n}: {}", crate::describe(&e)))
+            }
+            _ => files.failure(Failure::from_write_error(output, &e)),
+        })?;
     bar.finish_and_clear();
     if let Some(n) = align {
         let written = read_header(output)?;
