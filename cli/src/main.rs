@@ -128,15 +128,7 @@ pub fn describe(error: &tensorsafe::Error) -> String {
         text = format!("{text} ({})", place.join(", "));
     }
     // One line, whatever the operating system or a file name put in it.
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    human::escape(&text)
 }
 
 #[derive(Parser)]
@@ -193,8 +185,9 @@ enum Command {
         #[arg(long, verbatim_doc_comment)]
         json: bool,
         /// Print exact numbers of parameters and bytes (124439808,
-        /// 497758208 bytes) instead of 124.4M and 497.8 MB.
-        #[arg(long, conflicts_with = "json")]
+        /// 497758208 bytes) instead of 124.4M and 497.8 MB. (--json is
+        /// always exact: with it, this changes nothing.)
+        #[arg(long)]
         exact: bool,
     },
     /// Validate files fully; exit 0 if all are valid, 1 if any is not, 2 if one cannot be read.
@@ -265,14 +258,20 @@ enum Command {
         /// Where to write the shards and the index (created if missing; a
         /// checkpoint already there is replaced).
         out_dir: PathBuf,
-        /// Largest shard file, header included: 5GB, 500MB (decimal units;
-        /// KiB, MiB, GiB are binary).
+        /// Largest shard file, header included: 5GB, 500MB, 1.5GB.
         ///
         /// It counts the whole file, its header as well as its tensors, so
-        /// every file fits a limit of this size (an upload limit, say).
-        /// Only a tensor larger than the limit makes a larger file, of its
-        /// own, and a line on stderr says so. (transformers'
-        /// max_shard_size counts tensor bytes only.)
+        /// every file fits a limit of this size (an upload limit, say). A
+        /// tensor that does not fit under the limit beside its own header
+        /// gets a file of its own, larger than the limit, and a line on
+        /// stderr says so in bytes. (transformers' max_shard_size counts
+        /// tensor bytes only.)
+        ///
+        /// Units: B (or none), kB, MB, GB, TB, PB, EB are decimal, as sizes
+        /// are printed; KiB, MiB, GiB, TiB, PiB, EiB are binary. Letters
+        /// are read in any case, and b is bytes, never bits (5mb is 5 MB).
+        /// Read exactly: a fraction must come to whole bytes; the largest
+        /// size is 18446744073709551615 bytes.
         #[arg(long, value_name = "SIZE")]
         max_shard_size: String,
     },
@@ -287,7 +286,7 @@ enum Command {
     ///
     /// The file is memory-mapped: do not modify it while the benchmark runs.
     Bench {
-        /// A .safetensors file.
+        /// A .safetensors file (or a directory holding one).
         path: PathBuf,
         /// Number of runs; medians are reported.
         #[arg(long, default_value_t = 5)]
@@ -302,8 +301,12 @@ enum Command {
     ///
     /// min, max, mean and std are over the finite values; a line after the
     /// table says how many NaN and Inf values they leave out. min and max
-    /// of integer tensors print as integers, other numbers with six
-    /// significant digits (0.0123457, 1.5e-7).
+    /// of integer tensors print as integers (exactly up to 2^53; beyond,
+    /// as the approximations they are, 9.22337e18); other numbers with six
+    /// significant digits, in fixed notation from 0.0001 to 999999
+    /// (0.0123457, -1.5, 42) and scientific notation outside it (1.5e-7,
+    /// 1.23457e6). Each column is as wide as its widest value; names are
+    /// printed with control characters escaped (\n, \t, \u{1b}).
     ///
     /// Tensors are read a chunk at a time (with --tensor, only that one), so
     /// memory does not grow with the model.

@@ -40,36 +40,73 @@ pub fn read_header(path: &Path) -> Result<Header, Failure> {
     read().map_err(|e| Failure::from_error(path, &e))
 }
 
-/// Whether PATH names a sharded checkpoint: an index file, or a directory
-/// that is not a single `.safetensors` file's home.
-pub fn is_sharded(path: &Path) -> bool {
-    if path.is_dir() {
-        return single_file(path).is_none();
-    }
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.ends_with(".json"))
+/// What a PATH argument names, before anything in it is read.
+pub enum Target {
+    /// One `.safetensors` file: PATH, or the one in directory PATH.
+    File(PathBuf),
+    /// A sharded checkpoint: an `*.index.json`, or a directory holding a
+    /// `*.safetensors.index.json`.
+    Checkpoint,
 }
 
-/// The one `.safetensors` file of a directory that holds no index.
-fn single_file(dir: &Path) -> Option<PathBuf> {
-    let names: Vec<PathBuf> = std::fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    let named = |suffix: &str| {
-        names
-            .iter()
-            .filter(|p| p.to_str().is_some_and(|n| n.ends_with(suffix)))
-            .collect::<Vec<_>>()
-    };
-    match (
-        named(".index.json").as_slice(),
-        named(".safetensors").as_slice(),
-    ) {
-        ([], [one]) => Some((*one).clone()),
-        _ => None,
+/// What PATH names. A file is a checkpoint's index if its name ends in
+/// `.json`, and otherwise a `.safetensors` file. A directory is the
+/// checkpoint whose `*.safetensors.index.json` it holds, or else the one
+/// `.safetensors` file it holds; a directory with neither, or with
+/// several files and no index, is a usage error that says so.
+pub fn locate(path: &Path) -> Result<Target, Failure> {
+    if !path.is_dir() {
+        let index = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.ends_with(".json"));
+        return Ok(if index {
+            Target::Checkpoint
+        } else {
+            Target::File(path.to_owned())
+        });
+    }
+    let entries = std::fs::read_dir(path).map_err(|e| Failure::unreadable(path, &e.to_string()))?;
+    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Failure::unreadable(path, &e.to_string()))?;
+        // A name that is not UTF-8 is neither an index nor a .safetensors
+        // file as the library looks for them.
+        if let Ok(name) = entry.file_name().into_string() {
+            if name.ends_with(".safetensors.index.json") {
+                return Ok(Target::Checkpoint);
+            }
+            if name.ends_with(".safetensors") {
+                files.push((name, entry.path()));
+            }
+        }
+    }
+    files.sort();
+    match files.as_slice() {
+        [(_, one)] => Ok(Target::File(one.clone())),
+        [] => Err(Failure::usage(format!(
+            "{}: no .safetensors file or *.safetensors.index.json in this directory; \
+             pass a file, a checkpoint's index, or a directory holding either",
+            path.display()
+        ))),
+        many => {
+            // A few names are enough to say which.
+            let mut names: Vec<String> = many
+                .iter()
+                .take(4)
+                .map(|(n, _)| crate::human::escape(n))
+                .collect();
+            if many.len() > 4 {
+                names.push("...".to_owned());
+            }
+            Err(Failure::usage(format!(
+                "{}: no *.safetensors.index.json and {} .safetensors files ({}); pass one \
+                 file, or a checkpoint's index",
+                path.display(),
+                many.len(),
+                names.join(", ")
+            )))
+        }
     }
 }
 
@@ -79,12 +116,7 @@ impl Source {
     /// shard that cannot be read or is invalid is reported, one line each,
     /// not only the first.
     pub fn open(path: &Path) -> Result<Source, Failure> {
-        if !is_sharded(path) {
-            let path = if path.is_dir() {
-                single_file(path).unwrap_or_else(|| path.to_owned())
-            } else {
-                path.to_owned()
-            };
+        if let Target::File(path) = locate(path)? {
             let header = read_header(&path)?;
             return Ok(Source::File { path, header });
         }

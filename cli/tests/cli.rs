@@ -876,12 +876,11 @@ fn inspect_prints_sizes_for_people_and_exact_numbers_on_request() {
     let one = f32_file(&dir.path("one.safetensors"), &[1.0]);
     let listed = lines(&run(&["inspect", s(&one)]), 0);
     assert!(listed[0].ends_with("(1 tensor)"), "{listed:#?}");
-    assert_eq!(
-        run(&["inspect", "--json", "--exact", s(&one)])
-            .status
-            .code(),
-        Some(2)
-    );
+    // --json is exact already: --exact beside it changes nothing.
+    let json = run(&["inspect", "--json", s(&one)]);
+    let both = run(&["inspect", "--json", "--exact", s(&one)]);
+    assert_eq!(both.status.code(), Some(0), "{}", text(&both.stderr));
+    assert_eq!(both.stdout, json.stdout);
     // The align column is explained.
     let help = text(&run(&["inspect", "--help"]).stdout);
     assert!(help.contains("align, the largest power of two"), "{help}");
@@ -988,6 +987,22 @@ fn every_command_exits_0_when_done_1_for_an_invalid_file_or_a_difference_and_2_f
     let out = |name: &str| dir.path(name);
     let (good, other, broken, missing) = (s(&good), s(&other), s(&broken), s(&missing));
     let shards = s(&shards);
+    // Directories that are no checkpoint: empty, or two files and no index.
+    let empty = out("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let two = out("two");
+    std::fs::create_dir(&two).unwrap();
+    std::fs::copy(golden("gpt2_tiny.safetensors"), two.join("a.safetensors")).unwrap();
+    std::fs::copy(golden("gpt2_tiny.safetensors"), two.join("b.safetensors")).unwrap();
+    let one = out("one");
+    std::fs::create_dir(&one).unwrap();
+    std::fs::copy(
+        golden("gpt2_tiny.safetensors"),
+        one.join("model.safetensors"),
+    )
+    .unwrap();
+    let (empty, two, one) = (s(&empty), s(&two), s(&one));
+    let index = format!("{shards}/model.safetensors.index.json");
     let written = out("written.safetensors");
     let written = s(&written);
     let sharded = out("sharded");
@@ -1033,7 +1048,24 @@ fn every_command_exits_0_when_done_1_for_an_invalid_file_or_a_difference_and_2_f
         (vec!["bench", missing], 2),
         (vec!["bench", "--runs", "x", good], 2),
         (vec!["frobnicate"], 2),
+        (vec!["bench", "--runs", "1", one], 0),
+        (vec!["bench", shards], 2),
+        (vec!["bench", &index], 2),
     ];
+    let cases = cases
+        .into_iter()
+        .chain([empty, two].into_iter().flat_map(|dir| {
+            [
+                (vec!["inspect", dir], 2),
+                (vec!["verify", dir], 2),
+                (vec!["stats", dir], 2),
+                (vec!["diff", dir, good], 2),
+                (vec!["merge", dir, written], 2),
+                (vec!["rewrite", dir, written], 2),
+                (vec!["shard", dir, sharded, "--max-shard-size", "5GB"], 2),
+                (vec!["bench", dir], 2),
+            ]
+        }));
     for (args, code) in cases {
         let out = run(&args);
         let stderr = text(&out.stderr);
@@ -1049,6 +1081,39 @@ fn every_command_exits_0_when_done_1_for_an_invalid_file_or_a_difference_and_2_f
             assert!(!said.is_empty(), "{args:?}: no reason given");
         }
     }
+    // Each says what the directory holds, and what to pass instead.
+    for command in [
+        "inspect", "verify", "stats", "merge", "shard", "rewrite", "bench",
+    ] {
+        let mut args = vec![command, two, written];
+        args.truncate(if ["merge", "shard", "rewrite"].contains(&command) {
+            3
+        } else {
+            2
+        });
+        if command == "shard" {
+            args.extend(["--max-shard-size", "5GB"]);
+        }
+        let stderr = text(&run(&args).stderr);
+        assert_eq!(
+            stderr,
+            format!(
+                "{two}: no *.safetensors.index.json and 2 .safetensors files (a.safetensors, \
+                 b.safetensors); pass one file, or a checkpoint's index\n"
+            ),
+            "{command}"
+        );
+        args[1] = empty;
+        let stderr = text(&run(&args).stderr);
+        assert!(
+            stderr.starts_with(&format!(
+                "{empty}: no .safetensors file or *.safetensors.index.json"
+            )),
+            "{command}: {stderr}"
+        );
+    }
+    let stderr = text(&run(&["bench", &index]).stderr);
+    assert!(stderr.contains("bench takes one file"), "{stderr}");
     // The rule is in the help.
     let help = text(&run(&["--help"]).stdout);
     for line in [
@@ -1120,7 +1185,32 @@ fn max_shard_size_counts_whole_files() {
         let len = entry.metadata().unwrap().len();
         assert!(len <= 2000, "{:?}: {len} bytes", entry.file_name());
     }
-    // No room beside the header: said, nothing written.
+    // A file of exactly the limit is one shard; a byte less, two, each
+    // within it.
+    let shards = dir.path("exact");
+    let out = run(&["shard", s(&gpt2), s(&shards), "--max-shard-size", "2568B"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(": 1 shard,"),
+        "{}",
+        text(&out.stdout)
+    );
+    let shard = shards.join("model-00001-of-00001.safetensors");
+    assert_eq!(std::fs::read(shard).unwrap(), std::fs::read(&gpt2).unwrap());
+    let shards = dir.path("under");
+    let out = run(&["shard", s(&gpt2), s(&shards), "--max-shard-size", "2567B"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).is_empty(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(": 2 shards,"),
+        "{}",
+        text(&out.stdout)
+    );
+    for entry in std::fs::read_dir(&shards).unwrap() {
+        let len = entry.unwrap().metadata().unwrap().len();
+        assert!(len <= 2567, "{len} bytes");
+    }
+    // No room beside the header: said in bytes, nothing written.
     let out = run(&[
         "shard",
         s(&gpt2),
@@ -1130,23 +1220,231 @@ fn max_shard_size_counts_whole_files() {
     ]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("leaves no room for tensors"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "800 bytes leave no room for tensors beside a shard's 8-byte length and header of \
+             up to 864 bytes"
+        ),
+        "{stderr}"
+    );
     assert!(!dir.path("none").exists());
-    // A tensor larger than the limit gets a file of its own, said on stderr.
+    // A tensor that does not fit beside its own header gets a file of its
+    // own, larger than the limit: said on stderr, in bytes. 4000 bytes of
+    // F32 after 8 + 64 bytes of length and header: a file of 4072 bytes.
     let big = f32_file(&dir.path("big.safetensors"), &[0.5; 1000]);
-    let out = run(&[
-        "shard",
-        s(&big),
-        s(&dir.path("big")),
-        "--max-shard-size",
-        "1KB",
-    ]);
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("over --max-shard-size 1.0 kB"), "{stderr}");
-    // The help says what is counted.
+    assert_eq!(std::fs::metadata(&big).unwrap().len(), 4072);
+    for (limit, over) in [("4072B", false), ("4071B", true), ("4.05kB", true)] {
+        let shards = dir.path(&format!("big-{limit}"));
+        let out = run(&["shard", s(&big), s(&shards), "--max-shard-size", limit]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        let shard = shards.join("model-00001-of-00001.safetensors");
+        assert_eq!(std::fs::metadata(&shard).unwrap().len(), 4072, "{limit}");
+        if over {
+            let max = if limit == "4071B" { 4071 } else { 4050 };
+            assert_eq!(
+                stderr,
+                format!(
+                    "{}: 4072 bytes, over --max-shard-size: a tensor of 4000 bytes does not \
+                     fit in {max} bytes beside its header\n",
+                    shard.display()
+                )
+            );
+        } else {
+            assert!(stderr.is_empty(), "{limit}: {stderr}");
+        }
+    }
+    // The help says what is counted, and when a file is larger.
     let help = text(&run(&["shard", "--help"]).stdout);
     assert!(help.contains("It counts the whole file"), "{help}");
+    assert!(
+        help.contains("does not fit under the limit beside its own"),
+        "{help}"
+    );
+    assert!(
+        !help.contains("Only a tensor larger than the limit"),
+        "{help}"
+    );
+    // The largest size there is, exactly; one more is refused.
+    let out = run(&[
+        "shard",
+        s(&gpt2),
+        s(&dir.path("largest")),
+        "--max-shard-size",
+        "18446744073709551615",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run(&[
+        "shard",
+        s(&gpt2),
+        s(&dir.path("past")),
+        "--max-shard-size",
+        "18446744073709551616",
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("largest size, 18446744073709551615 bytes"),
+        "{stderr}"
+    );
+}
+
+/// A file whose header lists 50 one-byte tensors b00..b49 first and then
+/// `a`, 100000 bytes: not the order this crate writes (a first).
+fn reordered(path: &Path) -> PathBuf {
+    let mut entries: Vec<String> = (0..50)
+        .map(|i| {
+            format!(
+                r#""b{i:02}":{{"dtype":"U8","shape":[1],"data_offsets":[{i},{}]}}"#,
+                i + 1
+            )
+        })
+        .collect();
+    entries.push(r#""a":{"dtype":"U8","shape":[100000],"data_offsets":[50,100050]}"#.to_owned());
+    let mut header = format!("{{{}}}", entries.join(",")).into_bytes();
+    while header.len() % 8 != 0 {
+        header.push(b' ');
+    }
+    let mut file = (header.len() as u64).to_le_bytes().to_vec();
+    file.extend_from_slice(&header);
+    file.resize(file.len() + 100_050, 1);
+    std::fs::write(path, file).unwrap();
+    path.to_owned()
+}
+
+#[test]
+fn max_shard_size_bounds_files_whatever_the_order_of_the_input() {
+    let dir = TempDir::new("shard-reordered");
+    let input = reordered(&dir.path("reordered.safetensors"));
+    assert_eq!(run(&["verify", s(&input)]).status.code(), Some(0));
+    // Limits about `a` and its header, and just past the whole file.
+    for max in [100_300u64, 102_914, 103_300, 103_500] {
+        let shards = dir.path(&format!("out-{max}"));
+        let limit = format!("{max}B");
+        let out = run(&["shard", s(&input), s(&shards), "--max-shard-size", &limit]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{max}: {stderr}");
+        assert!(stderr.is_empty(), "{max}: {stderr}");
+        for entry in std::fs::read_dir(&shards).unwrap() {
+            let entry = entry.unwrap();
+            let len = entry.metadata().unwrap().len();
+            assert!(len <= max, "{max}: {:?}: {len} bytes", entry.file_name());
+        }
+        assert_eq!(run(&["verify", s(&shards)]).status.code(), Some(0));
+        let merged = dir.path(&format!("merged-{max}.safetensors"));
+        assert_eq!(
+            run(&["merge", s(&shards), s(&merged)]).status.code(),
+            Some(0)
+        );
+        assert_eq!(run(&["diff", s(&input), s(&merged)]).status.code(), Some(0));
+    }
+}
+
+#[test]
+fn tables_escape_control_characters_and_line_up_wide_ones() {
+    let names = golden("names.safetensors");
+    for command in ["inspect", "stats"] {
+        let out = run(&[command, s(&names)]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        // No control character but the line ends: no raw tab, CR or ESC.
+        assert!(
+            !stdout.chars().any(|c| c.is_control() && c != '\n'),
+            "{command}: {stdout:?}"
+        );
+        let lines: Vec<&str> = stdout.lines().collect();
+        let row = |name: &str| {
+            let found: Vec<&&str> = lines.iter().filter(|l| l.contains(name)).collect();
+            assert_eq!(found.len(), 1, "{command}: {name}: {lines:#?}");
+            found[0].to_string()
+        };
+        // The longest name, ctrl\u{1}\u{1f}\u{7f}, sets the column (21);
+        // 漢字 and 😀 take two columns each.
+        let indent = if command == "inspect" { "  " } else { "" };
+        for (name, pad) in [
+            (r"ctrl\u{1}\u{1f}\u{7f}", 0),
+            (r"new\nline\ttab\rcr", 3),
+            ("café.über/漢字", 7),
+            ("emoji.😀", 13),
+        ] {
+            let expected = format!("{indent}{name}{:pad$}  U8 ", "");
+            assert!(
+                row(name).starts_with(&expected),
+                "{command}: {:?}",
+                row(name)
+            );
+        }
+    }
+    // And in diff's lines.
+    let out = run(&["diff", s(&names), s(&golden("scalar.safetensors"))]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        !stdout.chars().any(|c| c.is_control() && c != '\n'),
+        "{stdout:?}"
+    );
+    assert!(
+        stdout.contains(r"only in A: new\nline\ttab\rcr"),
+        "{stdout}"
+    );
+    // Metadata too: this value ends in a NUL.
+    let out = run(&["inspect", s(&golden("metadata_escapes.safetensors"))]);
+    let stdout = text(&out.stdout);
+    assert!(
+        !stdout.chars().any(|c| c.is_control() && c != '\n'),
+        "{stdout:?}"
+    );
+    assert!(stdout.contains(r"\u{0}"), "{stdout}");
+    // The per-dtype totals: a column as wide as the longest dtype.
+    let all = lines(&run(&["inspect", s(&golden("all_dtypes.safetensors"))]), 0);
+    for line in [
+        "  F8_E4M3FNUZ 1 tensor    8 B",
+        "  BF16        1 tensor   16 B",
+        "  U8          1 tensor    8 B",
+    ] {
+        assert!(all.iter().any(|l| l == line), "{line:?} in {all:#?}");
+    }
+}
+
+#[test]
+fn stats_columns_are_as_wide_as_their_widest_value() {
+    let dir = TempDir::new("stats-wide");
+    let (ints, floats) = ([-9_007_199_254_740_991i64, 1], [123_456_789f32, 0.5]);
+    let int_bytes: Vec<u8> = ints.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let float_bytes: Vec<u8> = floats.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let tensors = [
+        ("i", TensorView::new(Dtype::I64, &[2], &int_bytes).unwrap()),
+        (
+            "f",
+            TensorView::new(Dtype::F32, &[2], &float_bytes).unwrap(),
+        ),
+    ];
+    let path = dir.path("wide.safetensors");
+    std::fs::write(&path, serialize(tensors, None).unwrap()).unwrap();
+    let out = lines(&run(&["stats", s(&path)]), 0);
+    assert_eq!(out.len(), 3, "{out:#?}");
+    // Integers in full while exact; a whole float from 1e6 on in
+    // scientific notation.
+    let row = |name: &str| -> Vec<String> {
+        let line = out.iter().find(|l| l.starts_with(name)).unwrap();
+        line.split_whitespace().map(str::to_owned).collect()
+    };
+    assert_eq!(row("i ")[2..4], ["-9007199254740991", "1"], "{out:#?}");
+    assert_eq!(row("f ")[2..4], ["0.5", "1.23457e8"], "{out:#?}");
+    // Every column ends where its title ends.
+    let ends = |line: &str| -> Vec<usize> {
+        let mut ends = Vec::new();
+        let chars: Vec<char> = line.chars().collect();
+        for i in 0..chars.len() {
+            if chars[i] != ' ' && chars.get(i + 1).is_none_or(|c| *c == ' ') {
+                ends.push(i);
+            }
+        }
+        ends[2..].to_vec()
+    };
+    for line in &out[1..] {
+        assert_eq!(ends(line), ends(&out[0]), "{out:#?}");
+    }
 }
 
 #[test]

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use tensorsafe::{LoadOptions, SafeTensorsFile};
 
+use crate::source::{locate, Target};
 use crate::{human, progress, Failure};
 
 /// Folds every byte, so each page is really read.
@@ -148,6 +149,17 @@ pub fn bench(path: &Path, runs: usize, reference: bool) -> Result<u8, Failure> {
     if reference {
         return Err(no_reference());
     }
+    let path = match locate(path)? {
+        Target::File(file) => file,
+        Target::Checkpoint => {
+            return Err(Failure::usage(format!(
+                "{}: a sharded checkpoint; bench takes one file (one shard, or the \
+                 checkpoint joined with `tensorsafe merge`)",
+                path.display()
+            )))
+        }
+    };
+    let path = path.as_path();
     let runs = runs.max(1);
     let probe = map(path)?;
     let data_len = probe.header().data_len();

@@ -133,7 +133,7 @@ fn compare_sources(a: &Path, b: &Path, tolerance: (f64, f64)) -> Result<u8, Fail
     ] {
         for name in shards.iter().flat_map(|s| s.header.names()) {
             if !other.contains_key(name) {
-                report(format!("only in {side}: {name}"));
+                report(format!("only in {side}: {}", human::escape(name)));
             }
         }
     }
@@ -143,7 +143,8 @@ fn compare_sources(a: &Path, b: &Path, tolerance: (f64, f64)) -> Result<u8, Fail
             let Some(&(j, y)) = in_right.get(x.name()) else {
                 continue;
             };
-            let name = x.name();
+            // On one line, without terminal control.
+            let name = human::escape(x.name());
             if x.dtype() != y.dtype() || x.shape() != y.shape() {
                 report(format!(
                     "{name}: {} {:?} vs {} {:?}",

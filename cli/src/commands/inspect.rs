@@ -150,14 +150,18 @@ fn table(headers: &[(&str, &Header)], exact: bool) {
         (0usize, 0u128, 0u64, 0u64);
     let mut per_dtype: BTreeMap<String, (usize, u64)> = BTreeMap::new();
     for (name, header) in headers {
-        outln!("{name} ({})", human::plural(header.len() as u64, "tensor"));
+        outln!(
+            "{} ({})",
+            human::escape(name),
+            human::plural(header.len() as u64, "tensor")
+        );
         let rows: Vec<[String; 7]> = header
             .iter()
             .map(|info| {
                 let offset = header.data_start() + info.data_offsets().0;
                 let bytes = info.byte_len();
                 [
-                    info.name().to_owned(),
+                    human::escape(info.name()),
                     info.dtype().to_string(),
                     format!("{:?}", info.shape()),
                     count(info.element_count() as u128),
@@ -180,17 +184,20 @@ fn table(headers: &[(&str, &Header)], exact: bool) {
             "offset",
             "align",
         ];
-        let mut widths = titles.map(str::len);
+        // Names are escaped (no control character reaches the terminal)
+        // and measured in terminal columns.
+        let mut widths = titles.map(human::width);
         for row in &rows {
             for (width, cell) in widths.iter_mut().zip(row) {
-                *width = (*width).max(cell.chars().count());
+                *width = (*width).max(human::width(cell));
             }
         }
         let line = |cells: [&str; 7]| {
             let [w0, w1, w2, w3, w4, w5, w6] = widths;
             let [name, dtype, shape, parameters, bytes, offset, align] = cells;
+            let (name, shape) = (human::pad_right(name, w0), human::pad_right(shape, w2));
             format!(
-                "  {name:<w0$}  {dtype:<w1$}  {shape:<w2$}  {parameters:>w3$}  {bytes:>w4$}  {offset:>w5$}  {align:>w6$}"
+                "  {name}  {dtype:<w1$}  {shape}  {parameters:>w3$}  {bytes:>w4$}  {offset:>w5$}  {align:>w6$}"
             )
         };
         outln!("{}", line(titles));
@@ -211,13 +218,19 @@ fn table(headers: &[(&str, &Header)], exact: bool) {
     outln!();
     outln!("tensors      {tensors}");
     outln!("parameters   {}", count(parameters));
+    // Under "tensors" and "parameters": each dtype, then its count, at
+    // least one space apart (F8_E4M3FNUZ is 11 characters).
     let sizes: Vec<String> = per_dtype.values().map(|(_, b)| size(*b)).collect();
-    let counts = per_dtype.values().map(|(n, _)| n.to_string().len()).max();
+    let counts = per_dtype
+        .values()
+        .map(|(n, _)| n.to_string().len())
+        .max()
+        .unwrap_or(0);
+    let dtypes = per_dtype.keys().map(String::len).max().unwrap_or(0).max(10);
     let sizes_width = sizes.iter().map(String::len).max().unwrap_or(0);
     for ((dtype, (n, _)), bytes) in per_dtype.iter().zip(&sizes) {
         let noun = if *n == 1 { "tensor " } else { "tensors" };
-        let counts = counts.unwrap_or(0);
-        outln!("  {dtype:<11}{n:>counts$} {noun}  {bytes:>sizes_width$}");
+        outln!("  {dtype:<dtypes$} {n:>counts$} {noun}  {bytes:>sizes_width$}");
     }
     outln!(
         "file size    {}{}",
@@ -233,7 +246,7 @@ fn table(headers: &[(&str, &Header)], exact: bool) {
         Some(metadata) if !metadata.is_empty() => {
             outln!("metadata");
             for (key, value) in metadata {
-                outln!("  {key}: {value}");
+                outln!("  {}: {}", human::escape(key), human::escape(value));
             }
         }
         Some(_) => outln!("metadata     (empty)"),

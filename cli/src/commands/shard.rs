@@ -1,46 +1,13 @@
 //! `tensorsafe shard` and `tensorsafe merge`: the Hugging Face sharded layout.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use tensorsafe::{Header, Writer, INDEX_FILE};
+use tensorsafe::{Declaration, Header, Writer, INDEX_FILE};
 
-use crate::lazy::Files;
-use crate::source::{is_sharded, Shard, Source};
+use crate::lazy::{FileTensor, Files};
+use crate::source::{locate, read_header, Shard, Source, Target};
 use crate::{human, progress, Failure};
-
-/// Parses a size like `5GB`, `500MB`, `10KiB` or `1234` (bytes). KB, MB, GB
-/// and TB are decimal, as on the Hugging Face hub; KiB, MiB, GiB are binary.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let trimmed = text.trim();
-    let split = trimmed
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
-    let factor: u64 = match unit.trim().to_ascii_uppercase().as_str() {
-        "" | "B" => 1,
-        "KB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        "TB" => 1_000_000_000_000,
-        "KIB" => 1 << 10,
-        "MIB" => 1 << 20,
-        "GIB" => 1 << 30,
-        "TIB" => 1 << 40,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?} in {text:?} (use B, KB, MB, GB, TB, KiB, MiB, GiB)"
-            ))
-        }
-    };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size like 5GB"))?;
-    let bytes = value * factor as f64;
-    if !(bytes >= 1.0 && bytes < u64::MAX as f64) {
-        return Err(format!("{text:?} is not a positive size"));
-    }
-    Ok(bytes as u64)
-}
 
 /// The header of the one file `input` names (a file, or a directory
 /// holding one `.safetensors` file and no index), and its path. A sharded
@@ -49,56 +16,101 @@ pub fn single_file(input: &Path, instead: &str) -> Result<(PathBuf, Header), Fai
     if let Err(e) = std::fs::metadata(input) {
         return Err(Failure::unreadable(input, &e.to_string()));
     }
-    if is_sharded(input) {
-        return Err(Failure::usage(format!(
+    match locate(input)? {
+        Target::File(path) => {
+            let header = read_header(&path)?;
+            Ok((path, header))
+        }
+        Target::Checkpoint => Err(Failure::usage(format!(
             "{}: a sharded checkpoint, not a file ({instead})",
             input.display()
-        )));
-    }
-    match Source::open(input)? {
-        Source::File { path, header } => Ok((path, header)),
-        Source::Sharded(c) => Err(Failure::usage(format!(
-            "{}: a sharded checkpoint, not a file ({instead})",
-            c.index_path().display()
         ))),
     }
 }
 
-/// The most tensor bytes a shard may hold so that its file (8 bytes, its
-/// header, its tensors) is at most `max` bytes. A shard's header lists a
-/// subset of the whole file's entries, with offsets no larger, so it is no
-/// longer than the whole file's header as this crate writes it (padded to
-/// 8 bytes); `header_len` is that of the input, which another writer may
-/// have left up to 7 bytes shorter, so 8 more are set aside.
-fn tensor_budget(max: u64, header_len: u64) -> Option<u64> {
-    max.checked_sub(8 + header_len + 8).filter(|&b| b > 0)
+/// Counts the bytes written to it, and keeps none.
+#[derive(Default)]
+struct Count(u64);
+
+impl Write for Count {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 = self.0.saturating_add(buf.len() as u64);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `views` in the order the writer lays out a file (dtype descending,
+/// then name, as [`Writer`] documents), and the length of the prefix and
+/// header it would write for all of them in that order with `metadata`:
+/// rendered by the writer itself, into a counter.
+///
+/// Given the tensors in that order, `Writer::sharded` makes each shard a
+/// run of consecutive tensors, and lays each shard out in the same order
+/// again. A shard's header then lists some of these entries, in the same
+/// order, at offsets no larger (they start from 0 at the run's first
+/// tensor), with the same metadata: it is no longer than this header. So
+/// a shard of at most `max - header` tensor bytes is a file of at most
+/// `max` bytes.
+fn in_writer_order<'s>(
+    mut views: Vec<(&'s str, FileTensor<'s>)>,
+    metadata: Option<&tensorsafe::Metadata>,
+) -> tensorsafe::Result<(Vec<(&'s str, FileTensor<'s>)>, u64)> {
+    use tensorsafe::View;
+    views.sort_by(|(ln, lv), (rn, rv)| rv.dtype().cmp(&lv.dtype()).then_with(|| ln.cmp(rn)));
+    let declared = views
+        .iter()
+        .map(|(name, view)| Declaration::new(*name, view.dtype(), view.shape()));
+    let mut count = Count::default();
+    // The header is written when the stream starts; no tensor byte is.
+    drop(
+        Writer::new()
+            .metadata(metadata)
+            .stream(&mut count, declared)?,
+    );
+    Ok((views, count.0))
+}
+
+/// The largest tensor of the shard at `path`, in bytes (its header read).
+fn largest_tensor(path: &Path) -> Option<u64> {
+    let header = read_header(path).ok()?;
+    header.iter().map(|t| t.byte_len()).max()
 }
 
 pub fn shard(input: &Path, out_dir: &Path, max_size: &str) -> Result<u8, Failure> {
-    let max = parse_size(max_size).map_err(|e| Failure::usage(format!("--max-shard-size: {e}")))?;
+    let max = human::parse_size(max_size)
+        .map_err(|e| Failure::usage(format!("--max-shard-size: {e}")))?;
     let (input, header) = single_file(
         input,
         "to shard it at another size, join it first with `tensorsafe merge`, then shard that file",
     )?;
-    let budget = tensor_budget(max, header.header_len()).ok_or_else(|| {
-        Failure::usage(format!(
-            "--max-shard-size: {} leaves no room for tensors beside a header of up to {} \
-             (that of {})",
-            human::bytes(max),
-            human::bytes(header.header_len() + 16),
-            input.display()
-        ))
-    })?;
     let shards = [Shard {
         path: input.clone(),
         header: &header,
     }];
     let files = Files::new(&shards);
+    let (views, header_len) = in_writer_order(files.views(&shards), header.metadata())
+        .map_err(|e| Failure::from_error(&input, &e))?;
+    let budget = max
+        .checked_sub(header_len)
+        .filter(|&b| b > 0)
+        .ok_or_else(|| {
+            Failure::usage(format!(
+                "--max-shard-size: {max} bytes leave no room for tensors beside a shard's \
+                 8-byte length and header of up to {} bytes (as this tool writes the header \
+                 of {})",
+                header_len.saturating_sub(tensorsafe::PREFIX_LEN as u64),
+                input.display()
+            ))
+        })?;
     let bar = progress::bytes(header.data_len(), "sharding");
     let written = Writer::new()
         .metadata(header.metadata())
         .progress(|written, _| bar.set_position(written))
-        .sharded(files.views(&shards), out_dir, budget)
+        .sharded(views, out_dir, budget)
         .map_err(|e| files.failure(Failure::from_write_error(out_dir, &e)))?;
     bar.finish_and_clear();
     outln!(
@@ -108,16 +120,17 @@ pub fn shard(input: &Path, out_dir: &Path, max_size: &str) -> Result<u8, Failure
         human::plural(header.len() as u64, "tensor"),
         human::bytes(header.data_len())
     );
-    // Only a tensor larger than the limit makes a shard larger.
+    // Only a shard of one tensor too large to fit beside its own header
+    // can be larger than the limit (empty tensors may join it).
     for file in &written {
         let path = out_dir.join(file);
         if let Ok(len) = std::fs::metadata(&path).map(|m| m.len()) {
             if len > max {
+                let tensor = largest_tensor(&path).unwrap_or(len);
                 errln!(
-                    "{}: {} (over --max-shard-size {}: it holds a tensor that large)",
+                    "{}: {len} bytes, over --max-shard-size: a tensor of {tensor} bytes does \
+                     not fit in {max} bytes beside its header",
                     path.display(),
-                    human::bytes(len),
-                    human::bytes(max)
                 );
             }
         }
@@ -130,7 +143,7 @@ pub fn merge(input: &Path, output: &Path) -> Result<u8, Failure> {
     if let Err(e) = std::fs::metadata(input) {
         return Err(Failure::unreadable(input, &e.to_string()));
     }
-    if !is_sharded(input) {
+    if let Target::File(_) = locate(input)? {
         return Err(Failure::usage(format!(
             "{}: not a sharded checkpoint (use rewrite)",
             input.display()
@@ -160,21 +173,4 @@ pub fn merge(input: &Path, output: &Path) -> Result<u8, Failure> {
         human::plural(shards.len() as u64, "shard")
     );
     Ok(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_are_decimal_unless_binary() {
-        assert_eq!(parse_size("5GB"), Ok(5_000_000_000));
-        assert_eq!(parse_size("500MB"), Ok(500_000_000));
-        assert_eq!(parse_size("1.5kb"), Ok(1500));
-        assert_eq!(parse_size("2MiB"), Ok(2 << 20));
-        assert_eq!(parse_size("123"), Ok(123));
-        assert!(parse_size("0").is_err());
-        assert!(parse_size("5XB").is_err());
-        assert!(parse_size("GB").is_err());
-    }
 }

@@ -104,31 +104,61 @@ impl Summary {
 /// The table's columns after the name and dtype.
 const TITLES: [&str; 6] = ["min", "max", "mean", "std", "nan", "inf"];
 
-/// One line of the table: the name and dtype left-aligned in columns of
-/// `widths[0]` and `widths[1]`, the figures right-aligned in columns of 12
-/// (8 for the counts).
-fn row(widths: [usize; 2], name: &str, dtype: &str, figures: &[String]) -> String {
-    let [w0, w1] = widths;
-    let mut line = format!("{name:<w0$}  {dtype:<w1$}");
-    for (i, figure) in figures.iter().enumerate() {
-        let width = if i < 4 { 12 } else { 8 };
-        line.push_str(&format!("  {figure:>width$}"));
-    }
-    line.trim_end().to_owned()
+/// One tensor's row: its name (escaped) and dtype, then either its six
+/// figures or one note saying why there are none.
+struct Row {
+    name: String,
+    dtype: String,
+    cells: Vec<String>,
 }
 
-/// One tensor's line: its values summarised chunk by chunk.
-fn tensor_line(
+/// Prints `rows` under the titles: the name and dtype left-aligned, each
+/// figure right-aligned in a column as wide as its widest value (a note
+/// in place of the figures does not widen them), names measured in
+/// terminal columns.
+fn print_table(rows: &[Row]) {
+    let mut name_width = human::width("name");
+    let mut dtype_width = "dtype".len();
+    let mut widths = TITLES.map(str::len);
+    for row in rows {
+        name_width = name_width.max(human::width(&row.name));
+        dtype_width = dtype_width.max(row.dtype.len());
+        if row.cells.len() == widths.len() {
+            for (width, cell) in widths.iter_mut().zip(&row.cells) {
+                *width = (*width).max(cell.len());
+            }
+        }
+    }
+    let line = |name: &str, dtype: &str, cells: &[String]| {
+        let mut line = format!(
+            "{}  {dtype:<dtype_width$}",
+            human::pad_right(name, name_width)
+        );
+        for (cell, width) in cells.iter().zip(widths) {
+            line.push_str(&format!("  {cell:>width$}"));
+        }
+        line.trim_end().to_owned()
+    };
+    outln!("{}", line("name", "dtype", &TITLES.map(str::to_owned)));
+    for row in rows {
+        outln!("{}", line(&row.name, &row.dtype, &row.cells));
+    }
+}
+
+/// One tensor's row, its values summarised chunk by chunk, and how many
+/// of them are NaN or Inf.
+fn tensor_row(
     reader: &mut Reader,
     header: &Header,
     info: &TensorInfo<'_>,
-    widths: [usize; 2],
-) -> Result<(String, u64), Failure> {
+) -> Result<(Row, u64), Failure> {
     let dtype = info.dtype();
-    let instead = |why: &str| {
-        let why = [format!("({why})")];
-        (row(widths, info.name(), &dtype.to_string(), &why), 0)
+    let row = |cells: Vec<String>| Row {
+        name: human::escape(info.name()),
+        dtype: dtype.to_string(),
+        cells,
     };
+    let instead = |why: &str| (row(vec![format!("({why})")]), 0);
     if chunks::values(dtype, &[]).is_none() {
         return Ok(instead("no numeric decoding"));
     }
@@ -143,8 +173,7 @@ fn tensor_line(
         }
     }
     let figures = summary.figures(!dtype.is_float());
-    let line = row(widths, info.name(), &dtype.to_string(), &figures);
-    Ok((line, summary.nan + summary.inf))
+    Ok((row(figures.to_vec()), summary.nan + summary.inf))
 }
 
 pub fn stats(path: &Path, only: Option<&str>) -> Result<u8, Failure> {
@@ -172,29 +201,23 @@ pub fn stats(path: &Path, only: Option<&str>) -> Result<u8, Failure> {
         .map(|(_, t)| t.byte_len())
         .fold(0u64, u64::saturating_add);
     let bar = progress::bytes(total, "reading");
-    let widths = chosen.iter().fold([4, 5], |[name, dtype], (_, t)| {
-        [
-            name.max(t.name().chars().count()),
-            dtype.max(t.dtype().to_string().len()),
-        ]
-    });
-    outln!(
-        "{}",
-        row(widths, "name", "dtype", &TITLES.map(str::to_owned))
-    );
+    // Every row is summarised before any is printed, so that each column
+    // is as wide as its widest value.
+    let mut rows = Vec::with_capacity(chosen.len());
     let mut reader = None;
     let (mut left_out, mut in_tensors) = (0u64, 0u64);
     for (i, info) in chosen {
         let shard = &shards[i];
         let reader = chunks::reuse(&mut reader, i, shard)?;
-        let (line, nonfinite) = tensor_line(reader, shard.header, &info, widths)?;
-        outln!("{line}");
+        let (row, nonfinite) = tensor_row(reader, shard.header, &info)?;
+        rows.push(row);
         if nonfinite > 0 {
             (left_out, in_tensors) = (left_out + nonfinite, in_tensors + 1);
         }
         bar.inc(info.byte_len());
     }
     bar.finish_and_clear();
+    print_table(&rows);
     if left_out > 0 {
         outln!();
         outln!(
