@@ -595,6 +595,20 @@ async fn checkpoints_are_checked_against_their_index() {
         checkpoint.entry("c").unwrap_err().kind(),
         ErrorKind::TensorNotFound
     );
+    checkpoint.verify().unwrap();
+
+    // No total_size: the checkpoint lists and reads; verify and load say why not.
+    let bare = r#"{"weight_map":{"a":"one.safetensors","b":"two.safetensors"}}"#;
+    let checkpoint = checkpoint_with_index(bare).await.unwrap();
+    assert_eq!(checkpoint.tensor("b").await.unwrap().data(), [2; 8]);
+    let err = checkpoint.verify().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the index gives no metadata.total_size; the shards hold 12 bytes"),
+        "{err}"
+    );
+    let err = checkpoint.load(|_, _| {}).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::IndexTotalSize);
 
     let cases = [
         (
@@ -647,7 +661,12 @@ async fn checkpoints_are_checked_against_their_index() {
         ),
     ];
     for (index, kind, path) in cases {
-        let err = checkpoint_with_index(index).await.unwrap_err();
+        // Opening lists the checkpoint whatever its total_size; verify
+        // (and the loads) check it.
+        let err = match checkpoint_with_index(index).await {
+            Ok(c) if kind == ErrorKind::IndexTotalSize => c.verify().unwrap_err(),
+            other => other.unwrap_err(),
+        };
         assert_eq!(err.kind(), kind, "{index}: {err}");
         assert_eq!(err.path(), Some(FsPath::new(path)), "{index}: {err}");
         if kind == ErrorKind::Io {

@@ -773,3 +773,120 @@ fn a_shard_changed_after_opening_is_an_error_not_another_tensor() {
     // The first shard, untouched, still reads.
     assert_eq!(checkpoint.tensor("a").unwrap().data(), [1; 300]);
 }
+
+/// The checkpoint of `two_shards` opened, then its second shard (holding
+/// `c`, U8 [2, 150], and `d`) rewritten by `change` from its bytes.
+fn second_shard_changed(
+    tag: &str,
+    change: impl FnOnce(Vec<u8>) -> Vec<u8>,
+) -> (TempDir, Checkpoint) {
+    let tmp = TempDir::new(tag);
+    two_shards(tmp.dir());
+    let checkpoint = Checkpoint::open(tmp.dir()).unwrap();
+    assert_eq!(checkpoint.entry("c").unwrap().shape(), [2, 150]);
+    let shard = checkpoint.shard_path(1).unwrap();
+    std::fs::write(&shard, change(std::fs::read(&shard).unwrap())).unwrap();
+    (tmp, checkpoint)
+}
+
+fn assert_changed(checkpoint: &Checkpoint, err: tensorsafe::Error) {
+    assert_eq!(
+        (err.kind(), err.tensor()),
+        (ErrorKind::FileChanged, Some("c")),
+        "{err}"
+    );
+    assert_eq!(err.path(), checkpoint.shard_path(1).as_deref(), "{err}");
+}
+
+#[test]
+fn a_shard_replaced_after_opening_is_not_read_as_the_new_file() {
+    let same_names = |_| {
+        let c: Vec<u8> = [1.5f32, 2.5].iter().flat_map(|x| x.to_le_bytes()).collect();
+        let tensors = [
+            ("c", TensorView::new(Dtype::F32, &[2], &c).unwrap()),
+            (
+                "d",
+                TensorView::new(Dtype::U8, &[2, 200], &[4; 400]).unwrap(),
+            ),
+        ];
+        serialize(tensors, None).unwrap()
+    };
+    let (_tmp, checkpoint) = second_shard_changed("replaced", same_names);
+    assert_changed(&checkpoint, checkpoint.tensor("c").unwrap_err());
+    let err = checkpoint.shard(1).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::FileChanged);
+    assert_eq!(err.path(), checkpoint.shard_path(1).as_deref());
+    assert_eq!(checkpoint.tensor("a").unwrap().data(), [1; 300]);
+}
+
+#[test]
+fn a_shard_truncated_or_extended_after_opening_names_the_tensor_asked_for() {
+    let (_tmp, checkpoint) = second_shard_changed("truncated", |mut b| {
+        b.pop();
+        b
+    });
+    assert_changed(&checkpoint, checkpoint.tensor("c").unwrap_err());
+    let (_tmp, checkpoint) = second_shard_changed("extended", |mut b| {
+        b.push(0);
+        b
+    });
+    assert_changed(&checkpoint, checkpoint.tensor("c").unwrap_err());
+}
+
+#[test]
+fn a_mapped_shard_replaced_after_opening_is_an_error() {
+    let tmp = TempDir::new("replaced-mapped");
+    two_shards(tmp.dir());
+    // SAFETY: the shard is replaced before it is mapped, never while.
+    let checkpoint = unsafe { Checkpoint::mmap(tmp.dir()) }.unwrap();
+    let shard = checkpoint.shard_path(1).unwrap();
+    let other = [
+        ("c", TensorView::new(Dtype::U8, &[300], &[3; 300]).unwrap()),
+        (
+            "d",
+            TensorView::new(Dtype::U8, &[2, 200], &[4; 400]).unwrap(),
+        ),
+    ];
+    std::fs::write(&shard, serialize(other, None).unwrap()).unwrap();
+    assert_changed(&checkpoint, checkpoint.tensor("c").unwrap_err());
+}
+
+/// `two_shards`, with the index's metadata replaced by `metadata`.
+fn two_shards_with_index_metadata(tag: &str, metadata: &str) -> TempDir {
+    let tmp = TempDir::new(tag);
+    two_shards(tmp.dir());
+    let index = std::fs::read_to_string(tmp.path(INDEX_FILE)).unwrap();
+    let start = index.find("\"weight_map\"").unwrap();
+    let index = format!("{{{metadata}{}", &index[start..]);
+    std::fs::write(tmp.path(INDEX_FILE), index).unwrap();
+    tmp
+}
+
+#[test]
+fn an_index_without_the_right_total_size_opens_and_lists_and_verify_says_why() {
+    let cases = [
+        (
+            "",
+            "the index gives no metadata.total_size; the shards hold 1400 bytes of tensors",
+        ),
+        // mlx-lm writes the shards' file sizes.
+        (
+            r#""metadata":{"total_size":1700},"#,
+            "metadata.total_size is 1700; the shards hold 1400 bytes of tensors",
+        ),
+    ];
+    for (metadata, said) in cases {
+        let tmp = two_shards_with_index_metadata("total-size", metadata);
+        let checkpoint = Checkpoint::open(tmp.dir()).unwrap();
+        assert_eq!(checkpoint.len(), 4);
+        assert_eq!(checkpoint.entry("d").unwrap().shape(), [2, 200]);
+        assert_eq!(checkpoint.tensor("d").unwrap().data(), [4; 400]);
+        let err = checkpoint.verify().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::IndexTotalSize);
+        assert!(err.to_string().contains(said), "{err}");
+        assert!(!err.to_string().contains("None"), "{err}");
+        let options = tensorsafe::LoadOptions::default();
+        let err = Checkpoint::load(tmp.dir(), &options, |_, _| {}).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::IndexTotalSize);
+    }
+}

@@ -313,6 +313,16 @@ impl Header {
         Err(err)
     }
 
+    /// Whether `other` describes the same file: the same header length,
+    /// tensors (names, dtypes, shapes, offsets), data length and
+    /// `__metadata__`.
+    pub(crate) fn same_as(&self, other: &Header) -> bool {
+        self.header_len == other.header_len
+            && self.data_len == other.data_len
+            && self.metadata == other.metadata
+            && self.iter().eq(other.iter())
+    }
+
     /// Number of tensors.
     pub fn len(&self) -> usize {
         self.table.entries.len()

@@ -177,6 +177,33 @@ impl Opened {
         open().map_err(|e| e.in_file(path))
     }
 
+    /// The file at `path` opened again, which must be as it was when `was`
+    /// was read from it: the same length and header, or else
+    /// [`ErrorKind::FileChanged`] naming the file.
+    pub(crate) fn again(path: &Path, options: &LoadOptions, was: &Header) -> Result<Opened> {
+        let again = || -> Result<Opened> {
+            let file = File::open(path)?;
+            let len = file.metadata()?.len();
+            check_same(was, len, None)?;
+            let header = Header::read_from_with(&file, &options.parse)
+                .map_err(|e| changed_header().with_detail(format!("its header now: {e}")))?;
+            check_same(was, len, Some(&header))?;
+            let direct = if options.direct {
+                direct::open(path, &file)
+            } else {
+                None
+            };
+            Ok(Opened {
+                path: path.to_owned(),
+                file,
+                direct,
+                len,
+                header,
+            })
+        };
+        again().map_err(|e| e.in_file(path))
+    }
+
     /// File offset of a tensor's first byte.
     pub(crate) fn offset_of(&self, info: &TensorInfo<'_>) -> u64 {
         self.header.file_range(info).start
@@ -212,6 +239,27 @@ impl Opened {
         }
         Ok(())
     }
+}
+
+/// A file of `len` bytes (whose header is now `now`, when read) is still
+/// the one whose header was `was`; otherwise [`ErrorKind::FileChanged`].
+pub(crate) fn check_same(was: &Header, len: u64, now: Option<&Header>) -> Result<()> {
+    if len != was.file_len() {
+        return Err(Error::new(ErrorKind::FileChanged).with_detail(format!(
+            "{} bytes when its header was read, {len} now",
+            was.file_len()
+        )));
+    }
+    match now {
+        Some(now) if !now.same_as(was) => Err(changed_header()
+            .with_detail("its header is not the one read when the checkpoint was opened")),
+        _ => Ok(()),
+    }
+}
+
+/// A file whose header changed since it was first read.
+fn changed_header() -> Error {
+    Error::new(ErrorKind::FileChanged)
 }
 
 /// One read: these bytes of this file into this buffer.

@@ -16,13 +16,13 @@ mod load;
 pub use file::SafeTensorsFile;
 #[cfg(feature = "object-store")]
 pub(crate) use load::{check_dest, each_destination, Blank, Progress};
-#[cfg(feature = "std")]
-pub use load::{load_into, read_tensor_into, LoadOptions};
 /// What checkpoints and remote files build their loads from: files opened
 /// with their headers, reads shared by threads, destinations asked for,
 /// progress shared, fresh memory wrapped as a file.
 #[cfg(feature = "std")]
-pub(crate) use load::{read_files, read_pieces, Opened};
+pub(crate) use load::{check_same, read_file, read_files, read_pieces, Opened};
+#[cfg(feature = "std")]
+pub use load::{load_into, read_tensor_into, LoadOptions};
 
 use alloc::borrow::Cow;
 use alloc::string::{String, ToString};

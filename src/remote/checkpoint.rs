@@ -57,8 +57,9 @@ impl Shard for RemoteFile {
 /// index names (`shard#1.safetensors` is that object, not
 /// `shard%231.safetensors` as `Path::from` would make it), and are checked against
 /// it as [`Checkpoint::open`] checks local ones: no tensor in two shards,
-/// every mapped tensor where the index says, none it does not map, the
-/// right `metadata.total_size`. (Unlike a local directory, the store is not
+/// every mapped tensor where the index says, none it does not map
+/// (`metadata.total_size` is checked by [`RemoteCheckpoint::verify`], and
+/// by the loads, as locally). (Unlike a local directory, the store is not
 /// listed for shard objects the index does not name: that would cost a
 /// list request.) Any other location is one `.safetensors` file: a
 /// checkpoint of one shard.
@@ -198,6 +199,7 @@ impl RemoteCheckpoint {
         &self,
         mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<LoadedCheckpoint> {
+        self.verify()?;
         let files = fetch_files(&self.core.shards, &self.options, &mut progress).await?;
         let locations = self.core.shards.iter().map(|s| s.location().clone());
         LoadedCheckpoint::new(
@@ -219,7 +221,18 @@ impl RemoteCheckpoint {
         mut dest: impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,
         mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<()> {
+        self.verify()?;
         fetch_into(&self.core.shards, &self.options, &mut dest, &mut progress).await
+    }
+
+    /// What opening did not check: that the index's `metadata.total_size`
+    /// is the bytes of tensors the shards hold
+    /// ([`ErrorKind::IndexTotalSize`](crate::ErrorKind::IndexTotalSize)),
+    /// as [`Checkpoint::verify`] checks it. (The store is not listed for
+    /// shard objects the index does not name.) The loads check this first.
+    pub fn verify(&self) -> Result<()> {
+        self.core
+            .check_total_size(std::path::Path::new(self.location.as_ref()))
     }
 
     /// The options reads use (the ones it was opened with).

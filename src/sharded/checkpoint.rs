@@ -16,7 +16,9 @@ use super::index_file::{
 use crate::error::{Error, ErrorKind, Result};
 use crate::header::{Header, TensorInfo};
 use crate::limits::ParseOptions;
-use crate::read::{read_files, read_pieces, LoadOptions, Opened, SafeTensorsFile};
+use crate::read::{
+    check_same, read_file, read_files, read_pieces, LoadOptions, Opened, SafeTensorsFile,
+};
 use crate::view::TensorView;
 
 /// How shards are opened when first needed.
@@ -152,7 +154,7 @@ impl Checkpoint {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn open_with(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Self> {
-        Ok(Self::open_as(path.as_ref(), Load::Read, *options)?.0)
+        Self::open_as(path.as_ref(), Load::Read, *options)
     }
 
     /// [`Checkpoint::open`], memory-mapping shards instead of reading them.
@@ -162,7 +164,7 @@ impl Checkpoint {
     /// As for [`SafeTensorsFile::mmap`]: no shard may be modified or
     /// truncated while the checkpoint is alive.
     pub unsafe fn mmap(path: impl AsRef<Path>) -> Result<Self> {
-        Ok(Self::open_as(path.as_ref(), Load::Map, LoadOptions::default())?.0)
+        Self::open_as(path.as_ref(), Load::Map, LoadOptions::default())
     }
 
     /// [`Checkpoint::mmap`] with your own header parsing options.
@@ -171,7 +173,7 @@ impl Checkpoint {
     ///
     /// As for [`Checkpoint::mmap`].
     pub unsafe fn mmap_with(path: impl AsRef<Path>, options: &ParseOptions) -> Result<Self> {
-        Ok(Self::open_as(path.as_ref(), Load::Map, LoadOptions::from(*options))?.0)
+        Self::open_as(path.as_ref(), Load::Map, LoadOptions::from(*options))
     }
 
     /// Opens the checkpoint and every shard at once (each read into memory,
@@ -214,8 +216,8 @@ impl Checkpoint {
         options: &LoadOptions,
         mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<Self> {
-        let (checkpoint, opened) = Self::open_as(path.as_ref(), Load::Read, *options)?;
-        checkpoint.check_no_unnamed_shard()?;
+        let checkpoint = Self::open_as(path.as_ref(), Load::Read, *options)?;
+        let opened = checkpoint.reopen_verified()?;
         let files = read_files(&opened, options, &mut progress)?;
         for (shard, file) in checkpoint.core.shards.iter().zip(files) {
             // The slots are fresh: nothing else has filled them.
@@ -261,8 +263,8 @@ impl Checkpoint {
         mut dest: impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,
         mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<Self> {
-        let (checkpoint, opened) = Self::open_as(path.as_ref(), Load::Read, *options)?;
-        checkpoint.check_no_unnamed_shard()?;
+        let checkpoint = Self::open_as(path.as_ref(), Load::Read, *options)?;
+        let opened = checkpoint.reopen_verified()?;
         let mut pieces = Vec::new();
         for shard in &opened {
             shard.ask_destinations(&mut dest, &mut pieces)?;
@@ -312,42 +314,49 @@ impl Checkpoint {
         }
     }
 
-    /// The checkpoint at `path`, checked against its shards' headers, and
-    /// the shards' handles (for a load to read from).
-    fn open_as(path: &Path, load: Load, options: LoadOptions) -> Result<(Self, Vec<Opened>)> {
+    /// The checkpoint at `path`, checked against its shards' headers (each
+    /// file closed once its header is read).
+    fn open_as(path: &Path, load: Load, options: LoadOptions) -> Result<Self> {
         let (path, sharded) = locate(path)?;
         let dir = dir_of(&path);
-        let (index, opened) = if sharded {
-            let index = read_index(&path).map_err(|e| e.in_file(&path))?;
-            let opened = index
-                .files
-                .iter()
-                .map(|file| Opened::new(&dir.join(file), &options))
-                .collect::<Result<Vec<_>>>()?;
-            (index, opened)
-        } else {
-            let opened = Opened::new(&path, &options)?;
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            (Index::single(name, &opened.header), vec![opened])
-        };
-        let shards = opened
-            .iter()
-            .map(|o| LocalShard {
-                path: o.path.clone(),
-                header: o.header.clone(),
+        let header_of = |path: PathBuf| -> Result<LocalShard> {
+            let header = Opened::new(&path, &options)?.header;
+            Ok(LocalShard {
+                path,
+                header,
                 file: OnceLock::new(),
             })
-            .collect();
+        };
+        let (index, shards) = if sharded {
+            let index = read_index(&path).map_err(|e| e.in_file(&path))?;
+            let shards = index
+                .files
+                .iter()
+                .map(|file| header_of(dir.join(file)))
+                .collect::<Result<Vec<_>>>()?;
+            (index, shards)
+        } else {
+            let shard = header_of(path.clone())?;
+            let index = Index::single(&file_name(&path), &shard.header);
+            (index, vec![shard])
+        };
         let core = Core::new(index, shards, &path)?;
-        let checkpoint = Checkpoint {
+        Ok(Checkpoint {
             path,
             dir,
             sharded,
             core,
             load,
             options,
-        };
-        Ok((checkpoint, opened))
+        })
+    }
+
+    /// Every shard opened again for a load, after [`Checkpoint::verify`]'s
+    /// checks: each must be as it was when the checkpoint was opened.
+    fn reopen_verified(&self) -> Result<Vec<Opened>> {
+        self.verify()?;
+        let again = |s: &LocalShard| Opened::again(&s.path, &self.options, &s.header);
+        self.core.shards.iter().map(again).collect()
     }
 
     listing!(core, Path);
@@ -379,32 +388,38 @@ impl Checkpoint {
         if let Some(opened) = shard.file.get() {
             return Ok(opened);
         }
-        let path = &shard.path;
-        let opened = match self.load {
-            Load::Read => SafeTensorsFile::open_with(path, &self.options)?,
-            // SAFETY: `mmap`/`mmap_with` are the only ways to get `Load::Map`,
-            // and their caller promised that no shard changes while the
-            // checkpoint lives.
-            Load::Map => unsafe { SafeTensorsFile::mmap_with(path, &self.options.parse)? },
-        };
+        let opened = self.open_shard(shard).map_err(|e| e.in_file(&shard.path))?;
         // Another thread may have won the race; either copy is the same file.
         Ok(shard.file.get_or_init(|| opened))
+    }
+
+    /// `shard` read (or mapped), which must be as it was when the
+    /// checkpoint was opened: the same length and header, or else
+    /// [`ErrorKind::FileChanged`].
+    fn open_shard(&self, shard: &LocalShard) -> Result<SafeTensorsFile> {
+        let (path, was) = (&shard.path, &shard.header);
+        match self.load {
+            Load::Read => read_file(Opened::again(path, &self.options, was)?, &self.options),
+            Load::Map => {
+                check_same(was, std::fs::metadata(path)?.len(), None)?;
+                // SAFETY: `mmap`/`mmap_with` are the only ways to get
+                // `Load::Map`, and their caller promised that no shard
+                // changes while the checkpoint lives.
+                let file = unsafe { SafeTensorsFile::mmap_with(path, &self.options.parse)? };
+                check_same(was, file.as_bytes().len() as u64, Some(file.header()))?;
+                Ok(file)
+            }
+        }
     }
 
     /// The tensor called `name`, from the shard the index names (read into
     /// memory, or mapped, on first use).
     pub fn tensor(&self, name: &str) -> Result<TensorView<'_>> {
         let entry = self.entry(name)?;
-        self.shard(entry.shard())?
-            .tensor(name)
-            .map_err(|e| match e.kind() {
-                // The shard changed since its header was read.
-                ErrorKind::TensorNotFound => Error::new(ErrorKind::FileChanged)
-                    .with_tensor(name)
-                    .with_detail("its shard no longer holds it")
-                    .in_file(entry.file()),
-                _ => e,
-            })
+        // The shard was checked against the header read at opening, which
+        // holds the tensor: only reading the shard can fail.
+        let shard = self.shard(entry.shard()).map_err(|e| e.with_tensor(name))?;
+        shard.tensor(name)
     }
 
     /// Shard `i`'s header, as opening read it (8 + N bytes, checked against
@@ -433,14 +448,17 @@ impl Checkpoint {
         self.core.shards.get(i).map(|s| s.path.clone())
     }
 
-    /// What opening did not check: that no `*-NNNNN-of-NNNNN.safetensors`
-    /// file lies in the index's directory that the index does not name
-    /// (a leftover of an older checkpoint). Opening checked the rest: no
-    /// tensor in two shards, every mapped tensor where the index says, no
-    /// tensor the index does not map, the right `total_size`, every shard
-    /// exactly as long as its header requires. Tensor bytes are never
-    /// invalid, so this is everything there is to check.
+    /// What opening did not check: that the index's `metadata.total_size`
+    /// is the bytes of tensors the shards hold, and that no
+    /// `*-NNNNN-of-NNNNN.safetensors` file lies in the index's directory
+    /// that the index does not name (a leftover of an older checkpoint).
+    /// Opening checked the rest: no tensor in two shards, every mapped
+    /// tensor where the index says, no tensor the index does not map,
+    /// every shard exactly as long as its header requires. Tensor bytes are
+    /// never invalid, so this is everything there is to check.
+    /// [`Checkpoint::load`] and [`Checkpoint::load_into`] check this first.
     pub fn verify(&self) -> Result<()> {
+        self.core.check_total_size(&self.path)?;
         self.check_no_unnamed_shard()
     }
 
@@ -479,6 +497,13 @@ pub(super) fn read_index(path: &Path) -> Result<Index> {
     file.take(MAX_INDEX_BYTES + 1).read_to_end(&mut bytes)?;
     check_index_len(bytes.len() as u64)?;
     Index::from_bytes(&bytes)
+}
+
+/// The file name of `path`, for the index of a single file (lossy for a
+/// name that is not UTF-8).
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
 }
 
 /// The directory holding `index` (and its shards).

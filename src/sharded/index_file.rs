@@ -253,13 +253,14 @@ impl Index {
 
     /// Checks the index against its shards' headers (in the order of
     /// `files`): no tensor in two shards, every mapped tensor where the
-    /// index says, no tensor the index does not map, the right
-    /// `total_size`. Errors name `index_path`.
+    /// index says, no tensor the index does not map. Returns the bytes of
+    /// tensors the shards hold (for [`Index::check_total_size`]). Errors
+    /// name `index_path`.
     pub(crate) fn check_headers<'h>(
         &self,
         headers: impl IntoIterator<Item = &'h Header>,
         index_path: &Path,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         let mut found: BTreeMap<&str, usize> = BTreeMap::new();
         let mut total: u64 = 0;
         let check = |found: &mut BTreeMap<&'h str, usize>, name: &'h str, i: usize| {
@@ -280,15 +281,24 @@ impl Index {
         }
         self.check_all_found(&found)
             .map_err(|e| e.in_file(index_path))?;
-        if self.total_size != Some(total) {
-            return Err(Error::new(ErrorKind::IndexTotalSize)
-                .with_detail(format!(
-                    "metadata.total_size is {:?}, the shards hold {total} bytes of tensors",
-                    self.total_size
-                ))
-                .in_file(index_path));
-        }
-        Ok(())
+        Ok(total)
+    }
+
+    /// `metadata.total_size` is `total`, the bytes of tensors the shards
+    /// hold ([`ErrorKind::IndexTotalSize`], naming `index_path`).
+    pub(crate) fn check_total_size(&self, total: u64, index_path: &Path) -> Result<()> {
+        let detail = match self.total_size {
+            Some(size) if size == total => return Ok(()),
+            Some(size) => {
+                format!("metadata.total_size is {size}; the shards hold {total} bytes of tensors")
+            }
+            None => format!(
+                "the index gives no metadata.total_size; the shards hold {total} bytes of tensors"
+            ),
+        };
+        Err(Error::new(ErrorKind::IndexTotalSize)
+            .with_detail(detail)
+            .in_file(index_path))
     }
 
     /// Tensor `name`, found in shard `i`, must be in no other shard and be
