@@ -203,12 +203,8 @@ fn sharded(dir: &TempDir) -> (std::path::PathBuf, Vec<(String, Vec<u8>)>) {
 fn a_checkpoint_loads_all_shards_at_once_with_progress() {
     let dir = TempDir::new("ckpt-load");
     let (ckpt, tensors) = sharded(&dir);
-    let files_len: u64 = std::fs::read_dir(&ckpt)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
-        .map(|p| std::fs::metadata(p).unwrap().len())
-        .sum();
+    // Progress counts tensor bytes: the index's total_size, no header.
+    let total_size = Checkpoint::open(&ckpt).unwrap().total_size().unwrap();
     for threads in [1, 2, 3] {
         let mut options = LoadOptions::default();
         options.threads = threads;
@@ -222,9 +218,9 @@ fn a_checkpoint_loads_all_shards_at_once_with_progress() {
                 "{name}"
             );
         }
-        assert!(reports.iter().all(|&(_, total)| total == files_len));
+        assert!(reports.iter().all(|&(_, total)| total == total_size));
         assert!(reports.windows(2).all(|w| w[0].0 < w[1].0), "{reports:?}");
-        assert_eq!(reports.last().map(|r| r.0), Some(files_len));
+        assert_eq!(reports.last().map(|r| r.0), Some(total_size));
     }
 
     // Into one arena, in the order asked.
@@ -234,7 +230,7 @@ fn a_checkpoint_loads_all_shards_at_once_with_progress() {
     let mut order = Vec::new();
     let mut options = LoadOptions::default();
     options.direct = true;
-    let mut calls = 0;
+    let (mut calls, mut last) = (0, (0, 0));
     Checkpoint::load_into(
         &ckpt,
         &options,
@@ -244,10 +240,14 @@ fn a_checkpoint_loads_all_shards_at_once_with_progress() {
             rest = more;
             Some(mine)
         },
-        |_, _| calls += 1,
+        |done, all| {
+            calls += 1;
+            last = (done, all);
+        },
     )
     .unwrap();
     assert!(calls >= tensors.len(), "{calls} progress calls");
+    assert_eq!(last, (total_size, total_size));
     let mut at = 0;
     for name in &order {
         let bytes = &tensors.iter().find(|(n, _)| n == name).unwrap().1;
@@ -298,4 +298,24 @@ fn a_broken_checkpoint_is_refused_naming_the_file() {
     let err = Checkpoint::load(&ckpt, &LoadOptions::default(), |_, _| {}).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::DataOutOfBounds);
     assert_eq!(err.path(), Some(shard.as_path()));
+}
+
+#[test]
+#[cfg_attr(miri, ignore)]
+fn a_panicking_progress_callback_is_not_called_again_and_the_panic_comes_back() {
+    let dir = TempDir::new("ckpt-load-panic");
+    let (ckpt, _) = sharded(&dir);
+    let mut options = LoadOptions::default();
+    options.threads = 4;
+    let mut calls = 0;
+    let load = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Checkpoint::load(&ckpt, &options, |_, _| {
+            calls += 1;
+            assert!(calls < 2, "the callback's own panic");
+        })
+    }));
+    assert!(load.is_err(), "the callback's panic reaches the caller");
+    // Called once more (the call that panicked), then never again: the
+    // other readers stop.
+    assert_eq!(calls, 2);
 }

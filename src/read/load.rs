@@ -11,6 +11,7 @@ use std::prelude::rust_2021::*;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -23,6 +24,22 @@ use crate::read::SafeTensorsFile;
 const PIECE: usize = 8 << 20;
 
 /// How files are loaded: parsing options, threads, huge pages.
+///
+/// # Progress
+///
+/// Every load that takes a `progress` callback (`FnMut(done, total)`:
+/// [`load_into`], [`Checkpoint::load`](crate::Checkpoint::load),
+/// [`Checkpoint::load_into`](crate::Checkpoint::load_into), and the remote
+/// loads) counts the same thing: tensor bytes. For a whole file or
+/// checkpoint, `total` is the sum of the headers' data lengths (a valid
+/// checkpoint's `metadata.total_size`); for a load into your buffers, the
+/// bytes of the tensors you chose. Headers, and the bytes between chosen
+/// tensors that a remote load fetches to save a request, are not counted.
+/// `done` never goes down and ends equal to `total` when the load
+/// succeeds. The callback runs under a lock, one call at a time, while the
+/// readers wait to report: keep it cheap (update a counter or a progress
+/// bar). If it panics, it is not called again, the readers stop, and the
+/// panic reaches the caller; a failed read stops the other readers too.
 ///
 /// ```
 /// use tensorsafe::LoadOptions;
@@ -221,6 +238,7 @@ impl Opened {
                 from: self,
                 offset: self.offset_of(&info),
                 buf,
+                counted: true,
             })
         })
         .map_err(|e| e.in_file(&self.path))
@@ -262,11 +280,13 @@ fn changed_header() -> Error {
     Error::new(ErrorKind::FileChanged)
 }
 
-/// One read: these bytes of this file into this buffer.
+/// One read: these bytes of this file into this buffer; `counted` if they
+/// are tensor bytes (progress counts those only, not headers).
 pub(crate) struct Piece<'b> {
     pub(crate) from: &'b Opened,
     pub(crate) offset: u64,
     pub(crate) buf: &'b mut [u8],
+    pub(crate) counted: bool,
 }
 
 impl Piece<'_> {
@@ -285,12 +305,16 @@ impl Piece<'_> {
 pub(crate) type ProgressFn<'a> = dyn FnMut(u64, u64) + Send + 'a;
 
 /// A progress callback that threads (or concurrent requests) share: calls
-/// are serialised, so the callback may be a plain `FnMut`, and the bytes
-/// done it is told never go down.
+/// are serialised (made under a lock, one at a time), so the callback may
+/// be a plain `FnMut`, and the bytes done it is told never go down. It is
+/// also the work's stop flag: once a callback panicked (poisoning the
+/// lock) or a worker failed ([`Progress::stop`]), the callback is not
+/// called again and [`Progress::stopped`] tells the other workers to stop.
 pub(crate) struct Progress<'a> {
     /// The bytes done so far, and the callback.
     state: Mutex<(u64, &'a mut ProgressFn<'a>)>,
     total: u64,
+    stop: AtomicBool,
 }
 
 impl<'a> Progress<'a> {
@@ -299,18 +323,35 @@ impl<'a> Progress<'a> {
         Progress {
             state: Mutex::new((0, callback)),
             total,
+            stop: AtomicBool::new(false),
         }
     }
 
     /// `n` more bytes are done: tells the callback the bytes done so far
-    /// and in all.
+    /// and in all, unless the work is stopping.
     pub(crate) fn add(&self, n: u64) {
-        // A callback that panicked poisons the lock; the count is still
-        // right.
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        // A callback that panicked poisoned the lock: call it no more.
+        let Ok(mut state) = self.state.lock() else {
+            self.stop();
+            return;
+        };
+        if self.stopped() {
+            return;
+        }
         state.0 = state.0.saturating_add(n);
         let done = state.0;
         (state.1)(done, self.total);
+    }
+
+    /// Asks every worker to stop (one failed).
+    pub(crate) fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the work is stopping: a worker failed or the callback
+    /// panicked.
+    pub(crate) fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || self.state.is_poisoned()
     }
 }
 
@@ -324,7 +365,11 @@ pub(crate) fn read_pieces(
     progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<()> {
     let small = cut(pieces);
-    let total: u64 = small.iter().map(|p| p.buf.len() as u64).sum();
+    let total: u64 = small
+        .iter()
+        .filter(|p| p.counted)
+        .map(|p| p.buf.len() as u64)
+        .sum();
     let direct = small.iter().any(|p| p.from.direct.is_some());
     let threads = if total < 2 * PIECE as u64 {
         1
@@ -338,10 +383,16 @@ pub(crate) fn read_pieces(
     let progress = Progress::new(progress, total);
     let work = || -> Result<()> {
         let mut bounce = if direct { direct::bounce() } else { None };
-        while let Some(piece) = next() {
-            let len = piece.buf.len() as u64;
-            piece.read(&mut bounce)?;
-            progress.add(len);
+        // Another reader failed, or the callback panicked: stop too.
+        while let Some(piece) = next().filter(|_| !progress.stopped()) {
+            let (len, counted) = (piece.buf.len() as u64, piece.counted);
+            if let Err(e) = piece.read(&mut bounce) {
+                progress.stop();
+                return Err(e);
+            }
+            if counted {
+                progress.add(len);
+            }
         }
         Ok(())
     };
@@ -362,7 +413,13 @@ pub(crate) fn read_pieces(
 /// share of one large tensor.
 fn cut(pieces: Vec<Piece<'_>>) -> Vec<Piece<'_>> {
     let mut small = Vec::with_capacity(pieces.len());
-    for Piece { from, offset, buf } in pieces {
+    for Piece {
+        from,
+        offset,
+        buf,
+        counted,
+    } in pieces
+    {
         let mut at = offset;
         for chunk in buf.chunks_mut(PIECE) {
             let len = chunk.len() as u64;
@@ -370,6 +427,7 @@ fn cut(pieces: Vec<Piece<'_>>) -> Vec<Piece<'_>> {
                 from,
                 offset: at,
                 buf: chunk,
+                counted,
             });
             at += len;
         }
@@ -403,9 +461,12 @@ impl Blank {
         Ok(Blank { map, header })
     }
 
-    /// The memory to fill: the whole file, from its first byte.
-    pub(crate) fn buf(&mut self) -> &mut [u8] {
-        &mut self.map
+    /// The memory to fill: the header's (8 + N bytes) and the data
+    /// section's.
+    pub(crate) fn split(&mut self) -> (&mut [u8], &mut [u8]) {
+        // The map is the header's file length, which starts with 8 + N.
+        let start = usize::try_from(self.header.data_start()).map_or(0, |s| s.min(self.map.len()));
+        self.map.split_at_mut(start)
     }
 
     /// The filled memory as a file.
@@ -427,15 +488,24 @@ pub(crate) fn read_files(
         .iter()
         .map(|o| Blank::new(o.header.clone(), options).map_err(|e| e.in_file(&o.path)))
         .collect::<Result<Vec<_>>>()?;
-    let pieces = opened
-        .iter()
-        .zip(blanks.iter_mut())
-        .map(|(from, blank)| Piece {
+    let mut pieces = Vec::with_capacity(2 * opened.len());
+    for (from, blank) in opened.iter().zip(blanks.iter_mut()) {
+        // The header (8 + N bytes), then the data section: progress counts
+        // the latter's bytes.
+        let (head, data) = blank.split();
+        pieces.push(Piece {
             from,
             offset: 0,
-            buf: blank.buf(),
-        })
-        .collect();
+            buf: head,
+            counted: false,
+        });
+        pieces.push(Piece {
+            from,
+            offset: from.header.data_start(),
+            buf: data,
+            counted: true,
+        });
+    }
     read_pieces(pieces, options, progress)?;
     for o in opened {
         o.check_unchanged()?;
@@ -523,7 +593,7 @@ pub(crate) fn check_dest(info: &TensorInfo<'_>, buf: &[u8]) -> Result<()> {
 /// `dest` is asked, in file order, for each tensor's destination: a buffer
 /// of exactly the tensor's length, or `None` to skip it. Then every chosen
 /// tensor is read, split across [`LoadOptions::threads`] threads; `progress`
-/// is told the bytes read so far and in all. Returns the header.
+/// is told the bytes read so far and in all (see [how progress is counted](crate::LoadOptions#progress)). Returns the header.
 ///
 /// ```
 /// # let dir = std::env::temp_dir().join(format!("tensorsafe-load-into-{}", std::process::id()));

@@ -194,7 +194,7 @@ impl RemoteCheckpoint {
     /// of [`RemoteOptions::part_size`], at most
     /// [`RemoteOptions::concurrency`] requests in flight. `progress` is
     /// told the bytes fetched so far and in all; its calls are serialised,
-    /// so it may be any `FnMut`.
+    /// so it may be any `FnMut` (see [how progress is counted](crate::LoadOptions#progress)).
     pub async fn load(
         &self,
         mut progress: impl FnMut(u64, u64) + Send,
@@ -215,7 +215,8 @@ impl RemoteCheckpoint {
     /// shard in file order, for each tensor's destination (a buffer of
     /// exactly its length, or `None` to skip it); then all chosen tensors
     /// are fetched together, neighbours merged, large ones cut into parts.
-    /// `progress` is told the bytes fetched so far and in all.
+    /// `progress` is told the bytes fetched so far and in all
+    /// (see [how progress is counted](crate::LoadOptions#progress)).
     pub async fn load_into<'b>(
         &self,
         mut dest: impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,

@@ -38,12 +38,14 @@ pub(crate) struct Object<'a> {
 }
 
 /// Bytes `at..at + buf.len()` of object `object` go to `buf`; they belong
-/// to tensor `tensor` (named in errors).
+/// to tensor `tensor` (named in errors); `counted` if they are tensor
+/// bytes (progress counts those only, not headers).
 pub(crate) struct Target<'b> {
     pub(crate) object: usize,
     pub(crate) at: u64,
     pub(crate) buf: &'b mut [u8],
     pub(crate) tensor: &'b str,
+    pub(crate) counted: bool,
 }
 
 impl Target<'_> {
@@ -61,14 +63,16 @@ struct Request<'b> {
 }
 
 /// The request plan for `targets`: what is left after copying the bytes at
-/// hand, cut and merged as the module docs say.
+/// hand, cut and merged as the module docs say; and the counted bytes
+/// copied.
 fn plan<'b>(
     objects: &[Object<'_>],
     targets: Vec<Target<'b>>,
     options: &RemoteOptions,
-) -> Vec<Request<'b>> {
+) -> (Vec<Request<'b>>, u64) {
     let part = options.part_size.max(1);
     let mut rest: Vec<Target<'b>> = Vec::with_capacity(targets.len());
+    let mut at_hand = 0u64;
     for mut target in targets {
         let prefix = objects[target.object].prefix;
         if let Some(start) = usize::try_from(target.at)
@@ -80,6 +84,9 @@ fn plan<'b>(
             here.copy_from_slice(&prefix[start..start + n]);
             target.buf = later;
             target.at += n as u64;
+            if target.counted {
+                at_hand += n as u64;
+            }
         }
         // Cut into parts of at most `part` bytes.
         while target.buf.len() as u64 > part {
@@ -89,6 +96,7 @@ fn plan<'b>(
                 at: target.at,
                 buf: head,
                 tensor: target.tensor,
+                counted: target.counted,
             });
             target.at += part;
             target.buf = tail;
@@ -117,26 +125,28 @@ fn plan<'b>(
             targets: vec![target],
         });
     }
-    requests
+    (requests, at_hand)
 }
 
 /// Fills every target: bytes at hand copied, the rest fetched as planned,
 /// at most [`RemoteOptions::concurrency`] requests at a time. `progress`
-/// is told the bytes fetched so far and in all, one call at a time.
+/// is told the counted bytes filled so far and in all (not the gaps
+/// fetched between targets), one call at a time.
 pub(crate) async fn fetch(
     objects: &[Object<'_>],
     targets: Vec<Target<'_>>,
     options: &RemoteOptions,
     progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<()> {
-    let requests = plan(objects, targets, options);
     // Only reported as progress; a store claiming absurd sizes cannot make
     // it wrap.
-    let total = requests.iter().fold(0u64, |sum, r| {
-        sum.saturating_add(r.range.end - r.range.start)
-    });
+    let total = targets
+        .iter()
+        .filter(|t| t.counted)
+        .fold(0u64, |sum, t| sum.saturating_add(t.buf.len() as u64));
+    let (requests, at_hand) = plan(objects, targets, options);
     let progress = Progress::new(progress, total);
-    progress.add(0);
+    progress.add(at_hand);
     // The futures are made before the stream (not by a closure inside it),
     // so the returned future stays `Send` for any lifetimes.
     let fetches: Vec<_> = requests
@@ -176,10 +186,10 @@ async fn fetch_one(
         .await
         .map_err(|e| named(store_error(e, object.location), first))?
     {
-        filling
+        let counted = filling
             .take(&chunk, &range)
             .map_err(|detail| named(changed(object.location, detail), first))?;
-        progress.add(chunk.len() as u64);
+        progress.add(counted);
     }
     let pos = filling.pos;
     if pos != range.end {
@@ -244,10 +254,11 @@ struct Filling<'t, 'b> {
 }
 
 impl Filling<'_, '_> {
-    /// Copies `chunk`, the bytes at `pos`, into the targets it covers; a
-    /// chunk reaching past the end of `range` (the request's) is the store
-    /// sending more than asked, and the error's detail.
-    fn take(&mut self, chunk: &[u8], range: &Range<u64>) -> core::result::Result<(), String> {
+    /// Copies `chunk`, the bytes at `pos`, into the targets it covers, and
+    /// says how many went to counted targets; a chunk reaching past the end
+    /// of `range` (the request's) is the store sending more than asked, and
+    /// the error's detail.
+    fn take(&mut self, chunk: &[u8], range: &Range<u64>) -> core::result::Result<u64, String> {
         let pos = self.pos;
         let Some(chunk_end) = pos
             .checked_add(chunk.len() as u64)
@@ -259,6 +270,7 @@ impl Filling<'_, '_> {
                 range.start
             ));
         };
+        let mut counted = 0;
         while let Some(target) = self.targets.get_mut(self.next) {
             if target.at >= chunk_end {
                 break;
@@ -268,6 +280,9 @@ impl Filling<'_, '_> {
                 let into = (from - target.at) as usize..(to - target.at) as usize;
                 let out = (from - pos) as usize..(to - pos) as usize;
                 target.buf[into].copy_from_slice(&chunk[out]);
+                if target.counted {
+                    counted += to - from;
+                }
             }
             if to < target.end() {
                 break;
@@ -275,7 +290,7 @@ impl Filling<'_, '_> {
             self.next += 1;
         }
         self.pos = chunk_end;
-        Ok(())
+        Ok(counted)
     }
 }
 
@@ -369,6 +384,7 @@ mod tests {
             at,
             buf,
             tensor,
+            counted: true,
         }
     }
 
@@ -397,7 +413,7 @@ mod tests {
             // Cut into parts of 100.
             target(500, &mut d, "d"),
         ];
-        let requests = plan(&objects, targets, &options(100, 4));
+        let (requests, _) = plan(&objects, targets, &options(100, 4));
         let ranges: Vec<_> = requests.iter().map(|r| r.range.clone()).collect();
         assert_eq!(ranges, [10..30, 40..45, 500..600, 600..700, 700..750]);
         drop(requests);
@@ -406,7 +422,7 @@ mod tests {
 
         let (mut e, mut f) = (vec![0u8; 5], vec![0u8; 5]);
         let targets = vec![target(40, &mut f, "f"), target(20, &mut e, "e")];
-        let requests = plan(&objects, targets, &options(100, 15));
+        let (requests, _) = plan(&objects, targets, &options(100, 15));
         assert_eq!(requests.len(), 1);
         assert_eq!(requests[0].range, 20..45);
     }

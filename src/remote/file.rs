@@ -167,6 +167,7 @@ impl RemoteFile {
             at: self.range_of(&info).start,
             buf,
             tensor: info.name(),
+            counted: true,
         };
         self.fetch(vec![target], &mut |_, _| {}).await
     }
@@ -194,6 +195,7 @@ impl RemoteFile {
             at,
             buf,
             tensor: "",
+            counted: true,
         };
         self.fetch(vec![target], &mut |_, _| {}).await
     }
@@ -246,6 +248,7 @@ impl RemoteFile {
                 at: start + range.start as u64,
                 buf: here,
                 tensor: info.name(),
+                counted: true,
             });
         }
         self.fetch(targets, &mut |_, _| {}).await
@@ -278,7 +281,7 @@ impl RemoteFile {
     /// Fetches the whole object into page-aligned memory, in parts fetched
     /// in parallel, and returns it as a [`SafeTensorsFile`]. `progress` is
     /// told the bytes fetched so far and in all; its calls are serialised,
-    /// so it may be any `FnMut`.
+    /// so it may be any `FnMut` (see [how progress is counted](crate::LoadOptions#progress)).
     pub async fn load(&self, mut progress: impl FnMut(u64, u64) + Send) -> Result<SafeTensorsFile> {
         let files = fetch_files(core::slice::from_ref(self), &self.options, &mut progress).await?;
         // One object in, one file out.
@@ -293,7 +296,8 @@ impl RemoteFile {
     /// asked, in file order, for each tensor's destination (a buffer of
     /// exactly its length, or `None` to skip it); then all chosen tensors
     /// are fetched, neighbours merged into one request, large ones cut into
-    /// parts. `progress` is told the bytes fetched so far and in all.
+    /// parts. `progress` is told the bytes fetched so far and in all
+    /// (see [how progress is counted](crate::LoadOptions#progress)).
     pub async fn load_into<'b>(
         &self,
         mut dest: impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,
@@ -317,6 +321,7 @@ impl RemoteFile {
                 at: self.range_of(&info).start,
                 buf,
                 tensor: info.name(),
+                counted: true,
             })
         })
         .map_err(|e| e.in_object(&self.location))
@@ -381,16 +386,27 @@ pub(crate) async fn fetch_files(
                 .map_err(|e| e.in_object(&f.location))
         })
         .collect::<Result<Vec<_>>>()?;
-    let targets = blanks
-        .iter_mut()
-        .enumerate()
-        .map(|(object, blank)| Target {
+    let mut targets = Vec::with_capacity(2 * blanks.len());
+    for (object, blank) in blanks.iter_mut().enumerate() {
+        // The header (8 + N bytes), then the data section: progress counts
+        // the latter's bytes.
+        let (head, data) = blank.split();
+        let data_start = head.len() as u64;
+        targets.push(Target {
             object,
             at: 0,
-            buf: blank.buf(),
+            buf: head,
             tensor: "",
-        })
-        .collect();
+            counted: false,
+        });
+        targets.push(Target {
+            object,
+            at: data_start,
+            buf: data,
+            tensor: "",
+            counted: true,
+        });
+    }
     RemoteFile::fetch_from(files, targets, options, progress).await?;
     Ok(blanks.into_iter().map(Blank::into_file).collect())
 }
@@ -513,6 +529,7 @@ async fn read_rest(
         at: have,
         buf: &mut rest,
         tensor: "",
+        counted: true,
     };
     let mut options = *options;
     options.part_size = u64::MAX;
