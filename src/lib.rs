@@ -107,7 +107,7 @@ pub use read::SafeTensors;
 #[cfg(feature = "std")]
 pub use read::{load_into, read_tensor_into, LoadOptions, SafeTensorsFile};
 #[cfg(feature = "std")]
-pub use sharded::{Checkpoint, Entry, INDEX_FILE};
+pub use sharded::{Checkpoint, Entry, Located, INDEX_FILE};
 pub use view::element::Element;
 pub use view::slice::{ByteRanges, Runs, Select, Slice};
 pub use view::{TensorView, View};

@@ -10,7 +10,7 @@ use common::temp::{entries, TempDir};
 use common::{tensors, views};
 use proptest::prelude::*;
 use tensorsafe::{
-    serialize, Checkpoint, Dtype, ErrorKind, SafeTensors, TensorView, Writer, INDEX_FILE,
+    serialize, Checkpoint, Dtype, ErrorKind, Located, SafeTensors, TensorView, Writer, INDEX_FILE,
 };
 
 proptest! {
@@ -679,7 +679,7 @@ fn a_directory_that_is_no_checkpoint_says_what_it_holds() {
     };
     let empty = message(dir);
     assert!(
-        empty.contains("holds 0 .safetensors files and no *.safetensors.index.json; expected an index or a single .safetensors file"),
+        empty.contains("no .safetensors file or *.safetensors.index.json in the directory; expected a .safetensors file, an index (.json) or a directory"),
         "{empty}"
     );
     for name in ["a", "b", "c"] {
@@ -691,7 +691,7 @@ fn a_directory_that_is_no_checkpoint_says_what_it_holds() {
     }
     let three = message(dir);
     assert!(
-        three.contains("holds 3 .safetensors files and no *.safetensors.index.json"),
+        three.contains("no *.safetensors.index.json and 3 .safetensors files (a.safetensors, b.safetensors, c.safetensors); expected one file, or a checkpoint's index"),
         "{three}"
     );
     for name in ["x.safetensors.index.json", "y.safetensors.index.json"] {
@@ -699,7 +699,7 @@ fn a_directory_that_is_no_checkpoint_says_what_it_holds() {
     }
     let two = message(dir);
     assert!(
-        two.contains("holds 2 *.safetensors.index.json files and no model.safetensors.index.json; expected one index"),
+        two.contains("2 *.safetensors.index.json files (x.safetensors.index.json, y.safetensors.index.json) and no model.safetensors.index.json; expected one index"),
         "{two}"
     );
 }
@@ -730,19 +730,18 @@ fn an_index_over_the_limit_is_refused_by_its_size_before_it_is_read() {
 }
 
 #[test]
-fn an_index_that_cannot_be_read_is_an_io_error_naming_it() {
+fn an_index_that_cannot_be_read_is_an_io_error_naming_it_and_a_directory_is_no_index() {
     let tmp = TempDir::new("unreadable-index");
-    // A directory where the index should be: opening it works, reading
-    // fails (EISDIR), and that stays an I/O error.
+    // A directory named like the index is no index: the directory holding
+    // it is no checkpoint.
     let index = tmp.path("model.safetensors.index.json");
     std::fs::create_dir(&index).unwrap();
     for err in [
         Checkpoint::open(tmp.dir()).unwrap_err(),
         Checkpoint::load(tmp.dir(), &Default::default(), |_, _| {}).unwrap_err(),
     ] {
-        assert_eq!(err.kind(), ErrorKind::Io, "{err}");
-        assert!(err.io_error().is_some());
-        assert_eq!(err.path(), Some(index.as_path()));
+        assert_eq!(err.kind(), ErrorKind::NotACheckpoint, "{err}");
+        assert_eq!(err.path(), Some(tmp.dir()));
     }
     let missing = tmp.path("gone.safetensors.index.json");
     let err = Checkpoint::open(&missing).unwrap_err();
@@ -889,4 +888,91 @@ fn an_index_without_the_right_total_size_opens_and_lists_and_verify_says_why() {
         let err = Checkpoint::load(tmp.dir(), &options, |_, _| {}).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::IndexTotalSize);
     }
+}
+
+fn one_tensor_file(path: &Path) {
+    let w = TensorView::new(Dtype::U8, &[2], &[1, 2]).unwrap();
+    std::fs::write(path, serialize([("w", w)], None).unwrap()).unwrap();
+}
+
+#[test]
+fn a_directory_counts_regular_files_only_and_ignores_dot_files() {
+    let tmp = TempDir::new("locate-regular");
+    let dir = tmp.dir();
+    one_tensor_file(&dir.join("model.safetensors"));
+    // A directory named like a file or an index, and macOS's resource fork.
+    std::fs::create_dir(dir.join("sub.safetensors")).unwrap();
+    std::fs::create_dir(dir.join("x.safetensors.index.json")).unwrap();
+    std::fs::write(dir.join("._model.safetensors"), [0; 4096]).unwrap();
+    let located = Checkpoint::locate(dir).unwrap();
+    assert_eq!(located, Located::File(dir.join("model.safetensors")));
+    let checkpoint = Checkpoint::open(dir).unwrap();
+    assert_eq!(checkpoint.names().collect::<Vec<_>>(), ["w"]);
+}
+
+#[test]
+fn a_directory_of_many_files_names_the_first_few() {
+    let tmp = TempDir::new("locate-many");
+    for i in 0..6 {
+        one_tensor_file(&tmp.path(&format!("part{i}.safetensors")));
+    }
+    let err = Checkpoint::open(tmp.dir()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotACheckpoint);
+    let said = err.to_string();
+    assert!(
+        said.contains("6 .safetensors files (part0.safetensors, part1.safetensors, part2.safetensors, part3.safetensors, ...)"),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_file_that_is_no_safetensors_file_says_what_was_expected() {
+    let tmp = TempDir::new("locate-bin");
+    let bin = tmp.path("pytorch_model.bin");
+    std::fs::write(&bin, b"PK\x03\x04 a zip of pickles, not safetensors").unwrap();
+    let err = Checkpoint::open(&bin).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotACheckpoint, "{err}");
+    assert_eq!(err.path(), Some(bin.as_path()));
+    assert!(
+        err.to_string().contains(
+            "found pytorch_model.bin; expected a .safetensors file, an index (.json) or a directory"
+        ),
+        "{err}"
+    );
+    // A safetensors file by another name is one.
+    let other = tmp.path("weights.st");
+    one_tensor_file(&other);
+    assert_eq!(
+        Checkpoint::locate(&other).unwrap(),
+        Located::File(other.clone())
+    );
+    assert_eq!(Checkpoint::open(&other).unwrap().len(), 1);
+    // A path that does not exist is an I/O error naming it.
+    let missing = tmp.path("missing.bin");
+    assert_eq!(
+        Checkpoint::open(&missing).unwrap_err().kind(),
+        ErrorKind::Io
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn names_that_are_not_utf8_are_found_and_shown() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = TempDir::new("locate-utf8");
+    let name = std::ffi::OsStr::from_bytes(b"mod\xffel.safetensors");
+    let path = tmp.dir().join(name);
+    one_tensor_file(&path);
+    // Some filesystems refuse names that are not UTF-8.
+    if !path.exists() {
+        return;
+    }
+    assert_eq!(
+        Checkpoint::locate(tmp.dir()).unwrap(),
+        Located::File(path.clone())
+    );
+    let checkpoint = Checkpoint::open(tmp.dir()).unwrap();
+    assert_eq!(checkpoint.files(), ["mod\u{fffd}el.safetensors"]);
+    assert_eq!(checkpoint.file_of("w"), Some("mod\u{fffd}el.safetensors"));
+    assert_eq!(checkpoint.tensor("w").unwrap().data(), [1, 2]);
 }

@@ -82,6 +82,13 @@ impl Failure {
 
     /// A library error about `file`, met while reading it.
     pub fn from_error_at(file: &Path, error: &tensorsafe::Error) -> Self {
+        // A path that names no checkpoint: the caller passed the wrong one.
+        if error.kind() == tensorsafe::ErrorKind::NotACheckpoint {
+            let what = error
+                .detail()
+                .map_or_else(|| describe(error), human::escape);
+            return Failure::usage(format!("{}: {what}", file.display()));
+        }
         if error.kind() == tensorsafe::ErrorKind::Io {
             Failure::unreadable(file, &describe(error))
         } else {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use tensorsafe::{Checkpoint, Header, Metadata, TensorInfo};
+use tensorsafe::{Checkpoint, Header, Located, Metadata, TensorInfo};
 
 use crate::Failure;
 
@@ -49,64 +49,17 @@ pub enum Target {
     Checkpoint,
 }
 
-/// What PATH names. A file is a checkpoint's index if its name ends in
-/// `.json`, and otherwise a `.safetensors` file. A directory is the
-/// checkpoint whose `*.safetensors.index.json` it holds, or else the one
-/// `.safetensors` file it holds; a directory with neither, or with
-/// several files and no index, is a usage error that says so.
+/// What PATH names, by the library's rule ([`Checkpoint::locate`]): a
+/// directory is the checkpoint whose index it holds, or else the one
+/// `.safetensors` file it holds; a file is an index if its name ends in
+/// `.json`, and otherwise a `.safetensors` file. A directory that is no
+/// checkpoint, or a file that is no safetensors file, is a usage error
+/// that says what was found and what was expected.
 pub fn locate(path: &Path) -> Result<Target, Failure> {
-    if !path.is_dir() {
-        let index = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.ends_with(".json"));
-        return Ok(if index {
-            Target::Checkpoint
-        } else {
-            Target::File(path.to_owned())
-        });
-    }
-    let entries = std::fs::read_dir(path).map_err(|e| Failure::unreadable(path, &e.to_string()))?;
-    let mut files: Vec<(String, PathBuf)> = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| Failure::unreadable(path, &e.to_string()))?;
-        // A name that is not UTF-8 is neither an index nor a .safetensors
-        // file as the library looks for them.
-        if let Ok(name) = entry.file_name().into_string() {
-            if name.ends_with(".safetensors.index.json") {
-                return Ok(Target::Checkpoint);
-            }
-            if name.ends_with(".safetensors") {
-                files.push((name, entry.path()));
-            }
-        }
-    }
-    files.sort();
-    match files.as_slice() {
-        [(_, one)] => Ok(Target::File(one.clone())),
-        [] => Err(Failure::usage(format!(
-            "{}: no .safetensors file or *.safetensors.index.json in this directory; \
-             pass a file, a checkpoint's index, or a directory holding either",
-            path.display()
-        ))),
-        many => {
-            // A few names are enough to say which.
-            let mut names: Vec<String> = many
-                .iter()
-                .take(4)
-                .map(|(n, _)| crate::human::escape(n))
-                .collect();
-            if many.len() > 4 {
-                names.push("...".to_owned());
-            }
-            Err(Failure::usage(format!(
-                "{}: no *.safetensors.index.json and {} .safetensors files ({}); pass one \
-                 file, or a checkpoint's index",
-                path.display(),
-                many.len(),
-                names.join(", ")
-            )))
-        }
+    match Checkpoint::locate(path) {
+        Ok(Located::File(file)) => Ok(Target::File(file)),
+        Ok(Located::Index(_)) => Ok(Target::Checkpoint),
+        Err(e) => Err(Failure::from_error(path, &e)),
     }
 }
 

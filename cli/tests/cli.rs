@@ -1099,7 +1099,7 @@ fn every_command_exits_0_when_done_1_for_an_invalid_file_or_a_difference_and_2_f
             stderr,
             format!(
                 "{two}: no *.safetensors.index.json and 2 .safetensors files (a.safetensors, \
-                 b.safetensors); pass one file, or a checkpoint's index\n"
+                 b.safetensors); expected one file, or a checkpoint's index\n"
             ),
             "{command}"
         );
@@ -1114,6 +1114,24 @@ fn every_command_exits_0_when_done_1_for_an_invalid_file_or_a_difference_and_2_f
     }
     let stderr = text(&run(&["bench", &index]).stderr);
     assert!(stderr.contains("bench takes one file"), "{stderr}");
+    // A file that is no safetensors file: a usage problem, saying what was
+    // found and what was expected.
+    let pickle = out("pytorch_model.bin");
+    std::fs::write(&pickle, b"PK\x03\x04 a zip of pickles").unwrap();
+    let pickle = s(&pickle);
+    for command in ["inspect", "verify", "stats", "bench"] {
+        let out = run(&[command, pickle]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        assert_eq!(
+            stderr,
+            format!(
+                "{pickle}: found pytorch_model.bin; expected a .safetensors file, an index \
+                 (.json) or a directory\n"
+            ),
+            "{command}"
+        );
+    }
     // The rule is in the help.
     let help = text(&run(&["--help"]).stdout);
     for line in [

@@ -10,9 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use super::base::{listing, Core, Shard};
-use super::index_file::{
-    check_index_len, is_index_name, is_shard_name, Index, INDEX_FILE, MAX_INDEX_BYTES,
-};
+use super::index_file::{check_index_len, is_shard_name, Index, MAX_INDEX_BYTES};
+use super::locate::{locate, Located};
 use crate::error::{Error, ErrorKind, Result};
 use crate::header::{Header, TensorInfo};
 use crate::limits::ParseOptions;
@@ -91,7 +90,7 @@ impl Shard for LocalShard {
 /// serialize_to_file([("w", w)], None, dir.join("other.safetensors"))?;
 /// let err = Checkpoint::open(&dir).unwrap_err();
 /// assert_eq!(err.kind(), ErrorKind::NotACheckpoint);
-/// assert!(err.to_string().contains("2 .safetensors files and no *.safetensors.index.json"));
+/// assert!(err.to_string().contains("2 .safetensors files (model.safetensors, other.safetensors)"));
 /// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -128,7 +127,7 @@ impl Checkpoint {
     /// holding `model.safetensors.index.json`, or else exactly one
     /// `*.safetensors.index.json`, or else exactly one `.safetensors` file
     /// (anything else is [`ErrorKind::NotACheckpoint`], saying what the
-    /// directory holds). Reads the index and every shard's header, checked
+    /// directory holds); [`Checkpoint::locate`] gives the whole rule. Reads the index and every shard's header, checked
     /// against each other; shards are read into memory when one of their
     /// tensors is first asked for.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
@@ -283,6 +282,8 @@ impl Checkpoint {
     /// (each naming its shard), or else the first problem of the index
     /// against the headers or beside it. Empty when both would succeed.
     /// For tools that report a checkpoint's every broken shard at once.
+    /// Headers are parsed with default options ([`Checkpoint::diagnose_with`]
+    /// takes yours).
     ///
     /// ```
     /// # let dir = std::env::temp_dir().join(format!("tensorsafe-ckpt-diagnose-{}", std::process::id()));
@@ -300,16 +301,40 @@ impl Checkpoint {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn diagnose(path: impl AsRef<Path>) -> Vec<Error> {
-        let path = path.as_ref();
-        let unreadable = match locate(path) {
-            Ok((index, true)) => unreadable_shards(&index),
-            Ok((_, false)) => Vec::new(),
-            Err(e) => vec![e],
+        Self::diagnose_with(path, &LoadOptions::default())
+    }
+
+    /// [`Checkpoint::diagnose`], with headers parsed as
+    /// [`Checkpoint::open_with`] parses them. Each shard's header is read
+    /// once.
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("tensorsafe-ckpt-diagnose-with-{}", std::process::id()));
+    /// use tensorsafe::{Checkpoint, Dtype, ErrorKind, LoadOptions, TensorView, Writer};
+    /// let (a, b) = ([1u8; 600], [2u8; 600]);
+    /// let tensors = [("a", TensorView::new(Dtype::U8, &[600], &a)?), ("b", TensorView::new(Dtype::U8, &[600], &b)?)];
+    /// Writer::new().sharded(tensors, &dir, 1000)?;
+    ///
+    /// let mut options = LoadOptions::default();
+    /// options.parse.limits.max_header_bytes = 16; // smaller than any shard's header
+    /// let kinds: Vec<_> = Checkpoint::diagnose_with(&dir, &options).iter().map(|e| e.kind()).collect();
+    /// assert_eq!(kinds, [ErrorKind::HeaderTooLarge, ErrorKind::HeaderTooLarge]);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn diagnose_with(path: impl AsRef<Path>, options: &LoadOptions) -> Vec<Error> {
+        let headers = match Headers::read(path.as_ref(), options) {
+            Ok(headers) => headers,
+            Err(e) => return vec![e],
         };
+        let (shards, unreadable): (Vec<_>, Vec<_>) =
+            headers.shards.into_iter().partition(Result::is_ok);
         if !unreadable.is_empty() {
-            return unreadable;
+            return unreadable.into_iter().filter_map(Result::err).collect();
         }
-        match Self::open(path).and_then(|c| c.verify()) {
+        let shards = shards.into_iter().filter_map(Result::ok).collect();
+        let (path, index) = (headers.path, headers.index);
+        match Self::assemble(path, index, shards, Load::Read, *options).and_then(|c| c.verify()) {
             Ok(()) => Vec::new(),
             Err(e) => vec![e],
         }
@@ -318,33 +343,28 @@ impl Checkpoint {
     /// The checkpoint at `path`, checked against its shards' headers (each
     /// file closed once its header is read).
     fn open_as(path: &Path, load: Load, options: LoadOptions) -> Result<Self> {
-        let (path, sharded) = locate(path)?;
-        let dir = dir_of(&path);
-        let header_of = |path: PathBuf| -> Result<LocalShard> {
-            let header = Opened::new(&path, &options)?.header;
-            Ok(LocalShard {
-                path,
-                header,
-                file: OnceLock::new(),
-            })
-        };
-        let (index, shards) = if sharded {
-            let index = read_index(&path).map_err(|e| e.in_file(&path))?;
-            let shards = index
-                .files
-                .iter()
-                .map(|file| header_of(dir.join(file)))
-                .collect::<Result<Vec<_>>>()?;
-            (index, shards)
-        } else {
-            let shard = header_of(path.clone())?;
-            let index = Index::single(&file_name(&path), &shard.header);
-            (index, vec![shard])
+        let headers = Headers::read(path, &options)?;
+        let shards = headers.shards.into_iter().collect::<Result<Vec<_>>>()?;
+        Self::assemble(headers.path, headers.index, shards, load, options)
+    }
+
+    /// The checkpoint of `index` (read from `path`, an index or a single
+    /// file) and its shards, checked against each other.
+    fn assemble(
+        path: Located,
+        index: Index,
+        shards: Vec<LocalShard>,
+        load: Load,
+        options: LoadOptions,
+    ) -> Result<Self> {
+        let sharded = path.is_index();
+        let path = match path {
+            Located::File(path) | Located::Index(path) => path,
         };
         let core = Core::new(index, shards, &path)?;
         Ok(Checkpoint {
+            dir: dir_of(&path),
             path,
-            dir,
             sharded,
             core,
             load,
@@ -361,6 +381,26 @@ impl Checkpoint {
     }
 
     listing!(core, Path);
+
+    /// What `path` names, by the rule [`Checkpoint::open`] follows (and
+    /// the `tensorsafe` command line tool too), without opening it:
+    ///
+    /// - a directory: its `model.safetensors.index.json`, or else its one
+    ///   `*.safetensors.index.json`, or else its one `.safetensors` file.
+    ///   Only regular files count (symbolic links are followed), and names
+    ///   starting with a dot are ignored (`._model.safetensors`, the
+    ///   metadata files macOS leaves on other filesystems). Anything else
+    ///   is [`ErrorKind::NotACheckpoint`], naming the files found.
+    /// - a path ending in `.json`: an index.
+    /// - a path ending in `.safetensors`, or another file that starts with
+    ///   a valid safetensors header: a single file. Any other file (say
+    ///   `pytorch_model.bin`) is [`ErrorKind::NotACheckpoint`], saying what
+    ///   was found and what was expected.
+    ///
+    /// Names need not be UTF-8.
+    pub fn locate(path: impl AsRef<Path>) -> Result<Located> {
+        locate(path.as_ref())
+    }
 
     /// The index file (or the single file, for a checkpoint of one).
     pub fn index_path(&self) -> &Path {
@@ -514,61 +554,45 @@ fn dir_of(index: &Path) -> PathBuf {
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
-/// The index at `index` if it cannot be read, or else every shard it names
-/// whose header cannot be read (or is invalid), each error naming its file.
-fn unreadable_shards(index: &Path) -> Vec<Error> {
-    let names = match read_index(index) {
-        Ok(names) => names,
-        Err(e) => return vec![e.in_file(index)],
-    };
-    let (dir, options) = (dir_of(index), LoadOptions::default());
-    let open = |file: &String| Opened::new(&dir.join(file), &options).err();
-    names.files.iter().filter_map(open).collect()
+/// What a checkpoint path names, its index (made up for a single file),
+/// and every shard's header or the error reading it.
+struct Headers {
+    path: Located,
+    index: Index,
+    shards: Vec<Result<LocalShard>>,
 }
 
-/// The checkpoint `path` names, and whether it is an index (not a single
-/// file): the path itself, or what its directory holds.
-fn locate(path: &Path) -> Result<(PathBuf, bool)> {
-    if !path.is_dir() {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        return Ok((path.to_owned(), is_index_name(name)));
-    }
-    let preferred = path.join(INDEX_FILE);
-    if preferred.is_file() {
-        return Ok((preferred, true));
-    }
-    let found: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|e| Error::from(e).in_file(path))?
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    let ending = |suffix: &str| -> Vec<&PathBuf> {
-        let named = |p: &&PathBuf| {
-            let name = p.file_name().and_then(|n| n.to_str());
-            name.is_some_and(|n| n.ends_with(suffix))
+impl Headers {
+    /// Each shard's file is closed once its header is read.
+    fn read(path: &Path, options: &LoadOptions) -> Result<Headers> {
+        let path = locate(path)?;
+        let header_of = |path: PathBuf| -> Result<LocalShard> {
+            let header = Opened::new(&path, options)?.header;
+            Ok(LocalShard {
+                path,
+                header,
+                file: OnceLock::new(),
+            })
         };
-        found.iter().filter(named).collect()
-    };
-    let (indexes, files) = (ending(".safetensors.index.json"), ending(".safetensors"));
-    match (indexes.as_slice(), files.as_slice()) {
-        ([one], _) => Ok(((*one).clone(), true)),
-        ([], [one]) => Ok(((*one).clone(), false)),
-        _ => Err(Error::new(ErrorKind::NotACheckpoint)
-            .with_detail(what_is_there(indexes.len(), files.len()))
-            .in_file(path)),
+        let (index, shards) = match &path {
+            Located::Index(at) => {
+                let index = read_index(at).map_err(|e| e.in_file(at))?;
+                let dir = dir_of(at);
+                let shards = index.files.iter().map(|f| header_of(dir.join(f))).collect();
+                (index, shards)
+            }
+            Located::File(at) => {
+                let shard = header_of(at.clone())?;
+                (
+                    Index::single(&file_name(at), &shard.header),
+                    vec![Ok(shard)],
+                )
+            }
+        };
+        Ok(Headers {
+            path,
+            index,
+            shards,
+        })
     }
-}
-
-/// What a directory that is not a checkpoint holds, and what was expected.
-fn what_is_there(indexes: usize, files: usize) -> String {
-    let plural = |n: usize| if n == 1 { "" } else { "s" };
-    if indexes > 1 {
-        return format!(
-            "the directory holds {indexes} *.safetensors.index.json files and no {INDEX_FILE}; expected one index"
-        );
-    }
-    format!(
-        "the directory holds {files} .safetensors file{} and no *.safetensors.index.json; expected an index or a single .safetensors file",
-        plural(files)
-    )
 }

@@ -10,17 +10,19 @@
 //!   [`Checkpoint`] and the remote ones (`remote::RemoteCheckpoint`, and
 //!   `remote::LoadedCheckpoint` in memory) are this core over their own
 //!   shard type.
-//! - [`checkpoint`]: [`Checkpoint`], the core over files on disk: finding
-//!   the checkpoint a path names, reading shards when first needed or all
-//!   at once.
+//! - [`locate`]: [`Located`], the checkpoint a local path names.
+//! - [`checkpoint`]: [`Checkpoint`], the core over files on disk, reading
+//!   shards when first needed or all at once.
 //! - [`write`]: [`Writer::sharded`](crate::Writer::sharded), splitting
 //!   tensors into shards.
 
 pub(crate) mod base;
 mod checkpoint;
 pub(crate) mod index_file;
+mod locate;
 mod write;
 
 pub use base::Entry;
 pub use checkpoint::Checkpoint;
 pub use index_file::INDEX_FILE;
+pub use locate::Located;
