@@ -131,8 +131,12 @@ async fn listing_a_checkpoint_takes_one_request_per_shard_plus_the_index() {
     assert_eq!(checkpoint.total_size(), local.total_size());
     for entry in checkpoint.entries() {
         assert_eq!(
-            Some(checkpoint.files()[entry.shard()].location().as_ref()),
+            checkpoint.file_of(entry.name()),
             local.file_of(entry.name())
+        );
+        assert_eq!(
+            checkpoint.shard_location(entry.shard()).map(|l| l.as_ref()),
+            checkpoint.file_of(entry.name())
         );
         let view = local.tensor(entry.name()).unwrap();
         assert_eq!((entry.dtype(), entry.shape()), (view.dtype(), view.shape()));
@@ -162,8 +166,28 @@ async fn listing_a_checkpoint_takes_one_request_per_shard_plus_the_index() {
     for (i, d) in data.iter().enumerate() {
         assert_eq!(loaded.tensor(&format!("t{i:02}")).unwrap().data(), &d[..]);
     }
-    // In memory, with the same listing.
+    // In memory, with the same listing and the same names for its parts.
     assert!(loaded.is_sharded());
+    assert_eq!(loaded.files(), checkpoint.files());
+    assert_eq!(checkpoint.files(), local.files());
+    for i in 0..loaded.files().len() {
+        assert_eq!(loaded.shard_location(i), checkpoint.shard_location(i));
+        let (in_memory, remote) = (loaded.shard(i).unwrap(), checkpoint.shard(i).unwrap());
+        assert_eq!(in_memory.as_bytes().len() as u64, remote.size());
+        assert_eq!(local.shard(i).unwrap().as_bytes(), in_memory.as_bytes());
+    }
+    let past = loaded.files().len();
+    assert_eq!(
+        loaded.shard(past).unwrap_err().kind(),
+        ErrorKind::InvalidSlice
+    );
+    assert_eq!(
+        checkpoint.shard(past).unwrap_err().kind(),
+        ErrorKind::InvalidSlice
+    );
+    for name in checkpoint.names() {
+        assert_eq!(loaded.file_of(name), checkpoint.file_of(name));
+    }
     assert_eq!(
         loaded.names().collect::<Vec<_>>(),
         checkpoint.names().collect::<Vec<_>>()

@@ -102,7 +102,7 @@ fn verify_reads_headers_and_lengths_only() {
             .byte_len(),
         600
     );
-    assert_eq!(checkpoint.shard_path(1), Some(second.clone()));
+    assert_eq!(checkpoint.shard_path(1), Some(second.as_path()));
     assert_eq!(
         checkpoint.shard_header(2).unwrap_err().kind(),
         ErrorKind::InvalidSlice
@@ -596,10 +596,7 @@ fn a_checkpoint_lists_every_tensor_from_the_shards_headers() {
         assert_eq!((entry.dtype(), entry.shape()[0]), (Dtype::U8, 2));
         assert_eq!(entry.byte_len(), entry.shape()[1] as u64 * 2);
         assert_eq!(entry.info().byte_len(), entry.byte_len());
-        assert_eq!(
-            Some(entry.file().to_owned()),
-            checkpoint.shard_path(entry.shard())
-        );
+        assert_eq!(Some(entry.file()), checkpoint.shard_path(entry.shard()));
         // The range is where the bytes are in the shard file.
         let range = entry.byte_range();
         let bytes = &shards[entry.shard()][range.start as usize..range.end as usize];
@@ -641,7 +638,7 @@ fn one_entry_point_opens_a_file_an_index_or_a_directory_holding_either() {
     for path in [&file, &dir] {
         let checkpoint = Checkpoint::open(path).unwrap();
         assert!(!checkpoint.is_sharded());
-        assert_eq!(checkpoint.index_path(), file);
+        assert_eq!(checkpoint.path(), file);
         assert_eq!(checkpoint.files(), ["model.safetensors"]);
         assert_eq!(checkpoint.total_size(), Some(6));
         assert_eq!(checkpoint.entry("w").unwrap().shape(), [2, 3]);
@@ -656,7 +653,7 @@ fn one_entry_point_opens_a_file_an_index_or_a_directory_holding_either() {
     for path in [sharded.clone(), sharded.join(INDEX_FILE)] {
         let checkpoint = Checkpoint::open(&path).unwrap();
         assert!(checkpoint.is_sharded());
-        assert_eq!(checkpoint.index_path(), sharded.join(INDEX_FILE));
+        assert_eq!(checkpoint.path(), sharded.join(INDEX_FILE));
     }
     // Another index name, alone in its directory, is found too.
     std::fs::rename(
@@ -761,7 +758,7 @@ fn a_shard_changed_after_opening_is_an_error_not_another_tensor() {
         [("x", TensorView::new(Dtype::U8, &[1], &[9]).unwrap())],
         None,
     );
-    let shard = checkpoint.shard_path(1).unwrap();
+    let shard = checkpoint.shard_path(1).unwrap().to_owned();
     std::fs::write(&shard, other.unwrap()).unwrap();
     let err = checkpoint.tensor("c").unwrap_err();
     assert_eq!(
@@ -975,4 +972,28 @@ fn names_that_are_not_utf8_are_found_and_shown() {
     assert_eq!(checkpoint.files(), ["mod\u{fffd}el.safetensors"]);
     assert_eq!(checkpoint.file_of("w"), Some("mod\u{fffd}el.safetensors"));
     assert_eq!(checkpoint.tensor("w").unwrap().data(), [1, 2]);
+}
+
+#[test]
+fn metadata_is_shard_zeros_and_the_others_are_not_compared() {
+    let tmp = TempDir::new("metadata-shard0");
+    let s1 = "model-00001-of-00002.safetensors";
+    let s2 = "model-00002-of-00002.safetensors";
+    for (file, name, format) in [(s1, "a", "pt"), (s2, "b", "np")] {
+        let metadata: tensorsafe::Metadata = [("format".to_owned(), format.to_owned())].into();
+        let t = TensorView::new(Dtype::U8, &[1], &[1]).unwrap();
+        std::fs::write(
+            tmp.path(file),
+            serialize([(name, t)], Some(&metadata)).unwrap(),
+        )
+        .unwrap();
+    }
+    let index =
+        format!(r#"{{"metadata":{{"total_size":2}},"weight_map":{{"a":"{s1}","b":"{s2}"}}}}"#);
+    std::fs::write(tmp.path(INDEX_FILE), index).unwrap();
+    let checkpoint = Checkpoint::open(tmp.dir()).unwrap();
+    checkpoint.verify().unwrap();
+    assert_eq!(checkpoint.metadata().unwrap()["format"], "pt");
+    let second = checkpoint.shard_header(1).unwrap().metadata().unwrap();
+    assert_eq!(second["format"], "np");
 }

@@ -69,40 +69,32 @@ impl Remote {
 
     /// Every shard: its URL and header, in the index's order.
     pub fn headers(&self) -> Vec<(String, &Header)> {
-        self.checkpoint
-            .files()
-            .iter()
-            .map(|f| (format!("{}{}", self.base, f.location()), f.header()))
+        self.shards()
+            .map(|(_, f)| (format!("{}{}", self.base, f.location()), f.header()))
             .collect()
+    }
+
+    /// Every shard, with its name as the index gives it.
+    fn shards(&self) -> impl Iterator<Item = (&str, &RemoteFile)> + '_ {
+        let files = self.checkpoint.files().iter().enumerate();
+        files.filter_map(|(i, name)| Some((name.as_str(), self.checkpoint.shard(i).ok()?)))
     }
 
     /// What `inspect` shows: every shard's header, the index's map.
     pub fn listing<'a>(&'a self) -> Listing<'a> {
+        // Shards as the index names them.
         let files = self.checkpoint.files();
-        // Shards as the index names them: their keys beside the index's.
-        let index = self.checkpoint.location().as_ref();
-        let dir = index.rfind('/').map_or("", |slash| &index[..=slash]);
-        let file_name = |file: &'a RemoteFile| -> &'a str {
-            let key = file.location().as_ref();
-            key.strip_prefix(dir).unwrap_or(key)
-        };
         Listing {
             path: self.url.clone(),
             total_size: self.checkpoint.total_size(),
             weight_map: self
                 .checkpoint
                 .entries()
-                .map(|e| (e.name(), file_name(e.file())))
+                .map(|e| (e.name(), files[e.shard()].as_str()))
                 .collect(),
-            files: files
-                .iter()
-                .map(|f| {
-                    (
-                        file_name(f),
-                        format!("{}{}", self.base, f.location()),
-                        f.header(),
-                    )
-                })
+            files: self
+                .shards()
+                .map(|(name, f)| (name, format!("{}{}", self.base, f.location()), f.header()))
                 .collect(),
         }
     }
@@ -112,7 +104,7 @@ impl Remote {
     pub fn reader(&self, i: usize) -> RemoteReader<'_> {
         RemoteReader {
             remote: self,
-            file: self.checkpoint.files().get(i),
+            file: self.checkpoint.shard(i).ok(),
             buf: Vec::new(),
         }
     }

@@ -88,7 +88,7 @@ impl Source {
         })?;
         checkpoint
             .verify()
-            .map_err(|e| Failure::from_error(checkpoint.index_path(), &e))?;
+            .map_err(|e| Failure::from_error(checkpoint.path(), &e))?;
         Ok(Source::Sharded(checkpoint))
     }
 
@@ -96,7 +96,7 @@ impl Source {
     pub fn path(&self) -> &Path {
         match self {
             Source::File { path, .. } => path,
-            Source::Sharded(c) => c.index_path(),
+            Source::Sharded(c) => c.path(),
         }
     }
 
@@ -116,8 +116,8 @@ impl Source {
                 .map(|i| {
                     let header = c
                         .shard_header(i)
-                        .map_err(|e| Failure::from_error(c.index_path(), &e))?;
-                    let path = c.shard_path(i).unwrap_or_default();
+                        .map_err(|e| Failure::from_error(c.path(), &e))?;
+                    let path = c.shard_path(i).map(Path::to_path_buf).unwrap_or_default();
                     Ok(Shard { path, header })
                 })
                 .collect(),

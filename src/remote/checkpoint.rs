@@ -148,9 +148,17 @@ impl RemoteCheckpoint {
         is_index(&self.location)
     }
 
-    /// The shards, in the order the index first names them.
-    pub fn files(&self) -> &[RemoteFile] {
-        &self.core.shards
+    /// Shard `i` (a position in [`RemoteCheckpoint::files`]), whose header
+    /// opening read; [`ErrorKind::InvalidSlice`](crate::ErrorKind::InvalidSlice)
+    /// past the last.
+    pub fn shard(&self, i: usize) -> Result<&RemoteFile> {
+        self.core.shard(i)
+    }
+
+    /// Where shard `i` (a position in [`RemoteCheckpoint::files`]) is in
+    /// the store: beside the index, at the key the index names.
+    pub fn shard_location(&self, i: usize) -> Option<&Path> {
+        self.core.shards.get(i).map(RemoteFile::location)
     }
 
     listing!(core, RemoteFile);

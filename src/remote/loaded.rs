@@ -100,9 +100,11 @@ impl LoadedCheckpoint {
         self.sharded
     }
 
-    /// The shards, in memory, in the order the index first names them.
-    pub fn files(&self) -> &[SafeTensorsFile] {
-        &self.core.shards
+    /// Shard `i` (a position in [`LoadedCheckpoint::files`]), in memory;
+    /// [`ErrorKind::InvalidSlice`](crate::ErrorKind::InvalidSlice) past
+    /// the last.
+    pub fn shard(&self, i: usize) -> Result<&SafeTensorsFile> {
+        self.core.shard(i)
     }
 
     /// Where shard `i` (a position in [`LoadedCheckpoint::files`]) was

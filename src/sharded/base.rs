@@ -215,6 +215,19 @@ macro_rules! listing {
             self.$core.total_size()
         }
 
+        /// Shard file names as the index gives them (for a single file,
+        /// its name), in the order the index first names them: an
+        /// [`Entry::shard`](crate::Entry::shard) is a position in this.
+        pub fn files(&self) -> &[String] {
+            &self.$core.index.files
+        }
+
+        /// The name of the shard file that holds tensor `name` (an entry of
+        /// [`files`](Self::files)), per the index.
+        pub fn file_of(&self, name: &str) -> Option<&str> {
+            self.$core.index.file_of(name)
+        }
+
         /// Number of tensors.
         pub fn len(&self) -> usize {
             self.$core.len()
@@ -248,9 +261,11 @@ macro_rules! listing {
             self.$core.entry(name)
         }
 
-        /// The first shard's `__metadata__` (the hub writes the same map,
-        /// such as `{"format": "pt"}`, into every shard; the index's
-        /// `metadata` holds only [`total_size`](Self::total_size)).
+        /// Shard 0's `__metadata__`; the other shards' are not compared
+        /// with it (the hub writes the same map, such as
+        /// `{"format": "pt"}`, into every shard, and a shard's own is in
+        /// its header). The index's `metadata` holds only
+        /// [`total_size`](Self::total_size).
         pub fn metadata(&self) -> Option<&$crate::Metadata> {
             self.$core.metadata()
         }

@@ -72,6 +72,20 @@ impl Shard for LocalShard {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
+/// The three checkpoint types share their names: the listing
+/// ([`files`](Checkpoint::files), [`file_of`](Checkpoint::file_of),
+/// [`entries`](Checkpoint::entries), [`entry`](Checkpoint::entry),
+/// [`iter`](Checkpoint::iter), [`names`](Checkpoint::names),
+/// [`metadata`](Checkpoint::metadata), ...), `shard(i)` for shard `i`'s
+/// handle, `tensor(name)`. Where things live differs with where the
+/// shards are:
+///
+/// | | `Checkpoint` (on disk) | `remote::RemoteCheckpoint` | `remote::LoadedCheckpoint` |
+/// |---|---|---|---|
+/// | the index (or the single file) | [`path()`](Checkpoint::path): `&Path` | `location()`: the store's `&Path` | `location()`, where it was fetched from |
+/// | shard `i` | [`shard_path(i)`](Checkpoint::shard_path) | `shard_location(i)` | `shard_location(i)` |
+/// | shard `i`'s handle | [`shard(i)?`](Checkpoint::shard): `&SafeTensorsFile`, read when first asked for | `shard(i)?`: `&RemoteFile` | `shard(i)?`: `&SafeTensorsFile` in memory |
+///
 /// One entry point takes every layout a model comes in:
 ///
 /// ```
@@ -402,24 +416,15 @@ impl Checkpoint {
         locate(path.as_ref())
     }
 
-    /// The index file (or the single file, for a checkpoint of one).
-    pub fn index_path(&self) -> &Path {
+    /// The index file (or the single file, for a checkpoint of one): what
+    /// [`Checkpoint::locate`] found.
+    pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// Whether it was opened through an index, not as a single file.
     pub fn is_sharded(&self) -> bool {
         self.sharded
-    }
-
-    /// Shard file names, in the order the index first names them.
-    pub fn files(&self) -> &[String] {
-        &self.core.index.files
-    }
-
-    /// The shard file that holds `name`, per the index.
-    pub fn file_of(&self, name: &str) -> Option<&str> {
-        self.core.index.file_of(name)
     }
 
     /// Shard `i` (a position in [`Checkpoint::files`]), read (or mapped)
@@ -485,8 +490,8 @@ impl Checkpoint {
 
     /// The path of shard `i` (a position in [`Checkpoint::files`]): the
     /// index's directory joined with the shard's file name.
-    pub fn shard_path(&self, i: usize) -> Option<PathBuf> {
-        self.core.shards.get(i).map(|s| s.path.clone())
+    pub fn shard_path(&self, i: usize) -> Option<&Path> {
+        self.core.shards.get(i).map(|s| s.path.as_path())
     }
 
     /// What opening did not check: that the index's `metadata.total_size`
