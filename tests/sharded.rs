@@ -781,7 +781,7 @@ fn second_shard_changed(
     let checkpoint = Checkpoint::open(tmp.dir()).unwrap();
     assert_eq!(checkpoint.entry("c").unwrap().shape(), [2, 150]);
     let shard = checkpoint.shard_path(1).unwrap();
-    std::fs::write(&shard, change(std::fs::read(&shard).unwrap())).unwrap();
+    std::fs::write(shard, change(std::fs::read(shard).unwrap())).unwrap();
     (tmp, checkpoint)
 }
 
@@ -791,7 +791,7 @@ fn assert_changed(checkpoint: &Checkpoint, err: tensorsafe::Error) {
         (ErrorKind::FileChanged, Some("c")),
         "{err}"
     );
-    assert_eq!(err.path(), checkpoint.shard_path(1).as_deref(), "{err}");
+    assert_eq!(err.path(), checkpoint.shard_path(1), "{err}");
 }
 
 #[test]
@@ -811,7 +811,7 @@ fn a_shard_replaced_after_opening_is_not_read_as_the_new_file() {
     assert_changed(&checkpoint, checkpoint.tensor("c").unwrap_err());
     let err = checkpoint.shard(1).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::FileChanged);
-    assert_eq!(err.path(), checkpoint.shard_path(1).as_deref());
+    assert_eq!(err.path(), checkpoint.shard_path(1));
     assert_eq!(checkpoint.tensor("a").unwrap().data(), [1; 300]);
 }
 
@@ -843,7 +843,7 @@ fn a_mapped_shard_replaced_after_opening_is_an_error() {
             TensorView::new(Dtype::U8, &[2, 200], &[4; 400]).unwrap(),
         ),
     ];
-    std::fs::write(&shard, serialize(other, None).unwrap()).unwrap();
+    std::fs::write(shard, serialize(other, None).unwrap()).unwrap();
     assert_changed(&checkpoint, checkpoint.tensor("c").unwrap_err());
 }
 

@@ -173,11 +173,37 @@ pub(crate) struct Opened {
 
 impl Opened {
     pub(crate) fn new(path: &Path, options: &LoadOptions) -> Result<Opened> {
+        Self::open(path, options, |len, header| {
+            let header = header?;
+            header.check_file_len(len)?;
+            Ok(header)
+        })
+    }
+
+    /// The file at `path` opened again, which must be as it was when `was`
+    /// was read from it: the same length and header, or else
+    /// [`ErrorKind::FileChanged`] naming the file.
+    pub(crate) fn again(path: &Path, options: &LoadOptions, was: &Header) -> Result<Opened> {
+        Self::open(path, options, |len, header| {
+            check_same(was, len, None)?;
+            let header =
+                header.map_err(|e| changed_header().with_detail(format!("its header now: {e}")))?;
+            check_same(was, len, Some(&header))?;
+            Ok(header)
+        })
+    }
+
+    /// The file at `path`, its header read and then `check`ed (with the
+    /// file's length); errors name the file.
+    fn open(
+        path: &Path,
+        options: &LoadOptions,
+        check: impl FnOnce(u64, Result<Header>) -> Result<Header>,
+    ) -> Result<Opened> {
         let open = || -> Result<Opened> {
             let file = File::open(path)?;
             let len = file.metadata()?.len();
-            let header = Header::read_from_with(&file, &options.parse)?;
-            header.check_file_len(len)?;
+            let header = check(len, Header::read_from_with(&file, &options.parse))?;
             let direct = if options.direct {
                 direct::open(path, &file)
             } else {
@@ -192,33 +218,6 @@ impl Opened {
             })
         };
         open().map_err(|e| e.in_file(path))
-    }
-
-    /// The file at `path` opened again, which must be as it was when `was`
-    /// was read from it: the same length and header, or else
-    /// [`ErrorKind::FileChanged`] naming the file.
-    pub(crate) fn again(path: &Path, options: &LoadOptions, was: &Header) -> Result<Opened> {
-        let again = || -> Result<Opened> {
-            let file = File::open(path)?;
-            let len = file.metadata()?.len();
-            check_same(was, len, None)?;
-            let header = Header::read_from_with(&file, &options.parse)
-                .map_err(|e| changed_header().with_detail(format!("its header now: {e}")))?;
-            check_same(was, len, Some(&header))?;
-            let direct = if options.direct {
-                direct::open(path, &file)
-            } else {
-                None
-            };
-            Ok(Opened {
-                path: path.to_owned(),
-                file,
-                direct,
-                len,
-                header,
-            })
-        };
-        again().map_err(|e| e.in_file(path))
     }
 
     /// File offset of a tensor's first byte.

@@ -74,20 +74,7 @@ fn plan<'b>(
     let mut rest: Vec<Target<'b>> = Vec::with_capacity(targets.len());
     let mut at_hand = 0u64;
     for mut target in targets {
-        let prefix = objects[target.object].prefix;
-        if let Some(start) = usize::try_from(target.at)
-            .ok()
-            .filter(|&at| at < prefix.len())
-        {
-            let n = target.buf.len().min(prefix.len() - start);
-            let (here, later) = core::mem::take(&mut target.buf).split_at_mut(n);
-            here.copy_from_slice(&prefix[start..start + n]);
-            target.buf = later;
-            target.at += n as u64;
-            if target.counted {
-                at_hand += n as u64;
-            }
-        }
+        at_hand += copy_at_hand(objects[target.object].prefix, &mut target);
         // Cut into parts of at most `part` bytes.
         while target.buf.len() as u64 > part {
             let (head, tail) = core::mem::take(&mut target.buf).split_at_mut(part as usize);
@@ -126,6 +113,27 @@ fn plan<'b>(
         });
     }
     (requests, at_hand)
+}
+
+/// Copies the bytes of `target` that `prefix` (its object's first bytes)
+/// holds, and leaves it the rest; returns the bytes copied if they count.
+fn copy_at_hand(prefix: &[u8], target: &mut Target<'_>) -> u64 {
+    let Some(start) = usize::try_from(target.at)
+        .ok()
+        .filter(|&at| at < prefix.len())
+    else {
+        return 0;
+    };
+    let n = target.buf.len().min(prefix.len() - start);
+    let (here, later) = core::mem::take(&mut target.buf).split_at_mut(n);
+    here.copy_from_slice(&prefix[start..start + n]);
+    target.buf = later;
+    target.at += n as u64;
+    if target.counted {
+        n as u64
+    } else {
+        0
+    }
 }
 
 /// Fills every target: bytes at hand copied, the rest fetched as planned,
