@@ -67,6 +67,14 @@ impl Remote {
         })
     }
 
+    /// What opening left to `verify`: the index's `total_size`.
+    pub fn verify(&self) -> Result<(), Failure> {
+        let url = Path::new(&self.url);
+        self.checkpoint
+            .verify()
+            .map_err(|e| failure(&self.base, url, &e))
+    }
+
     /// Every shard: its URL and header, in the index's order.
     pub fn headers(&self) -> Vec<(String, &Header)> {
         self.shards()

@@ -65,9 +65,9 @@ pub fn locate(path: &Path) -> Result<Target, Failure> {
 
 impl Source {
     /// Opens PATH: the file's header, or the index and every shard's
-    /// header, checked against the index (`Checkpoint::verify`). Every
-    /// shard that cannot be read or is invalid is reported, one line each,
-    /// not only the first.
+    /// header, checked against the index as `Checkpoint::open` checks them
+    /// ([`Source::verify`] checks the rest). Every shard that cannot be
+    /// read or is invalid is reported, one line each, not only the first.
     pub fn open(path: &Path) -> Result<Source, Failure> {
         if let Target::File(path) = locate(path)? {
             let header = read_header(&path)?;
@@ -86,10 +86,16 @@ impl Source {
                     .collect(),
             )
         })?;
-        checkpoint
-            .verify()
-            .map_err(|e| Failure::from_error(checkpoint.path(), &e))?;
         Ok(Source::Sharded(checkpoint))
+    }
+
+    /// What opening left to `verify`: a checkpoint's `total_size` and no
+    /// unnamed shard beside its index (`Checkpoint::verify`).
+    pub fn verify(&self) -> Result<(), Failure> {
+        match self {
+            Source::File { .. } => Ok(()),
+            Source::Sharded(c) => c.verify().map_err(|e| Failure::from_error(c.path(), &e)),
+        }
     }
 
     /// The file, or the checkpoint's index.

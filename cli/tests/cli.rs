@@ -1486,3 +1486,30 @@ fn counts_are_singular_for_one() {
     let out = lines(&run(&["merge", s(&shards), s(&merged)]), 0);
     assert!(out[0].ends_with(": 1 tensor from 1 shard"), "{out:#?}");
 }
+
+#[test]
+fn a_checkpoint_whose_index_lacks_total_size_is_listed_and_verify_says_why() {
+    let dir = TempDir::new("no-total-size");
+    let shards = gpt2_shards(&dir);
+    let index_path = shards.join("model.safetensors.index.json");
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
+    index.as_object_mut().unwrap().remove("metadata");
+    std::fs::write(&index_path, index.to_string()).unwrap();
+    for command in ["inspect", "stats"] {
+        let out = run(&[command, s(&shards)]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{command}: {}",
+            text(&out.stderr)
+        );
+    }
+    let out = run(&["verify", s(&shards)]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the index gives no metadata.total_size; the shards hold 1696 bytes"),
+        "{stderr}"
+    );
+}

@@ -149,8 +149,10 @@ pub fn merge(input: &Path, output: &Path) -> Result<u8, Failure> {
             input.display()
         )));
     }
-    // Opening checks every header, length and the index.
+    // Opening checks every header, length and the index; a whole
+    // checkpoint is read, so verify the rest first, as a load does.
     let source = Source::open(input)?;
+    source.verify()?;
     let shards = source.shards()?;
     let files = Files::new(&shards);
     let tensors = files.views(&shards);

@@ -73,6 +73,7 @@ fn check_finite(path: &Path, checks: Checks, nan: u64, inf: u64) -> Result<(), F
 #[cfg(feature = "remote")]
 fn verify_remote(url: &Path, checks: Checks) -> Result<(), Failure> {
     let remote = crate::remote::Remote::open(url)?;
+    remote.verify()?;
     let headers = remote.headers();
     let tensors: usize = headers.iter().map(|(_, h)| h.len()).sum();
     let sharded = remote.checkpoint.is_sharded();
@@ -118,14 +119,15 @@ fn verify_one(path: &Path, checks: Checks) -> Result<(), Failure> {
     if crate::remote::is_url(path) {
         return verify_remote(path, checks);
     }
-    // Opening checks every header, length and the index.
+    // Opening checks every header, length and the index; verify the rest.
     let source = Source::open(path)?;
+    source.verify()?;
     let shards = source.shards()?;
     let mut extra = String::new();
     if checks.data {
         let (mut nan, mut inf) = (0, 0);
-        // A checkpoint's total_size, checked against its headers when it
-        // was opened; else the sum of the tensor bytes.
+        // A checkpoint's total_size, checked against its headers above;
+        // else the sum of the tensor bytes.
         let sum = || {
             shards
                 .iter()
