@@ -184,16 +184,10 @@ impl RemoteCheckpoint {
         self.entry(name)?.file().slice(name, spec).await
     }
 
-    /// Part `part` of `parts` of tensor `name` along `dim`
+    /// Part `k` of `n` of tensor `name` along `dim`
     /// ([`RemoteFile::split`]).
-    pub async fn split(
-        &self,
-        name: &str,
-        dim: usize,
-        part: usize,
-        parts: usize,
-    ) -> Result<OwnedTensor> {
-        self.entry(name)?.file().split(name, dim, part, parts).await
+    pub async fn split(&self, name: &str, dim: usize, k: usize, n: usize) -> Result<OwnedTensor> {
+        self.entry(name)?.file().split(name, dim, k, n).await
     }
 
     /// Fetches every shard into page-aligned memory, and returns them as a

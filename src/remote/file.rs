@@ -263,18 +263,12 @@ impl RemoteFile {
         Ok(out)
     }
 
-    /// Part `part` of `parts` of tensor `name` along `dim`, as
+    /// Part `k` of `n` (counted from 0) of tensor `name` along `dim`, as
     /// [`TensorView::split`](crate::TensorView::split) selects it: what
-    /// rank `part` of a tensor-parallel group of `parts` needs.
-    pub async fn split(
-        &self,
-        name: &str,
-        dim: usize,
-        part: usize,
-        parts: usize,
-    ) -> Result<OwnedTensor> {
+    /// rank `k` of a tensor-parallel group of `n` needs.
+    pub async fn split(&self, name: &str, dim: usize, k: usize, n: usize) -> Result<OwnedTensor> {
         let info = self.info(name)?;
-        let spec = split_spec(info.shape(), dim, part, parts).map_err(|e| e.with_tensor(name))?;
+        let spec = split_spec(info.shape(), dim, k, n).map_err(|e| e.with_tensor(name))?;
         self.slice(name, &spec).await
     }
 
