@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::dtype::Dtype;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{count, Error, ErrorKind, Result};
 use element::Element;
 
 /// What the writer needs of a tensor: its dtype, shape and bytes.
@@ -137,27 +137,23 @@ impl<'data> TensorView<'data> {
     /// [`ErrorKind::Overflow`] / [`ErrorKind::PartialByte`] for a shape whose
     /// byte length does not exist).
     ///
-    /// The shape is taken by value as in the reference crate (`Vec<usize>`),
-    /// or borrowed (`&[usize]`, `&[usize; N]`, `&Vec<usize>`): anything
-    /// that converts into a `Cow<[usize]>`.
+    /// The shape is anything that reads as a `&[usize]`: by value as in
+    /// the reference crate (`Vec<usize>`, an array), or borrowed (`&[usize]`,
+    /// `&[usize; N]`, `&Vec<usize>`, `&Box<[usize]>`, a `Cow`). The view
+    /// keeps its own copy of the dimensions either way.
     ///
     /// ```
     /// use tensorsafe::{Dtype, TensorView};
     /// let data = [0u8; 6];
     /// let a = TensorView::new(Dtype::U8, vec![2, 3], &data)?;
-    /// let b = TensorView::new(Dtype::U8, &[2, 3], &data)?;
+    /// let b = TensorView::new(Dtype::U8, [2, 3], &data)?;
     /// let shape: &[usize] = &[2, 3];
     /// let c = TensorView::new(Dtype::U8, shape, &data)?;
     /// assert!(a == b && b == c);
     /// # Ok::<(), tensorsafe::Error>(())
     /// ```
-    pub fn new<'s>(
-        dtype: Dtype,
-        shape: impl Into<Cow<'s, [usize]>>,
-        data: &'data [u8],
-    ) -> Result<Self> {
-        let shape = shape.into();
-        let shape: &[usize] = &shape;
+    pub fn new(dtype: Dtype, shape: impl AsRef<[usize]>, data: &'data [u8]) -> Result<Self> {
+        let shape = shape.as_ref();
         let expected = dtype.shape_byte_len(shape)?;
         if expected != data.len() as u64 {
             return Err(Error::new(ErrorKind::InvalidView).with_detail(format!(
@@ -186,15 +182,21 @@ impl<'data> TensorView<'data> {
     /// assert_eq!(st.tensor("w")?.to_vec::<f32>()?, weight);
     /// # Ok::<(), tensorsafe::Error>(())
     /// ```
-    pub fn from_slice<'s, T: Element>(
-        shape: impl Into<Cow<'s, [usize]>>,
-        data: &'data [T],
-    ) -> Result<Self> {
+    pub fn from_slice<T: Element>(shape: impl AsRef<[usize]>, data: &'data [T]) -> Result<Self> {
         if cfg!(target_endian = "big") && core::mem::size_of::<T>() > 1 {
             return Err(Error::new(ErrorKind::BigEndianHost)
                 .with_detail("build the view from little-endian bytes with TensorView::new"));
         }
-        TensorView::new(T::DTYPE, shape, bytemuck::cast_slice(data))
+        let shape = shape.as_ref();
+        match crate::dtype::element_count(shape) {
+            Some(needed) if needed != data.len() as u64 => Err(Error::new(ErrorKind::InvalidView)
+                .with_detail(format!(
+                    "{} given, shape {shape:?} needs {needed}",
+                    count(data.len() as u64, "element")
+                ))),
+            // A count past u64 is the overflow TensorView::new reports.
+            _ => TensorView::new(T::DTYPE, shape, bytemuck::cast_slice(data)),
+        }
     }
 
     /// Built from validated header entries only.
@@ -281,22 +283,7 @@ impl<'data> TensorView<'data> {
     /// # Ok::<(), tensorsafe::Error>(())
     /// ```
     pub fn to_f64_vec(&self) -> Result<Vec<f64>> {
-        fn widen<T: Element>(view: &TensorView<'_>, f: impl Fn(T) -> f64) -> Result<Vec<f64>> {
-            Ok(view.to_vec::<T>()?.into_iter().map(f).collect())
-        }
-        match self.dtype {
-            Dtype::F64 => self.to_vec::<f64>(),
-            Dtype::BOOL => widen(self, |x: bool| f64::from(u8::from(x))),
-            Dtype::U8 => widen::<u8>(self, f64::from),
-            Dtype::I8 => widen::<i8>(self, f64::from),
-            Dtype::U16 => widen::<u16>(self, f64::from),
-            Dtype::I16 => widen::<i16>(self, f64::from),
-            Dtype::U32 => widen::<u32>(self, f64::from),
-            Dtype::I32 => widen::<i32>(self, f64::from),
-            Dtype::U64 => widen(self, |x: u64| x as f64),
-            Dtype::I64 => widen(self, |x: i64| x as f64),
-            _ => Ok(self.to_f32_vec()?.into_iter().map(f64::from).collect()),
-        }
+        convert::to_f64(self)
     }
 
     /// The tensor's length in bytes (`data().len()`), as [`View::data_len`]
@@ -304,6 +291,18 @@ impl<'data> TensorView<'data> {
     #[inline]
     pub fn data_len(&self) -> usize {
         self.data.len()
+    }
+}
+
+impl convert::Elements for TensorView<'_> {
+    fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+    fn elements<T: Element>(&self) -> Result<Vec<T>> {
+        self.to_vec()
+    }
+    fn f32s(&self) -> Result<Vec<f32>> {
+        self.to_f32_vec()
     }
 }
 
