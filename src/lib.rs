@@ -10,8 +10,8 @@
 //! let bias = [7u8, 8];
 //! let bytes = serialize(
 //!     [
-//!         ("layer.weight", TensorView::from_slice(&[2, 2], &weight)?),
-//!         ("layer.bias", TensorView::new(Dtype::U8, &[2], &bias)?),
+//!         ("layer.weight", TensorView::from_slice([2, 2], &weight)?),
+//!         ("layer.bias", TensorView::new(Dtype::U8, [2], &bias)?),
 //!     ],
 //!     None,
 //! )?;

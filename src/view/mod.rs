@@ -118,7 +118,7 @@ impl Shape {
 /// ```
 /// use tensorsafe::{Dtype, TensorView};
 /// let bytes: Vec<u8> = [1.0f32, 2.0, 3.0, 4.0].iter().flat_map(|x| x.to_le_bytes()).collect();
-/// let view = TensorView::new(Dtype::F32, &[2, 2], &bytes)?;
+/// let view = TensorView::new(Dtype::F32, [2, 2], &bytes)?;
 /// assert_eq!(view.to_vec::<f32>()?, vec![1.0, 2.0, 3.0, 4.0]);
 /// assert!(view.as_slice::<f64>().is_err()); // wrong dtype: an error, not a panic
 /// assert_eq!(format!("{view:?}"), "TensorView { dtype: F32, shape: [2, 2], bytes: 16 }");
@@ -175,7 +175,7 @@ impl<'data> TensorView<'data> {
     /// ```
     /// use tensorsafe::{serialize, Dtype, SafeTensors, TensorView};
     /// let weight = [1.0f32, 2.0, 3.0, 4.0];
-    /// let view = TensorView::from_slice(&[2, 2], &weight)?;
+    /// let view = TensorView::from_slice([2, 2], &weight)?;
     /// assert_eq!(view.dtype(), Dtype::F32);
     /// let bytes = serialize([("w", view)], None)?;
     /// let st = SafeTensors::deserialize(&bytes)?;
@@ -239,13 +239,14 @@ impl<'data> TensorView<'data> {
     /// type, [`ErrorKind::Misaligned`] if the bytes are not aligned for `T`
     /// in memory, [`ErrorKind::BigEndianHost`] on a big-endian machine (for
     /// multi-byte `T`), and [`ErrorKind::InvalidBool`] for a BOOL byte other
-    /// than 0 or 1. [`TensorView::to_vec`] always works.
+    /// than 0 or 1. [`TensorView::to_vec`] copies, so alignment and byte
+    /// order do not matter to it.
     ///
     /// ```
     /// use tensorsafe::{half::bf16, serialize, Dtype, SafeTensors, TensorView};
     /// let values = [bf16::from_f32(1.5), bf16::from_f32(-2.0)];
     /// let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    /// let file = serialize([("w", TensorView::new(Dtype::BF16, &[2], &bytes)?)], None)?;
+    /// let file = serialize([("w", TensorView::new(Dtype::BF16, [2], &bytes)?)], None)?;
     /// let st = SafeTensors::deserialize(&file)?;
     /// let w: &[bf16] = st.tensor("w")?.as_slice()?; // the writer aligns tensors to 8 bytes
     /// assert_eq!(w, values);
@@ -257,6 +258,26 @@ impl<'data> TensorView<'data> {
 
     /// The elements copied into a `Vec<T>`, whatever the alignment and the
     /// host's byte order.
+    ///
+    /// Fails with [`ErrorKind::DtypeMismatch`] unless `T` is the tensor's
+    /// type (code written for a byte API, `let bytes: Vec<u8> =
+    /// view.to_vec()?`, asks for `u8` by inference: [`TensorView::data`]
+    /// has the bytes), and with [`ErrorKind::InvalidBool`] for a BOOL byte
+    /// other than 0 or 1.
+    ///
+    /// A view does not know the name it was found under, so the errors of
+    /// this method and of [`TensorView::as_slice`] name no tensor. Where the
+    /// name matters, add it where the tensor is looked up:
+    ///
+    /// ```
+    /// use tensorsafe::{serialize, SafeTensors, TensorView};
+    /// let file = serialize([("w", TensorView::from_slice([2], &[1.0f32, 2.0])?)], None)?;
+    /// let st = SafeTensors::deserialize(&file)?;
+    /// let name = "w";
+    /// let err = st.tensor(name)?.to_vec::<f64>().map_err(|e| format!("{name}: {e}")).unwrap_err();
+    /// assert_eq!(err, "w: tensor has another dtype: tensor is F32, f64 needs F64");
+    /// # Ok::<(), tensorsafe::Error>(())
+    /// ```
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
         element::to_vec(self.dtype, self.data)
     }
@@ -276,10 +297,10 @@ impl<'data> TensorView<'data> {
     /// ```
     /// use tensorsafe::{Dtype, TensorView};
     /// let big = 1e300f64.to_le_bytes();
-    /// let view = TensorView::new(Dtype::F64, &[1], &big)?;
+    /// let view = TensorView::new(Dtype::F64, [1], &big)?;
     /// assert_eq!(view.to_f64_vec()?, vec![1e300]); // to_f32_vec would give inf
     /// let ids: Vec<u8> = [-3i32, 7].iter().flat_map(|v| v.to_le_bytes()).collect();
-    /// assert_eq!(TensorView::new(Dtype::I32, &[2], &ids)?.to_f64_vec()?, vec![-3.0, 7.0]);
+    /// assert_eq!(TensorView::new(Dtype::I32, [2], &ids)?.to_f64_vec()?, vec![-3.0, 7.0]);
     /// # Ok::<(), tensorsafe::Error>(())
     /// ```
     pub fn to_f64_vec(&self) -> Result<Vec<f64>> {
@@ -318,7 +339,7 @@ impl Eq for TensorView<'_> {}
 ///
 /// ```
 /// use tensorsafe::{Dtype, TensorView};
-/// let view = TensorView::new(Dtype::U8, &[2, 2], &[1, 2, 3, 4])?;
+/// let view = TensorView::new(Dtype::U8, [2, 2], &[1, 2, 3, 4])?;
 /// assert_eq!(format!("{view:?}"), "TensorView { dtype: U8, shape: [2, 2], bytes: 4 }");
 /// # Ok::<(), tensorsafe::Error>(())
 /// ```

@@ -119,7 +119,7 @@ struct Outer {
 /// ```
 /// use tensorsafe::{Dtype, Select, TensorView};
 /// let data: Vec<u8> = (0..24).collect();
-/// let view = TensorView::new(Dtype::U8, &[2, 3, 4], &data)?;
+/// let view = TensorView::new(Dtype::U8, [2, 3, 4], &data)?;
 /// let slice = view.slice(&[Select::All, Select::range(1, 3), Select::Index(0)])?;
 /// assert_eq!(slice.shape(), &[2, 2]);
 /// assert_eq!(slice.to_vec::<u8>()?, vec![4, 8, 16, 20]);
@@ -362,7 +362,7 @@ impl<'a> Slice<'a> {
     /// ```
     /// use tensorsafe::{Dtype, TensorView};
     /// let data = [0u8; 16];
-    /// let w = TensorView::new(Dtype::U16, &[2, 4], &data)?;
+    /// let w = TensorView::new(Dtype::U16, [2, 4], &data)?;
     /// let right_half = w.split(1, 1, 2)?; // columns 2..4 of each row
     /// assert_eq!(right_half.byte_ranges().collect::<Vec<_>>(), [4..8, 12..16]);
     /// # Ok::<(), tensorsafe::Error>(())
@@ -416,7 +416,7 @@ impl<'a> Slice<'a> {
     ///
     /// ```
     /// use tensorsafe::{Select, TensorView};
-    /// let w = TensorView::from_slice(&[2, 3], &[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0])?;
+    /// let w = TensorView::from_slice([2, 3], &[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0])?;
     /// let column = w.slice(&[Select::All, Select::Index(1)])?;
     /// assert_eq!(column.to_vec::<f32>()?, vec![2.0, 5.0]);
     /// assert!(column.to_vec::<f64>().is_err()); // wrong type: an error, not a panic
@@ -570,7 +570,7 @@ impl<'a> TensorView<'a> {
     /// ```
     /// use tensorsafe::{Dtype, TensorView};
     /// let data: Vec<u8> = (0..8).collect();
-    /// let w = TensorView::new(Dtype::U8, &[2, 4], &data)?;
+    /// let w = TensorView::new(Dtype::U8, [2, 4], &data)?;
     /// assert_eq!(w.split(1, 1, 2)?.to_vec::<u8>()?, vec![2, 3, 6, 7]); // columns 2..4 of each row
     /// # Ok::<(), tensorsafe::Error>(())
     /// ```
