@@ -25,7 +25,7 @@ fn make_file(path: &Path, bytes: usize) {
             };
             (
                 format!("layers.{i}.weight"),
-                TensorView::new(dtype, &shape, &data).unwrap(),
+                TensorView::new(dtype, shape, &data).unwrap(),
             )
         })
         .collect();

@@ -19,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|n| {
             Ok((
                 n.as_str(),
-                TensorView::new(Dtype::BF16, &[256, 512], &weight)?,
+                TensorView::new(Dtype::BF16, [256, 512], &weight)?,
             ))
         })
         .collect::<Result<Vec<_>, tensorsafe::Error>>()?;

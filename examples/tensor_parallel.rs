@@ -23,11 +23,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         [
             (
                 "mlp.up_proj.weight",
-                TensorView::new(Dtype::F32, &[inner, hidden], &up)?,
+                TensorView::new(Dtype::F32, [inner, hidden], &up)?,
             ),
             (
                 "mlp.down_proj.weight",
-                TensorView::new(Dtype::F32, &[hidden, inner], &down)?,
+                TensorView::new(Dtype::F32, [hidden, inner], &down)?,
             ),
         ],
         None,

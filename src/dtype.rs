@@ -103,22 +103,38 @@ dtypes! {
 
 impl Dtype {
     /// Size of one element in bits: [`Dtype::bits`] under the reference
-    /// crate's name.
-    pub const fn bitsize(self) -> usize {
+    /// crate's name. Unlike the crate's own accessors, which take the
+    /// `Copy` dtype by value, it takes `&self` as the reference's does, so
+    /// that ported code passing it as a function over borrowed dtypes
+    /// (`dtypes.iter().map(Dtype::bitsize)`) compiles unchanged.
+    ///
+    /// ```
+    /// use tensorsafe::Dtype;
+    /// let dtypes = [Dtype::F4, Dtype::BF16];
+    /// assert_eq!(dtypes.iter().map(Dtype::bitsize).collect::<Vec<_>>(), [4, 16]);
+    /// ```
+    pub const fn bitsize(&self) -> usize {
         self.bits()
     }
 
-    /// Size of one element in bytes, rounded down, as the reference crate's
-    /// (deprecated) `size` gives it: 0 for the sub-byte types (`F4`,
-    /// `F6_*`). [`Dtype::whole_bytes`] says `None` for those instead, and
+    /// Size of one element in bytes, rounded down: 0 for the sub-byte types
+    /// (`F4`, `F6_*`). Deprecated as the reference crate's `size` is, with
+    /// the same meaning and signature (`&self`, like [`Dtype::bitsize`]):
+    /// [`Dtype::bitsize`] gives the exact size in bits,
+    /// [`Dtype::whole_bytes`] says `None` for the sub-byte types, and
     /// [`Dtype::byte_len`] counts the bytes of a number of elements.
     ///
     /// ```
+    /// # #![allow(deprecated)]
     /// use tensorsafe::Dtype;
     /// assert_eq!(Dtype::BF16.size(), 2);
     /// assert_eq!(Dtype::F4.size(), 0);
     /// ```
-    pub const fn size(self) -> usize {
+    #[deprecated(
+        since = "0.1.0",
+        note = "0 for the sub-byte dtypes: use `bitsize`, `whole_bytes`, or `byte_len` for a byte count"
+    )]
+    pub const fn size(&self) -> usize {
         self.bits() / 8
     }
 

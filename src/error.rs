@@ -184,7 +184,7 @@ kinds! {
     InvalidView => Usage, "tensor data length differs from shape x dtype size";
     /// A destination buffer the caller gave (to load a tensor into, or to
     /// copy a slice into) is not exactly the length of what goes in it.
-    BufferLength => Usage, "the destination buffer given has the wrong length";
+    BufferLength => Usage, "destination buffer has the wrong length";
 }
 
 impl fmt::Display for ErrorKind {
@@ -253,6 +253,16 @@ impl Error {
     /// checkpoint, a remote object) says it with this one error.
     pub(crate) fn tensor_not_found(name: &str) -> Self {
         Error::new(ErrorKind::TensorNotFound).with_tensor(name)
+    }
+
+    /// A destination buffer of `given` bytes for a `what` (a tensor, a
+    /// slice) of `needed` bytes: every caller buffer of the wrong length is
+    /// reported with this one error.
+    pub(crate) fn buffer_length(given: usize, needed: u64, what: &str) -> Self {
+        Error::new(ErrorKind::BufferLength).with_detail(alloc::format!(
+            "{} given, the {what} has {needed}",
+            count(given as u64, "byte")
+        ))
     }
 
     pub(crate) fn with_tensor(mut self, name: impl Into<String>) -> Self {
@@ -358,6 +368,15 @@ impl From<io::Error> for Error {
 impl From<ErrorKind> for Error {
     fn from(kind: ErrorKind) -> Self {
         Error::new(kind)
+    }
+}
+
+/// `n` and `noun`, plural unless `n` is 1: "1 byte", "3 bytes".
+pub(crate) fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        alloc::format!("1 {noun}")
+    } else {
+        alloc::format!("{n} {noun}s")
     }
 }
 
@@ -513,6 +532,18 @@ mod tests {
         assert_eq!(
             (back.kind(), back.tensor()),
             (ErrorKind::FileChanged, Some("w"))
+        );
+    }
+
+    #[test]
+    fn buffer_length_counts_bytes_once_in_the_singular_for_one() {
+        assert_eq!(
+            Error::buffer_length(100, 800, "tensor").to_string(),
+            "destination buffer has the wrong length: 100 bytes given, the tensor has 800"
+        );
+        assert_eq!(
+            Error::buffer_length(1, 2, "slice").to_string(),
+            "destination buffer has the wrong length: 1 byte given, the slice has 2"
         );
     }
 

@@ -71,7 +71,7 @@ fn parsing_allocates_a_small_multiple_of_the_header() {
     let views = names.iter().map(|n| {
         (
             n.as_str(),
-            TensorView::new(Dtype::F32, &shape, &data).unwrap(),
+            TensorView::new(Dtype::F32, shape, &data).unwrap(),
         )
     });
     let realistic = tensorsafe::serialize(views, None).unwrap();
@@ -156,4 +156,27 @@ fn an_over_limit_length_is_refused_before_allocating_for_it() {
         used < 1 << 16,
         "{used} bytes for a 2-byte stream declaring 90 MB"
     );
+}
+
+#[test]
+fn a_selection_is_copied_once_and_not_at_all_when_it_cannot_convert() {
+    let _guard = SERIAL.lock().unwrap();
+    let n = 1 << 18; // 1 MiB of 4-byte elements
+    let floats: Vec<u8> = (0..n).flat_map(|i| (i as f32).to_le_bytes()).collect();
+    let view = TensorView::new(Dtype::F32, [n / 2, 2], &floats).unwrap();
+    let column = view.slice(&[tensorsafe::Select::All, 0.into()]).unwrap();
+    let half = column.byte_len();
+    // The result is all that is allocated, plus a little.
+    let typed = allocated_by(|| column.to_vec::<f32>().unwrap());
+    assert!((half..half + 1024).contains(&typed), "{typed} for {half}");
+    let decoded = allocated_by(|| column.to_f32_vec().unwrap());
+    assert!(
+        (half..half + 1024).contains(&decoded),
+        "{decoded} for {half}"
+    );
+    // A dtype that does not decode to f32 fails before any copy.
+    let ints = TensorView::new(Dtype::I32, [n / 2, 2], &floats).unwrap();
+    let column = ints.slice(&[tensorsafe::Select::All, 0.into()]).unwrap();
+    let refused = allocated_by(|| column.to_f32_vec().unwrap_err());
+    assert!(refused < 1024, "{refused}");
 }

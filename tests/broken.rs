@@ -172,7 +172,7 @@ fn a_destination_buffer_of_the_wrong_length_is_the_callers() {
     serialize_to_file(
         [(
             "w",
-            TensorView::new(tensorsafe::Dtype::F64, &[100], &w).unwrap(),
+            TensorView::new(tensorsafe::Dtype::F64, [100], &w).unwrap(),
         )],
         None,
         &path,
@@ -187,7 +187,7 @@ fn a_destination_buffer_of_the_wrong_length_is_the_callers() {
     assert_eq!(err.category(), tensorsafe::Category::Usage);
     assert!(
         err.to_string().starts_with(
-            "the destination buffer given has the wrong length: buffer of 100 bytes given for a tensor of 800 bytes (tensor \"w\""
+            "destination buffer has the wrong length: buffer of 100 bytes given for a tensor of 800 bytes (tensor \"w\""
         ),
         "{err}"
     );

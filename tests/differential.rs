@@ -401,9 +401,9 @@ fn dtype_sizes_mean_what_the_reference_means() {
     for &dtype in Dtype::ALL {
         let theirs = reference_dtype(dtype);
         assert_eq!(dtype.bitsize(), theirs.bitsize(), "{dtype}");
-        #[allow(deprecated)]
-        let their_size = theirs.size();
-        assert_eq!(dtype.size(), their_size, "{dtype}");
+        #[allow(deprecated)] // both crates deprecate `size`; it still means the same
+        let (ours, their_size) = (dtype.size(), theirs.size());
+        assert_eq!(ours, their_size, "{dtype}");
         assert_eq!(
             dtype.whole_bytes().is_some(),
             dtype.bitsize() % 8 == 0,
@@ -417,7 +417,7 @@ fn read_metadata_rejects_what_deserialize_rejects() {
     let bytes = serialize(
         [(
             "w",
-            tensorsafe::TensorView::from_slice(&[2], &[1u8, 2]).unwrap(),
+            tensorsafe::TensorView::from_slice([2], &[1u8, 2]).unwrap(),
         )],
         None,
     )

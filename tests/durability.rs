@@ -30,7 +30,7 @@ fn old_file() -> Vec<u8> {
     serialize(
         [(
             "keep",
-            TensorView::new(Dtype::U8, &[4], &[9, 8, 7, 6]).unwrap(),
+            TensorView::new(Dtype::U8, [4], &[9, 8, 7, 6]).unwrap(),
         )],
         None,
     )
@@ -59,7 +59,7 @@ fn plant_victims(dir: &Path) {
 /// was writing, and nothing may be committed.
 fn write_where_writes_fail(dir: &Path, errno: i32) {
     let data = vec![5u8; BIG];
-    let view = || TensorView::new(Dtype::U8, &[BIG], &data).unwrap();
+    let view = || TensorView::new(Dtype::U8, [BIG], &data).unwrap();
     let is_errno = |e: &tensorsafe::Error| {
         e.kind() == ErrorKind::Io && e.io_error().and_then(io::Error::raw_os_error) == Some(errno)
     };
@@ -230,7 +230,7 @@ fn a_full_filesystem_fails_every_writer_cleanly() {
     // What was refused fits once there is room: the filesystem was full,
     // not broken.
     let path = dir.join("serialize");
-    let small = [("x", TensorView::new(Dtype::U8, &[2], &[1, 2]).unwrap())];
+    let small = [("x", TensorView::new(Dtype::U8, [2], &[1, 2]).unwrap())];
     serialize_to_file(small, None, &path).unwrap();
     assert_eq!(mode(&path), 0o600);
 }
@@ -310,7 +310,7 @@ fn a_stream_refuses_every_call_after_a_failed_write() {
 /// the mode after each.
 fn rewrite_each_way(path: &Path, expected_mode: u32) {
     let data = [1u8, 2, 3];
-    let tensors = || [("t", TensorView::new(Dtype::U8, &[3], &data).unwrap())];
+    let tensors = || [("t", TensorView::new(Dtype::U8, [3], &data).unwrap())];
     serialize_to_file(tensors(), None, path).unwrap();
     assert_eq!(mode(path), expected_mode, "serialize_to_file");
     let mut stream = Writer::new()
@@ -352,7 +352,7 @@ fn a_new_file_gets_what_file_create_gives() {
     let path = dir.path("new.safetensors");
     let data = [1u8];
     serialize_to_file(
-        [("t", TensorView::new(Dtype::U8, &[1], &data).unwrap())],
+        [("t", TensorView::new(Dtype::U8, [1], &data).unwrap())],
         None,
         &path,
     )
@@ -415,7 +415,7 @@ fn hf_cache(dir: &Path) -> (PathBuf, PathBuf) {
 fn new_tensors(data: &[u8]) -> [(&'static str, TensorView<'_>); 1] {
     [(
         "new",
-        TensorView::new(Dtype::U8, &[data.len()], data).unwrap(),
+        TensorView::new(Dtype::U8, [data.len()], data).unwrap(),
     )]
 }
 

@@ -13,8 +13,8 @@ fn sample() -> Vec<u8> {
     let b = [0u8; 8];
     serialize(
         [
-            ("a", TensorView::new(Dtype::U8, &[4], &a).unwrap()),
-            ("b", TensorView::new(Dtype::F64, &[1], &b).unwrap()),
+            ("a", TensorView::new(Dtype::U8, [4], &a).unwrap()),
+            ("b", TensorView::new(Dtype::F64, [1], &b).unwrap()),
         ],
         None,
     )

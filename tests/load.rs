@@ -43,9 +43,9 @@ fn open_reads_every_byte_with_any_thread_count_and_refuses_short_files() {
     let tensors = [
         (
             "big",
-            TensorView::new(Dtype::U8, &[big.len()], &big).unwrap(),
+            TensorView::new(Dtype::U8, [big.len()], &big).unwrap(),
         ),
-        ("small", TensorView::new(Dtype::F32, &[3], &small).unwrap()),
+        ("small", TensorView::new(Dtype::F32, [3], &small).unwrap()),
     ];
     Writer::new().to_file(tensors.clone(), &path).unwrap();
     let expected = std::fs::read(&path).unwrap();
@@ -79,11 +79,8 @@ fn caller_buffers_get_exactly_their_tensors() {
     Writer::new()
         .to_file(
             [
-                (
-                    "a",
-                    TensorView::new(Dtype::U16, &[a.len() / 2], &a).unwrap(),
-                ),
-                ("b", TensorView::new(Dtype::F64, &[1], &b).unwrap()),
+                ("a", TensorView::new(Dtype::U16, [a.len() / 2], &a).unwrap()),
+                ("b", TensorView::new(Dtype::F64, [1], &b).unwrap()),
             ],
             &path,
         )
@@ -158,7 +155,7 @@ fn direct_reads_fill_buffers_of_any_size_and_offset() {
     let tensors = awkward_tensors();
     let views = tensors
         .iter()
-        .map(|(n, b)| (n, TensorView::new(Dtype::U8, &[b.len()], b).unwrap()));
+        .map(|(n, b)| (n, TensorView::new(Dtype::U8, [b.len()], b).unwrap()));
     Writer::new().to_file(views, &path).unwrap();
     for (direct, threads) in [(true, 1), (true, 2), (true, 3), (false, 2)] {
         let mut options = LoadOptions::default();
@@ -191,7 +188,7 @@ fn sharded(dir: &TempDir) -> (std::path::PathBuf, Vec<(String, Vec<u8>)>) {
     let tensors = awkward_tensors();
     let views = tensors
         .iter()
-        .map(|(n, b)| (n, TensorView::new(Dtype::U8, &[b.len()], b).unwrap()));
+        .map(|(n, b)| (n, TensorView::new(Dtype::U8, [b.len()], b).unwrap()));
     let ckpt = dir.path("ckpt");
     let files = Writer::new().sharded(views, &ckpt, 9 << 20).unwrap();
     assert!(files.len() >= 3, "{files:?}");

@@ -10,7 +10,7 @@ fn aligned_views_borrow_and_misaligned_ones_copy() {
     let values: Vec<f32> = (0..12).map(|i| i as f32 * 0.5).collect();
     let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
     let file = serialize(
-        [("w", TensorView::new(Dtype::F32, &[3, 4], &bytes).unwrap())],
+        [("w", TensorView::new(Dtype::F32, [3, 4], &bytes).unwrap())],
         None,
     )
     .unwrap();
@@ -29,7 +29,7 @@ fn aligned_views_borrow_and_misaligned_ones_copy() {
     // The same bytes one byte off: no view, but a correct copy.
     let mut shifted = vec![0u8; bytes.len() + 1];
     shifted[1..].copy_from_slice(&bytes);
-    let odd = TensorView::new(Dtype::F32, &[3, 4], &shifted[1..]).unwrap();
+    let odd = TensorView::new(Dtype::F32, [3, 4], &shifted[1..]).unwrap();
     if odd.data().as_ptr() as usize % 4 != 0 {
         assert_eq!(
             odd.as_ndarray::<f32>().unwrap_err().kind(),

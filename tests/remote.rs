@@ -96,7 +96,7 @@ fn sharded_on_disk(dir: &FsPath, tensors: usize, rows: usize, shards: usize) -> 
     let views = names.iter().zip(&data).map(|(n, d)| {
         (
             n.as_str(),
-            TensorView::new(Dtype::F32, &[rows, 64], d).unwrap(),
+            TensorView::new(Dtype::F32, [rows, 64], d).unwrap(),
         )
     });
     let per_shard = (tensors * rows * 256).div_ceil(shards) as u64;
@@ -232,7 +232,7 @@ async fn slices_and_splits_fetch_only_their_rows() {
     let data: Vec<u8> = (0..rows * cols)
         .flat_map(|i| (i as f32).to_le_bytes())
         .collect();
-    let view = TensorView::new(Dtype::F32, &[rows, cols], &data).unwrap();
+    let view = TensorView::new(Dtype::F32, [rows, cols], &data).unwrap();
     // A big first tensor keeps the speculative read away from w's bytes.
     // (Same dtype, so the writer orders them by name.)
     let pad = vec![0u8; 128 << 10];
@@ -240,7 +240,7 @@ async fn slices_and_splits_fetch_only_their_rows() {
         [
             (
                 "a_pad",
-                TensorView::new(Dtype::F32, &[pad.len() / 4], &pad).unwrap(),
+                TensorView::new(Dtype::F32, [pad.len() / 4], &pad).unwrap(),
             ),
             ("w", view.clone()),
         ],
@@ -287,7 +287,7 @@ async fn load_into_fills_the_chosen_tensors_in_merged_requests() {
         names.iter().zip(&tensors).map(|(n, d)| {
             (
                 n.as_str(),
-                TensorView::new(Dtype::U8, &[d.len()], d).unwrap(),
+                TensorView::new(Dtype::U8, [d.len()], d).unwrap(),
             )
         }),
         None,
@@ -344,7 +344,7 @@ async fn large_reads_are_cut_into_parts() {
     let file = tensorsafe::serialize(
         [(
             "w",
-            TensorView::new(Dtype::U8, &[data.len()], &data).unwrap(),
+            TensorView::new(Dtype::U8, [data.len()], &data).unwrap(),
         )],
         None,
     )
@@ -392,7 +392,7 @@ async fn at_most_concurrency_requests_are_in_flight_and_that_many_are_used() {
     // One tensor in 10 parts; a checkpoint of 6 shards (6 headers at once).
     let (store, counts) = Counting::wrap(memory());
     let data = vec![7u8; 1_000_000];
-    let view = TensorView::new(Dtype::U8, &[data.len()], &data).unwrap();
+    let view = TensorView::new(Dtype::U8, [data.len()], &data).unwrap();
     put(
         &store,
         "m.safetensors",
@@ -577,7 +577,7 @@ async fn a_file_shrunk_on_disk_is_an_error_not_a_short_tensor() {
     let file = tensorsafe::serialize(
         [(
             "w",
-            TensorView::new(Dtype::U8, &[data.len()], &data).unwrap(),
+            TensorView::new(Dtype::U8, [data.len()], &data).unwrap(),
         )],
         None,
     )
@@ -595,8 +595,8 @@ async fn a_file_shrunk_on_disk_is_an_error_not_a_short_tensor() {
 async fn checkpoint_with_index(index: &str) -> tensorsafe::Result<RemoteCheckpoint> {
     let store = memory();
     let (a, b) = ([1u8; 4], [2u8; 8]);
-    let one = tensorsafe::serialize([("a", TensorView::new(Dtype::U8, &[4], &a)?)], None)?;
-    let two = tensorsafe::serialize([("b", TensorView::new(Dtype::U8, &[8], &b)?)], None)?;
+    let one = tensorsafe::serialize([("a", TensorView::new(Dtype::U8, [4], &a)?)], None)?;
+    let two = tensorsafe::serialize([("b", TensorView::new(Dtype::U8, [8], &b)?)], None)?;
     put(&store, "m/one.safetensors", one).await;
     put(&store, "m/two.safetensors", two).await;
     put(
@@ -742,8 +742,8 @@ async fn shards_are_read_at_the_key_the_index_names() {
     let names = ["a#1 [x] 100%.safetensors", "b~{2}^`.safetensors"];
     let (a, b) = ([1u8; 4], [2u8; 8]);
     let files = [
-        tensorsafe::serialize([("a", TensorView::new(Dtype::U8, &[4], &a).unwrap())], None),
-        tensorsafe::serialize([("b", TensorView::new(Dtype::U8, &[8], &b).unwrap())], None),
+        tensorsafe::serialize([("a", TensorView::new(Dtype::U8, [4], &a).unwrap())], None),
+        tensorsafe::serialize([("b", TensorView::new(Dtype::U8, [8], &b).unwrap())], None),
     ];
     for (name, file) in names.iter().zip(files) {
         let key = Path::parse(format!("m/{name}")).unwrap();
@@ -770,8 +770,8 @@ async fn shards_are_read_at_the_key_the_index_names() {
 async fn a_tensor_in_two_shards_is_refused() {
     let store = memory();
     let a = [1u8; 4];
-    let one = tensorsafe::serialize([("a", TensorView::new(Dtype::U8, &[4], &a).unwrap())], None)
-        .unwrap();
+    let one =
+        tensorsafe::serialize([("a", TensorView::new(Dtype::U8, [4], &a).unwrap())], None).unwrap();
     put(&store, "one.safetensors", one.clone()).await;
     put(&store, "two.safetensors", one).await;
     let index = r#"{"metadata":{"total_size":8},"weight_map":{"a":"one.safetensors","x":"two.safetensors"}}"#;
@@ -786,7 +786,7 @@ async fn bad_requests_are_usage_errors() {
     let store = memory();
     let data: Vec<u8> = (0..24).collect();
     let file = tensorsafe::serialize(
-        [("w", TensorView::new(Dtype::U8, &[2, 3, 4], &data).unwrap())],
+        [("w", TensorView::new(Dtype::U8, [2, 3, 4], &data).unwrap())],
         None,
     )
     .unwrap();
@@ -890,7 +890,7 @@ proptest! {
     #[test]
     fn remote_slices_equal_local_slices(spec in spec(), gap in prop_oneof![Just(0u64), Just(5), Just(64 << 10)]) {
         let data: Vec<u8> = (0..6 * 5 * 4 * 2).map(|i| (i % 256) as u8).collect();
-        let view = TensorView::new(Dtype::U16, &[6, 5, 4], &data).unwrap();
+        let view = TensorView::new(Dtype::U16, [6, 5, 4], &data).unwrap();
         let local = view.slice(&spec).map(|s| (s.shape().to_vec(), s.to_bytes()));
         let file = tensorsafe::serialize([("w", view)], None).unwrap();
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();

@@ -97,7 +97,7 @@ fn a_failed_write_leaves_the_old_file_untouched() {
     let dir = TempDir::new("atomic");
     let path = dir.path("model.safetensors");
     let old = serialize(
-        [("keep", TensorView::new(Dtype::U8, &[1], &[9]).unwrap())],
+        [("keep", TensorView::new(Dtype::U8, [1], &[9]).unwrap())],
         None,
     )
     .unwrap();
@@ -105,7 +105,7 @@ fn a_failed_write_leaves_the_old_file_untouched() {
 
     let err = serialize_to_file([("a", Liar)], None, &path).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidView);
-    let bad = TensorView::new(Dtype::U8, &[1], &[1]).unwrap();
+    let bad = TensorView::new(Dtype::U8, [1], &[1]).unwrap();
     let err = serialize_to_file([("__metadata__", &bad)], None, &path).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ReservedName);
     assert_eq!(err.path(), Some(path.as_path()));
@@ -171,7 +171,7 @@ fn a_file_being_written_has_no_name_until_committed() {
 
 #[test]
 fn invalid_views_are_refused_on_write_not_written() {
-    let err = TensorView::new(Dtype::F32, &[3], &[0; 8]).unwrap_err();
+    let err = TensorView::new(Dtype::F32, [3], &[0; 8]).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidView);
     assert_eq!(
         serialize([("a", Liar)], None).unwrap_err().kind(),
@@ -275,13 +275,14 @@ fn alignment_must_be_a_power_of_two_up_to_one_mebibyte() {
     // The builder takes any value; the method ending the chain rejects it,
     // before anything is written, whatever the destination.
     let dir = TempDir::new("bad-alignment");
-    let w = TensorView::from_slice(&[2], &[1u8, 2]).unwrap();
+    let w = TensorView::from_slice([2], &[1u8, 2]).unwrap();
     for bad in [0u64, 3, 48, 2 << 20] {
         let kind = |r: tensorsafe::Result<()>| r.unwrap_err().kind();
         let writer = || Writer::new().alignment(bad);
+        let err = writer().to_vec([("w", &w)]).unwrap_err();
         assert_eq!(
-            kind(writer().to_vec([("w", &w)]).map(drop)),
-            ErrorKind::InvalidAlignment
+            err.to_string(),
+            format!("alignment must be a power of two up to 1 MiB: got {bad}")
         );
         let path = dir.path("m.safetensors");
         assert_eq!(
@@ -340,7 +341,7 @@ fn a_writer_with_a_counting_hook_moves_to_a_thread() {
         tell.send((calls, done, total)).unwrap();
     });
     let bytes = std::thread::spawn(move || {
-        let w = TensorView::new(Dtype::U16, &[3], &[1, 0, 2, 0, 3, 0]).unwrap();
+        let w = TensorView::new(Dtype::U16, [3], &[1, 0, 2, 0, 3, 0]).unwrap();
         writer.to_vec([("w", w)]).unwrap()
     })
     .join()

@@ -99,7 +99,7 @@ fn a_deserialized_header_obeys_the_parser_rules() {
 #[test]
 fn a_tensor_info_describes_itself() {
     let bytes = serialize(
-        [("w", TensorView::new(Dtype::BF16, &[2], &[0; 4]).unwrap())],
+        [("w", TensorView::new(Dtype::BF16, [2], &[0; 4]).unwrap())],
         None,
     )
     .unwrap();

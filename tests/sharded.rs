@@ -44,7 +44,7 @@ proptest! {
 fn u8s(name: &str, data: &'static [u8]) -> (String, TensorView<'static>) {
     (
         name.to_owned(),
-        TensorView::new(Dtype::U8, &[], &data[..1]).unwrap(),
+        TensorView::new(Dtype::U8, [], &data[..1]).unwrap(),
     )
 }
 
@@ -55,8 +55,8 @@ fn shards_open_lazily_and_the_index_is_written_in_the_hub_format() {
     let a = [1u8; 10];
     let b = [2u8; 10];
     let tensors = [
-        ("a", TensorView::new(Dtype::U8, &[10], &a).unwrap()),
-        ("b", TensorView::new(Dtype::U8, &[10], &b).unwrap()),
+        ("a", TensorView::new(Dtype::U8, [10], &a).unwrap()),
+        ("b", TensorView::new(Dtype::U8, [10], &b).unwrap()),
     ];
     Writer::new().sharded(tensors, dir, 10).unwrap();
     let index = std::fs::read_to_string(dir.join(INDEX_FILE)).unwrap();
@@ -81,8 +81,8 @@ fn verify_reads_headers_and_lengths_only() {
     let dir = TempDir::new("verify-headers");
     let (a, b) = ([1u8; 600], [2u8; 600]);
     let tensors = [
-        ("a", TensorView::new(Dtype::U8, &[600], &a).unwrap()),
-        ("b", TensorView::new(Dtype::U8, &[600], &b).unwrap()),
+        ("a", TensorView::new(Dtype::U8, [600], &a).unwrap()),
+        ("b", TensorView::new(Dtype::U8, [600], &b).unwrap()),
     ];
     Writer::new().sharded(tensors, dir.dir(), 1000).unwrap();
     let second = dir.path("model-00002-of-00002.safetensors");
@@ -234,7 +234,7 @@ fn hostile_indexes_are_refused_with_the_rule() {
 fn hundreds(n: usize, fill: &'static [u8; 100]) -> Vec<(String, TensorView<'static>)> {
     (0..n)
         .map(|i| {
-            let view = TensorView::new(Dtype::U8, &[100], fill).unwrap();
+            let view = TensorView::new(Dtype::U8, [100], fill).unwrap();
             (format!("t{i}"), view)
         })
         .collect()
@@ -564,7 +564,7 @@ fn two_shards(dir: &Path) {
         .zip(bytes)
         .map(|(name, b)| {
             let shape = [2, b.len() / 2];
-            (name, TensorView::new(Dtype::U8, &shape, b).unwrap())
+            (name, TensorView::new(Dtype::U8, shape, b).unwrap())
         });
     let metadata: tensorsafe::Metadata = [("format".to_owned(), "pt".to_owned())].into();
     Writer::new()
@@ -630,7 +630,7 @@ fn one_entry_point_opens_a_file_an_index_or_a_directory_holding_either() {
     std::fs::create_dir(&dir).unwrap();
     let w = [7u8; 6];
     tensorsafe::serialize_to_file(
-        [("w", TensorView::new(Dtype::U8, &[2, 3], &w).unwrap())],
+        [("w", TensorView::new(Dtype::U8, [2, 3], &w).unwrap())],
         None,
         &file,
     )
@@ -681,7 +681,7 @@ fn a_directory_that_is_no_checkpoint_says_what_it_holds() {
     );
     for name in ["a", "b", "c"] {
         let bytes = serialize(
-            [(name, TensorView::new(Dtype::U8, &[1], &[1]).unwrap())],
+            [(name, TensorView::new(Dtype::U8, [1], &[1]).unwrap())],
             None,
         );
         std::fs::write(dir.join(format!("{name}.safetensors")), bytes.unwrap()).unwrap();
@@ -755,7 +755,7 @@ fn a_shard_changed_after_opening_is_an_error_not_another_tensor() {
     let checkpoint = Checkpoint::open(tmp.dir()).unwrap();
     // The second shard rewritten with other names, after its header was read.
     let other = serialize(
-        [("x", TensorView::new(Dtype::U8, &[1], &[9]).unwrap())],
+        [("x", TensorView::new(Dtype::U8, [1], &[9]).unwrap())],
         None,
     );
     let shard = checkpoint.shard_path(1).unwrap().to_owned();

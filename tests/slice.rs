@@ -103,7 +103,7 @@ proptest! {
 #[test]
 fn a_contiguous_selection_is_one_run() {
     let data: Vec<u8> = (0..60).collect();
-    let view = TensorView::new(Dtype::U8, &[3, 4, 5], &data).unwrap();
+    let view = TensorView::new(Dtype::U8, [3, 4, 5], &data).unwrap();
     let rows = view.slice(&[Select::range(1, 3)]).unwrap();
     assert_eq!(rows.runs().count(), 1);
     assert_eq!(rows.runs().next().unwrap(), &data[20..60]);
@@ -124,7 +124,7 @@ fn a_contiguous_selection_is_one_run() {
 #[test]
 fn bounds_follow_numpy_and_never_panic() {
     let data = [0u8; 6];
-    let view = TensorView::new(Dtype::U8, &[2, 3], &data).unwrap();
+    let view = TensorView::new(Dtype::U8, [2, 3], &data).unwrap();
     let big = Select::Range {
         start: usize::MAX,
         stop: usize::MAX,
@@ -153,14 +153,14 @@ fn bounds_follow_numpy_and_never_panic() {
         step: usize::MAX,
     };
     assert_eq!(view.slice(&[wide]).unwrap().shape(), &[1, 3]);
-    let scalar = TensorView::new(Dtype::F32, &[], &[0; 4]).unwrap();
+    let scalar = TensorView::new(Dtype::F32, [], &[0; 4]).unwrap();
     assert_eq!(scalar.slice(&[]).unwrap().to_bytes(), vec![0; 4]);
 }
 
 #[test]
 fn sub_byte_slices_must_not_cut_a_byte() {
     let data = [0x21u8, 0x43, 0x65, 0x87];
-    let f4 = TensorView::new(Dtype::F4, &[2, 4], &data).unwrap();
+    let f4 = TensorView::new(Dtype::F4, [2, 4], &data).unwrap();
     assert_eq!(
         f4.slice(&[Select::Index(1)]).unwrap().to_bytes(),
         vec![0x65, 0x87]
@@ -182,7 +182,7 @@ fn a_size_one_dimension_picked_whole_by_any_step_cuts_no_byte() {
     // Every position kept: the rows of 5 F4 values join into whole bytes,
     // whatever the step on a dimension of size 1, or an index into it.
     let data = [0x21u8, 0x43, 0x65, 0x87, 0xa9];
-    let f4 = TensorView::new(Dtype::F4, &[1, 2, 1, 5], &data).unwrap();
+    let f4 = TensorView::new(Dtype::F4, [1, 2, 1, 5], &data).unwrap();
     let every_step = Select::Range {
         start: 0,
         stop: 1,
@@ -198,7 +198,7 @@ fn a_size_one_dimension_picked_whole_by_any_step_cuts_no_byte() {
         assert_eq!(slice.runs().count(), 1, "{spec:?}");
     }
     // Rows of one F4 value, two rows: a whole byte only together.
-    let f4 = TensorView::new(Dtype::F4, &[2, 1], &data[..1]).unwrap();
+    let f4 = TensorView::new(Dtype::F4, [2, 1], &data[..1]).unwrap();
     let spec = [
         Select::range(0, 2),
         Select::Range {
@@ -216,7 +216,7 @@ fn a_size_one_dimension_picked_whole_by_any_step_cuts_no_byte() {
 #[test]
 fn split_gives_equal_parts_for_tensor_parallelism() {
     let data: Vec<u8> = (0..24).collect();
-    let w = TensorView::new(Dtype::U8, &[4, 6], &data).unwrap();
+    let w = TensorView::new(Dtype::U8, [4, 6], &data).unwrap();
     let parts: Vec<Vec<u8>> = (0..3)
         .map(|k| w.split(1, k, 3).unwrap().to_bytes())
         .collect();
@@ -243,12 +243,12 @@ fn split_gives_equal_parts_for_tensor_parallelism() {
 fn slices_give_typed_elements_as_views_do() {
     let values: Vec<f32> = (0..12).map(|i| i as f32).collect();
     let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let w = TensorView::new(Dtype::F32, &[3, 4], &bytes).unwrap();
+    let w = TensorView::new(Dtype::F32, [3, 4], &bytes).unwrap();
     let column = w.slice(&[Select::All, Select::Index(1)]).unwrap();
     assert_eq!(column.to_vec::<f32>().unwrap(), [1.0, 5.0, 9.0]);
     assert_eq!(column.to_f32_vec().unwrap(), [1.0, 5.0, 9.0]);
     assert_eq!(column.to_f64_vec().unwrap(), [1.0, 5.0, 9.0]);
-    let ids = TensorView::new(Dtype::I16, &[2, 2], &[1, 0, 0xfe, 0xff, 3, 0, 4, 0]).unwrap();
+    let ids = TensorView::new(Dtype::I16, [2, 2], &[1, 0, 0xfe, 0xff, 3, 0, 4, 0]).unwrap();
     let first_column = ids.slice(&[Select::All, Select::Index(0)]).unwrap();
     assert_eq!(first_column.to_f64_vec().unwrap(), [1.0, 3.0]);
     assert_eq!(first_column.to_vec::<i16>().unwrap(), [1, 3]);
@@ -263,10 +263,10 @@ fn slices_give_typed_elements_as_views_do() {
     for (i, v) in [1.0f32, 2.0, 3.0, 4.0].iter().enumerate() {
         odd[1 + 4 * i..5 + 4 * i].copy_from_slice(&v.to_le_bytes());
     }
-    let view = TensorView::new(Dtype::F32, &[2, 2], &odd[1..]).unwrap();
+    let view = TensorView::new(Dtype::F32, [2, 2], &odd[1..]).unwrap();
     let right = view.split(1, 1, 2).unwrap();
     assert_eq!(right.to_vec::<f32>().unwrap(), [2.0, 4.0]);
-    let bools = TensorView::new(Dtype::BOOL, &[2], &[1, 2]).unwrap();
+    let bools = TensorView::new(Dtype::BOOL, [2], &[1, 2]).unwrap();
     assert_eq!(
         bools
             .slice(&[Select::from(..)])
@@ -289,7 +289,7 @@ fn selections_convert_from_indices_and_ranges() {
     assert_eq!(Select::from(..), Select::All);
     assert_eq!(Select::from(0..=usize::MAX), Select::range(0, usize::MAX));
     let data: Vec<u8> = (0..24).collect();
-    let view = TensorView::new(Dtype::U8, &[2, 3, 4], &data).unwrap();
+    let view = TensorView::new(Dtype::U8, [2, 3, 4], &data).unwrap();
     let spec = [Select::from(..), Select::from(1..=2), 0.into()];
     assert_eq!(
         view.slice(&spec).unwrap().to_vec::<u8>().unwrap(),
@@ -302,9 +302,52 @@ fn selections_convert_from_indices_and_ranges() {
 }
 
 #[test]
+fn an_exhausted_inclusive_range_selects_nothing() {
+    let data: Vec<u8> = (0..8).collect();
+    let view = TensorView::new(Dtype::U8, [8], &data).unwrap();
+    let mut range = 3..=5;
+    range.by_ref().for_each(drop);
+    let slice = view.slice(&[range.into()]).unwrap();
+    assert_eq!(slice.shape(), &[0]);
+    assert_eq!(slice.to_vec::<u8>().unwrap(), Vec::<u8>::new());
+    #[allow(clippy::reversed_empty_ranges)]
+    let backwards = 5..=3;
+    assert_eq!(view.slice(&[backwards.into()]).unwrap().shape(), &[0]);
+    assert_eq!(
+        view.slice(&[(5..=5).into()])
+            .unwrap()
+            .to_vec::<u8>()
+            .unwrap(),
+        [5]
+    );
+}
+
+#[test]
+fn asking_a_selection_for_bytes_of_another_dtype_points_to_to_bytes() {
+    let data = [0u8; 8];
+    let view = TensorView::new(Dtype::F32, [2], &data).unwrap();
+    let slice = view.slice(&[Select::All]).unwrap();
+    let err = slice.to_vec::<u8>().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::DtypeMismatch);
+    assert_eq!(
+        err.detail(),
+        Some("tensor is F32, u8 needs U8 (`to_bytes` gives the raw bytes)")
+    );
+    assert_eq!(
+        slice.to_vec::<i8>().unwrap_err().detail(),
+        Some("tensor is F32, i8 needs I8 (`to_bytes` gives the raw bytes)")
+    );
+    assert_eq!(
+        slice.to_vec::<f64>().unwrap_err().detail(),
+        Some("tensor is F32, f64 needs F64")
+    );
+    assert_eq!(slice.to_bytes(), data);
+}
+
+#[test]
 fn split_errors_say_why() {
     let data = [0u8; 12];
-    let w = TensorView::new(Dtype::U8, &[2, 6], &data).unwrap();
+    let w = TensorView::new(Dtype::U8, [2, 6], &data).unwrap();
     let detail = |dim, part, parts| {
         let err = w.split(dim, part, parts).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidSlice);
@@ -319,21 +362,29 @@ fn split_errors_say_why() {
         "part 2 of 2: parts are numbered from 0, so the last is 1"
     );
     assert_eq!(detail(1, 0, 0), "dimension 1 cannot be split into 0 parts");
-    assert_eq!(detail(2, 0, 2), "dimension 2 of a rank 2 tensor");
+    assert_eq!(
+        detail(2, 0, 2),
+        "dimension 2 does not exist (the tensor has 2 dimensions)"
+    );
+    let row = TensorView::new(Dtype::U8, [12], &data).unwrap();
+    assert_eq!(
+        row.split(1, 0, 2).unwrap_err().detail(),
+        Some("dimension 1 does not exist (the tensor has 1 dimension)")
+    );
     assert_eq!(w.split(1, 2, 3).unwrap().shape(), &[2, 2]);
 }
 
 #[test]
 fn a_buffer_of_the_wrong_length_is_the_callers() {
     let data: Vec<u8> = (0..8).collect();
-    let w = TensorView::new(Dtype::U8, &[2, 4], &data).unwrap();
+    let w = TensorView::new(Dtype::U8, [2, 4], &data).unwrap();
     let half = w.split(1, 0, 2).unwrap();
     let mut out = [0u8; 5];
     let err = half.copy_into(&mut out).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::BufferLength);
     assert_eq!(
         err.to_string(),
-        "the destination buffer given has the wrong length: buffer of 5 bytes given for a slice of 4 bytes"
+        "destination buffer has the wrong length: 5 bytes given, the slice has 4"
     );
     half.copy_into(&mut out[..4]).unwrap();
     assert_eq!(out[..4], [0, 1, 4, 5]);

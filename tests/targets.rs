@@ -70,8 +70,8 @@ fn values_decode_from_little_endian_on_every_host() {
         .collect();
     let file = serialize(
         [
-            ("f", TensorView::new(Dtype::F32, &[3], &bytes).unwrap()),
-            ("u", TensorView::new(Dtype::U16, &[3], &ints).unwrap()),
+            ("f", TensorView::new(Dtype::F32, [3], &bytes).unwrap()),
+            ("u", TensorView::new(Dtype::U16, [3], &ints).unwrap()),
         ],
         None,
     )
@@ -100,7 +100,7 @@ fn values_decode_from_little_endian_on_every_host() {
     }
     // Single bytes have no order.
     let bools = [1u8, 0, 1];
-    let view = TensorView::new(Dtype::U8, &[3], &bools).unwrap();
+    let view = TensorView::new(Dtype::U8, [3], &bools).unwrap();
     assert_eq!(view.as_slice::<u8>().unwrap(), bools);
 }
 
@@ -108,7 +108,7 @@ fn values_decode_from_little_endian_on_every_host() {
 fn an_empty_selection_of_a_wide_tensor_has_no_bytes_on_every_target() {
     // Its outer counts multiply past a 32-bit usize; the zero dimension
     // makes the tensor and any selection of it empty.
-    let view = TensorView::new(Dtype::U8, &[1 << 20, 1 << 20, 0], &[]).unwrap();
+    let view = TensorView::new(Dtype::U8, [1 << 20, 1 << 20, 0], &[]).unwrap();
     let step2 = tensorsafe::Select::Range {
         start: 0,
         stop: usize::MAX,

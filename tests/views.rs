@@ -37,9 +37,9 @@ fn the_owned_file_is_aligned_so_every_type_casts_without_copying() {
     let u16s = le(&[7u16, 9, 11], u16::to_le_bytes);
     tensorsafe::serialize_to_file(
         [
-            ("f64", TensorView::new(Dtype::F64, &[2], &f64s).unwrap()),
-            ("f32", TensorView::new(Dtype::F32, &[], &f32s).unwrap()),
-            ("u16", TensorView::new(Dtype::U16, &[3], &u16s).unwrap()),
+            ("f64", TensorView::new(Dtype::F64, [2], &f64s).unwrap()),
+            ("f32", TensorView::new(Dtype::F32, [], &f32s).unwrap()),
+            ("u16", TensorView::new(Dtype::U16, [3], &u16s).unwrap()),
         ],
         None,
         &path,
@@ -117,8 +117,8 @@ fn misaligned_data_is_an_error_and_to_vec_still_works() {
     bytes[1..5].copy_from_slice(&1.0f32.to_le_bytes());
     bytes[5..9].copy_from_slice(&2.0f32.to_le_bytes());
     // One of the two offsets is misaligned for f32.
-    let a = TensorView::new(Dtype::F32, &[2], &bytes[1..9]).unwrap();
-    let b = TensorView::new(Dtype::F32, &[2], &bytes[0..8]).unwrap();
+    let a = TensorView::new(Dtype::F32, [2], &bytes[1..9]).unwrap();
+    let b = TensorView::new(Dtype::F32, [2], &bytes[0..8]).unwrap();
     let misaligned = [a.clone(), b]
         .into_iter()
         .find(|v| v.data().as_ptr() as usize % 4 != 0)
@@ -134,9 +134,9 @@ fn misaligned_data_is_an_error_and_to_vec_still_works() {
 
 #[test]
 fn bools_must_be_zero_or_one() {
-    let view = TensorView::new(Dtype::BOOL, &[3], &[0, 1, 1]).unwrap();
+    let view = TensorView::new(Dtype::BOOL, [3], &[0, 1, 1]).unwrap();
     assert_eq!(view.as_slice::<bool>().unwrap(), &[false, true, true]);
-    let bad = TensorView::new(Dtype::BOOL, &[2], &[1, 2]).unwrap();
+    let bad = TensorView::new(Dtype::BOOL, [2], &[1, 2]).unwrap();
     assert_eq!(
         bad.as_slice::<bool>().unwrap_err().kind(),
         ErrorKind::InvalidBool
@@ -150,7 +150,7 @@ fn bools_must_be_zero_or_one() {
 #[test]
 fn empty_tensors_give_empty_slices_whatever_the_address() {
     let bytes = [0u8; 3];
-    let view = TensorView::new(Dtype::F64, &[0, 3], &bytes[1..1]).unwrap();
+    let view = TensorView::new(Dtype::F64, [0, 3], &bytes[1..1]).unwrap();
     assert_eq!(view.as_slice::<f64>().unwrap(), &[] as &[f64]);
     assert_eq!(view.to_f32_vec().unwrap(), Vec::<f32>::new());
 }
@@ -159,13 +159,13 @@ fn empty_tensors_give_empty_slices_whatever_the_address() {
 fn half_precision_converts_to_f32() {
     let values = [f16::from_f32(1.5), f16::from_f32(-0.25)];
     let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let view = TensorView::new(Dtype::F16, &[2], &bytes).unwrap();
+    let view = TensorView::new(Dtype::F16, [2], &bytes).unwrap();
     assert_eq!(view.to_f32_vec().unwrap(), vec![1.5, -0.25]);
     let values = [bf16::from_f32(3.0)];
     let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let view = TensorView::new(Dtype::BF16, &[], &bytes).unwrap();
+    let view = TensorView::new(Dtype::BF16, [], &bytes).unwrap();
     assert_eq!(view.to_f32_vec().unwrap(), vec![3.0]);
-    let view = TensorView::new(Dtype::I32, &[1], &[0; 4]).unwrap();
+    let view = TensorView::new(Dtype::I32, [1], &[0; 4]).unwrap();
     assert_eq!(
         view.to_f32_vec().unwrap_err().kind(),
         ErrorKind::UnsupportedConversion
@@ -185,20 +185,20 @@ fn missing_tensor_names_the_tensor() {
 fn from_slice_infers_the_dtype_and_checks_the_count() {
     let values = [1.5f32, -2.0, 0.25, 8.0];
     assert_eq!(
-        TensorView::from_slice(&[2], &[true, false]).unwrap().data(),
+        TensorView::from_slice([2], &[true, false]).unwrap().data(),
         &[1, 0]
     );
     assert_eq!(
-        TensorView::from_slice(&[2], &[-1i8, 1]).unwrap().data(),
+        TensorView::from_slice([2], &[-1i8, 1]).unwrap().data(),
         &[0xff, 1]
     );
     if BIG_ENDIAN {
         // The elements lie in memory big-endian: no view can borrow them.
-        let err = TensorView::from_slice(&[2, 2], &values).unwrap_err();
+        let err = TensorView::from_slice([2, 2], &values).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::BigEndianHost);
         return;
     }
-    let view = TensorView::from_slice(&[2, 2], &values).unwrap();
+    let view = TensorView::from_slice([2, 2], &values).unwrap();
     assert_eq!((view.dtype(), view.shape()), (Dtype::F32, &[2usize, 2][..]));
     let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
     assert_eq!(view.data(), bytes.as_slice());
@@ -209,21 +209,68 @@ fn from_slice_infers_the_dtype_and_checks_the_count() {
         Dtype::BF16
     );
     assert_eq!(
-        TensorView::from_slice(&[1], &[f16::ONE]).unwrap().dtype(),
+        TensorView::from_slice([1], &[f16::ONE]).unwrap().dtype(),
         Dtype::F16
     );
     assert_eq!(
-        TensorView::from_slice(&[2], &[true, false]).unwrap().data(),
+        TensorView::from_slice([2], &[true, false]).unwrap().data(),
         &[1, 0]
     );
     assert_eq!(
-        TensorView::from_slice(&[3], &[-1i64, 0, 1])
-            .unwrap()
-            .dtype(),
+        TensorView::from_slice([3], &[-1i64, 0, 1]).unwrap().dtype(),
         Dtype::I64
     );
-    let err = TensorView::from_slice(&[3], &values).unwrap_err();
+    let err = TensorView::from_slice([3], &values).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidView);
+}
+
+#[test]
+fn from_slice_counts_elements_not_bytes() {
+    let detail = |shape: &[usize], n: usize| {
+        let values = vec![0u32; n];
+        let err = TensorView::from_slice(shape, &values).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidView);
+        err.detail().unwrap().to_owned()
+    };
+    assert_eq!(detail(&[2, 2], 3), "3 elements given, shape [2, 2] needs 4");
+    assert_eq!(detail(&[2], 1), "1 element given, shape [2] needs 2");
+    // A shape with more elements than u64 counts is still an overflow.
+    let err = TensorView::from_slice([usize::MAX, usize::MAX, 4], &[0u8]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Overflow);
+}
+
+#[test]
+fn the_shape_is_anything_that_reads_as_a_slice_of_usize() {
+    use std::borrow::Cow;
+    let data = [0u8; 4];
+    let want = TensorView::new(Dtype::U8, vec![2, 2], &data).unwrap();
+    let vec = vec![2usize, 2];
+    let boxed: Box<[usize]> = vec![2, 2].into_boxed_slice();
+    let cow: Cow<'_, [usize]> = Cow::Borrowed(&vec);
+    #[allow(clippy::needless_borrows_for_generic_args)] // the borrowed form is the point
+    let borrowed_array = TensorView::new(Dtype::U8, &[2, 2], &data).unwrap();
+    let views = [
+        TensorView::new(Dtype::U8, [2, 2], &data).unwrap(),
+        borrowed_array,
+        TensorView::new(Dtype::U8, &vec, &data).unwrap(),
+        TensorView::new(Dtype::U8, &vec[..], &data).unwrap(),
+        TensorView::new(Dtype::U8, &boxed, &data).unwrap(),
+        TensorView::new(Dtype::U8, boxed.clone(), &data).unwrap(),
+        TensorView::new(Dtype::U8, cow.clone(), &data).unwrap(),
+        TensorView::new(Dtype::U8, &cow, &data).unwrap(),
+        TensorView::from_slice(&boxed, &data).unwrap(),
+        TensorView::from_slice(vec.clone(), &data).unwrap(),
+    ];
+    for view in views {
+        assert_eq!(view, want);
+    }
+    let scalar = TensorView::new(Dtype::U8, [], &data[..1]).unwrap();
+    assert_eq!(scalar.shape(), &[] as &[usize]);
+    let seven = [7u8];
+    assert_eq!(
+        TensorView::from_slice([], &seven).unwrap().shape(),
+        scalar.shape()
+    );
 }
 
 #[test]
@@ -236,10 +283,7 @@ fn new_takes_the_shape_by_value_or_borrowed() {
         by_value,
         TensorView::new(Dtype::U8, &shape[..], &data).unwrap()
     );
-    assert_eq!(
-        by_value,
-        TensorView::new(Dtype::U8, &[3, 2], &data).unwrap()
-    );
+    assert_eq!(by_value, TensorView::new(Dtype::U8, [3, 2], &data).unwrap());
     assert_eq!(by_value.shape(), &[3, 2]);
     assert_eq!(
         TensorView::new(Dtype::U8, vec![4, 2], &data)
@@ -251,10 +295,34 @@ fn new_takes_the_shape_by_value_or_borrowed() {
 
 #[test]
 fn a_dtype_mismatch_says_what_was_asked_and_what_the_tensor_is() {
-    let view = TensorView::new(Dtype::F32, &[2], &[0; 8]).unwrap();
+    let view = TensorView::new(Dtype::F32, [2], &[0; 8]).unwrap();
     let err = view.to_vec::<f64>().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::DtypeMismatch);
     assert_eq!(err.detail(), Some("tensor is F32, f64 needs F64"));
+}
+
+#[test]
+fn asking_for_bytes_of_another_dtype_points_to_the_raw_bytes() {
+    let view = TensorView::new(Dtype::F32, [2], &[0; 8]).unwrap();
+    for err in [
+        view.to_vec::<u8>().unwrap_err(),
+        view.as_slice::<u8>().map(drop).unwrap_err(),
+    ] {
+        assert_eq!(err.kind(), ErrorKind::DtypeMismatch);
+        assert_eq!(
+            err.detail(),
+            Some("tensor is F32, u8 needs U8 (`data` gives the raw bytes)")
+        );
+    }
+    assert_eq!(
+        view.to_vec::<i8>().unwrap_err().detail(),
+        Some("tensor is F32, i8 needs I8 (`data` gives the raw bytes)")
+    );
+    let flags = TensorView::new(Dtype::U8, [1], &[1]).unwrap();
+    assert_eq!(
+        flags.to_vec::<bool>().unwrap_err().detail(),
+        Some("tensor is U8, bool needs BOOL")
+    );
 }
 
 #[cfg(feature = "std")]
@@ -272,8 +340,8 @@ fn the_file_handle_answers_the_readers_questions() {
         .metadata(&metadata)
         .to_file(
             [
-                ("a", TensorView::from_slice(&[3], &a).unwrap()),
-                ("b", TensorView::new(Dtype::F32, &[2], &b_bytes).unwrap()),
+                ("a", TensorView::from_slice([3], &a).unwrap()),
+                ("b", TensorView::new(Dtype::F32, [2], &b_bytes).unwrap()),
             ],
             &path,
         )

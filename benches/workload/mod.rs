@@ -33,7 +33,7 @@ pub fn views<'a>(dtypes: &[Dtype], zeros: &'a [u8; 64]) -> Vec<TensorView<'a>> {
         .iter()
         .map(|&dtype| {
             let len = dtype.shape_byte_len(&SHAPE).expect("small shape");
-            TensorView::new(dtype, &SHAPE, &zeros[..len as usize]).expect("consistent view")
+            TensorView::new(dtype, SHAPE, &zeros[..len as usize]).expect("consistent view")
         })
         .collect()
 }

@@ -160,7 +160,7 @@ impl ReadChunk for Reader {
 /// and C64, which have no single number per element.
 pub fn values(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f64>> {
     let elements = (bytes.len() as u64 * 8 / dtype.bits() as u64) as usize;
-    TensorView::new(dtype, &[elements], bytes)
+    TensorView::new(dtype, [elements], bytes)
         .ok()?
         .to_f64_vec()
         .ok()
@@ -271,7 +271,7 @@ mod tests {
         let shape = [3 * CHUNK_BYTES as usize / 2 + 4];
         let data = vec![0u8; shape[0] * 3 / 4];
         let bytes = tensorsafe::serialize(
-            [("w", TensorView::new(Dtype::F6_E3M2, &shape, &data).unwrap())],
+            [("w", TensorView::new(Dtype::F6_E3M2, shape, &data).unwrap())],
             None,
         )
         .unwrap();

@@ -228,7 +228,7 @@ enum Command {
         /// The file to write; it may be INPUT.
         output: PathBuf,
         /// Align the data section and tensors to N bytes (a power of two up to 1 MiB).
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = commands::align_arg)]
         align: Option<u64>,
     },
     /// Compare two files or checkpoints; exit 0 if equal within tolerance, 1 if not, 2 if an input cannot be read or is invalid.

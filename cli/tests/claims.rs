@@ -33,7 +33,7 @@ fn large_file(dir: &TempDir, mib: usize) -> std::path::PathBuf {
     let views = names.iter().map(|n| {
         (
             n.as_str(),
-            TensorView::new(Dtype::U8, &[data.len()], &data).unwrap(),
+            TensorView::new(Dtype::U8, [data.len()], &data).unwrap(),
         )
     });
     let path = dir.path("large.safetensors");
@@ -133,7 +133,7 @@ mod terminal {
         let data = vec![0u8; 1 << 20];
         let names: Vec<String> = (0..48).map(|i| format!("layer.{i}")).collect();
         let views = names.iter().map(|n| {
-            let view = TensorView::new(Dtype::F32, &[data.len() / 4], &data).unwrap();
+            let view = TensorView::new(Dtype::F32, [data.len() / 4], &data).unwrap();
             (n.as_str(), view)
         });
         let input = dir.path("large.safetensors");
@@ -251,7 +251,7 @@ fn stats_decodes_the_16_and_8_bit_float_formats() {
         .collect();
     let views = cases.iter().zip(&names).map(|((dtype, bytes, ..), name)| {
         let elements = bytes.len() * 8 / dtype.bits();
-        let view = TensorView::new(*dtype, &[elements], bytes).unwrap();
+        let view = TensorView::new(*dtype, [elements], bytes).unwrap();
         (name.as_str(), view)
     });
     let path = dir.path("floats.safetensors");

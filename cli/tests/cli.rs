@@ -56,7 +56,7 @@ fn verify_data_counts_inf_in_f64_values_without_rounding_to_f32() {
         .flat_map(|v| v.to_le_bytes())
         .collect();
     let bytes = serialize(
-        [("x", TensorView::new(Dtype::F64, &[2], &values).unwrap())],
+        [("x", TensorView::new(Dtype::F64, [2], &values).unwrap())],
         None,
     )
     .unwrap();
@@ -267,6 +267,25 @@ fn rewrite_is_byte_identical_and_align_aligns() {
 }
 
 #[test]
+fn a_bad_align_is_a_usage_error_before_the_input_is_read() {
+    let dir = TempDir::new("bad-align");
+    let missing = dir.path("missing.safetensors");
+    let written = dir.path("out.safetensors");
+    for bad in ["3", "0", "2097152", "x"] {
+        let out = run(&["rewrite", "--align", bad, s(&missing), s(&written)]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("--align"), "{stderr}");
+        assert!(
+            stderr.contains(&format!("\"{bad}\" is not a power of two up to 1 MiB")),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("missing.safetensors"), "{stderr}");
+        assert!(!written.exists());
+    }
+}
+
+#[test]
 fn diff_reports_equal_and_different() {
     let dir = TempDir::new("diff");
     let a = [1.0f32, 2.0, 3.0]
@@ -279,9 +298,9 @@ fn diff_reports_equal_and_different() {
         .collect::<Vec<u8>>();
     let write = |name: &str, data: &[u8], extra: bool| {
         let path = dir.path(name);
-        let mut tensors = vec![("w", TensorView::new(Dtype::F32, &[3], data).unwrap())];
+        let mut tensors = vec![("w", TensorView::new(Dtype::F32, [3], data).unwrap())];
         if extra {
-            tensors.push(("extra", TensorView::new(Dtype::U8, &[1], &[1]).unwrap()));
+            tensors.push(("extra", TensorView::new(Dtype::U8, [1], &[1]).unwrap()));
         }
         std::fs::write(&path, serialize(tensors, None).unwrap()).unwrap();
         path
@@ -452,7 +471,7 @@ fn many_tensors(path: &Path, n: usize, value: f32) {
     let bytes = value.to_le_bytes();
     let tensors: Vec<(String, TensorView<'_>)> = (0..n)
         .map(|i| {
-            let view = TensorView::new(Dtype::F32, &[1], &bytes).unwrap();
+            let view = TensorView::new(Dtype::F32, [1], &bytes).unwrap();
             (format!("layer.{i}.weight"), view)
         })
         .collect();
@@ -544,7 +563,7 @@ fn verify_deny_nonfinite_makes_nan_and_inf_invalid() {
         .iter()
         .flat_map(|v| v.to_le_bytes())
         .collect();
-    let view = TensorView::new(Dtype::C64, &[2], &parts).unwrap();
+    let view = TensorView::new(Dtype::C64, [2], &parts).unwrap();
     std::fs::write(&c64, serialize([("z", view)], None).unwrap()).unwrap();
     let out = run(&["verify", "--data", s(&c64)]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -558,7 +577,7 @@ fn verify_deny_nonfinite_makes_nan_and_inf_invalid() {
 
     // FP6 encodes no NaN or Inf: scanned, nothing to count, not an error.
     let f6 = dir.path("f6.safetensors");
-    let view = TensorView::new(Dtype::F6_E2M3, &[4], &[0xff; 3]).unwrap();
+    let view = TensorView::new(Dtype::F6_E2M3, [4], &[0xff; 3]).unwrap();
     std::fs::write(&f6, serialize([("q", view)], None).unwrap()).unwrap();
     let out = run(&["verify", "--deny-nonfinite", s(&f6)]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -667,7 +686,7 @@ fn sharding_over_an_older_checkpoint_replaces_it() {
 /// A file of one F32 tensor `w` holding `values`.
 fn f32_file(path: &Path, values: &[f32]) -> PathBuf {
     let data: Vec<u8> = values.iter().flat_map(|x| x.to_le_bytes()).collect();
-    let view = TensorView::new(Dtype::F32, &[values.len()], &data).unwrap();
+    let view = TensorView::new(Dtype::F32, [values.len()], &data).unwrap();
     std::fs::write(path, serialize([("w", view)], None).unwrap()).unwrap();
     path.to_owned()
 }
@@ -933,7 +952,7 @@ fn with_metadata(path: &Path, metadata: Option<&[(&str, &str)]>) -> PathBuf {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
     });
-    let view = TensorView::new(Dtype::U8, &[1], &[7]).unwrap();
+    let view = TensorView::new(Dtype::U8, [1], &[7]).unwrap();
     std::fs::write(path, serialize([("w", view)], metadata.as_ref()).unwrap()).unwrap();
     path.to_owned()
 }
@@ -1431,11 +1450,8 @@ fn stats_columns_are_as_wide_as_their_widest_value() {
     let int_bytes: Vec<u8> = ints.iter().flat_map(|v| v.to_le_bytes()).collect();
     let float_bytes: Vec<u8> = floats.iter().flat_map(|v| v.to_le_bytes()).collect();
     let tensors = [
-        ("i", TensorView::new(Dtype::I64, &[2], &int_bytes).unwrap()),
-        (
-            "f",
-            TensorView::new(Dtype::F32, &[2], &float_bytes).unwrap(),
-        ),
+        ("i", TensorView::new(Dtype::I64, [2], &int_bytes).unwrap()),
+        ("f", TensorView::new(Dtype::F32, [2], &float_bytes).unwrap()),
     ];
     let path = dir.path("wide.safetensors");
     std::fs::write(&path, serialize(tensors, None).unwrap()).unwrap();

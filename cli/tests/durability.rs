@@ -28,7 +28,7 @@ fn mode(path: &Path) -> u32 {
 fn model(len: usize) -> Vec<u8> {
     let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
     serialize(
-        [("w", TensorView::new(Dtype::U8, &[len], &data).unwrap())],
+        [("w", TensorView::new(Dtype::U8, [len], &data).unwrap())],
         None,
     )
     .unwrap()

@@ -50,11 +50,11 @@ fn write_files(dir: &Path) {
     let tensors = [
         (
             "wte.weight",
-            TensorView::new(Dtype::F32, &[64, 8], &wte).unwrap(),
+            TensorView::new(Dtype::F32, [64, 8], &wte).unwrap(),
         ),
         (
             "ln_f.weight",
-            TensorView::new(Dtype::F16, &[8], &ln).unwrap(),
+            TensorView::new(Dtype::F16, [8], &ln).unwrap(),
         ),
     ];
     for name in ["model", "in", "a", "b"] {
@@ -114,7 +114,7 @@ fn the_guide_s_exit_codes_for_invalid_different_and_unreadable() {
     let other = [3u8; 4];
     Writer::new()
         .to_file(
-            [("x", TensorView::new(Dtype::U8, &[4], &other).unwrap())],
+            [("x", TensorView::new(Dtype::U8, [4], &other).unwrap())],
             dir.path("other.safetensors"),
         )
         .unwrap();

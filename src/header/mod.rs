@@ -149,7 +149,7 @@ impl Table {
 ///
 /// ```
 /// use tensorsafe::{serialize, Dtype, Header, TensorView};
-/// let file = serialize([("w", TensorView::new(Dtype::F16, &[2, 3], &[0; 12])?)], None)?;
+/// let file = serialize([("w", TensorView::new(Dtype::F16, [2, 3], &[0; 12])?)], None)?;
 ///
 /// // The first 8 + N bytes are enough (say, one ranged read of a remote file).
 /// let n = u64::from_le_bytes(file[..8].try_into().unwrap()) as usize;
@@ -220,7 +220,7 @@ impl Header {
     /// # let dir = std::env::temp_dir().join(format!("tensorsafe-read-from-{}", std::process::id()));
     /// # std::fs::create_dir_all(&dir)?;
     /// # let path = dir.join("model.safetensors");
-    /// # tensorsafe::serialize_to_file([("w", tensorsafe::TensorView::new(tensorsafe::Dtype::U8, &[2], &[1, 2])?)], None, &path)?;
+    /// # tensorsafe::serialize_to_file([("w", tensorsafe::TensorView::new(tensorsafe::Dtype::U8, [2], &[1, 2])?)], None, &path)?;
     /// use std::io::{Read, Seek, SeekFrom};
     /// let mut file = std::fs::File::open(&path)?;
     /// let header = tensorsafe::Header::read_from(&mut file)?; // 8 + N bytes read

@@ -19,7 +19,7 @@ impl<'data> TensorView<'data> {
     /// ```
     /// use tensorsafe::{serialize, Dtype, SafeTensors, TensorView};
     /// let values: Vec<u8> = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0].iter().flat_map(|v| v.to_le_bytes()).collect();
-    /// let file = serialize([("w", TensorView::new(Dtype::F32, &[2, 3], &values)?)], None)?;
+    /// let file = serialize([("w", TensorView::new(Dtype::F32, [2, 3], &values)?)], None)?;
     /// let st = SafeTensors::deserialize(&file)?;
     /// let w = st.tensor("w")?;
     /// let array = w.as_ndarray::<f32>()?;           // borrows the file's bytes

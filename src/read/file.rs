@@ -51,7 +51,7 @@ impl Storage {
 /// use tensorsafe::{serialize_to_file, Dtype, SafeTensorsFile, TensorView};
 /// let path = dir.join("model.safetensors");
 /// let ones = [1u8; 8];
-/// serialize_to_file([("w", TensorView::new(Dtype::F32, &[2], &ones)?)], None, &path)?;
+/// serialize_to_file([("w", TensorView::new(Dtype::F32, [2], &ones)?)], None, &path)?;
 ///
 /// let file = SafeTensorsFile::open(&path)?;
 /// let w = file.tensor("w")?;
@@ -80,7 +80,7 @@ impl SafeTensorsFile {
     /// # std::fs::create_dir_all(&dir)?;
     /// use tensorsafe::{serialize_to_file, Dtype, LoadOptions, SafeTensorsFile, TensorView};
     /// let path = dir.join("model.safetensors");
-    /// serialize_to_file([("w", TensorView::new(Dtype::U8, &[4], &[1, 2, 3, 4])?)], None, &path)?;
+    /// serialize_to_file([("w", TensorView::new(Dtype::U8, [4], &[1, 2, 3, 4])?)], None, &path)?;
     ///
     /// let mut options = LoadOptions::default();
     /// options.threads = 1;                          // one reader thread
@@ -124,7 +124,7 @@ impl SafeTensorsFile {
     /// # let dir = std::env::temp_dir().join(format!("tensorsafe-mmap-doc-{}", std::process::id()));
     /// # std::fs::create_dir_all(&dir)?;
     /// # let path = dir.join("model.safetensors");
-    /// # tensorsafe::serialize_to_file([("w", tensorsafe::TensorView::new(tensorsafe::Dtype::U8, &[2], &[1, 2])?)], None, &path)?;
+    /// # tensorsafe::serialize_to_file([("w", tensorsafe::TensorView::new(tensorsafe::Dtype::U8, [2], &[1, 2])?)], None, &path)?;
     /// // SAFETY: this program wrote the file and nothing changes it while mapped.
     /// let file = unsafe { tensorsafe::SafeTensorsFile::mmap(&path)? };
     /// assert_eq!(file.tensor("w")?.data(), &[1, 2]);

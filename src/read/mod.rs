@@ -39,7 +39,7 @@ use crate::view::TensorView;
 /// ```
 /// use tensorsafe::{serialize, Dtype, SafeTensors, TensorView};
 /// let weights: Vec<u8> = [0.5f32, -1.0].iter().flat_map(|x| x.to_le_bytes()).collect();
-/// let bytes = serialize([("w", TensorView::new(Dtype::F32, &[2], &weights)?)], None)?;
+/// let bytes = serialize([("w", TensorView::new(Dtype::F32, [2], &weights)?)], None)?;
 ///
 /// // The view borrows `bytes`, not the parsed file, so it can be returned.
 /// fn weight(bytes: &[u8]) -> tensorsafe::Result<TensorView<'_>> {
@@ -87,7 +87,7 @@ impl<'data> SafeTensors<'data> {
     ///
     /// ```
     /// use tensorsafe::{serialize, Dtype, SafeTensors, TensorView};
-    /// let bytes = serialize([("w", TensorView::new(Dtype::U8, &[2], &[1, 2])?)], None)?;
+    /// let bytes = serialize([("w", TensorView::new(Dtype::U8, [2], &[1, 2])?)], None)?;
     /// let (n, header) = SafeTensors::read_metadata(&bytes)?;
     /// assert_eq!(n as u64, header.header_len());
     /// assert_eq!(header.get("w").unwrap().shape(), &[2]);
@@ -157,7 +157,7 @@ impl<'data> SafeTensors<'data> {
     ///
     /// ```
     /// use tensorsafe::{serialize, Dtype, SafeTensors, TensorView};
-    /// let bytes = serialize([("w", TensorView::new(Dtype::U8, &[2], &[1, 2])?)], None)?;
+    /// let bytes = serialize([("w", TensorView::new(Dtype::U8, [2], &[1, 2])?)], None)?;
     /// let st = SafeTensors::deserialize(&bytes)?;
     /// for (name, view) in st.tensors() {
     ///     assert_eq!((name.as_str(), view.data()), ("w", &[1u8, 2][..]));

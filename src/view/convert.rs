@@ -1,11 +1,14 @@
 //! Decoding of the floating point dtypes to `f32`.
 
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::vec::Vec;
 use half::{bf16, f16};
 
 use crate::dtype::Dtype;
 use crate::error::{Error, ErrorKind, Result};
+
+use super::element::Element;
 
 /// 2^k as an f32, exact for -149 <= k <= 127.
 fn pow2(k: i32) -> f32 {
@@ -87,44 +90,113 @@ fn e8m0(bits: u8) -> f32 {
     }
 }
 
-/// Decodes the elements of a float tensor to `f32` (F64 is rounded).
-pub(crate) fn to_f32(dtype: Dtype, data: &[u8]) -> Result<Vec<f32>> {
-    fn each<const N: usize>(data: &[u8], f: impl Fn([u8; N]) -> f32) -> Vec<f32> {
-        data.chunks_exact(N)
-            .map(|c| f(c.try_into().unwrap_or([0; N])))
-            .collect()
+/// How one dtype's elements decode to `f32`.
+#[derive(Clone)]
+enum Decode {
+    F32,
+    F64,
+    F16,
+    BF16,
+    /// One byte an element, through a table of the 256 codes.
+    Table(Box<[f32; 256]>),
+    /// Two elements a byte, the first in the low nibble.
+    F4,
+}
+
+/// The decoder of a float dtype's elements to `f32` (F64 is rounded),
+/// chosen before any byte is read; other dtypes give
+/// [`ErrorKind::UnsupportedConversion`].
+#[derive(Clone)]
+pub(crate) struct F32Decoder(Decode);
+
+impl F32Decoder {
+    pub(crate) fn new(dtype: Dtype) -> Result<Self> {
+        let table = |decode: &dyn Fn(u8) -> f32| {
+            let mut lut = Box::new([0f32; 256]);
+            for (byte, value) in (0..=255u8).zip(lut.iter_mut()) {
+                *value = decode(byte);
+            }
+            Decode::Table(lut)
+        };
+        let minifloat = |format: Minifloat| table(&|b| format.decode(u32::from(b)));
+        Ok(F32Decoder(match dtype {
+            Dtype::F32 => Decode::F32,
+            Dtype::F64 => Decode::F64,
+            Dtype::F16 => Decode::F16,
+            Dtype::BF16 => Decode::BF16,
+            Dtype::F8_E4M3 => minifloat(E4M3),
+            Dtype::F8_E5M2 => minifloat(E5M2),
+            Dtype::F8_E4M3FNUZ => minifloat(E4M3FNUZ),
+            Dtype::F8_E5M2FNUZ => minifloat(E5M2FNUZ),
+            Dtype::F8_E8M0 => table(&e8m0),
+            Dtype::F4 => Decode::F4,
+            other => {
+                return Err(Error::new(ErrorKind::UnsupportedConversion)
+                    .with_detail(format!("{other} cannot be decoded to f32")))
+            }
+        }))
     }
-    fn table(data: &[u8], format: Minifloat) -> Vec<f32> {
-        let lut: Vec<f32> = (0..256).map(|b| format.decode(b)).collect();
-        data.iter()
-            .map(|&b| lut.get(usize::from(b)).copied().unwrap_or(f32::NAN))
-            .collect()
-    }
-    Ok(match dtype {
-        Dtype::F32 => each(data, f32::from_le_bytes),
-        Dtype::F64 => each(data, |b| f64::from_le_bytes(b) as f32),
-        Dtype::F16 => each(data, |b| f16::from_le_bytes(b).to_f32()),
-        Dtype::BF16 => each(data, |b| bf16::from_le_bytes(b).to_f32()),
-        Dtype::F8_E4M3 => table(data, E4M3),
-        Dtype::F8_E5M2 => table(data, E5M2),
-        Dtype::F8_E4M3FNUZ => table(data, E4M3FNUZ),
-        Dtype::F8_E5M2FNUZ => table(data, E5M2FNUZ),
-        Dtype::F8_E8M0 => data.iter().map(|&b| e8m0(b)).collect(),
-        // Two elements a byte, the first in the low nibble.
-        Dtype::F4 => data
-            .iter()
-            .flat_map(|&b| {
+
+    /// Appends the elements whose bytes are `data` (whole elements, and
+    /// whole bytes for F4).
+    pub(crate) fn extend(&self, out: &mut Vec<f32>, data: &[u8]) {
+        fn each<const N: usize>(out: &mut Vec<f32>, data: &[u8], f: impl Fn([u8; N]) -> f32) {
+            out.extend(
+                data.chunks_exact(N)
+                    .map(|c| f(c.try_into().unwrap_or([0; N]))),
+            );
+        }
+        match &self.0 {
+            Decode::F32 => each(out, data, f32::from_le_bytes),
+            Decode::F64 => each(out, data, |b| f64::from_le_bytes(b) as f32),
+            Decode::F16 => each(out, data, |b| f16::from_le_bytes(b).to_f32()),
+            Decode::BF16 => each(out, data, |b| bf16::from_le_bytes(b).to_f32()),
+            Decode::Table(lut) => out.extend(data.iter().map(|&b| lut[usize::from(b)])),
+            Decode::F4 => out.extend(data.iter().flat_map(|&b| {
                 [
                     E2M1.decode(u32::from(b & 0xf)),
                     E2M1.decode(u32::from(b >> 4)),
                 ]
-            })
-            .collect(),
-        other => {
-            return Err(Error::new(ErrorKind::UnsupportedConversion)
-                .with_detail(format!("{other} cannot be decoded to f32")))
+            })),
         }
-    })
+    }
+}
+
+/// What the conversion to `f64` needs of a tensor or a selection: its
+/// dtype, its elements as they are, and its floats decoded to `f32`.
+pub(crate) trait Elements {
+    fn dtype(&self) -> Dtype;
+    fn elements<T: Element>(&self) -> Result<Vec<T>>;
+    fn f32s(&self) -> Result<Vec<f32>>;
+}
+
+/// The elements as `f64`: exact for F64, the integers and BOOL (64-bit
+/// integers rounded beyond 2^53), through `f32` for the other floats.
+pub(crate) fn to_f64(x: &impl Elements) -> Result<Vec<f64>> {
+    fn widen<T: Element>(x: &impl Elements, f: impl Fn(T) -> f64) -> Result<Vec<f64>> {
+        Ok(x.elements::<T>()?.into_iter().map(f).collect())
+    }
+    match x.dtype() {
+        Dtype::F64 => x.elements::<f64>(),
+        Dtype::BOOL => widen(x, |b: bool| f64::from(u8::from(b))),
+        Dtype::U8 => widen::<u8>(x, f64::from),
+        Dtype::I8 => widen::<i8>(x, f64::from),
+        Dtype::U16 => widen::<u16>(x, f64::from),
+        Dtype::I16 => widen::<i16>(x, f64::from),
+        Dtype::U32 => widen::<u32>(x, f64::from),
+        Dtype::I32 => widen::<i32>(x, f64::from),
+        Dtype::U64 => widen(x, |v: u64| v as f64),
+        Dtype::I64 => widen(x, |v: i64| v as f64),
+        _ => Ok(x.f32s()?.into_iter().map(f64::from).collect()),
+    }
+}
+
+/// Decodes the elements of a float tensor to `f32` (F64 is rounded).
+pub(crate) fn to_f32(dtype: Dtype, data: &[u8]) -> Result<Vec<f32>> {
+    let decoder = F32Decoder::new(dtype)?;
+    let mut out = Vec::with_capacity(data.len().saturating_mul(8) / dtype.bits());
+    decoder.extend(&mut out, data);
+    Ok(out)
 }
 
 #[cfg(test)]

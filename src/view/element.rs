@@ -58,21 +58,28 @@ impl Element for bool {
     }
 }
 
-pub(crate) fn check_dtype<T: Element>(dtype: Dtype) -> Result<()> {
+/// Fails unless `T` holds the elements of `dtype`. `raw` names the method
+/// of the caller's type that gives the bytes as they are: code ported from a
+/// byte-oriented API (`let bytes: Vec<u8> = x.to_vec()?`) asks for `u8` by
+/// inference, and the error says where the bytes are.
+pub(crate) fn check_dtype<T: Element>(dtype: Dtype, raw: &str) -> Result<()> {
     if dtype == T::DTYPE {
-        Ok(())
-    } else {
-        Err(Error::new(ErrorKind::DtypeMismatch).with_detail(format!(
-            "tensor is {dtype}, {} needs {}",
-            core::any::type_name::<T>(),
-            T::DTYPE
-        )))
+        return Ok(());
     }
+    let mut detail = format!(
+        "tensor is {dtype}, {} needs {}",
+        core::any::type_name::<T>(),
+        T::DTYPE
+    );
+    if core::mem::size_of::<T>() == 1 && T::DTYPE != Dtype::BOOL {
+        detail.push_str(&format!(" (`{raw}` gives the raw bytes)"));
+    }
+    Err(Error::new(ErrorKind::DtypeMismatch).with_detail(detail))
 }
 
 /// Zero-copy cast of little-endian tensor bytes to `&[T]`.
 pub(crate) fn cast<T: Element>(dtype: Dtype, data: &[u8]) -> Result<&[T]> {
-    check_dtype::<T>(dtype)?;
+    check_dtype::<T>(dtype, "data")?;
     if data.is_empty() {
         return Ok(&[]);
     }
@@ -95,8 +102,17 @@ pub(crate) fn cast<T: Element>(dtype: Dtype, data: &[u8]) -> Result<&[T]> {
 /// Copies tensor bytes into a `Vec<T>`, whatever their alignment and the
 /// host's endianness.
 pub(crate) fn to_vec<T: Element>(dtype: Dtype, data: &[u8]) -> Result<Vec<T>> {
-    check_dtype::<T>(dtype)?;
-    data.chunks_exact(core::mem::size_of::<T>())
-        .map(|chunk| T::from_le(chunk).ok_or_else(|| Error::new(ErrorKind::InvalidBool)))
-        .collect()
+    check_dtype::<T>(dtype, "data")?;
+    let mut out = Vec::with_capacity(data.len() / core::mem::size_of::<T>());
+    extend(&mut out, data)?;
+    Ok(out)
+}
+
+/// Appends the elements whose little-endian bytes are `data` (a whole
+/// number of elements of a tensor already known to hold `T`).
+pub(crate) fn extend<T: Element>(out: &mut Vec<T>, data: &[u8]) -> Result<()> {
+    for chunk in data.chunks_exact(core::mem::size_of::<T>()) {
+        out.push(T::from_le(chunk).ok_or_else(|| Error::new(ErrorKind::InvalidBool))?);
+    }
+    Ok(())
 }

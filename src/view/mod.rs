@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::dtype::Dtype;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{count, Error, ErrorKind, Result};
 use element::Element;
 
 /// What the writer needs of a tensor: its dtype, shape and bytes.
@@ -118,7 +118,7 @@ impl Shape {
 /// ```
 /// use tensorsafe::{Dtype, TensorView};
 /// let bytes: Vec<u8> = [1.0f32, 2.0, 3.0, 4.0].iter().flat_map(|x| x.to_le_bytes()).collect();
-/// let view = TensorView::new(Dtype::F32, &[2, 2], &bytes)?;
+/// let view = TensorView::new(Dtype::F32, [2, 2], &bytes)?;
 /// assert_eq!(view.to_vec::<f32>()?, vec![1.0, 2.0, 3.0, 4.0]);
 /// assert!(view.as_slice::<f64>().is_err()); // wrong dtype: an error, not a panic
 /// assert_eq!(format!("{view:?}"), "TensorView { dtype: F32, shape: [2, 2], bytes: 16 }");
@@ -137,27 +137,23 @@ impl<'data> TensorView<'data> {
     /// [`ErrorKind::Overflow`] / [`ErrorKind::PartialByte`] for a shape whose
     /// byte length does not exist).
     ///
-    /// The shape is taken by value as in the reference crate (`Vec<usize>`),
-    /// or borrowed (`&[usize]`, `&[usize; N]`, `&Vec<usize>`): anything
-    /// that converts into a `Cow<[usize]>`.
+    /// The shape is anything that reads as a `&[usize]`: by value as in
+    /// the reference crate (`Vec<usize>`, an array), or borrowed (`&[usize]`,
+    /// `&[usize; N]`, `&Vec<usize>`, `&Box<[usize]>`, a `Cow`). The view
+    /// keeps its own copy of the dimensions either way.
     ///
     /// ```
     /// use tensorsafe::{Dtype, TensorView};
     /// let data = [0u8; 6];
     /// let a = TensorView::new(Dtype::U8, vec![2, 3], &data)?;
-    /// let b = TensorView::new(Dtype::U8, &[2, 3], &data)?;
+    /// let b = TensorView::new(Dtype::U8, [2, 3], &data)?;
     /// let shape: &[usize] = &[2, 3];
     /// let c = TensorView::new(Dtype::U8, shape, &data)?;
     /// assert!(a == b && b == c);
     /// # Ok::<(), tensorsafe::Error>(())
     /// ```
-    pub fn new<'s>(
-        dtype: Dtype,
-        shape: impl Into<Cow<'s, [usize]>>,
-        data: &'data [u8],
-    ) -> Result<Self> {
-        let shape = shape.into();
-        let shape: &[usize] = &shape;
+    pub fn new(dtype: Dtype, shape: impl AsRef<[usize]>, data: &'data [u8]) -> Result<Self> {
+        let shape = shape.as_ref();
         let expected = dtype.shape_byte_len(shape)?;
         if expected != data.len() as u64 {
             return Err(Error::new(ErrorKind::InvalidView).with_detail(format!(
@@ -179,22 +175,28 @@ impl<'data> TensorView<'data> {
     /// ```
     /// use tensorsafe::{serialize, Dtype, SafeTensors, TensorView};
     /// let weight = [1.0f32, 2.0, 3.0, 4.0];
-    /// let view = TensorView::from_slice(&[2, 2], &weight)?;
+    /// let view = TensorView::from_slice([2, 2], &weight)?;
     /// assert_eq!(view.dtype(), Dtype::F32);
     /// let bytes = serialize([("w", view)], None)?;
     /// let st = SafeTensors::deserialize(&bytes)?;
     /// assert_eq!(st.tensor("w")?.to_vec::<f32>()?, weight);
     /// # Ok::<(), tensorsafe::Error>(())
     /// ```
-    pub fn from_slice<'s, T: Element>(
-        shape: impl Into<Cow<'s, [usize]>>,
-        data: &'data [T],
-    ) -> Result<Self> {
+    pub fn from_slice<T: Element>(shape: impl AsRef<[usize]>, data: &'data [T]) -> Result<Self> {
         if cfg!(target_endian = "big") && core::mem::size_of::<T>() > 1 {
             return Err(Error::new(ErrorKind::BigEndianHost)
                 .with_detail("build the view from little-endian bytes with TensorView::new"));
         }
-        TensorView::new(T::DTYPE, shape, bytemuck::cast_slice(data))
+        let shape = shape.as_ref();
+        match crate::dtype::element_count(shape) {
+            Some(needed) if needed != data.len() as u64 => Err(Error::new(ErrorKind::InvalidView)
+                .with_detail(format!(
+                    "{} given, shape {shape:?} needs {needed}",
+                    count(data.len() as u64, "element")
+                ))),
+            // A count past u64 is the overflow TensorView::new reports.
+            _ => TensorView::new(T::DTYPE, shape, bytemuck::cast_slice(data)),
+        }
     }
 
     /// Built from validated header entries only.
@@ -237,13 +239,14 @@ impl<'data> TensorView<'data> {
     /// type, [`ErrorKind::Misaligned`] if the bytes are not aligned for `T`
     /// in memory, [`ErrorKind::BigEndianHost`] on a big-endian machine (for
     /// multi-byte `T`), and [`ErrorKind::InvalidBool`] for a BOOL byte other
-    /// than 0 or 1. [`TensorView::to_vec`] always works.
+    /// than 0 or 1. [`TensorView::to_vec`] copies, so alignment and byte
+    /// order do not matter to it.
     ///
     /// ```
     /// use tensorsafe::{half::bf16, serialize, Dtype, SafeTensors, TensorView};
     /// let values = [bf16::from_f32(1.5), bf16::from_f32(-2.0)];
     /// let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    /// let file = serialize([("w", TensorView::new(Dtype::BF16, &[2], &bytes)?)], None)?;
+    /// let file = serialize([("w", TensorView::new(Dtype::BF16, [2], &bytes)?)], None)?;
     /// let st = SafeTensors::deserialize(&file)?;
     /// let w: &[bf16] = st.tensor("w")?.as_slice()?; // the writer aligns tensors to 8 bytes
     /// assert_eq!(w, values);
@@ -255,6 +258,26 @@ impl<'data> TensorView<'data> {
 
     /// The elements copied into a `Vec<T>`, whatever the alignment and the
     /// host's byte order.
+    ///
+    /// Fails with [`ErrorKind::DtypeMismatch`] unless `T` is the tensor's
+    /// type (code written for a byte API, `let bytes: Vec<u8> =
+    /// view.to_vec()?`, asks for `u8` by inference: [`TensorView::data`]
+    /// has the bytes), and with [`ErrorKind::InvalidBool`] for a BOOL byte
+    /// other than 0 or 1.
+    ///
+    /// A view does not know the name it was found under, so the errors of
+    /// this method and of [`TensorView::as_slice`] name no tensor. Where the
+    /// name matters, add it where the tensor is looked up:
+    ///
+    /// ```
+    /// use tensorsafe::{serialize, SafeTensors, TensorView};
+    /// let file = serialize([("w", TensorView::from_slice([2], &[1.0f32, 2.0])?)], None)?;
+    /// let st = SafeTensors::deserialize(&file)?;
+    /// let name = "w";
+    /// let err = st.tensor(name)?.to_vec::<f64>().map_err(|e| format!("{name}: {e}")).unwrap_err();
+    /// assert_eq!(err, "w: tensor has another dtype: tensor is F32, f64 needs F64");
+    /// # Ok::<(), tensorsafe::Error>(())
+    /// ```
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
         element::to_vec(self.dtype, self.data)
     }
@@ -274,29 +297,14 @@ impl<'data> TensorView<'data> {
     /// ```
     /// use tensorsafe::{Dtype, TensorView};
     /// let big = 1e300f64.to_le_bytes();
-    /// let view = TensorView::new(Dtype::F64, &[1], &big)?;
+    /// let view = TensorView::new(Dtype::F64, [1], &big)?;
     /// assert_eq!(view.to_f64_vec()?, vec![1e300]); // to_f32_vec would give inf
     /// let ids: Vec<u8> = [-3i32, 7].iter().flat_map(|v| v.to_le_bytes()).collect();
-    /// assert_eq!(TensorView::new(Dtype::I32, &[2], &ids)?.to_f64_vec()?, vec![-3.0, 7.0]);
+    /// assert_eq!(TensorView::new(Dtype::I32, [2], &ids)?.to_f64_vec()?, vec![-3.0, 7.0]);
     /// # Ok::<(), tensorsafe::Error>(())
     /// ```
     pub fn to_f64_vec(&self) -> Result<Vec<f64>> {
-        fn widen<T: Element>(view: &TensorView<'_>, f: impl Fn(T) -> f64) -> Result<Vec<f64>> {
-            Ok(view.to_vec::<T>()?.into_iter().map(f).collect())
-        }
-        match self.dtype {
-            Dtype::F64 => self.to_vec::<f64>(),
-            Dtype::BOOL => widen(self, |x: bool| f64::from(u8::from(x))),
-            Dtype::U8 => widen::<u8>(self, f64::from),
-            Dtype::I8 => widen::<i8>(self, f64::from),
-            Dtype::U16 => widen::<u16>(self, f64::from),
-            Dtype::I16 => widen::<i16>(self, f64::from),
-            Dtype::U32 => widen::<u32>(self, f64::from),
-            Dtype::I32 => widen::<i32>(self, f64::from),
-            Dtype::U64 => widen(self, |x: u64| x as f64),
-            Dtype::I64 => widen(self, |x: i64| x as f64),
-            _ => Ok(self.to_f32_vec()?.into_iter().map(f64::from).collect()),
-        }
+        convert::to_f64(self)
     }
 
     /// The tensor's length in bytes (`data().len()`), as [`View::data_len`]
@@ -304,6 +312,18 @@ impl<'data> TensorView<'data> {
     #[inline]
     pub fn data_len(&self) -> usize {
         self.data.len()
+    }
+}
+
+impl convert::Elements for TensorView<'_> {
+    fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+    fn elements<T: Element>(&self) -> Result<Vec<T>> {
+        self.to_vec()
+    }
+    fn f32s(&self) -> Result<Vec<f32>> {
+        self.to_f32_vec()
     }
 }
 
@@ -319,7 +339,7 @@ impl Eq for TensorView<'_> {}
 ///
 /// ```
 /// use tensorsafe::{Dtype, TensorView};
-/// let view = TensorView::new(Dtype::U8, &[2, 2], &[1, 2, 3, 4])?;
+/// let view = TensorView::new(Dtype::U8, [2, 2], &[1, 2, 3, 4])?;
 /// assert_eq!(format!("{view:?}"), "TensorView { dtype: U8, shape: [2, 2], bytes: 4 }");
 /// # Ok::<(), tensorsafe::Error>(())
 /// ```

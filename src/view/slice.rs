@@ -9,8 +9,9 @@ use core::ops::{Range, RangeFrom, RangeFull, RangeInclusive, RangeTo, RangeToInc
 
 use crate::checked::memory_len;
 use crate::dtype::Dtype;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{count, Error, ErrorKind, Result};
 
+use super::convert::{self, F32Decoder};
 use super::element::{self, Element};
 use super::TensorView;
 
@@ -78,6 +79,11 @@ impl From<RangeTo<usize>> for Select {
 /// dimension like any other).
 impl From<RangeInclusive<usize>> for Select {
     fn from(range: RangeInclusive<usize>) -> Self {
+        // An exhausted range (iterated to its end) keeps its bounds but
+        // holds nothing.
+        if range.is_empty() {
+            return Select::range(*range.start(), *range.start());
+        }
         let (start, end) = range.into_inner();
         Select::range(start, end.saturating_add(1))
     }
@@ -113,7 +119,7 @@ struct Outer {
 /// ```
 /// use tensorsafe::{Dtype, Select, TensorView};
 /// let data: Vec<u8> = (0..24).collect();
-/// let view = TensorView::new(Dtype::U8, &[2, 3, 4], &data)?;
+/// let view = TensorView::new(Dtype::U8, [2, 3, 4], &data)?;
 /// let slice = view.slice(&[Select::All, Select::range(1, 3), Select::Index(0)])?;
 /// assert_eq!(slice.shape(), &[2, 2]);
 /// assert_eq!(slice.to_vec::<u8>()?, vec![4, 8, 16, 20]);
@@ -356,7 +362,7 @@ impl<'a> Slice<'a> {
     /// ```
     /// use tensorsafe::{Dtype, TensorView};
     /// let data = [0u8; 16];
-    /// let w = TensorView::new(Dtype::U16, &[2, 4], &data)?;
+    /// let w = TensorView::new(Dtype::U16, [2, 4], &data)?;
     /// let right_half = w.split(1, 1, 2)?; // columns 2..4 of each row
     /// assert_eq!(right_half.byte_ranges().collect::<Vec<_>>(), [4..8, 12..16]);
     /// # Ok::<(), tensorsafe::Error>(())
@@ -390,10 +396,7 @@ impl<'a> Slice<'a> {
         if len == self.byte_len() {
             return Ok(());
         }
-        Err(Error::new(ErrorKind::BufferLength).with_detail(format!(
-            "buffer of {len} bytes given for a slice of {} bytes",
-            self.byte_len()
-        )))
+        Err(Error::buffer_length(len, self.byte_len() as u64, "slice"))
     }
 
     /// The selected bytes copied into a new buffer, in row-major order.
@@ -413,34 +416,57 @@ impl<'a> Slice<'a> {
     ///
     /// ```
     /// use tensorsafe::{Select, TensorView};
-    /// let w = TensorView::from_slice(&[2, 3], &[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0])?;
+    /// let w = TensorView::from_slice([2, 3], &[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0])?;
     /// let column = w.slice(&[Select::All, Select::Index(1)])?;
     /// assert_eq!(column.to_vec::<f32>()?, vec![2.0, 5.0]);
     /// assert!(column.to_vec::<f64>().is_err()); // wrong type: an error, not a panic
     /// # Ok::<(), tensorsafe::Error>(())
     /// ```
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
-        element::check_dtype::<T>(self.dtype)?;
-        self.copied(|view| view.to_vec())
+        element::check_dtype::<T>(self.dtype, "to_bytes")?;
+        let mut out = Vec::with_capacity(self.element_count());
+        for run in self.runs() {
+            element::extend(&mut out, run)?;
+        }
+        Ok(out)
     }
 
     /// The selected elements decoded to `f32`, for the dtypes
     /// [`TensorView::to_f32_vec`] decodes.
     pub fn to_f32_vec(&self) -> Result<Vec<f32>> {
-        self.copied(|view| view.to_f32_vec())
+        let decoder = F32Decoder::new(self.dtype)?;
+        let mut out = Vec::with_capacity(self.element_count());
+        for run in self.runs() {
+            // Each run is whole elements, and whole bytes for F4
+            // (Slice::check_whole_bytes).
+            decoder.extend(&mut out, run);
+        }
+        Ok(out)
     }
 
     /// The selected elements as `f64`, for the dtypes
     /// [`TensorView::to_f64_vec`] converts.
     pub fn to_f64_vec(&self) -> Result<Vec<f64>> {
-        self.copied(|view| view.to_f64_vec())
+        convert::to_f64(self)
     }
 
-    /// `read` applied to a view of the selection copied into one buffer.
-    fn copied<R>(&self, read: impl FnOnce(&TensorView<'_>) -> R) -> R {
-        let bytes = self.to_bytes();
-        // The selection's bytes are exactly its shape x dtype.
-        read(&TensorView::new_unchecked(self.dtype, &self.shape, &bytes))
+    /// Number of elements selected (at most the tensor's, which fits).
+    fn element_count(&self) -> usize {
+        crate::dtype::element_count(&self.shape)
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0)
+    }
+}
+
+impl convert::Elements for Slice<'_> {
+    fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+    fn elements<T: Element>(&self) -> Result<Vec<T>> {
+        self.to_vec()
+    }
+    fn f32s(&self) -> Result<Vec<f32>> {
+        self.to_f32_vec()
     }
 }
 
@@ -544,7 +570,7 @@ impl<'a> TensorView<'a> {
     /// ```
     /// use tensorsafe::{Dtype, TensorView};
     /// let data: Vec<u8> = (0..8).collect();
-    /// let w = TensorView::new(Dtype::U8, &[2, 4], &data)?;
+    /// let w = TensorView::new(Dtype::U8, [2, 4], &data)?;
     /// assert_eq!(w.split(1, 1, 2)?.to_vec::<u8>()?, vec![2, 3, 6, 7]); // columns 2..4 of each row
     /// # Ok::<(), tensorsafe::Error>(())
     /// ```
@@ -561,9 +587,12 @@ pub(crate) fn split_spec(
     part: usize,
     parts: usize,
 ) -> Result<Vec<Select>> {
-    let size = *dims
-        .get(dim)
-        .ok_or_else(|| invalid(format!("dimension {dim} of a rank {} tensor", dims.len())))?;
+    let size = *dims.get(dim).ok_or_else(|| {
+        invalid(format!(
+            "dimension {dim} does not exist (the tensor has {})",
+            count(dims.len() as u64, "dimension")
+        ))
+    })?;
     if parts == 0 {
         return Err(invalid(format!(
             "dimension {dim} cannot be split into 0 parts"

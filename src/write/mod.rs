@@ -59,8 +59,8 @@ pub(crate) type Progress<'a> = Box<dyn FnMut(u64, u64) + Send + 'a>;
 /// use tensorsafe::{Dtype, Metadata, SafeTensors, TensorView, Writer};
 /// let (a, b) = ([0u8; 3], [0u8; 64]);
 /// let tensors = [
-///     ("odd", TensorView::new(Dtype::U8, &[3], &a)?),
-///     ("big", TensorView::new(Dtype::U8, &[64], &b)?),
+///     ("odd", TensorView::new(Dtype::U8, [3], &a)?),
+///     ("big", TensorView::new(Dtype::U8, [64], &b)?),
 /// ];
 /// let mut metadata = Metadata::new();
 /// metadata.insert("format".into(), "pt".into());
@@ -107,7 +107,7 @@ impl<'a> Writer<'a> {
     ///
     /// ```
     /// use tensorsafe::{ErrorKind, TensorView, Writer};
-    /// let w = TensorView::from_slice(&[2], &[1u8, 2])?;
+    /// let w = TensorView::from_slice([2], &[1u8, 2])?;
     /// let err = Writer::new().alignment(3).to_vec([("w", &w)]).unwrap_err();
     /// assert_eq!(err.kind(), ErrorKind::InvalidAlignment);
     /// # Ok::<(), tensorsafe::Error>(())
@@ -122,8 +122,7 @@ impl<'a> Writer<'a> {
     pub(crate) fn check(&self) -> Result<()> {
         match self.alignment {
             Some(a) if !a.is_power_of_two() || a > MAX_ALIGNMENT => {
-                Err(Error::new(ErrorKind::InvalidAlignment)
-                    .with_detail(format!("{a} is not a power of two up to 1 MiB")))
+                Err(Error::new(ErrorKind::InvalidAlignment).with_detail(format!("got {a}")))
             }
             _ => Ok(()),
         }
@@ -148,7 +147,7 @@ impl<'a> Writer<'a> {
     ///
     /// ```
     /// use tensorsafe::{TensorView, Writer};
-    /// let w = TensorView::from_slice(&[4], &[1.0f32, 2.0, 3.0, 4.0])?;
+    /// let w = TensorView::from_slice([4], &[1.0f32, 2.0, 3.0, 4.0])?;
     /// let mut calls = 0;
     /// let mut last = (0, 0);
     /// Writer::new()
@@ -360,7 +359,7 @@ fn checked_data<V: View>(view: &V) -> Result<Cow<'_, [u8]>> {
 /// use tensorsafe::{serialize, Dtype, Metadata, SafeTensors, TensorView};
 /// let mut metadata = Metadata::new();
 /// metadata.insert("format".into(), "pt".into());
-/// let bytes = serialize([("bias", TensorView::new(Dtype::U8, &[3], &[1, 2, 3])?)], Some(&metadata))?;
+/// let bytes = serialize([("bias", TensorView::new(Dtype::U8, [3], &[1, 2, 3])?)], Some(&metadata))?;
 ///
 /// // Rewriting what was read gives the same bytes back.
 /// let st = SafeTensors::deserialize(&bytes)?;

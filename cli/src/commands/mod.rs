@@ -13,7 +13,7 @@ pub use diff::{diff, tolerance};
 pub use inspect::inspect;
 #[cfg(feature = "remote")]
 pub use inspect::Listing;
-pub use rewrite::rewrite;
+pub use rewrite::{align_arg, rewrite};
 pub use shard::{merge, shard};
 pub use stats::stats;
 pub use verify::{verify, Checks};

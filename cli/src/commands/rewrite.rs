@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use tensorsafe::{Header, Writer};
+use tensorsafe::{Header, Writer, MAX_ALIGNMENT};
 
 use super::inspect::alignment;
 use crate::lazy::Files;
@@ -16,6 +16,16 @@ fn aligned_count(header: &Header, n: u64) -> usize {
         .iter()
         .filter(|t| alignment(start + t.data_offsets().0) >= n)
         .count()
+}
+
+/// `--align`: a power of two up to the writer's largest alignment, checked
+/// as the arguments are parsed, so that a bad value is a usage error
+/// whatever the input (even one that cannot be read).
+pub fn align_arg(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(n) if n.is_power_of_two() && n <= MAX_ALIGNMENT => Ok(n),
+        _ => Err(format!("{text:?} is not a power of two up to 1 MiB")),
+    }
 }
 
 pub fn rewrite(input: &Path, output: &Path, align: Option<u64>) -> Result<u8, Failure> {
@@ -37,12 +47,7 @@ pub fn rewrite(input: &Path, output: &Path, align: Option<u64>) -> Result<u8, Fa
         .metadata(header.metadata())
         .progress(|written, _| bar.set_position(written))
         .to_file(files.views(&shards), output)
-        .map_err(|e| match (e.kind(), align) {
-            (tensorsafe::ErrorKind::InvalidAlignment, Some(n)) => {
-                Failure::usage(format!("--align {n}: {}", crate::describe(&e)))
-            }
-            _ => files.failure(Failure::from_write_error(output, &e)),
-        })?;
+        .map_err(|e| files.failure(Failure::from_write_error(output, &e)))?;
     bar.finish_and_clear();
     if let Some(n) = align {
         let written = read_header(output)?;
