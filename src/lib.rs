@@ -95,9 +95,6 @@ mod read;
 #[cfg(feature = "object-store")]
 pub mod remote;
 #[cfg(feature = "std")]
-// Its unit tests still spell two shapes as borrowed array literals (`&[100]`),
-// which the shape parameter of `TensorView::new` takes by value too.
-#[cfg_attr(test, allow(clippy::needless_borrows_for_generic_args))]
 mod sharded;
 mod view;
 mod write;

@@ -187,7 +187,7 @@ fn a_destination_buffer_of_the_wrong_length_is_the_callers() {
     assert_eq!(err.category(), tensorsafe::Category::Usage);
     assert!(
         err.to_string().starts_with(
-            "destination buffer has the wrong length: buffer of 100 bytes given for a tensor of 800 bytes (tensor \"w\""
+            "destination buffer has the wrong length: 100 bytes given, the tensor has 800 (tensor \"w\""
         ),
         "{err}"
     );

@@ -575,13 +575,7 @@ pub(crate) fn check_dest(info: &TensorInfo<'_>, buf: &[u8]) -> Result<()> {
     if buf.len() as u64 == info.byte_len() {
         return Ok(());
     }
-    Err(Error::new(ErrorKind::BufferLength)
-        .with_tensor(info.name())
-        .with_detail(format!(
-            "buffer of {} bytes given for a tensor of {} bytes",
-            buf.len(),
-            info.byte_len()
-        )))
+    Err(Error::buffer_length(buf.len(), info.byte_len(), "tensor").with_tensor(info.name()))
 }
 
 /// Loads the tensors of the file at `path` into buffers the caller owns,

@@ -371,7 +371,7 @@ mod tests {
     fn three(dir: &Path, fill: u8) -> Result<Vec<String>> {
         let data = [fill; 100];
         let tensors = (0..3).map(|i| {
-            let view = crate::TensorView::new(crate::Dtype::U8, &[100], &data).unwrap();
+            let view = crate::TensorView::new(crate::Dtype::U8, [100], &data).unwrap();
             (format!("t{i}"), view)
         });
         Writer::new().sharded(tensors, dir, 100)
@@ -412,7 +412,7 @@ mod tests {
         let data = [9u8; 100];
         let older = [(
             "old",
-            crate::TensorView::new(crate::Dtype::U8, &[100], &data).unwrap(),
+            crate::TensorView::new(crate::Dtype::U8, [100], &data).unwrap(),
         )];
         Writer::new().sharded(older, &dir, 1000).unwrap();
         // Three shard syncs pass; the index's fails after its rename.
