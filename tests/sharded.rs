@@ -799,10 +799,10 @@ fn a_shard_replaced_after_opening_is_not_read_as_the_new_file() {
     let same_names = |_| {
         let c: Vec<u8> = [1.5f32, 2.5].iter().flat_map(|x| x.to_le_bytes()).collect();
         let tensors = [
-            ("c", TensorView::new(Dtype::F32, &[2], &c).unwrap()),
+            ("c", TensorView::new(Dtype::F32, [2], &c).unwrap()),
             (
                 "d",
-                TensorView::new(Dtype::U8, &[2, 200], &[4; 400]).unwrap(),
+                TensorView::new(Dtype::U8, [2, 200], &[4; 400]).unwrap(),
             ),
         ];
         serialize(tensors, None).unwrap()
@@ -837,10 +837,10 @@ fn a_mapped_shard_replaced_after_opening_is_an_error() {
     let checkpoint = unsafe { Checkpoint::mmap(tmp.dir()) }.unwrap();
     let shard = checkpoint.shard_path(1).unwrap();
     let other = [
-        ("c", TensorView::new(Dtype::U8, &[300], &[3; 300]).unwrap()),
+        ("c", TensorView::new(Dtype::U8, [300], &[3; 300]).unwrap()),
         (
             "d",
-            TensorView::new(Dtype::U8, &[2, 200], &[4; 400]).unwrap(),
+            TensorView::new(Dtype::U8, [2, 200], &[4; 400]).unwrap(),
         ),
     ];
     std::fs::write(shard, serialize(other, None).unwrap()).unwrap();
@@ -888,7 +888,7 @@ fn an_index_without_the_right_total_size_opens_and_lists_and_verify_says_why() {
 }
 
 fn one_tensor_file(path: &Path) {
-    let w = TensorView::new(Dtype::U8, &[2], &[1, 2]).unwrap();
+    let w = TensorView::new(Dtype::U8, [2], &[1, 2]).unwrap();
     std::fs::write(path, serialize([("w", w)], None).unwrap()).unwrap();
 }
 
@@ -981,7 +981,7 @@ fn metadata_is_shard_zeros_and_the_others_are_not_compared() {
     let s2 = "model-00002-of-00002.safetensors";
     for (file, name, format) in [(s1, "a", "pt"), (s2, "b", "np")] {
         let metadata: tensorsafe::Metadata = [("format".to_owned(), format.to_owned())].into();
-        let t = TensorView::new(Dtype::U8, &[1], &[1]).unwrap();
+        let t = TensorView::new(Dtype::U8, [1], &[1]).unwrap();
         std::fs::write(
             tmp.path(file),
             serialize([(name, t)], Some(&metadata)).unwrap(),
