@@ -265,7 +265,12 @@ impl Error {
         ))
     }
 
-    pub(crate) fn with_tensor(mut self, name: impl Into<String>) -> Self {
+    /// The same error, about tensor `name`. The crate names the tensor
+    /// wherever it knows it; a [`TensorView`](crate::TensorView) does not
+    /// know the name it was found under, so its conversions (`to_vec`,
+    /// `as_slice`) give errors without one, and this adds it:
+    /// `view.to_vec::<f32>().map_err(|e| e.with_tensor(name))`.
+    pub fn with_tensor(mut self, name: impl Into<String>) -> Self {
         self.inner.tensor = Some(name.into());
         self
     }

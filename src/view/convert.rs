@@ -170,6 +170,24 @@ pub(crate) trait Elements {
     fn f32s(&self) -> Result<Vec<f32>>;
 }
 
+// Views and selections answer through their own typed accessors.
+macro_rules! elements_by_accessors {
+    ($($ty:ty),*) => {$(
+        impl Elements for $ty {
+            fn dtype(&self) -> Dtype {
+                <$ty>::dtype(self)
+            }
+            fn elements<T: Element>(&self) -> Result<Vec<T>> {
+                self.to_vec()
+            }
+            fn f32s(&self) -> Result<Vec<f32>> {
+                self.to_f32_vec()
+            }
+        }
+    )*};
+}
+elements_by_accessors!(super::TensorView<'_>, super::slice::Slice<'_>);
+
 /// The elements as `f64`: exact for F64, the integers and BOOL (64-bit
 /// integers rounded beyond 2^53), through `f32` for the other floats.
 pub(crate) fn to_f64(x: &impl Elements) -> Result<Vec<f64>> {

@@ -267,15 +267,17 @@ impl<'data> TensorView<'data> {
     ///
     /// A view does not know the name it was found under, so the errors of
     /// this method and of [`TensorView::as_slice`] name no tensor. Where the
-    /// name matters, add it where the tensor is looked up:
+    /// name matters, add it with [`Error::with_tensor`](crate::Error::with_tensor):
     ///
     /// ```
-    /// use tensorsafe::{serialize, SafeTensors, TensorView};
+    /// use tensorsafe::{serialize, ErrorKind, SafeTensors, TensorView};
     /// let file = serialize([("w", TensorView::from_slice([2], &[1.0f32, 2.0])?)], None)?;
     /// let st = SafeTensors::deserialize(&file)?;
     /// let name = "w";
-    /// let err = st.tensor(name)?.to_vec::<f64>().map_err(|e| format!("{name}: {e}")).unwrap_err();
-    /// assert_eq!(err, "w: tensor has another dtype: tensor is F32, f64 needs F64");
+    /// let err = st.tensor(name)?.to_vec::<f64>().map_err(|e| e.with_tensor(name)).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::DtypeMismatch);
+    /// assert_eq!(err.tensor(), Some("w"));
+    /// assert_eq!(err.to_string(), "tensor has another dtype: tensor is F32, f64 needs F64 (tensor \"w\")");
     /// # Ok::<(), tensorsafe::Error>(())
     /// ```
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
@@ -312,18 +314,6 @@ impl<'data> TensorView<'data> {
     #[inline]
     pub fn data_len(&self) -> usize {
         self.data.len()
-    }
-}
-
-impl convert::Elements for TensorView<'_> {
-    fn dtype(&self) -> Dtype {
-        self.dtype
-    }
-    fn elements<T: Element>(&self) -> Result<Vec<T>> {
-        self.to_vec()
-    }
-    fn f32s(&self) -> Result<Vec<f32>> {
-        self.to_f32_vec()
     }
 }
 

@@ -458,18 +458,6 @@ impl<'a> Slice<'a> {
     }
 }
 
-impl convert::Elements for Slice<'_> {
-    fn dtype(&self) -> Dtype {
-        self.dtype
-    }
-    fn elements<T: Element>(&self) -> Result<Vec<T>> {
-        self.to_vec()
-    }
-    fn f32s(&self) -> Result<Vec<f32>> {
-        self.to_f32_vec()
-    }
-}
-
 /// Shows dtype, shape and length, not the bytes.
 impl fmt::Debug for Slice<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
