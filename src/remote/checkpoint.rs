@@ -68,6 +68,8 @@ impl Shard for RemoteFile {
 /// [`iter`](Self::iter), [`names`](Self::names), ...) is the local
 /// [`Checkpoint`]'s, with the same names and meanings.
 ///
+/// Here the store is a local directory (`LocalFileSystem`, feature `fs`):
+///
 /// ```
 /// # tokio::runtime::Runtime::new()?.block_on(async {
 /// use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! shards in 1 + N, and fetch single tensors, slices of tensors or whole
 //! checkpoints with ranged reads, through any
 //! [`ObjectStore`](object_store::ObjectStore): S3 and its compatibles,
-//! GCS, Azure, HTTP, the local filesystem or memory.
+//! GCS, Azure, HTTP, the local filesystem (feature `fs`) or memory.
 //!
 //! ```
 //! use std::sync::Arc;
