@@ -323,6 +323,18 @@ async fn load_into_fills_the_chosen_tensors_in_merged_requests() {
     // The first part of t0 came with the header read.
     assert_eq!(counts.get().0, 5);
 
+    // The total first, before the bytes at hand are counted; no tensor
+    // chosen: that one call only.
+    let mut reports = Vec::new();
+    remote.load(|d, t| reports.push((d, t))).await.unwrap();
+    assert_eq!(reports.first(), Some(&(0, 1_000_000)));
+    let mut reports = Vec::new();
+    remote
+        .load_into(|_| None, |d, t| reports.push((d, t)))
+        .await
+        .unwrap();
+    assert_eq!(reports, [(0, 0)]);
+
     // A wrong-length destination is refused before anything is fetched.
     counts.reset();
     let err = remote

@@ -997,3 +997,80 @@ fn metadata_is_shard_zeros_and_the_others_are_not_compared() {
     let second = checkpoint.shard_header(1).unwrap().metadata().unwrap();
     assert_eq!(second["format"], "np");
 }
+
+/// `bytes` written to `to`, its modification time set to a fixed instant
+/// long past (so it differs from any time the shard was written at).
+fn write_dated(to: &Path, bytes: &[u8]) {
+    let file = std::fs::File::create(to).unwrap();
+    std::io::Write::write_all(&mut &file, bytes).unwrap();
+    let then = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+    file.set_modified(then).unwrap();
+}
+
+/// The second shard of `two_shards` with the same header, its tensors'
+/// bytes changed.
+fn same_header_other_bytes(shard: &Path) -> Vec<u8> {
+    let mut bytes = std::fs::read(shard).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    bytes
+}
+
+#[test]
+fn a_shard_renamed_over_by_a_file_with_the_same_header_is_changed() {
+    let tmp = TempDir::new("renamed-same-header");
+    two_shards(tmp.dir());
+    let read = Checkpoint::open(tmp.dir()).unwrap();
+    // SAFETY: the shard is renamed over before it is mapped, never while.
+    let mapped = unsafe { Checkpoint::mmap(tmp.dir()) }.unwrap();
+    let shard = read.shard_path(1).unwrap();
+    let new = tmp.path("new");
+    write_dated(&new, &same_header_other_bytes(shard));
+    std::fs::rename(&new, shard).unwrap();
+    for checkpoint in [&read, &mapped] {
+        assert_changed(checkpoint, checkpoint.tensor("c").unwrap_err());
+        assert_eq!(checkpoint.tensor("a").unwrap().data(), [1; 300]);
+    }
+    let options = tensorsafe::LoadOptions::default();
+    // Loads open the checkpoint again: opened now, the new file is the shard.
+    let loaded = Checkpoint::load(tmp.dir(), &options, |_, _| {}).unwrap();
+    assert_eq!(loaded.tensor("d").unwrap().data()[399], 4 ^ 0xff);
+}
+
+#[test]
+fn a_shard_written_in_place_with_the_same_length_is_changed() {
+    let tmp = TempDir::new("rewritten-in-place");
+    two_shards(tmp.dir());
+    let checkpoint = Checkpoint::open(tmp.dir()).unwrap();
+    let shard = checkpoint.shard_path(1).unwrap();
+    let bytes = same_header_other_bytes(shard);
+    let file = std::fs::OpenOptions::new().write(true).open(shard).unwrap();
+    std::io::Write::write_all(&mut &file, &bytes).unwrap();
+    file.set_modified(std::time::UNIX_EPOCH).unwrap();
+    assert_changed(&checkpoint, checkpoint.tensor("c").unwrap_err());
+}
+
+#[test]
+fn a_shard_written_in_place_during_a_load_is_changed() {
+    let tmp = TempDir::new("rewritten-while-loading");
+    two_shards(tmp.dir());
+    let shard = tmp.path("model-00002-of-00002.safetensors");
+    let bytes = same_header_other_bytes(&shard);
+    let options = tensorsafe::LoadOptions::default();
+    let mut rewritten = false;
+    // The first progress call comes before any tensor byte is read.
+    let err = Checkpoint::load(tmp.dir(), &options, |_, _| {
+        if !std::mem::replace(&mut rewritten, true) {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&shard)
+                .unwrap();
+            std::io::Write::write_all(&mut &file, &bytes).unwrap();
+            file.set_modified(std::time::UNIX_EPOCH).unwrap();
+        }
+    })
+    .err()
+    .unwrap();
+    assert_eq!(err.kind(), ErrorKind::FileChanged, "{err}");
+    assert_eq!(err.path(), Some(shard.as_path()));
+}

@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::header::{Header, TensorInfo};
 use crate::limits::ParseOptions;
 use crate::read::{
-    check_same, read_file, read_files, read_pieces, LoadOptions, Opened, SafeTensorsFile,
+    check_same, read_file, read_files, read_pieces, Identity, LoadOptions, Opened, SafeTensorsFile,
 };
 use crate::view::TensorView;
 
@@ -31,6 +31,8 @@ enum Load {
 struct LocalShard {
     path: PathBuf,
     header: Header,
+    /// The file whose header was read, as it was then.
+    identity: Identity,
     file: OnceLock<SafeTensorsFile>,
 }
 
@@ -390,7 +392,7 @@ impl Checkpoint {
     /// checks: each must be as it was when the checkpoint was opened.
     fn reopen_verified(&self) -> Result<Vec<Opened>> {
         self.verify()?;
-        let again = |s: &LocalShard| Opened::again(&s.path, &self.options, &s.header);
+        let again = |s: &LocalShard| Opened::again(&s.path, &self.options, &s.header, &s.identity);
         self.core.shards.iter().map(again).collect()
     }
 
@@ -440,18 +442,25 @@ impl Checkpoint {
     }
 
     /// `shard` read (or mapped), which must be as it was when the
-    /// checkpoint was opened: the same length and header, or else
+    /// checkpoint was opened: the same file (not one renamed over it, not
+    /// written since), with the same length and header, or else
     /// [`ErrorKind::FileChanged`].
     fn open_shard(&self, shard: &LocalShard) -> Result<SafeTensorsFile> {
-        let (path, was) = (&shard.path, &shard.header);
+        let (path, was, id) = (&shard.path, &shard.header, &shard.identity);
         match self.load {
-            Load::Read => read_file(Opened::again(path, &self.options, was)?, &self.options),
+            Load::Read => read_file(Opened::again(path, &self.options, was, id)?, &self.options),
             Load::Map => {
-                check_same(was, std::fs::metadata(path)?.len(), None)?;
+                let unchanged = || -> Result<()> {
+                    let now = Identity::of(&std::fs::metadata(path)?);
+                    id.check(&now, "its header was read")
+                };
+                unchanged()?;
                 // SAFETY: `mmap`/`mmap_with` are the only ways to get
                 // `Load::Map`, and their caller promised that no shard
                 // changes while the checkpoint lives.
                 let file = unsafe { SafeTensorsFile::mmap_with(path, &self.options.parse)? };
+                // Still the same file: not one renamed over it meanwhile.
+                unchanged()?;
                 check_same(was, file.as_bytes().len() as u64, Some(file.header()))?;
                 Ok(file)
             }
@@ -572,10 +581,11 @@ impl Headers {
     fn read(path: &Path, options: &LoadOptions) -> Result<Headers> {
         let path = locate(path)?;
         let header_of = |path: PathBuf| -> Result<LocalShard> {
-            let header = Opened::new(&path, options)?.header;
+            let opened = Opened::new(&path, options)?;
             Ok(LocalShard {
                 path,
-                header,
+                header: opened.header,
+                identity: opened.identity,
                 file: OnceLock::new(),
             })
         };
