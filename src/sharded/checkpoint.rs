@@ -177,7 +177,13 @@ impl Checkpoint {
     /// # Safety
     ///
     /// As for [`SafeTensorsFile::mmap`]: no shard may be modified or
-    /// truncated while the checkpoint is alive.
+    /// truncated in place while it is mapped. A shard is mapped when one of
+    /// its tensors is first asked for, and only if it is still the file
+    /// whose header opening read (not renamed over, not written since),
+    /// else [`ErrorKind::FileChanged`]; once mapped, a file renamed over
+    /// the shard is harmless (the map keeps the old file), but a write or
+    /// truncation of the mapped file itself is undefined behaviour (reads
+    /// may see the bytes change, or the process may die of `SIGBUS`).
     pub unsafe fn mmap(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_as(path.as_ref(), Load::Map, LoadOptions::default())
     }
