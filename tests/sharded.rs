@@ -727,18 +727,19 @@ fn an_index_over_the_limit_is_refused_by_its_size_before_it_is_read() {
 }
 
 #[test]
-fn an_index_that_cannot_be_read_is_an_io_error_naming_it_and_a_directory_is_no_index() {
+fn an_index_that_cannot_be_read_is_an_io_error_naming_it() {
     let tmp = TempDir::new("unreadable-index");
-    // A directory named like the index is no index: the directory holding
-    // it is no checkpoint.
+    // A directory named like the preferred index is no index, and not
+    // passed over for another one: an error naming it.
     let index = tmp.path("model.safetensors.index.json");
     std::fs::create_dir(&index).unwrap();
+    one_tensor_file(&tmp.path("model.safetensors"));
     for err in [
         Checkpoint::open(tmp.dir()).unwrap_err(),
         Checkpoint::load(tmp.dir(), &Default::default(), |_, _| {}).unwrap_err(),
     ] {
-        assert_eq!(err.kind(), ErrorKind::NotACheckpoint, "{err}");
-        assert_eq!(err.path(), Some(tmp.dir()));
+        assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+        assert_eq!(err.path(), Some(index.as_path()));
     }
     let missing = tmp.path("gone.safetensors.index.json");
     let err = Checkpoint::open(&missing).unwrap_err();
@@ -1073,4 +1074,79 @@ fn a_shard_written_in_place_during_a_load_is_changed() {
     .unwrap();
     assert_eq!(err.kind(), ErrorKind::FileChanged, "{err}");
     assert_eq!(err.path(), Some(shard.as_path()));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_dangling_link_in_a_directory_is_an_io_error_naming_it_not_passed_over() {
+    use std::os::unix::fs::symlink;
+    // A dangling model.safetensors.index.json beside the fp16 index.
+    let tmp = TempDir::new("locate-dangling-index");
+    let dir = tmp.dir();
+    one_tensor_file(&dir.join("model.fp16.safetensors"));
+    let fp16 = "{\"weight_map\":{\"w\":\"model.fp16.safetensors\"}}";
+    std::fs::write(dir.join("model.fp16.safetensors.index.json"), fp16).unwrap();
+    assert!(Checkpoint::locate(dir).unwrap().is_index());
+    let preferred = dir.join(INDEX_FILE);
+    symlink(dir.join("blobs-missing"), &preferred).unwrap();
+    let err = Checkpoint::locate(dir).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert_eq!(err.path(), Some(preferred.as_path()));
+
+    // A partial snapshot: model.safetensors links to a blob not there yet.
+    let tmp = TempDir::new("locate-dangling-file");
+    let file = tmp.path("model.safetensors");
+    symlink(tmp.path("blob"), &file).unwrap();
+    let err = Checkpoint::open(tmp.dir()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert_eq!(err.path(), Some(file.as_path()));
+}
+
+#[test]
+fn a_file_without_the_suffix_is_sniffed_and_opening_reports_its_own_error() {
+    let tmp = TempDir::new("locate-sniff");
+    // A Hugging Face blob: no suffix, a header that is not JSON.
+    let blob = tmp.path("a1b2c3");
+    let mut bytes = 4u64.to_le_bytes().to_vec();
+    bytes.extend_from_slice(b"{\"w\"");
+    std::fs::write(&blob, &bytes).unwrap();
+    assert_eq!(
+        Checkpoint::locate(&blob).unwrap(),
+        Located::File(blob.clone())
+    );
+    let err = Checkpoint::open(&blob).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::JsonSyntax, "{err}");
+    // A header beyond the default limits opens with larger ones.
+    let big = tmp.path("big-blob");
+    let name = "w".repeat(200);
+    let w = TensorView::new(Dtype::U8, [1], &[1]).unwrap();
+    std::fs::write(&big, serialize([(name.as_str(), w)], None).unwrap()).unwrap();
+    let mut options = tensorsafe::LoadOptions::default();
+    options.parse.limits.max_header_bytes = 64;
+    let err = Checkpoint::open_with(&big, &options).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::HeaderTooLarge, "{err}");
+    options.parse.limits.max_header_bytes = 1 << 20;
+    assert_eq!(Checkpoint::open_with(&big, &options).unwrap().len(), 1);
+    // Other content is still not a checkpoint.
+    let bin = tmp.path("model.bin");
+    std::fs::write(&bin, b"\x80\x02 a pickle, long enough").unwrap();
+    let err = Checkpoint::open(&bin).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotACheckpoint, "{err}");
+}
+
+#[test]
+fn suffixes_are_found_in_any_ascii_case() {
+    let tmp = TempDir::new("locate-case");
+    let file = tmp.path("MODEL.SAFETENSORS");
+    one_tensor_file(&file);
+    assert_eq!(Checkpoint::locate(tmp.dir()).unwrap(), Located::File(file));
+    let index = tmp.path("x.index.JSON");
+    assert_eq!(Checkpoint::locate(&index).unwrap(), Located::Index(index));
+    let upper = tmp.path("W.Safetensors.Index.Json");
+    std::fs::write(&upper, "{\"weight_map\":{\"w\":\"MODEL.SAFETENSORS\"}}").unwrap();
+    assert_eq!(
+        Checkpoint::locate(tmp.dir()).unwrap(),
+        Located::Index(upper)
+    );
+    assert_eq!(Checkpoint::open(tmp.dir()).unwrap().len(), 1);
 }

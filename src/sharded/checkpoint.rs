@@ -412,14 +412,22 @@ impl Checkpoint {
     ///   Only regular files count (symbolic links are followed), and names
     ///   starting with a dot are ignored (`._model.safetensors`, the
     ///   metadata files macOS leaves on other filesystems). Anything else
-    ///   is [`ErrorKind::NotACheckpoint`], naming the files found.
+    ///   is [`ErrorKind::NotACheckpoint`], naming the files found. An
+    ///   entry named like either that cannot be looked at (a dangling
+    ///   symbolic link, as in a partly downloaded Hugging Face cache; a
+    ///   link loop; no permission), or a `model.safetensors.index.json`
+    ///   that is not a regular file, is [`ErrorKind::Io`] naming it, not
+    ///   passed over.
     /// - a path ending in `.json`: an index.
-    /// - a path ending in `.safetensors`, or another file that starts with
-    ///   a valid safetensors header: a single file. Any other file (say
-    ///   `pytorch_model.bin`) is [`ErrorKind::NotACheckpoint`], saying what
-    ///   was found and what was expected.
+    /// - a path ending in `.safetensors`, or another regular file that
+    ///   starts as a safetensors file does (an 8-byte header length, then
+    ///   `{`; a Hugging Face cache blob): a single file, whose header
+    ///   opening then checks. Any other file (say `pytorch_model.bin`) is
+    ///   [`ErrorKind::NotACheckpoint`], saying what was found and what was
+    ///   expected.
     ///
-    /// Names need not be UTF-8.
+    /// Suffixes are compared ignoring ASCII case (`MODEL.SAFETENSORS`,
+    /// `x.index.JSON`). Names need not be UTF-8.
     pub fn locate(path: impl AsRef<Path>) -> Result<Located> {
         locate(path.as_ref())
     }
