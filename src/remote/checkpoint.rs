@@ -201,7 +201,6 @@ impl RemoteCheckpoint {
         &self,
         mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<LoadedCheckpoint> {
-        self.verify()?;
         let files = fetch_files(&self.core.shards, &self.options, &mut progress).await?;
         let locations = self.core.shards.iter().map(|s| s.location().clone());
         LoadedCheckpoint::new(
@@ -224,7 +223,6 @@ impl RemoteCheckpoint {
         mut dest: impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,
         mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<()> {
-        self.verify()?;
         fetch_into(&self.core.shards, &self.options, &mut dest, &mut progress).await
     }
 
@@ -232,7 +230,8 @@ impl RemoteCheckpoint {
     /// is the bytes of tensors the shards hold
     /// ([`ErrorKind::IndexTotalSize`](crate::ErrorKind::IndexTotalSize)),
     /// as [`Checkpoint::verify`] checks it. (The store is not listed for
-    /// shard objects the index does not name.) The loads check this first.
+    /// shard objects the index does not name.) Only this checks it:
+    /// opening, fetching and the loads do not need `total_size`.
     pub fn verify(&self) -> Result<()> {
         self.core
             .check_total_size(std::path::Path::new(self.location.as_ref()))

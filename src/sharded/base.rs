@@ -209,8 +209,9 @@ impl<S: Shard> Core<S> {
 /// holding its [`Core`], `$file` its shards' [`Shard::File`].
 macro_rules! listing {
     ($core:ident, $file:ty) => {
-        /// `metadata.total_size` from the index (a single file: its data
-        /// section's length).
+        /// `metadata.total_size` as the index gives it (a single file: its
+        /// data section's length), unchecked until `verify()` passes (an
+        /// index may lack it, or give the files' sizes instead).
         pub fn total_size(&self) -> Option<u64> {
             self.$core.total_size()
         }

@@ -198,11 +198,12 @@ impl Checkpoint {
     }
 
     /// Opens the checkpoint and every shard at once (each read into memory,
-    /// as [`Checkpoint::open`] reads one when first needed), after
-    /// [`Checkpoint::verify`]: whatever would fail, fails now.
+    /// as [`Checkpoint::open`] reads one when first needed): whatever
+    /// reading a tensor would meet, it meets now. Like the other loads, it
+    /// leaves [`Checkpoint::verify`]'s checks (`metadata.total_size`, no
+    /// stray shard) to you.
     pub fn open_all(path: impl AsRef<Path>) -> Result<Self> {
         let checkpoint = Self::open(path)?;
-        checkpoint.verify()?;
         for i in 0..checkpoint.core.shards.len() {
             checkpoint.shard(i)?;
         }
@@ -211,8 +212,8 @@ impl Checkpoint {
 
     /// Opens the checkpoint and reads every shard into memory at once: the
     /// headers first (each read and checked, then checked against the
-    /// index as [`Checkpoint::verify`] does, before any tensor byte is
-    /// read), then all shards' bytes with positioned reads shared by
+    /// index as [`Checkpoint::open`] does, before any tensor byte is
+    /// read; [`Checkpoint::verify`]'s checks are left to you), then all shards' bytes with positioned reads shared by
     /// [`LoadOptions::threads`] threads across files, into page-aligned
     /// memory as [`SafeTensorsFile::open`] does. `progress` is told the
     /// bytes read so far and in all (for a progress bar); its calls are
@@ -238,7 +239,7 @@ impl Checkpoint {
         mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<Self> {
         let checkpoint = Self::open_as(path.as_ref(), Load::Read, *options)?;
-        let opened = checkpoint.reopen_verified()?;
+        let opened = checkpoint.reopen()?;
         let files = read_files(&opened, options, &mut progress)?;
         for (shard, file) in checkpoint.core.shards.iter().zip(files) {
             // The slots are fresh: nothing else has filled them.
@@ -250,7 +251,7 @@ impl Checkpoint {
     /// Loads every shard's tensors into buffers the caller owns, without
     /// mapping anything: [`load_into`](crate::load_into) for a whole
     /// checkpoint. The headers are read and checked against the index
-    /// first; then `dest` is asked, shard by shard in file order, for each
+    /// first (as [`Checkpoint::open`] does; not [`Checkpoint::verify`]); then `dest` is asked, shard by shard in file order, for each
     /// tensor's destination (a buffer of exactly its length, or `None` to
     /// skip it), and all chosen tensors are read in parallel across files.
     /// `progress` is told the bytes read so far and in all
@@ -286,7 +287,7 @@ impl Checkpoint {
         mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<Self> {
         let checkpoint = Self::open_as(path.as_ref(), Load::Read, *options)?;
-        let opened = checkpoint.reopen_verified()?;
+        let opened = checkpoint.reopen()?;
         let mut pieces = Vec::new();
         for shard in &opened {
             shard.ask_destinations(&mut dest, &mut pieces)?;
@@ -394,10 +395,9 @@ impl Checkpoint {
         })
     }
 
-    /// Every shard opened again for a load, after [`Checkpoint::verify`]'s
-    /// checks: each must be as it was when the checkpoint was opened.
-    fn reopen_verified(&self) -> Result<Vec<Opened>> {
-        self.verify()?;
+    /// Every shard opened again for a load: each must be as it was when
+    /// the checkpoint was opened.
+    fn reopen(&self) -> Result<Vec<Opened>> {
         let again = |s: &LocalShard| Opened::again(&s.path, &self.options, &s.header, &s.identity);
         self.core.shards.iter().map(again).collect()
     }
@@ -524,8 +524,10 @@ impl Checkpoint {
     /// Opening checked the rest: no tensor in two shards, every mapped
     /// tensor where the index says, no tensor the index does not map,
     /// every shard exactly as long as its header requires. Tensor bytes are
-    /// never invalid, so this is everything there is to check.
-    /// [`Checkpoint::load`] and [`Checkpoint::load_into`] check this first.
+    /// never invalid, so this is everything there is to check. Only this
+    /// checks it: opening, reading and the loads do not need
+    /// `total_size` (many published indexes lack it, or give the files'
+    /// sizes, as mlx-lm writes them).
     pub fn verify(&self) -> Result<()> {
         self.core.check_total_size(&self.path)?;
         self.check_no_unnamed_shard()
