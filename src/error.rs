@@ -186,6 +186,8 @@ kinds! {
     /// A destination buffer the caller gave (to load a tensor into, or to
     /// copy a slice into) is not exactly the length of what goes in it.
     BufferLength => Usage, "destination buffer has the wrong length";
+    /// A checkpoint's shard asked for by a position past its last shard.
+    ShardNotFound => Usage, "no shard at that position";
 }
 
 impl fmt::Display for ErrorKind {

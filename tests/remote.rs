@@ -179,11 +179,11 @@ async fn listing_a_checkpoint_takes_one_request_per_shard_plus_the_index() {
     let past = loaded.files().len();
     assert_eq!(
         loaded.shard(past).unwrap_err().kind(),
-        ErrorKind::InvalidSlice
+        ErrorKind::ShardNotFound
     );
     assert_eq!(
         checkpoint.shard(past).unwrap_err().kind(),
-        ErrorKind::InvalidSlice
+        ErrorKind::ShardNotFound
     );
     for name in checkpoint.names() {
         assert_eq!(loaded.file_of(name), checkpoint.file_of(name));

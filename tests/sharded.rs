@@ -105,8 +105,11 @@ fn verify_reads_headers_and_lengths_only() {
     assert_eq!(checkpoint.shard_path(1), Some(second.as_path()));
     assert_eq!(
         checkpoint.shard_header(2).unwrap_err().kind(),
-        ErrorKind::InvalidSlice
+        ErrorKind::ShardNotFound
     );
+    let err = checkpoint.shard(2).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ShardNotFound, "{err}");
+    assert!(err.to_string().contains("shard 2 of 2"), "{err}");
     assert_eq!(checkpoint.shard_path(2), None);
     // One byte short: opening (which reads every shard's header and
     // checks it against the file's length) names the shard.
@@ -1155,4 +1158,21 @@ fn suffixes_are_found_in_any_ascii_case() {
         Located::Index(upper)
     );
     assert_eq!(Checkpoint::open(tmp.dir()).unwrap().len(), 1);
+}
+
+#[test]
+fn verify_of_a_directory_that_cannot_be_listed_is_an_io_error_naming_it() {
+    // Running as root defeats a permission test: the directory is
+    // replaced by a file after opening instead.
+    let tmp = TempDir::new("verify-unlisted");
+    let dir = tmp.path("ckpt");
+    std::fs::create_dir(&dir).unwrap();
+    two_shards(&dir);
+    let checkpoint = Checkpoint::open(&dir).unwrap();
+    checkpoint.verify().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::write(&dir, b"not a directory").unwrap();
+    let err = checkpoint.verify().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert_eq!(err.path(), Some(dir.as_path()));
 }

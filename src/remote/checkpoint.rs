@@ -149,7 +149,7 @@ impl RemoteCheckpoint {
     }
 
     /// Shard `i` (a position in [`RemoteCheckpoint::files`]), whose header
-    /// opening read; [`ErrorKind::InvalidSlice`](crate::ErrorKind::InvalidSlice)
+    /// opening read; [`ErrorKind::ShardNotFound`](crate::ErrorKind::ShardNotFound)
     /// past the last.
     pub fn shard(&self, i: usize) -> Result<&RemoteFile> {
         self.core.shard(i)

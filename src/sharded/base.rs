@@ -196,10 +196,10 @@ impl<S: Shard> Core<S> {
         self.shards.first().and_then(|s| s.header().metadata())
     }
 
-    /// Shard `i`, or [`ErrorKind::InvalidSlice`] past the last one.
+    /// Shard `i`, or [`ErrorKind::ShardNotFound`] past the last one.
     pub(crate) fn shard(&self, i: usize) -> Result<&S> {
         self.shards.get(i).ok_or_else(|| {
-            Error::new(ErrorKind::InvalidSlice)
+            Error::new(ErrorKind::ShardNotFound)
                 .with_detail(format!("shard {i} of {}", self.shards.len()))
         })
     }

@@ -444,7 +444,8 @@ impl Checkpoint {
     }
 
     /// Shard `i` (a position in [`Checkpoint::files`]), read (or mapped)
-    /// on first use. Errors name the shard's path.
+    /// on first use. Errors name the shard's path;
+    /// [`ErrorKind::ShardNotFound`] past the last shard.
     pub fn shard(&self, i: usize) -> Result<&SafeTensorsFile> {
         let shard = self.core.shard(i)?;
         if let Some(opened) = shard.file.get() {
@@ -492,7 +493,8 @@ impl Checkpoint {
     }
 
     /// Shard `i`'s header, as opening read it (8 + N bytes, checked against
-    /// the file's length and the index).
+    /// the file's length and the index); [`ErrorKind::ShardNotFound`] past
+    /// the last shard.
     ///
     /// ```
     /// # let dir = std::env::temp_dir().join(format!("tensorsafe-ckpt-header-{}", std::process::id()));
@@ -520,7 +522,8 @@ impl Checkpoint {
     /// What opening did not check: that the index's `metadata.total_size`
     /// is the bytes of tensors the shards hold, and that no
     /// `*-NNNNN-of-NNNNN.safetensors` file lies in the index's directory
-    /// that the index does not name (a leftover of an older checkpoint).
+    /// that the index does not name (a leftover of an older checkpoint); a
+    /// directory that cannot be listed is [`ErrorKind::Io`] naming it.
     /// Opening checked the rest: no tensor in two shards, every mapped
     /// tensor where the index says, no tensor the index does not map,
     /// every shard exactly as long as its header requires. Tensor bytes are
@@ -538,11 +541,10 @@ impl Checkpoint {
         if !self.sharded {
             return Ok(());
         }
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return Ok(());
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
+        let unreadable = |e: std::io::Error| Error::from(e).in_file(&self.dir);
+        for entry in std::fs::read_dir(&self.dir).map_err(unreadable)? {
+            let name = entry.map_err(unreadable)?.file_name();
+            let name = name.to_string_lossy().into_owned();
             if is_shard_name(&name) && !self.core.index.files.contains(&name) {
                 return Err(Error::new(ErrorKind::IndexUnnamedShard)
                     .with_detail(format!(

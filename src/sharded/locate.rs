@@ -37,6 +37,7 @@ use crate::sharded::Checkpoint;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Located {
     /// One `.safetensors` file: a checkpoint of one shard.
     File(PathBuf),
