@@ -312,7 +312,7 @@ fn a_panicking_progress_callback_is_not_called_again_and_the_panic_comes_back() 
             assert!(calls < 2, "the callback's own panic");
         })
     }));
-    let payload = load.err().expect("the callback's panic reaches the caller");
+    let payload = load.expect_err("the callback's panic reaches the caller");
     let said = payload
         .downcast_ref::<&str>()
         .copied()
