@@ -77,8 +77,9 @@ macro_rules! kinds {
 kinds! {
     /// An I/O operation failed; [`Error::io_error`] has the cause.
     Io => Io, "I/O error";
-    /// A file's length changed while it was being loaded (it ended early,
-    /// or has another length afterwards).
+    /// A file changed since its header was read: it ended early, or has
+    /// another length, or is another file (renamed over it) or was written
+    /// since (its modification or status change time differs).
     FileChanged => Io, "file changed while being read";
     /// The input is shorter than the 8-byte header length prefix.
     FileTooSmall => Format, "file is shorter than its 8-byte header length";
@@ -185,6 +186,8 @@ kinds! {
     /// A destination buffer the caller gave (to load a tensor into, or to
     /// copy a slice into) is not exactly the length of what goes in it.
     BufferLength => Usage, "destination buffer has the wrong length";
+    /// A checkpoint's shard asked for by a position past its last shard.
+    ShardNotFound => Usage, "no shard at that position";
 }
 
 impl fmt::Display for ErrorKind {

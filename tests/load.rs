@@ -215,6 +215,7 @@ fn a_checkpoint_loads_all_shards_at_once_with_progress() {
                 "{name}"
             );
         }
+        assert_eq!(reports.first(), Some(&(0, total_size)));
         assert!(reports.iter().all(|&(_, total)| total == total_size));
         assert!(reports.windows(2).all(|w| w[0].0 < w[1].0), "{reports:?}");
         assert_eq!(reports.last().map(|r| r.0), Some(total_size));
@@ -311,8 +312,32 @@ fn a_panicking_progress_callback_is_not_called_again_and_the_panic_comes_back() 
             assert!(calls < 2, "the callback's own panic");
         })
     }));
-    assert!(load.is_err(), "the callback's panic reaches the caller");
-    // Called once more (the call that panicked), then never again: the
-    // other readers stop.
+    let payload = load.expect_err("the callback's panic reaches the caller");
+    let said = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+    assert_eq!(said, Some("the callback's own panic"));
+    // Called at the start, once more (the call that panicked), then never
+    // again: the other readers stop.
     assert_eq!(calls, 2);
+}
+
+#[test]
+#[cfg_attr(miri, ignore)]
+fn progress_is_told_the_total_once_before_any_byte_even_when_it_is_zero() {
+    let dir = TempDir::new("progress-zero");
+    let (ckpt, _) = sharded(&dir);
+    let options = LoadOptions::default();
+    let mut reports = Vec::new();
+    Checkpoint::load_into(&ckpt, &options, |_| None, |d, t| reports.push((d, t))).unwrap();
+    assert_eq!(reports, [(0, 0)]);
+    let path = Checkpoint::open(&ckpt)
+        .unwrap()
+        .shard_path(0)
+        .unwrap()
+        .to_owned();
+    let mut reports = Vec::new();
+    tensorsafe::load_into(&path, &options, |_| None, |d, t| reports.push((d, t))).unwrap();
+    assert_eq!(reports, [(0, 0)]);
 }

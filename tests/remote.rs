@@ -179,11 +179,11 @@ async fn listing_a_checkpoint_takes_one_request_per_shard_plus_the_index() {
     let past = loaded.files().len();
     assert_eq!(
         loaded.shard(past).unwrap_err().kind(),
-        ErrorKind::InvalidSlice
+        ErrorKind::ShardNotFound
     );
     assert_eq!(
         checkpoint.shard(past).unwrap_err().kind(),
-        ErrorKind::InvalidSlice
+        ErrorKind::ShardNotFound
     );
     for name in checkpoint.names() {
         assert_eq!(loaded.file_of(name), checkpoint.file_of(name));
@@ -322,6 +322,18 @@ async fn load_into_fills_the_chosen_tensors_in_merged_requests() {
     assert_eq!(last.load(Ordering::Relaxed), 1000);
     // The first part of t0 came with the header read.
     assert_eq!(counts.get().0, 5);
+
+    // The total first, before the bytes at hand are counted; no tensor
+    // chosen: that one call only.
+    let mut reports = Vec::new();
+    remote.load(|d, t| reports.push((d, t))).await.unwrap();
+    assert_eq!(reports.first(), Some(&(0, 1_000_000)));
+    let mut reports = Vec::new();
+    remote
+        .load_into(|_| None, |d, t| reports.push((d, t)))
+        .await
+        .unwrap();
+    assert_eq!(reports, [(0, 0)]);
 
     // A wrong-length destination is refused before anything is fetched.
     counts.reset();
@@ -623,7 +635,7 @@ async fn checkpoints_are_checked_against_their_index() {
     );
     checkpoint.verify().unwrap();
 
-    // No total_size: the checkpoint lists and reads; verify and load say why not.
+    // No total_size: the checkpoint lists, reads and loads; verify says why not.
     let bare = r#"{"weight_map":{"a":"one.safetensors","b":"two.safetensors"}}"#;
     let checkpoint = checkpoint_with_index(bare).await.unwrap();
     assert_eq!(checkpoint.tensor("b").await.unwrap().data(), [2; 8]);
@@ -633,8 +645,18 @@ async fn checkpoints_are_checked_against_their_index() {
             .contains("the index gives no metadata.total_size; the shards hold 12 bytes"),
         "{err}"
     );
-    let err = checkpoint.load(|_, _| {}).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::IndexTotalSize);
+    let loaded = checkpoint.load(|_, _| {}).await.unwrap();
+    assert_eq!(loaded.tensor("b").unwrap().data(), [2; 8]);
+    let mut b = [0u8; 8];
+    let mut slot = Some(&mut b[..]);
+    checkpoint
+        .load_into(
+            |t| (t.name() == "b").then(|| slot.take()).flatten(),
+            |_, _| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(b, [2; 8]);
 
     let cases = [
         (

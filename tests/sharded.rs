@@ -105,8 +105,11 @@ fn verify_reads_headers_and_lengths_only() {
     assert_eq!(checkpoint.shard_path(1), Some(second.as_path()));
     assert_eq!(
         checkpoint.shard_header(2).unwrap_err().kind(),
-        ErrorKind::InvalidSlice
+        ErrorKind::ShardNotFound
     );
+    let err = checkpoint.shard(2).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ShardNotFound, "{err}");
+    assert!(err.to_string().contains("shard 2 of 2"), "{err}");
     assert_eq!(checkpoint.shard_path(2), None);
     // One byte short: opening (which reads every shard's header and
     // checks it against the file's length) names the shard.
@@ -727,18 +730,19 @@ fn an_index_over_the_limit_is_refused_by_its_size_before_it_is_read() {
 }
 
 #[test]
-fn an_index_that_cannot_be_read_is_an_io_error_naming_it_and_a_directory_is_no_index() {
+fn an_index_that_cannot_be_read_is_an_io_error_naming_it() {
     let tmp = TempDir::new("unreadable-index");
-    // A directory named like the index is no index: the directory holding
-    // it is no checkpoint.
+    // A directory named like the preferred index is no index, and not
+    // passed over for another one: an error naming it.
     let index = tmp.path("model.safetensors.index.json");
     std::fs::create_dir(&index).unwrap();
+    one_tensor_file(&tmp.path("model.safetensors"));
     for err in [
         Checkpoint::open(tmp.dir()).unwrap_err(),
         Checkpoint::load(tmp.dir(), &Default::default(), |_, _| {}).unwrap_err(),
     ] {
-        assert_eq!(err.kind(), ErrorKind::NotACheckpoint, "{err}");
-        assert_eq!(err.path(), Some(tmp.dir()));
+        assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+        assert_eq!(err.path(), Some(index.as_path()));
     }
     let missing = tmp.path("gone.safetensors.index.json");
     let err = Checkpoint::open(&missing).unwrap_err();
@@ -881,9 +885,15 @@ fn an_index_without_the_right_total_size_opens_and_lists_and_verify_says_why() {
         assert_eq!(err.kind(), ErrorKind::IndexTotalSize);
         assert!(err.to_string().contains(said), "{err}");
         assert!(!err.to_string().contains("None"), "{err}");
+        // Only verify checks total_size: the loads take the checkpoint.
         let options = tensorsafe::LoadOptions::default();
-        let err = Checkpoint::load(tmp.dir(), &options, |_, _| {}).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::IndexTotalSize);
+        let loaded = Checkpoint::load(tmp.dir(), &options, |_, _| {}).unwrap();
+        assert_eq!(loaded.tensor("c").unwrap().data(), [3; 300]);
+        let mut chosen = 0;
+        Checkpoint::load_into(tmp.dir(), &options, |_| None, |_, _| chosen += 1).unwrap();
+        assert_eq!(chosen, 1);
+        let all = Checkpoint::open_all(tmp.dir()).unwrap();
+        assert_eq!(all.tensor("d").unwrap().data(), [4; 400]);
     }
 }
 
@@ -996,4 +1006,173 @@ fn metadata_is_shard_zeros_and_the_others_are_not_compared() {
     assert_eq!(checkpoint.metadata().unwrap()["format"], "pt");
     let second = checkpoint.shard_header(1).unwrap().metadata().unwrap();
     assert_eq!(second["format"], "np");
+}
+
+/// `bytes` written to `to`, its modification time set to a fixed instant
+/// long past (so it differs from any time the shard was written at).
+fn write_dated(to: &Path, bytes: &[u8]) {
+    let file = std::fs::File::create(to).unwrap();
+    std::io::Write::write_all(&mut &file, bytes).unwrap();
+    let then = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+    file.set_modified(then).unwrap();
+}
+
+/// The second shard of `two_shards` with the same header, its tensors'
+/// bytes changed.
+fn same_header_other_bytes(shard: &Path) -> Vec<u8> {
+    let mut bytes = std::fs::read(shard).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    bytes
+}
+
+#[test]
+fn a_shard_renamed_over_by_a_file_with_the_same_header_is_changed() {
+    let tmp = TempDir::new("renamed-same-header");
+    two_shards(tmp.dir());
+    let read = Checkpoint::open(tmp.dir()).unwrap();
+    // SAFETY: the shard is renamed over before it is mapped, never while.
+    let mapped = unsafe { Checkpoint::mmap(tmp.dir()) }.unwrap();
+    let shard = read.shard_path(1).unwrap();
+    let new = tmp.path("new");
+    write_dated(&new, &same_header_other_bytes(shard));
+    std::fs::rename(&new, shard).unwrap();
+    for checkpoint in [&read, &mapped] {
+        assert_changed(checkpoint, checkpoint.tensor("c").unwrap_err());
+        assert_eq!(checkpoint.tensor("a").unwrap().data(), [1; 300]);
+    }
+    let options = tensorsafe::LoadOptions::default();
+    // Loads open the checkpoint again: opened now, the new file is the shard.
+    let loaded = Checkpoint::load(tmp.dir(), &options, |_, _| {}).unwrap();
+    assert_eq!(loaded.tensor("d").unwrap().data()[399], 4 ^ 0xff);
+}
+
+#[test]
+fn a_shard_written_in_place_with_the_same_length_is_changed() {
+    let tmp = TempDir::new("rewritten-in-place");
+    two_shards(tmp.dir());
+    let checkpoint = Checkpoint::open(tmp.dir()).unwrap();
+    let shard = checkpoint.shard_path(1).unwrap();
+    let bytes = same_header_other_bytes(shard);
+    let file = std::fs::OpenOptions::new().write(true).open(shard).unwrap();
+    std::io::Write::write_all(&mut &file, &bytes).unwrap();
+    file.set_modified(std::time::UNIX_EPOCH).unwrap();
+    assert_changed(&checkpoint, checkpoint.tensor("c").unwrap_err());
+}
+
+#[test]
+fn a_shard_written_in_place_during_a_load_is_changed() {
+    let tmp = TempDir::new("rewritten-while-loading");
+    two_shards(tmp.dir());
+    let shard = tmp.path("model-00002-of-00002.safetensors");
+    let bytes = same_header_other_bytes(&shard);
+    let options = tensorsafe::LoadOptions::default();
+    let mut rewritten = false;
+    // The first progress call comes before any tensor byte is read.
+    let err = Checkpoint::load(tmp.dir(), &options, |_, _| {
+        if !std::mem::replace(&mut rewritten, true) {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&shard)
+                .unwrap();
+            std::io::Write::write_all(&mut &file, &bytes).unwrap();
+            file.set_modified(std::time::UNIX_EPOCH).unwrap();
+        }
+    })
+    .err()
+    .unwrap();
+    assert_eq!(err.kind(), ErrorKind::FileChanged, "{err}");
+    assert_eq!(err.path(), Some(shard.as_path()));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_dangling_link_in_a_directory_is_an_io_error_naming_it_not_passed_over() {
+    use std::os::unix::fs::symlink;
+    // A dangling model.safetensors.index.json beside the fp16 index.
+    let tmp = TempDir::new("locate-dangling-index");
+    let dir = tmp.dir();
+    one_tensor_file(&dir.join("model.fp16.safetensors"));
+    let fp16 = "{\"weight_map\":{\"w\":\"model.fp16.safetensors\"}}";
+    std::fs::write(dir.join("model.fp16.safetensors.index.json"), fp16).unwrap();
+    assert!(Checkpoint::locate(dir).unwrap().is_index());
+    let preferred = dir.join(INDEX_FILE);
+    symlink(dir.join("blobs-missing"), &preferred).unwrap();
+    let err = Checkpoint::locate(dir).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert_eq!(err.path(), Some(preferred.as_path()));
+
+    // A partial snapshot: model.safetensors links to a blob not there yet.
+    let tmp = TempDir::new("locate-dangling-file");
+    let file = tmp.path("model.safetensors");
+    symlink(tmp.path("blob"), &file).unwrap();
+    let err = Checkpoint::open(tmp.dir()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert_eq!(err.path(), Some(file.as_path()));
+}
+
+#[test]
+fn a_file_without_the_suffix_is_sniffed_and_opening_reports_its_own_error() {
+    let tmp = TempDir::new("locate-sniff");
+    // A Hugging Face blob: no suffix, a header that is not JSON.
+    let blob = tmp.path("a1b2c3");
+    let mut bytes = 4u64.to_le_bytes().to_vec();
+    bytes.extend_from_slice(b"{\"w\"");
+    std::fs::write(&blob, &bytes).unwrap();
+    assert_eq!(
+        Checkpoint::locate(&blob).unwrap(),
+        Located::File(blob.clone())
+    );
+    let err = Checkpoint::open(&blob).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::JsonSyntax, "{err}");
+    // A header beyond the default limits opens with larger ones.
+    let big = tmp.path("big-blob");
+    let name = "w".repeat(200);
+    let w = TensorView::new(Dtype::U8, [1], &[1]).unwrap();
+    std::fs::write(&big, serialize([(name.as_str(), w)], None).unwrap()).unwrap();
+    let mut options = tensorsafe::LoadOptions::default();
+    options.parse.limits.max_header_bytes = 64;
+    let err = Checkpoint::open_with(&big, &options).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::HeaderTooLarge, "{err}");
+    options.parse.limits.max_header_bytes = 1 << 20;
+    assert_eq!(Checkpoint::open_with(&big, &options).unwrap().len(), 1);
+    // Other content is still not a checkpoint.
+    let bin = tmp.path("model.bin");
+    std::fs::write(&bin, b"\x80\x02 a pickle, long enough").unwrap();
+    let err = Checkpoint::open(&bin).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotACheckpoint, "{err}");
+}
+
+#[test]
+fn suffixes_are_found_in_any_ascii_case() {
+    let tmp = TempDir::new("locate-case");
+    let file = tmp.path("MODEL.SAFETENSORS");
+    one_tensor_file(&file);
+    assert_eq!(Checkpoint::locate(tmp.dir()).unwrap(), Located::File(file));
+    let index = tmp.path("x.index.JSON");
+    assert_eq!(Checkpoint::locate(&index).unwrap(), Located::Index(index));
+    let upper = tmp.path("W.Safetensors.Index.Json");
+    std::fs::write(&upper, "{\"weight_map\":{\"w\":\"MODEL.SAFETENSORS\"}}").unwrap();
+    assert_eq!(
+        Checkpoint::locate(tmp.dir()).unwrap(),
+        Located::Index(upper)
+    );
+    assert_eq!(Checkpoint::open(tmp.dir()).unwrap().len(), 1);
+}
+
+#[test]
+fn verify_of_a_directory_that_cannot_be_listed_is_an_io_error_naming_it() {
+    // Running as root defeats a permission test: the directory is
+    // replaced by a file after opening instead.
+    let tmp = TempDir::new("verify-unlisted");
+    let dir = tmp.path("ckpt");
+    std::fs::create_dir(&dir).unwrap();
+    two_shards(&dir);
+    let checkpoint = Checkpoint::open(&dir).unwrap();
+    checkpoint.verify().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::write(&dir, b"not a directory").unwrap();
+    let err = checkpoint.verify().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert_eq!(err.path(), Some(dir.as_path()));
 }

@@ -58,7 +58,9 @@ pub enum Target {
 pub fn locate(path: &Path) -> Result<Target, Failure> {
     match Checkpoint::locate(path) {
         Ok(Located::File(file)) => Ok(Target::File(file)),
-        Ok(Located::Index(_)) => Ok(Target::Checkpoint),
+        // An index, or whatever else the library learns to locate: opened
+        // as a checkpoint.
+        Ok(_) => Ok(Target::Checkpoint),
         Err(e) => Err(Failure::from_error(path, &e)),
     }
 }

@@ -35,8 +35,9 @@ const PIECE: usize = 8 << 20;
 /// checkpoint's `metadata.total_size`); for a load into your buffers, the
 /// bytes of the tensors you chose. Headers, and the bytes between chosen
 /// tensors that a remote load fetches to save a request, are not counted.
-/// `done` never goes down and ends equal to `total` when the load
-/// succeeds. The callback runs under a lock, one call at a time, while the
+/// The first call, before any tensor byte is read, is `(0, total)` (a load
+/// of no tensor bytes makes that one call only); `done` never goes down
+/// and ends equal to `total` when the load succeeds. The callback runs under a lock, one call at a time, while the
 /// readers wait to report: keep it cheap (update a counter or a progress
 /// bar). If it panics, it is not called again, the readers stop, and the
 /// panic reaches the caller; a failed read stops the other readers too.
@@ -159,21 +160,76 @@ fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
     file.read_exact(buf)
 }
 
-/// A file opened for loading: its path and handle, its length when
-/// opened, and its header, read (exactly 8 + N bytes) and checked against
+/// A file opened for loading: its path and handle, its identity (and
+/// length) when opened, and its header, read (exactly 8 + N bytes) and checked against
 /// that length before any tensor byte is read.
 pub(crate) struct Opened {
     pub(crate) path: PathBuf,
     pub(crate) file: File,
     /// The same file opened with `O_DIRECT`, when asked for and allowed.
     direct: Option<File>,
-    pub(crate) len: u64,
+    /// Which file it is, and when it was last written, when opened.
+    pub(crate) identity: Identity,
     pub(crate) header: Header,
+}
+
+/// Which file a handle is, and when it was last changed: on unix the
+/// device and inode with the modification and status change times (to the
+/// nanosecond), elsewhere the modification time; with the length. A file
+/// renamed over the path, or written in place since, has another one
+/// (unless the filesystem keeps coarser times than the writes are apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Identity {
+    #[cfg(unix)]
+    id: (u64, u64, i64, i64, i64, i64),
+    #[cfg(not(unix))]
+    modified: Option<std::time::SystemTime>,
+    len: u64,
+}
+
+impl Identity {
+    /// The identity of the file `meta` describes.
+    pub(crate) fn of(meta: &std::fs::Metadata) -> Identity {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let m = meta;
+            Identity {
+                id: (
+                    m.dev(),
+                    m.ino(),
+                    m.mtime(),
+                    m.mtime_nsec(),
+                    m.ctime(),
+                    m.ctime_nsec(),
+                ),
+                len: m.len(),
+            }
+        }
+        #[cfg(not(unix))]
+        Identity {
+            modified: meta.modified().ok(),
+            len: meta.len(),
+        }
+    }
+
+    /// [`ErrorKind::FileChanged`] unless `now` is the same file, unchanged.
+    pub(crate) fn check(&self, now: &Identity, when: &str) -> Result<()> {
+        if self == now {
+            return Ok(());
+        }
+        let detail = if self.len == now.len {
+            format!("replaced or written since {when}")
+        } else {
+            format!("{} bytes {when}, {} now", self.len, now.len)
+        };
+        Err(Error::new(ErrorKind::FileChanged).with_detail(detail))
+    }
 }
 
 impl Opened {
     pub(crate) fn new(path: &Path, options: &LoadOptions) -> Result<Opened> {
-        Self::open(path, options, |len, header| {
+        Self::open(path, options, |_, len, header| {
             let header = header?;
             header.check_file_len(len)?;
             Ok(header)
@@ -181,11 +237,18 @@ impl Opened {
     }
 
     /// The file at `path` opened again, which must be as it was when `was`
-    /// was read from it: the same length and header, or else
-    /// [`ErrorKind::FileChanged`] naming the file.
-    pub(crate) fn again(path: &Path, options: &LoadOptions, was: &Header) -> Result<Opened> {
-        Self::open(path, options, |len, header| {
+    /// was read from it (with identity `id`): the same file, unchanged,
+    /// with the same length and header, or else [`ErrorKind::FileChanged`]
+    /// naming the file.
+    pub(crate) fn again(
+        path: &Path,
+        options: &LoadOptions,
+        was: &Header,
+        id: &Identity,
+    ) -> Result<Opened> {
+        Self::open(path, options, |now, len, header| {
             check_same(was, len, None)?;
+            id.check(now, "its header was read")?;
             let header =
                 header.map_err(|e| changed_header().with_detail(format!("its header now: {e}")))?;
             check_same(was, len, Some(&header))?;
@@ -198,12 +261,17 @@ impl Opened {
     fn open(
         path: &Path,
         options: &LoadOptions,
-        check: impl FnOnce(u64, Result<Header>) -> Result<Header>,
+        check: impl FnOnce(&Identity, u64, Result<Header>) -> Result<Header>,
     ) -> Result<Opened> {
         let open = || -> Result<Opened> {
             let file = File::open(path)?;
-            let len = file.metadata()?.len();
-            let header = check(len, Header::read_from_with(&file, &options.parse))?;
+            let identity = Identity::of(&file.metadata()?);
+            let len = identity.len;
+            let header = check(
+                &identity,
+                len,
+                Header::read_from_with(&file, &options.parse),
+            )?;
             let direct = if options.direct {
                 direct::open(path, &file)
             } else {
@@ -213,7 +281,7 @@ impl Opened {
                 path: path.to_owned(),
                 file,
                 direct,
-                len,
+                identity,
                 header,
             })
         };
@@ -243,18 +311,14 @@ impl Opened {
         .map_err(|e| e.in_file(&self.path))
     }
 
-    /// Checks, after loading, that the file still has the length it had.
+    /// Checks, after loading, that the file is unchanged: the same length
+    /// and identity (not written in place since it was opened).
     pub(crate) fn check_unchanged(&self) -> Result<()> {
-        let now = self.file.metadata()?.len();
-        if now != self.len {
-            return Err(Error::new(ErrorKind::FileChanged)
-                .with_detail(format!(
-                    "{} bytes when opened, {now} after loading",
-                    self.len
-                ))
-                .in_file(&self.path));
-        }
-        Ok(())
+        let check = || -> Result<()> {
+            let now = Identity::of(&self.file.metadata()?);
+            self.identity.check(&now, "when opened")
+        };
+        check().map_err(|e| e.in_file(&self.path))
     }
 }
 
@@ -317,8 +381,10 @@ pub(crate) struct Progress<'a> {
 }
 
 impl<'a> Progress<'a> {
-    /// `callback`, for work of `total` bytes.
+    /// `callback`, for work of `total` bytes, told `(0, total)` at once
+    /// (so even work of no bytes is reported, exactly once).
     pub(crate) fn new(callback: &'a mut ProgressFn<'a>, total: u64) -> Self {
+        callback(0, total);
         Progress {
             state: Mutex::new((0, callback)),
             total,
@@ -400,12 +466,24 @@ pub(crate) fn read_pieces(
     }
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect::<Result<Vec<()>>>()
-    })?;
-    Ok(())
+        first_panic_then_error(handles.into_iter().map(|h| h.join()).collect())
+    })
+}
+
+/// Every thread's outcome (all joined): the first panic raised again with
+/// its own payload, else the first error.
+fn first_panic_then_error(outcomes: Vec<std::thread::Result<Result<()>>>) -> Result<()> {
+    let mut first_error = None;
+    for outcome in outcomes {
+        match outcome {
+            Err(payload) => std::panic::resume_unwind(payload),
+            Ok(Err(e)) => {
+                first_error.get_or_insert(e);
+            }
+            Ok(Ok(())) => {}
+        }
+    }
+    first_error.map_or(Ok(()), Err)
 }
 
 /// `pieces` cut so that none is longer than [`PIECE`]: every thread has a

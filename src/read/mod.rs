@@ -20,7 +20,7 @@ pub(crate) use load::{check_dest, each_destination, Blank, Progress};
 /// with their headers, reads shared by threads, destinations asked for,
 /// progress shared, fresh memory wrapped as a file.
 #[cfg(feature = "std")]
-pub(crate) use load::{check_same, read_file, read_files, read_pieces, Opened};
+pub(crate) use load::{check_same, read_file, read_files, read_pieces, Identity, Opened};
 #[cfg(feature = "std")]
 pub use load::{load_into, read_tensor_into, LoadOptions};
 

@@ -151,7 +151,7 @@ impl RemoteCheckpoint {
     }
 
     /// Shard `i` (a position in [`RemoteCheckpoint::files`]), whose header
-    /// opening read; [`ErrorKind::InvalidSlice`](crate::ErrorKind::InvalidSlice)
+    /// opening read; [`ErrorKind::ShardNotFound`](crate::ErrorKind::ShardNotFound)
     /// past the last.
     pub fn shard(&self, i: usize) -> Result<&RemoteFile> {
         self.core.shard(i)
@@ -203,7 +203,6 @@ impl RemoteCheckpoint {
         &self,
         mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<LoadedCheckpoint> {
-        self.verify()?;
         let files = fetch_files(&self.core.shards, &self.options, &mut progress).await?;
         let locations = self.core.shards.iter().map(|s| s.location().clone());
         LoadedCheckpoint::new(
@@ -226,7 +225,6 @@ impl RemoteCheckpoint {
         mut dest: impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,
         mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<()> {
-        self.verify()?;
         fetch_into(&self.core.shards, &self.options, &mut dest, &mut progress).await
     }
 
@@ -234,7 +232,8 @@ impl RemoteCheckpoint {
     /// is the bytes of tensors the shards hold
     /// ([`ErrorKind::IndexTotalSize`](crate::ErrorKind::IndexTotalSize)),
     /// as [`Checkpoint::verify`] checks it. (The store is not listed for
-    /// shard objects the index does not name.) The loads check this first.
+    /// shard objects the index does not name.) Only this checks it:
+    /// opening, fetching and the loads do not need `total_size`.
     pub fn verify(&self) -> Result<()> {
         self.core
             .check_total_size(std::path::Path::new(self.location.as_ref()))

@@ -101,7 +101,7 @@ impl LoadedCheckpoint {
     }
 
     /// Shard `i` (a position in [`LoadedCheckpoint::files`]), in memory;
-    /// [`ErrorKind::InvalidSlice`](crate::ErrorKind::InvalidSlice) past
+    /// [`ErrorKind::ShardNotFound`](crate::ErrorKind::ShardNotFound) past
     /// the last.
     pub fn shard(&self, i: usize) -> Result<&SafeTensorsFile> {
         self.core.shard(i)

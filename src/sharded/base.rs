@@ -196,10 +196,10 @@ impl<S: Shard> Core<S> {
         self.shards.first().and_then(|s| s.header().metadata())
     }
 
-    /// Shard `i`, or [`ErrorKind::InvalidSlice`] past the last one.
+    /// Shard `i`, or [`ErrorKind::ShardNotFound`] past the last one.
     pub(crate) fn shard(&self, i: usize) -> Result<&S> {
         self.shards.get(i).ok_or_else(|| {
-            Error::new(ErrorKind::InvalidSlice)
+            Error::new(ErrorKind::ShardNotFound)
                 .with_detail(format!("shard {i} of {}", self.shards.len()))
         })
     }
@@ -209,8 +209,9 @@ impl<S: Shard> Core<S> {
 /// holding its [`Core`], `$file` its shards' [`Shard::File`].
 macro_rules! listing {
     ($core:ident, $file:ty) => {
-        /// `metadata.total_size` from the index (a single file: its data
-        /// section's length).
+        /// `metadata.total_size` as the index gives it (a single file: its
+        /// data section's length), unchecked until `verify()` passes (an
+        /// index may lack it, or give the files' sizes instead).
         pub fn total_size(&self) -> Option<u64> {
             self.$core.total_size()
         }

@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::header::{Header, TensorInfo};
 use crate::limits::ParseOptions;
 use crate::read::{
-    check_same, read_file, read_files, read_pieces, LoadOptions, Opened, SafeTensorsFile,
+    check_same, read_file, read_files, read_pieces, Identity, LoadOptions, Opened, SafeTensorsFile,
 };
 use crate::view::TensorView;
 
@@ -31,6 +31,8 @@ enum Load {
 struct LocalShard {
     path: PathBuf,
     header: Header,
+    /// The file whose header was read, as it was then.
+    identity: Identity,
     file: OnceLock<SafeTensorsFile>,
 }
 
@@ -175,7 +177,13 @@ impl Checkpoint {
     /// # Safety
     ///
     /// As for [`SafeTensorsFile::mmap`]: no shard may be modified or
-    /// truncated while the checkpoint is alive.
+    /// truncated in place while it is mapped. A shard is mapped when one of
+    /// its tensors is first asked for, and only if it is still the file
+    /// whose header opening read (not renamed over, not written since),
+    /// else [`ErrorKind::FileChanged`]; once mapped, a file renamed over
+    /// the shard is harmless (the map keeps the old file), but a write or
+    /// truncation of the mapped file itself is undefined behaviour (reads
+    /// may see the bytes change, or the process may die of `SIGBUS`).
     pub unsafe fn mmap(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_as(path.as_ref(), Load::Map, LoadOptions::default())
     }
@@ -190,11 +198,12 @@ impl Checkpoint {
     }
 
     /// Opens the checkpoint and every shard at once (each read into memory,
-    /// as [`Checkpoint::open`] reads one when first needed), after
-    /// [`Checkpoint::verify`]: whatever would fail, fails now.
+    /// as [`Checkpoint::open`] reads one when first needed): whatever
+    /// reading a tensor would meet, it meets now. Like the other loads, it
+    /// leaves [`Checkpoint::verify`]'s checks (`metadata.total_size`, no
+    /// stray shard) to you.
     pub fn open_all(path: impl AsRef<Path>) -> Result<Self> {
         let checkpoint = Self::open(path)?;
-        checkpoint.verify()?;
         for i in 0..checkpoint.core.shards.len() {
             checkpoint.shard(i)?;
         }
@@ -203,8 +212,8 @@ impl Checkpoint {
 
     /// Opens the checkpoint and reads every shard into memory at once: the
     /// headers first (each read and checked, then checked against the
-    /// index as [`Checkpoint::verify`] does, before any tensor byte is
-    /// read), then all shards' bytes with positioned reads shared by
+    /// index as [`Checkpoint::open`] does, before any tensor byte is
+    /// read; [`Checkpoint::verify`]'s checks are left to you), then all shards' bytes with positioned reads shared by
     /// [`LoadOptions::threads`] threads across files, into page-aligned
     /// memory as [`SafeTensorsFile::open`] does. `progress` is told the
     /// bytes read so far and in all (for a progress bar); its calls are
@@ -230,7 +239,7 @@ impl Checkpoint {
         mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<Self> {
         let checkpoint = Self::open_as(path.as_ref(), Load::Read, *options)?;
-        let opened = checkpoint.reopen_verified()?;
+        let opened = checkpoint.reopen()?;
         let files = read_files(&opened, options, &mut progress)?;
         for (shard, file) in checkpoint.core.shards.iter().zip(files) {
             // The slots are fresh: nothing else has filled them.
@@ -242,7 +251,7 @@ impl Checkpoint {
     /// Loads every shard's tensors into buffers the caller owns, without
     /// mapping anything: [`load_into`](crate::load_into) for a whole
     /// checkpoint. The headers are read and checked against the index
-    /// first; then `dest` is asked, shard by shard in file order, for each
+    /// first (as [`Checkpoint::open`] does; not [`Checkpoint::verify`]); then `dest` is asked, shard by shard in file order, for each
     /// tensor's destination (a buffer of exactly its length, or `None` to
     /// skip it), and all chosen tensors are read in parallel across files.
     /// `progress` is told the bytes read so far and in all
@@ -278,7 +287,7 @@ impl Checkpoint {
         mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<Self> {
         let checkpoint = Self::open_as(path.as_ref(), Load::Read, *options)?;
-        let opened = checkpoint.reopen_verified()?;
+        let opened = checkpoint.reopen()?;
         let mut pieces = Vec::new();
         for shard in &opened {
             shard.ask_destinations(&mut dest, &mut pieces)?;
@@ -386,11 +395,10 @@ impl Checkpoint {
         })
     }
 
-    /// Every shard opened again for a load, after [`Checkpoint::verify`]'s
-    /// checks: each must be as it was when the checkpoint was opened.
-    fn reopen_verified(&self) -> Result<Vec<Opened>> {
-        self.verify()?;
-        let again = |s: &LocalShard| Opened::again(&s.path, &self.options, &s.header);
+    /// Every shard opened again for a load: each must be as it was when
+    /// the checkpoint was opened.
+    fn reopen(&self) -> Result<Vec<Opened>> {
+        let again = |s: &LocalShard| Opened::again(&s.path, &self.options, &s.header, &s.identity);
         self.core.shards.iter().map(again).collect()
     }
 
@@ -404,14 +412,22 @@ impl Checkpoint {
     ///   Only regular files count (symbolic links are followed), and names
     ///   starting with a dot are ignored (`._model.safetensors`, the
     ///   metadata files macOS leaves on other filesystems). Anything else
-    ///   is [`ErrorKind::NotACheckpoint`], naming the files found.
+    ///   is [`ErrorKind::NotACheckpoint`], naming the files found. An
+    ///   entry named like either that cannot be looked at (a dangling
+    ///   symbolic link, as in a partly downloaded Hugging Face cache; a
+    ///   link loop; no permission), or a `model.safetensors.index.json`
+    ///   that is not a regular file, is [`ErrorKind::Io`] naming it, not
+    ///   passed over.
     /// - a path ending in `.json`: an index.
-    /// - a path ending in `.safetensors`, or another file that starts with
-    ///   a valid safetensors header: a single file. Any other file (say
-    ///   `pytorch_model.bin`) is [`ErrorKind::NotACheckpoint`], saying what
-    ///   was found and what was expected.
+    /// - a path ending in `.safetensors`, or another regular file that
+    ///   starts as a safetensors file does (an 8-byte header length, then
+    ///   `{`; a Hugging Face cache blob): a single file, whose header
+    ///   opening then checks. Any other file (say `pytorch_model.bin`) is
+    ///   [`ErrorKind::NotACheckpoint`], saying what was found and what was
+    ///   expected.
     ///
-    /// Names need not be UTF-8.
+    /// Suffixes are compared ignoring ASCII case (`MODEL.SAFETENSORS`,
+    /// `x.index.JSON`). Names need not be UTF-8.
     pub fn locate(path: impl AsRef<Path>) -> Result<Located> {
         locate(path.as_ref())
     }
@@ -428,7 +444,8 @@ impl Checkpoint {
     }
 
     /// Shard `i` (a position in [`Checkpoint::files`]), read (or mapped)
-    /// on first use. Errors name the shard's path.
+    /// on first use. Errors name the shard's path;
+    /// [`ErrorKind::ShardNotFound`] past the last shard.
     pub fn shard(&self, i: usize) -> Result<&SafeTensorsFile> {
         let shard = self.core.shard(i)?;
         if let Some(opened) = shard.file.get() {
@@ -440,18 +457,25 @@ impl Checkpoint {
     }
 
     /// `shard` read (or mapped), which must be as it was when the
-    /// checkpoint was opened: the same length and header, or else
+    /// checkpoint was opened: the same file (not one renamed over it, not
+    /// written since), with the same length and header, or else
     /// [`ErrorKind::FileChanged`].
     fn open_shard(&self, shard: &LocalShard) -> Result<SafeTensorsFile> {
-        let (path, was) = (&shard.path, &shard.header);
+        let (path, was, id) = (&shard.path, &shard.header, &shard.identity);
         match self.load {
-            Load::Read => read_file(Opened::again(path, &self.options, was)?, &self.options),
+            Load::Read => read_file(Opened::again(path, &self.options, was, id)?, &self.options),
             Load::Map => {
-                check_same(was, std::fs::metadata(path)?.len(), None)?;
+                let unchanged = || -> Result<()> {
+                    let now = Identity::of(&std::fs::metadata(path)?);
+                    id.check(&now, "its header was read")
+                };
+                unchanged()?;
                 // SAFETY: `mmap`/`mmap_with` are the only ways to get
                 // `Load::Map`, and their caller promised that no shard
                 // changes while the checkpoint lives.
                 let file = unsafe { SafeTensorsFile::mmap_with(path, &self.options.parse)? };
+                // Still the same file: not one renamed over it meanwhile.
+                unchanged()?;
                 check_same(was, file.as_bytes().len() as u64, Some(file.header()))?;
                 Ok(file)
             }
@@ -469,7 +493,8 @@ impl Checkpoint {
     }
 
     /// Shard `i`'s header, as opening read it (8 + N bytes, checked against
-    /// the file's length and the index).
+    /// the file's length and the index); [`ErrorKind::ShardNotFound`] past
+    /// the last shard.
     ///
     /// ```
     /// # let dir = std::env::temp_dir().join(format!("tensorsafe-ckpt-header-{}", std::process::id()));
@@ -497,12 +522,15 @@ impl Checkpoint {
     /// What opening did not check: that the index's `metadata.total_size`
     /// is the bytes of tensors the shards hold, and that no
     /// `*-NNNNN-of-NNNNN.safetensors` file lies in the index's directory
-    /// that the index does not name (a leftover of an older checkpoint).
+    /// that the index does not name (a leftover of an older checkpoint); a
+    /// directory that cannot be listed is [`ErrorKind::Io`] naming it.
     /// Opening checked the rest: no tensor in two shards, every mapped
     /// tensor where the index says, no tensor the index does not map,
     /// every shard exactly as long as its header requires. Tensor bytes are
-    /// never invalid, so this is everything there is to check.
-    /// [`Checkpoint::load`] and [`Checkpoint::load_into`] check this first.
+    /// never invalid, so this is everything there is to check. Only this
+    /// checks it: opening, reading and the loads do not need
+    /// `total_size` (many published indexes lack it, or give the files'
+    /// sizes, as mlx-lm writes them).
     pub fn verify(&self) -> Result<()> {
         self.core.check_total_size(&self.path)?;
         self.check_no_unnamed_shard()
@@ -513,11 +541,10 @@ impl Checkpoint {
         if !self.sharded {
             return Ok(());
         }
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return Ok(());
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
+        let unreadable = |e: std::io::Error| Error::from(e).in_file(&self.dir);
+        for entry in std::fs::read_dir(&self.dir).map_err(unreadable)? {
+            let name = entry.map_err(unreadable)?.file_name();
+            let name = name.to_string_lossy().into_owned();
             if is_shard_name(&name) && !self.core.index.files.contains(&name) {
                 return Err(Error::new(ErrorKind::IndexUnnamedShard)
                     .with_detail(format!(
@@ -572,10 +599,11 @@ impl Headers {
     fn read(path: &Path, options: &LoadOptions) -> Result<Headers> {
         let path = locate(path)?;
         let header_of = |path: PathBuf| -> Result<LocalShard> {
-            let header = Opened::new(&path, options)?.header;
+            let opened = Opened::new(&path, options)?;
             Ok(LocalShard {
                 path,
-                header,
+                header: opened.header,
+                identity: opened.identity,
                 file: OnceLock::new(),
             })
         };

@@ -7,11 +7,11 @@ use std::prelude::rust_2021::*;
 
 use std::ffi::OsStr;
 use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::index_file::INDEX_FILE;
 use crate::error::{Error, ErrorKind, Result};
-use crate::header::Header;
 #[cfg(doc)]
 use crate::sharded::Checkpoint;
 
@@ -37,6 +37,7 @@ use crate::sharded::Checkpoint;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Located {
     /// One `.safetensors` file: a checkpoint of one shard.
     File(PathBuf),
@@ -67,7 +68,7 @@ pub(crate) fn locate(path: &Path) -> Result<Located> {
     if ends_with(name, ".json") {
         return Ok(Located::Index(path.to_owned()));
     }
-    if ends_with(name, ".safetensors") || is_safetensors(path)? {
+    if ends_with(name, ".safetensors") || looks_like_safetensors(path)? {
         return Ok(Located::File(path.to_owned()));
     }
     Err(Error::new(ErrorKind::NotACheckpoint)
@@ -78,35 +79,44 @@ pub(crate) fn locate(path: &Path) -> Result<Located> {
         .in_file(path))
 }
 
-/// Whether `name` ends with `suffix` (any name, UTF-8 or not).
+/// Whether `name` ends with `suffix`, ignoring ASCII case (any name, UTF-8
+/// or not).
 fn ends_with(name: &OsStr, suffix: &str) -> bool {
-    name.as_encoded_bytes().ends_with(suffix.as_bytes())
+    let name = name.as_encoded_bytes();
+    name.len() >= suffix.len()
+        && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
 }
 
-/// Whether the file at `path` starts with a valid safetensors header (an
-/// error if it cannot be read at all).
-fn is_safetensors(path: &Path) -> Result<bool> {
-    let file = File::open(path).map_err(|e| Error::from(e).in_file(path))?;
-    Ok(Header::read_from(file).is_ok())
+/// Whether `path` is a regular file that starts as a safetensors file
+/// does: an 8-byte header length, then `{`. Only a sniff: opening it
+/// reports what is wrong with the rest (an error if it cannot be read at
+/// all; a FIFO or a device is not opened).
+fn looks_like_safetensors(path: &Path) -> Result<bool> {
+    let sniff = || -> std::io::Result<bool> {
+        if !std::fs::metadata(path)?.is_file() {
+            return Ok(false);
+        }
+        let mut start = Vec::with_capacity(9);
+        File::open(path)?.take(9).read_to_end(&mut start)?;
+        Ok(start.len() == 9 && start[8] == b'{')
+    };
+    sniff().map_err(|e| Error::from(e).in_file(path))
 }
 
 /// The checkpoint directory `dir` holds: its `model.safetensors.index.json`,
 /// or else its one `*.safetensors.index.json`, or else its one
-/// `.safetensors` file. Only regular files count (symbolic links followed),
-/// and names starting with a dot are ignored (`._model.safetensors`, the
-/// resource forks macOS leaves on other filesystems).
+/// `.safetensors` file (suffixes in any ASCII case). Only regular files
+/// count (symbolic links followed), and names starting with a dot are
+/// ignored (`._model.safetensors`, the resource forks macOS leaves on
+/// other filesystems). An entry of either suffix that cannot be looked at
+/// (a dangling link, a link loop, no permission), or a
+/// `model.safetensors.index.json` that is not a regular file, is an
+/// [`ErrorKind::Io`] error naming it: not a file to pass over.
 fn in_directory(dir: &Path) -> Result<Located> {
-    let preferred = dir.join(INDEX_FILE);
-    if preferred.is_file() {
+    if let Some(preferred) = preferred_index(dir)? {
         return Ok(Located::Index(preferred));
     }
-    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Error::from(e).in_file(dir))?
-        .flatten()
-        .filter(|e| !e.file_name().as_encoded_bytes().starts_with(b"."))
-        .map(|e| e.path())
-        .filter(|p| p.is_file())
-        .collect();
+    let mut found = candidates(dir)?;
     found.sort();
     let ending = |suffix: &str| -> Vec<&PathBuf> {
         let named = |p: &&PathBuf| ends_with(p.file_name().unwrap_or_default(), suffix);
@@ -120,6 +130,45 @@ fn in_directory(dir: &Path) -> Result<Located> {
             .with_detail(what_is_there(&indexes, &files))
             .in_file(dir)),
     }
+}
+
+/// `dir`'s `model.safetensors.index.json`, if there is one; an error if it
+/// is there but is not a regular file or cannot be looked at.
+fn preferred_index(dir: &Path) -> Result<Option<PathBuf>> {
+    let preferred = dir.join(INDEX_FILE);
+    match std::fs::symlink_metadata(&preferred) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::from(e).in_file(&preferred)),
+        Ok(_) => {}
+    }
+    let is_file = std::fs::metadata(&preferred).map_err(|e| Error::from(e).in_file(&preferred))?;
+    if !is_file.is_file() {
+        return Err(Error::new(ErrorKind::Io)
+            .with_detail("not a regular file")
+            .in_file(&preferred));
+    }
+    Ok(Some(preferred))
+}
+
+/// The regular files in `dir` named like an index or a `.safetensors`
+/// file (not starting with a dot); an entry so named that cannot be
+/// looked at is an error naming it.
+fn candidates(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::from(e).in_file(dir))? {
+        let entry = entry.map_err(|e| Error::from(e).in_file(dir))?;
+        let name = entry.file_name();
+        let named = ends_with(&name, ".safetensors") || ends_with(&name, ".safetensors.index.json");
+        if !named || name.as_encoded_bytes().starts_with(b".") {
+            continue;
+        }
+        let path = entry.path();
+        let meta = std::fs::metadata(&path).map_err(|e| Error::from(e).in_file(&path))?;
+        if meta.is_file() {
+            found.push(path);
+        }
+    }
+    Ok(found)
 }
 
 /// What a directory that is not a checkpoint holds, and what was expected.

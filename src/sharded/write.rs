@@ -184,6 +184,7 @@ impl Writer<'_> {
     /// assert!(dir.join(INDEX_FILE).exists());
     ///
     /// let checkpoint = Checkpoint::open_all(&dir)?; // index and shards agree
+    /// checkpoint.verify()?;                          // total_size too, no stray shard
     /// assert_eq!(checkpoint.file_of("layer.2"), Some(files[1].as_str()));
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -424,6 +425,7 @@ mod tests {
         );
         assert_eq!(err.path(), Some(dir.join(INDEX_FILE).as_path()));
         let checkpoint = crate::Checkpoint::open_all(&dir).unwrap();
+        checkpoint.verify().unwrap();
         assert_eq!(checkpoint.files().len(), 3);
         assert!(
             !dir.join(shard_name(1, 1)).exists(),

@@ -84,14 +84,11 @@ fn verify_remote(url: &Path, checks: Checks) -> Result<(), Failure> {
     });
     if checks.data {
         let (mut nan, mut inf) = (0, 0);
-        // The index's total_size, checked against the headers; else the
-        // sum of the tensor bytes.
-        let total = remote.checkpoint.total_size().unwrap_or_else(|| {
-            headers
-                .iter()
-                .map(|(_, h)| h.data_len())
-                .fold(0u64, u64::saturating_add)
-        });
+        // The tensor bytes (the index's total_size, verified above).
+        let total = headers
+            .iter()
+            .map(|(_, h)| h.data_len())
+            .fold(0u64, u64::saturating_add);
         let bar = progress::bytes(total, "scanning");
         for (i, (name, header)) in headers.iter().enumerate() {
             let (n, f) = scan(name, header, &mut remote.reader(i), &bar)?;
@@ -126,18 +123,11 @@ fn verify_one(path: &Path, checks: Checks) -> Result<(), Failure> {
     let mut extra = String::new();
     if checks.data {
         let (mut nan, mut inf) = (0, 0);
-        // A checkpoint's total_size, checked against its headers above;
-        // else the sum of the tensor bytes.
-        let sum = || {
-            shards
-                .iter()
-                .map(|s| s.header.data_len())
-                .fold(0u64, u64::saturating_add)
-        };
-        let total = match &source {
-            Source::Sharded(c) => c.total_size().unwrap_or_else(sum),
-            Source::File { .. } => sum(),
-        };
+        // The tensor bytes (a checkpoint's total_size, verified above).
+        let total = shards
+            .iter()
+            .map(|s| s.header.data_len())
+            .fold(0u64, u64::saturating_add);
         let bar = progress::bytes(total, "scanning");
         for shard in &shards {
             let name = shard.path.display().to_string();
