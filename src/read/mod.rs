@@ -103,7 +103,8 @@ impl<'data> SafeTensors<'data> {
     /// A reader over a header parsed elsewhere (say, from the first bytes of
     /// a file) and the file's data section, loaded wherever you chose.
     /// `data` must be exactly [`Header::data_len`] bytes
-    /// ([`ErrorKind::DataOutOfBounds`] or [`ErrorKind::TrailingData`] if not).
+    /// ([`DataOutOfBounds`](crate::ErrorKind::DataOutOfBounds) or
+    /// [`TrailingData`](crate::ErrorKind::TrailingData) if not).
     pub fn from_parts(header: &'data Header, data: &'data [u8]) -> Result<Self> {
         header.check_file_len(header.data_start().saturating_add(data.len() as u64))?;
         Ok(SafeTensors {

@@ -239,7 +239,9 @@ macro_rules! listing {
             self.$core.len() == 0
         }
 
-        /// Tensor names, sorted.
+        /// Tensor names, sorted, without allocating (`.collect::<Vec<_>>()`
+        /// for the list that [`SafeTensors::names`](crate::SafeTensors::names)
+        /// gives, as the reference crate's does).
         pub fn names(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
             self.$core.names()
         }
