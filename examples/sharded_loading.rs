@@ -56,14 +56,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         layer.shape(),
         checkpoint.file_of("model.layers.7.weight").unwrap_or("?")
     );
-    // The index checked against every shard's header, then every tensor read.
+    // The index checked against every shard's header, then every shard read.
     let all = Checkpoint::open_all(&dir)?;
     let bytes: usize = all
         .names()
         .map(|n| all.tensor(n).map(|t| t.data().len()))
         .sum::<Result<usize, _>>()?;
     println!(
-        "verified: {} bytes of tensors, total_size {:?}",
+        "read: {} bytes of tensors, total_size {:?}",
         bytes,
         all.total_size()
     );

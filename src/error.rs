@@ -268,7 +268,7 @@ impl Error {
         ))
     }
 
-    /// The same error, about tensor `name`. The crate names the tensor
+    /// The same error, about tensor `name` (replacing any name it had). The crate names the tensor
     /// wherever it knows it; a [`TensorView`](crate::TensorView) does not
     /// know the name it was found under, so its conversions (`to_vec`,
     /// `as_slice`) give errors without one, and this adds it:

@@ -1176,3 +1176,31 @@ fn verify_of_a_directory_that_cannot_be_listed_is_an_io_error_naming_it() {
     assert_eq!(err.kind(), ErrorKind::Io, "{err}");
     assert_eq!(err.path(), Some(dir.as_path()));
 }
+
+#[test]
+fn permissions_and_links_may_change_after_opening() {
+    let tmp = TempDir::new("chmod");
+    two_shards(tmp.dir());
+    let checkpoint = Checkpoint::open(tmp.dir()).unwrap();
+    let shard = checkpoint.shard_path(1).unwrap().to_path_buf();
+    // Neither changes the file's bytes: both change only its status time.
+    let mut permissions = std::fs::metadata(&shard).unwrap().permissions();
+    permissions.set_readonly(true);
+    std::fs::set_permissions(&shard, permissions).unwrap();
+    std::fs::hard_link(&shard, tmp.path("another-name")).unwrap();
+    assert_eq!(checkpoint.tensor("c").unwrap().data(), &[3; 300][..]);
+}
+
+#[test]
+fn a_file_whose_header_starts_with_white_space_is_found_without_its_suffix() {
+    let tmp = TempDir::new("sniff-space");
+    let json = b"  \n{\"w\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]}}";
+    let mut bytes = (json.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(json);
+    bytes.extend_from_slice(&[7, 8]);
+    let blob = tmp.path("a1b2c3");
+    std::fs::write(&blob, &bytes).unwrap();
+    assert_eq!(Checkpoint::locate(&blob).unwrap(), Located::File(blob.clone()));
+    let checkpoint = Checkpoint::open(&blob).unwrap();
+    assert_eq!(checkpoint.tensor("w").unwrap().data(), [7, 8]);
+}

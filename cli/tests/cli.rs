@@ -1529,3 +1529,23 @@ fn a_checkpoint_whose_index_lacks_total_size_is_listed_and_verify_says_why() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_checkpoint_named_by_its_bare_index_file_name_verifies_and_merges() {
+    let dir = TempDir::new("bare-index");
+    let shards = gpt2_shards(&dir);
+    let in_shards = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tensorsafe"))
+            .args(args)
+            .current_dir(&shards)
+            .output()
+            .expect("runs")
+    };
+    let out = in_shards(&["verify", "model.safetensors.index.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let merged = dir.path("merged.safetensors");
+    let out = in_shards(&["merge", "model.safetensors.index.json", s(&merged)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run(&["diff", s(&merged), s(&golden("gpt2_tiny.safetensors"))]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}

@@ -173,15 +173,17 @@ pub(crate) struct Opened {
     pub(crate) header: Header,
 }
 
-/// Which file a handle is, and when it was last changed: on unix the
-/// device and inode with the modification and status change times (to the
-/// nanosecond), elsewhere the modification time; with the length. A file
-/// renamed over the path, or written in place since, has another one
-/// (unless the filesystem keeps coarser times than the writes are apart).
+/// Which file a handle is, and when it was last written: on unix the inode
+/// and the modification time, elsewhere the modification time; with the
+/// length. A file renamed over the path, or written in place since, has
+/// another one (unless the filesystem keeps coarser times than the writes
+/// are apart). The device and the status-change time are left out: they
+/// change without the file changing (a remount; `chmod`, a hard link, an
+/// extended attribute).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Identity {
     #[cfg(unix)]
-    id: (u64, u64, i64, i64, i64, i64),
+    id: (u64, i64, i64),
     #[cfg(not(unix))]
     modified: Option<std::time::SystemTime>,
     len: u64,
@@ -195,14 +197,7 @@ impl Identity {
             use std::os::unix::fs::MetadataExt;
             let m = meta;
             Identity {
-                id: (
-                    m.dev(),
-                    m.ino(),
-                    m.mtime(),
-                    m.mtime_nsec(),
-                    m.ctime(),
-                    m.ctime_nsec(),
-                ),
+                id: (m.ino(), m.mtime(), m.mtime_nsec()),
                 len: m.len(),
             }
         }
@@ -221,7 +216,7 @@ impl Identity {
         let detail = if self.len == now.len {
             format!("replaced or written since {when}")
         } else {
-            format!("{} bytes {when}, {} now", self.len, now.len)
+            format!("{} bytes when {when}, {} now", self.len, now.len)
         };
         Err(Error::new(ErrorKind::FileChanged).with_detail(detail))
     }
@@ -316,7 +311,7 @@ impl Opened {
     pub(crate) fn check_unchanged(&self) -> Result<()> {
         let check = || -> Result<()> {
             let now = Identity::of(&self.file.metadata()?);
-            self.identity.check(&now, "when opened")
+            self.identity.check(&now, "it was opened")
         };
         check().map_err(|e| e.in_file(&self.path))
     }
@@ -393,8 +388,11 @@ impl<'a> Progress<'a> {
     }
 
     /// `n` more bytes are done: tells the callback the bytes done so far
-    /// and in all, unless the work is stopping.
+    /// and in all, unless the work is stopping or `n` is 0 (nothing new).
     pub(crate) fn add(&self, n: u64) {
+        if n == 0 {
+            return;
+        }
         // A callback that panicked poisoned the lock: call it no more.
         let Ok(mut state) = self.state.lock() else {
             self.stop();

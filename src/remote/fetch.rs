@@ -154,9 +154,7 @@ pub(crate) async fn fetch(
         .fold(0u64, |sum, t| sum.saturating_add(t.buf.len() as u64));
     let (requests, at_hand) = plan(objects, targets, options);
     let progress = Progress::new(progress, total);
-    if at_hand > 0 {
-        progress.add(at_hand);
-    }
+    progress.add(at_hand);
     // The futures are made before the stream (not by a closure inside it),
     // so the returned future stays `Send` for any lifetimes.
     let fetches: Vec<_> = requests

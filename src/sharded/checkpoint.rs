@@ -177,13 +177,16 @@ impl Checkpoint {
     /// # Safety
     ///
     /// As for [`SafeTensorsFile::mmap`]: no shard may be modified or
-    /// truncated in place while it is mapped. A shard is mapped when one of
-    /// its tensors is first asked for, and only if it is still the file
-    /// whose header opening read (not renamed over, not written since),
-    /// else [`ErrorKind::FileChanged`]; once mapped, a file renamed over
-    /// the shard is harmless (the map keeps the old file), but a write or
-    /// truncation of the mapped file itself is undefined behaviour (reads
-    /// may see the bytes change, or the process may die of `SIGBUS`).
+    /// truncated in place while the checkpoint lives (a shard is mapped
+    /// when one of its tensors is first asked for, on whichever thread
+    /// asks, so "while mapped" cannot be told apart from "while the
+    /// checkpoint lives"); a write or truncation of a mapped file is
+    /// undefined behaviour (reads may see the bytes change, or the process
+    /// may die of `SIGBUS`). A file renamed over a shard is harmless: a
+    /// shard is mapped only if it is still the file whose header opening
+    /// read (same inode and modification time, length and header), else
+    /// [`ErrorKind::FileChanged`], and once mapped the map keeps the old
+    /// file. That check is a best effort, not part of the contract.
     pub unsafe fn mmap(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_as(path.as_ref(), Load::Map, LoadOptions::default())
     }
@@ -471,8 +474,8 @@ impl Checkpoint {
                 };
                 unchanged()?;
                 // SAFETY: `mmap`/`mmap_with` are the only ways to get
-                // `Load::Map`, and their caller promised that no shard
-                // changes while the checkpoint lives.
+                // `Load::Map`, and their caller promised that no shard is
+                // modified in place while the checkpoint lives.
                 let file = unsafe { SafeTensorsFile::mmap_with(path, &self.options.parse)? };
                 // Still the same file: not one renamed over it meanwhile.
                 unchanged()?;
@@ -581,9 +584,11 @@ fn file_name(path: &Path) -> String {
 
 /// The directory holding `index` (and its shards).
 fn dir_of(index: &Path) -> PathBuf {
-    index
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    // A bare file name's parent is "", which names no directory.
+    match index.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }
 
 /// What a checkpoint path names, its index (made up for a single file),

@@ -88,7 +88,7 @@ fn ends_with(name: &OsStr, suffix: &str) -> bool {
 }
 
 /// Whether `path` is a regular file that starts as a safetensors file
-/// does: an 8-byte header length, then `{`. Only a sniff: opening it
+/// does: an 8-byte header length, then `{` (after any JSON white space). Only a sniff: opening it
 /// reports what is wrong with the rest (an error if it cannot be read at
 /// all; a FIFO or a device is not opened).
 fn looks_like_safetensors(path: &Path) -> Result<bool> {
@@ -96,9 +96,11 @@ fn looks_like_safetensors(path: &Path) -> Result<bool> {
         if !std::fs::metadata(path)?.is_file() {
             return Ok(false);
         }
-        let mut start = Vec::with_capacity(9);
-        File::open(path)?.take(9).read_to_end(&mut start)?;
-        Ok(start.len() == 9 && start[8] == b'{')
+        // The header may start with JSON white space, as the parser allows.
+        let mut start = Vec::with_capacity(72);
+        File::open(path)?.take(72).read_to_end(&mut start)?;
+        let json = start.get(8..).unwrap_or_default();
+        Ok(json.iter().find(|b| !b" \t\r\n".contains(b)) == Some(&b'{'))
     };
     sniff().map_err(|e| Error::from(e).in_file(path))
 }

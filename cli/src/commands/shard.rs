@@ -150,7 +150,8 @@ pub fn merge(input: &Path, output: &Path) -> Result<u8, Failure> {
         )));
     }
     // Opening checks every header, length and the index; a whole
-    // checkpoint is read, so verify the rest first, as a load does.
+    // checkpoint is rewritten, so verify the rest (total_size, no stray
+    // shard) first.
     let source = Source::open(input)?;
     source.verify()?;
     let shards = source.shards()?;
