@@ -1200,7 +1200,10 @@ fn a_file_whose_header_starts_with_white_space_is_found_without_its_suffix() {
     bytes.extend_from_slice(&[7, 8]);
     let blob = tmp.path("a1b2c3");
     std::fs::write(&blob, &bytes).unwrap();
-    assert_eq!(Checkpoint::locate(&blob).unwrap(), Located::File(blob.clone()));
+    assert_eq!(
+        Checkpoint::locate(&blob).unwrap(),
+        Located::File(blob.clone())
+    );
     let checkpoint = Checkpoint::open(&blob).unwrap();
     assert_eq!(checkpoint.tensor("w").unwrap().data(), [7, 8]);
 }

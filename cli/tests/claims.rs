@@ -102,24 +102,32 @@ mod terminal {
         seen
     }
 
-    #[test]
-    fn a_progress_bar_is_drawn_when_stderr_is_a_terminal() {
-        let dir = TempDir::new("claims-tty");
-        let input = large_file(&dir, 48);
+    /// Runs `command`, which must succeed, with a terminal for stderr (and
+    /// `TERM` set): what the terminal was sent.
+    fn on_a_terminal(mut command: std::process::Command) -> String {
         let (master, slave) = openpty();
-        let mut command = tensorsafe();
         command
-            .arg("rewrite")
-            .arg(&input)
-            .arg(dir.path("out.safetensors"))
             .env("TERM", "xterm")
+            .stdout(std::process::Stdio::piped())
             .stderr(slave);
         let child = command.spawn().unwrap();
         drop(command); // the last copy of the slave is the child's
         let reader = std::thread::spawn(move || drain(master));
         let out = child.wait_with_output().unwrap();
         succeeded(&out);
-        let drawn = text(&reader.join().unwrap());
+        text(&reader.join().unwrap())
+    }
+
+    #[test]
+    fn a_progress_bar_is_drawn_when_stderr_is_a_terminal() {
+        let dir = TempDir::new("claims-tty");
+        let input = large_file(&dir, 48);
+        let mut command = tensorsafe();
+        command
+            .arg("rewrite")
+            .arg(&input)
+            .arg(dir.path("out.safetensors"));
+        let drawn = on_a_terminal(command);
         assert!(drawn.contains("writing ["), "the terminal saw {drawn:?}");
         // Decimal units, as every size the CLI prints: 48 MiB is 50.33 MB.
         assert!(drawn.contains("/50.33 MB"), "the terminal saw {drawn:?}");
@@ -148,20 +156,9 @@ mod terminal {
         assert!(succeeded(&out).contains(": 2 shards"));
         let index = std::fs::read_to_string(shards.join("model.safetensors.index.json")).unwrap();
         assert!(index.contains("\"total_size\": 50331648"), "{index}");
-        let (master, slave) = openpty();
         let mut command = tensorsafe();
-        command
-            .args(["verify", "--data"])
-            .arg(&shards)
-            .env("TERM", "xterm")
-            .stdout(std::process::Stdio::piped())
-            .stderr(slave);
-        let child = command.spawn().unwrap();
-        drop(command); // the last copy of the slave is the child's
-        let reader = std::thread::spawn(move || drain(master));
-        let out = child.wait_with_output().unwrap();
-        succeeded(&out);
-        let drawn = text(&reader.join().unwrap());
+        command.args(["verify", "--data"]).arg(&shards);
+        let drawn = on_a_terminal(command);
         assert!(drawn.contains("scanning ["), "the terminal saw {drawn:?}");
         assert!(drawn.contains("/50.33 MB"), "the terminal saw {drawn:?}");
         assert!(!drawn.contains("/25.17 MB"), "the terminal saw {drawn:?}");

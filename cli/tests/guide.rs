@@ -85,18 +85,7 @@ fn every_command_line_of_the_guide_runs_as_it_says() {
         if args[0] == "bench" || args.iter().any(|a| a.contains("://")) {
             continue;
         }
-        let out = Command::new(env!("CARGO_BIN_EXE_tensorsafe"))
-            .args(args)
-            .current_dir(dir.dir())
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "tensorsafe {}\n{}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        exits_with(dir.dir(), args, 0);
         ran += 1;
     }
     assert!(ran >= 10, "{ran} lines run");
@@ -124,17 +113,21 @@ fn the_guide_s_exit_codes_for_invalid_different_and_unreadable() {
         (&["diff", "a.safetensors", "other.safetensors"][..], 1),
         (&["diff", "a.safetensors", "absent.safetensors"][..], 2),
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_tensorsafe"))
-            .args(args)
-            .current_dir(dir.dir())
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "tensorsafe {}\n{}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        exits_with(dir.dir(), args, code);
     }
+}
+
+/// Runs `tensorsafe ARGS` in `dir` and checks its exit code.
+fn exits_with(dir: &Path, args: &[impl AsRef<std::ffi::OsStr> + std::fmt::Debug], code: i32) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tensorsafe"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "tensorsafe {args:?}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
