@@ -79,7 +79,7 @@ kinds! {
     Io => Io, "I/O error";
     /// A file changed since its header was read: it ended early, or has
     /// another length, or is another file (renamed over it) or was written
-    /// since (its modification or status change time differs).
+    /// since (its modification time differs).
     FileChanged => Io, "file changed while being read";
     /// The input is shorter than the 8-byte header length prefix.
     FileTooSmall => Format, "file is shorter than its 8-byte header length";

@@ -65,8 +65,9 @@
 //! sharded writing); `remote` (ranged reads from object stores, and the
 //! same checkpoint core over objects); `arbitrary` (generated files and
 //! arguments for fuzzing). `error` knows no layer above it (nor
-//! `object_store`), and `remote` uses only what `read` and `sharded`
-//! offer to the crate, not their insides.
+//! `object_store`), and `remote` reaches into no module's private parts:
+//! it uses what `read` offers the crate, and the checkpoint core of
+//! `sharded` (index, shard headers, listing), which it shares.
 
 #![no_std]
 #![deny(missing_docs)]

@@ -58,8 +58,8 @@ impl Shard for RemoteFile {
 /// `shard%231.safetensors` as `Path::from` would make it), and are checked against
 /// it as [`Checkpoint::open`] checks local ones: no tensor in two shards,
 /// every mapped tensor where the index says, none it does not map
-/// (`metadata.total_size` is checked by [`RemoteCheckpoint::verify`], and
-/// by the loads, as locally). (Unlike a local directory, the store is not
+/// (`metadata.total_size` is checked by [`RemoteCheckpoint::verify`]
+/// only, as locally). (Unlike a local directory, the store is not
 /// listed for shard objects the index does not name: that would cost a
 /// list request.) Any other location is one `.safetensors` file: a
 /// checkpoint of one shard.

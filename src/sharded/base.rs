@@ -210,8 +210,9 @@ impl<S: Shard> Core<S> {
 macro_rules! listing {
     ($core:ident, $file:ty) => {
         /// `metadata.total_size` as the index gives it (a single file: its
-        /// data section's length), unchecked until `verify()` passes (an
-        /// index may lack it, or give the files' sizes instead).
+        /// data section's length). Only `verify()`, on a local or remote
+        /// checkpoint, checks it against the shards: an index may lack it,
+        /// or give the files' sizes instead.
         pub fn total_size(&self) -> Option<u64> {
             self.$core.total_size()
         }
