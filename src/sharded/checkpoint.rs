@@ -241,8 +241,7 @@ impl Checkpoint {
         options: &LoadOptions,
         mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<Self> {
-        let checkpoint = Self::open_as(path.as_ref(), Load::Read, *options)?;
-        let opened = checkpoint.reopen()?;
+        let (checkpoint, opened) = Self::open_keeping(path.as_ref(), Load::Read, *options, true)?;
         let files = read_files(&opened, options, &mut progress)?;
         for (shard, file) in checkpoint.core.shards.iter().zip(files) {
             // The slots are fresh: nothing else has filled them.
@@ -289,8 +288,7 @@ impl Checkpoint {
         mut dest: impl FnMut(TensorInfo<'_>) -> Option<&'b mut [u8]>,
         mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<Self> {
-        let checkpoint = Self::open_as(path.as_ref(), Load::Read, *options)?;
-        let opened = checkpoint.reopen()?;
+        let (checkpoint, opened) = Self::open_keeping(path.as_ref(), Load::Read, *options, true)?;
         let mut pieces = Vec::new();
         for shard in &opened {
             shard.ask_destinations(&mut dest, &mut pieces)?;
@@ -349,7 +347,7 @@ impl Checkpoint {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn diagnose_with(path: impl AsRef<Path>, options: &LoadOptions) -> Vec<Error> {
-        let headers = match Headers::read(path.as_ref(), options) {
+        let headers = match Headers::read(path.as_ref(), options, false) {
             Ok(headers) => headers,
             Err(e) => return vec![e],
         };
@@ -369,9 +367,22 @@ impl Checkpoint {
     /// The checkpoint at `path`, checked against its shards' headers (each
     /// file closed once its header is read).
     fn open_as(path: &Path, load: Load, options: LoadOptions) -> Result<Self> {
-        let headers = Headers::read(path, &options)?;
+        Ok(Self::open_keeping(path, load, options, false)?.0)
+    }
+
+    /// [`Checkpoint::open_as`], with every shard's file still open if
+    /// `keep_open` (for a load: each file is opened and its header parsed
+    /// once).
+    fn open_keeping(
+        path: &Path,
+        load: Load,
+        options: LoadOptions,
+        keep_open: bool,
+    ) -> Result<(Self, Vec<Opened>)> {
+        let headers = Headers::read(path, &options, keep_open)?;
         let shards = headers.shards.into_iter().collect::<Result<Vec<_>>>()?;
-        Self::assemble(headers.path, headers.index, shards, load, options)
+        let checkpoint = Self::assemble(headers.path, headers.index, shards, load, options)?;
+        Ok((checkpoint, headers.opened))
     }
 
     /// The checkpoint of `index` (read from `path`, an index or a single
@@ -396,13 +407,6 @@ impl Checkpoint {
             load,
             options,
         })
-    }
-
-    /// Every shard opened again for a load: each must be as it was when
-    /// the checkpoint was opened.
-    fn reopen(&self) -> Result<Vec<Opened>> {
-        let again = |s: &LocalShard| Opened::again(&s.path, &self.options, &s.header, &s.identity);
-        self.core.shards.iter().map(again).collect()
     }
 
     listing!(core, Path);
@@ -597,18 +601,31 @@ struct Headers {
     path: Located,
     index: Index,
     shards: Vec<Result<LocalShard>>,
+    /// Every shard's file, still open, when asked for (a load reads them
+    /// next) and every header was read.
+    opened: Vec<Opened>,
 }
 
 impl Headers {
-    /// Each shard's file is closed once its header is read.
-    fn read(path: &Path, options: &LoadOptions) -> Result<Headers> {
+    /// Each shard's file is closed once its header is read, unless
+    /// `keep_open`.
+    fn read(path: &Path, options: &LoadOptions, keep_open: bool) -> Result<Headers> {
         let path = locate(path)?;
-        let header_of = |path: PathBuf| -> Result<LocalShard> {
-            let opened = Opened::new(&path, options)?;
+        let mut opened = Vec::new();
+        let mut header_of = |path: PathBuf| -> Result<LocalShard> {
+            let file = Opened::new(&path, options)?;
+            let identity = file.identity;
+            let header = if keep_open {
+                let header = file.header.clone();
+                opened.push(file);
+                header
+            } else {
+                file.header
+            };
             Ok(LocalShard {
                 path,
-                header: opened.header,
-                identity: opened.identity,
+                header,
+                identity,
                 file: OnceLock::new(),
             })
         };
@@ -631,6 +648,7 @@ impl Headers {
             path,
             index,
             shards,
+            opened,
         })
     }
 }

@@ -29,10 +29,13 @@ pub(crate) fn check_index_len(len: u64) -> Result<()> {
     )))
 }
 
-/// Whether a path or object named `name` is read as an index (it ends in
-/// `.json`) rather than as a `.safetensors` file.
+/// Whether an object named `name` is read as an index (it ends in
+/// `.json`, in any ASCII case, as a local path does) rather than as a
+/// `.safetensors` file.
+#[cfg(feature = "object-store")]
 pub(crate) fn is_index_name(name: &str) -> bool {
-    name.ends_with(".json")
+    let name = name.as_bytes();
+    name.len() >= 5 && name[name.len() - 5..].eq_ignore_ascii_case(b".json")
 }
 
 /// The parts of an index file this crate uses.
