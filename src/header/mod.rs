@@ -316,6 +316,7 @@ impl Header {
     /// Whether `other` describes the same file: the same header length,
     /// tensors (names, dtypes, shapes, offsets), data length and
     /// `__metadata__`.
+    #[cfg(feature = "std")]
     pub(crate) fn same_as(&self, other: &Header) -> bool {
         self.header_len == other.header_len
             && self.data_len == other.data_len
