@@ -227,7 +227,7 @@ fn from_slice_infers_the_dtype_and_checks_the_count() {
 #[test]
 fn from_slice_counts_elements_not_bytes() {
     let detail = |shape: &[usize], n: usize| {
-        let values = vec![0u32; n];
+        let values = vec![0u8; n]; // one byte each: the same on every host
         let err = TensorView::from_slice(shape, &values).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidView);
         err.detail().unwrap().to_owned()
