@@ -101,6 +101,11 @@ impl Seeds {
     }
 }
 
+/// Tables of at least this many slots are filled by home slot.
+const PARTITIONED_FROM: usize = 1 << 15;
+/// The number of runs (as a power of two) a large table is filled in.
+const PARTITION_BITS: u32 = 8;
+
 #[derive(Debug, Clone)]
 pub(crate) struct NameTable {
     /// `hash_high_32 << 32 | (entry + 1)`; 0 is an empty slot.
@@ -110,32 +115,103 @@ pub(crate) struct NameTable {
 
 impl NameTable {
     /// Builds the index over `count` names given by `name(i)`. On a duplicate
-    /// returns the index of the second occurrence.
+    /// returns the index of the second occurrence (the first index `i` whose
+    /// name equals that of some `j < i`).
     pub(crate) fn build<'n>(count: usize, name: impl Fn(usize) -> &'n str) -> Result<Self, usize> {
         let capacity = count.saturating_mul(2).max(8).next_power_of_two();
         let slots = vec![0; capacity];
         let seeds = Seeds::random(&slots);
         let mut index = NameTable { slots, seeds };
-        let mask = capacity - 1;
-        for i in 0..count {
-            let key = name(i);
-            let hash = index.seeds.hash(key);
-            let tag = hash >> 32;
-            let mut slot = (hash as usize) & mask;
-            loop {
-                // `slot` is masked to the table's power-of-two length.
-                let value = index.slots[slot];
-                if value == 0 {
-                    index.slots[slot] = (tag << 32) | (i as u64 + 1);
-                    break;
-                }
-                if value >> 32 == tag && name((value as u32 as usize) - 1) == key {
-                    return Err(i);
-                }
-                slot = (slot + 1) & mask;
+        if capacity < PARTITIONED_FROM {
+            for i in 0..count {
+                let hash = index.seeds.hash(name(i));
+                index.insert(hash, i, &name)?;
+            }
+            return Ok(index);
+        }
+        // A large table does not fit in the cache, and inserting in name
+        // order would touch its slots at random. Inserting by home slot
+        // instead (names sorted into 256 runs by the top bits of their home
+        // slot, each run in name order) writes the table front to back.
+        let shift = capacity.trailing_zeros() - PARTITION_BITS;
+        let part = |hash: u64| (hash as usize & (capacity - 1)) >> shift;
+        let hashes: Vec<u64> = (0..count).map(|i| index.seeds.hash(name(i))).collect();
+        let mut starts = [0usize; 1 << PARTITION_BITS];
+        for &hash in &hashes {
+            starts[part(hash)] += 1;
+        }
+        let mut total = 0;
+        for start in starts.iter_mut() {
+            (*start, total) = (total, total + *start);
+        }
+        let mut order = vec![(0u64, 0usize); count];
+        for (i, &hash) in hashes.iter().enumerate() {
+            let at = &mut starts[part(hash)];
+            order[*at] = (hash, i);
+            *at += 1;
+        }
+        drop(hashes);
+        for &(hash, i) in &order {
+            if index.insert(hash, i, &name).is_err() {
+                // Equal names share a run, so a duplicate is found, but
+                // maybe not the one of the lowest index: the plain order
+                // says which that is.
+                return Self::build_in_order(count, name);
             }
         }
         Ok(index)
+    }
+
+    /// [`NameTable::build`] inserting in name order.
+    fn build_in_order<'n>(count: usize, name: impl Fn(usize) -> &'n str) -> Result<Self, usize> {
+        let capacity = count.saturating_mul(2).max(8).next_power_of_two();
+        let slots = vec![0; capacity];
+        let seeds = Seeds::random(&slots);
+        let mut index = NameTable { slots, seeds };
+        for i in 0..count {
+            let hash = index.seeds.hash(name(i));
+            index.insert(hash, i, &name)?;
+        }
+        Ok(index)
+    }
+
+    /// Inserts entry `i`, whose name hashes to `hash`; a name already
+    /// present is `Err(i)`.
+    #[inline(always)]
+    fn insert<'n>(
+        &mut self,
+        hash: u64,
+        i: usize,
+        name: &impl Fn(usize) -> &'n str,
+    ) -> Result<(), usize> {
+        let mask = self.slots.len() - 1;
+        let tag = hash >> 32;
+        let mut slot = (hash as usize) & mask;
+        loop {
+            // `slot` is masked to the table's power-of-two length.
+            let value = self.slots[slot];
+            if value == 0 {
+                self.slots[slot] = (tag << 32) | (i as u64 + 1);
+                return Ok(());
+            }
+            // Names are read only when the tags match, which for distinct
+            // names is rare.
+            if value >> 32 == tag && name((value as u32 as usize) - 1) == name(i) {
+                return Err(i);
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    /// Renumbers the entries: the entry that was `i` becomes `new[i]`.
+    /// `new` must be a permutation of `0..count`.
+    pub(crate) fn renumber(&mut self, new: &[u32]) {
+        for slot in self.slots.iter_mut().filter(|slot| **slot != 0) {
+            let old = (*slot as u32 as usize).wrapping_sub(1);
+            if let Some(&entry) = new.get(old) {
+                *slot = (*slot & !u64::from(u32::MAX)) | (u64::from(entry) + 1);
+            }
+        }
     }
 
     /// The entry named `key`, if any.
@@ -191,6 +267,27 @@ mod tests {
         for (i, n) in short.iter().enumerate() {
             assert_eq!(index.find(n, |i| short[i]), Some(i));
         }
+        let mut renumbered = NameTable::build(3, |i| ["x", "y", "z"][i]).unwrap();
+        renumbered.renumber(&[2, 0, 1]);
+        let moved = ["y", "z", "x"];
+        for (i, n) in moved.iter().enumerate() {
+            assert_eq!(renumbered.find(n, |i| moved[i]), Some(i));
+        }
+        // Large tables are filled by home slot; the duplicate reported is
+        // still the first second occurrence in name order.
+        let many: Vec<String> = (0..40_000).map(|i| format!("t{i}")).collect();
+        let index = NameTable::build(many.len(), |i| &many[i]).unwrap();
+        for (i, n) in many.iter().enumerate() {
+            assert_eq!(index.find(n, |i| &many[i]), Some(i));
+        }
+        let mut twice = many.clone();
+        twice[30_000] = "t29999".into();
+        twice[20_000] = "t5".into();
+        twice[10_000] = "t39999".into();
+        assert_eq!(
+            NameTable::build(twice.len(), |i| &twice[i]).unwrap_err(),
+            20_000
+        );
         let empty: [&str; 0] = [];
         let index = NameTable::build(0, |i| empty[i]).unwrap();
         assert_eq!(index.find("a", |i| empty[i]), None);

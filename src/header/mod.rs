@@ -270,11 +270,11 @@ impl Header {
     /// Parses and validates the header's JSON (the N bytes after the
     /// prefix), with offsets in errors counted from the file's start.
     pub(crate) fn from_json(json: &[u8], options: &ParseOptions) -> Result<Header> {
-        let text = core::str::from_utf8(json).map_err(|e| {
+        let (text, classes) = crate::json::classify::text(json).map_err(|e| {
             Error::new(ErrorKind::InvalidUtf8).at((PREFIX_LEN + e.valid_up_to()) as u64)
         })?;
-        let (table, metadata) = parse::parse(text, options)?;
-        validate::validate(table, metadata, json.len() as u64)
+        let parsed = parse::parse(text, classes, options)?;
+        validate::validate(parsed, json.len() as u64)
     }
 
     /// Where `info`'s bytes are in the file (counting the 8-byte prefix).

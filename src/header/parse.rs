@@ -9,6 +9,7 @@ use core::ops::Range;
 use super::{Entry, Metadata, Table, PREFIX_LEN};
 use crate::dtype::Dtype;
 use crate::error::{Error, ErrorKind, Result};
+use crate::json::classify::Classes;
 use crate::json::scan::{Scanner, Str};
 use crate::limits::ParseOptions;
 
@@ -39,23 +40,37 @@ struct Parser<'o> {
     seen_metadata: bool,
     options: &'o ParseOptions,
     max_tensors: usize,
+    /// True while every entry so far was read by [`plain_entry`] and its
+    /// span (`end - begin`) equals its shape's byte length.
+    spans_checked: bool,
+}
+
+/// What the parser found: the table (in the header's order), the metadata,
+/// and whether every entry's span was checked already.
+pub(super) struct Parsed {
+    pub(super) table: Table,
+    pub(super) metadata: Option<Metadata>,
+    pub(super) spans_checked: bool,
 }
 
 /// Parses the header JSON into a table (in file order) and the metadata.
-pub(super) fn parse(text: &str, options: &ParseOptions) -> Result<(Table, Option<Metadata>)> {
-    let mut s = Scanner::new(text, PREFIX_LEN as u64);
-    // Capacity guesses proportional to the header (an entry takes at least
-    // 50 bytes of JSON), so growth rarely copies and memory stays bounded.
+pub(super) fn parse(text: &str, classes: Classes, options: &ParseOptions) -> Result<Parsed> {
+    let mut s = Scanner::with_classes(text, PREFIX_LEN as u64, classes);
+    // Capacity guesses from the header's length, on the generous side for
+    // checkpoint-style entries (about 110 bytes each, a third of them the
+    // name), so that the tables are rarely copied while they grow. Unused
+    // capacity is given back at the end.
     let mut parser = Parser {
         table: Table {
-            entries: Vec::with_capacity(text.len() / 128),
-            names: String::with_capacity(text.len() / 3),
-            shapes: Vec::with_capacity(text.len() / 64),
+            entries: Vec::with_capacity(text.len() / 96),
+            names: String::with_capacity(text.len() / 2),
+            shapes: Vec::with_capacity(text.len() / 40),
         },
         metadata: None,
         seen_metadata: false,
         options,
         max_tensors: options.limits.max_tensors.min(u32::MAX as usize - 1),
+        spans_checked: true,
     };
     s.skip_ws();
     match s.peek() {
@@ -73,7 +88,15 @@ pub(super) fn parse(text: &str, options: &ParseOptions) -> Result<(Table, Option
             "only JSON whitespace may follow the header's object",
         ));
     }
-    Ok((parser.table, parser.metadata))
+    let mut table = parser.table;
+    table.entries.shrink_to_fit();
+    table.names.shrink_to_fit();
+    table.shapes.shrink_to_fit();
+    Ok(Parsed {
+        table,
+        metadata: parser.metadata,
+        spans_checked: parser.spans_checked,
+    })
 }
 
 impl Parser<'_> {
@@ -156,9 +179,15 @@ impl Parser<'_> {
         if s.peek() != Some(b'{') {
             return Err(s.wrong_type("an object with dtype, shape and data_offsets", TOP));
         }
-        let mut fields = Fields::default();
-        let shapes = &mut self.table.shapes;
         let options = self.options;
+        let shapes = &mut self.table.shapes;
+        let plain = tests::plain_path_on().then(|| plain_entry(s, shapes, options.limits.max_rank));
+        if let Some((fields, span_ok)) = plain.flatten() {
+            self.spans_checked &= span_ok;
+            return Ok(fields);
+        }
+        self.spans_checked = false;
+        let mut fields = Fields::default();
         s.object(ENTRY_KEYS, |s, key, key_pos| {
             let Some(field) = key.known else {
                 return unknown_field(s, &key.text, key_pos, options);
@@ -182,6 +211,80 @@ impl Parser<'_> {
         })?;
         Ok(fields)
     }
+}
+
+/// An entry spelled the way writers spell it,
+/// `{"dtype":"F32","shape":[2,4],"data_offsets":[0,32]}` (these keys in this
+/// order, no white space, plain integers), read without the general walk.
+/// For anything else, errors included, it returns `None` with the scanner
+/// and the shape arena as they were, and the caller reads the entry again
+/// with the general walk: so this path accepts only what the general one
+/// accepts, with the same result, and decides no error. With the fields
+/// comes whether the span matches the shape, which validation then need
+/// not compute again (a mismatch is left for validation to report).
+fn plain_entry(
+    s: &mut Scanner<'_>,
+    shapes: &mut Vec<usize>,
+    max_rank: usize,
+) -> Option<(Fields, bool)> {
+    let (start, shapes_len) = (s.pos, shapes.len());
+    let fields = plain_fields(s, shapes, max_rank);
+    if fields.is_none() {
+        s.pos = start;
+        shapes.truncate(shapes_len);
+    }
+    fields
+}
+
+fn plain_fields(
+    s: &mut Scanner<'_>,
+    shapes: &mut Vec<usize>,
+    max_rank: usize,
+) -> Option<(Fields, bool)> {
+    if !s.eat(b"{\"dtype\":\"") {
+        return None;
+    }
+    let (name, quote) = s.plain_string_rest()?;
+    let dtype = Dtype::from_name(name)?;
+    s.pos = quote + 1;
+    if !s.eat(b",\"shape\":[") {
+        return None;
+    }
+    let first = shapes.len();
+    if !s.eat(b"]") {
+        loop {
+            if shapes.len() - first >= max_rank {
+                return None;
+            }
+            shapes.push(usize::try_from(s.plain_integer()?).ok()?);
+            if s.eat(b"]") {
+                break;
+            }
+            if !s.eat(b",") {
+                return None;
+            }
+        }
+    }
+    if !s.eat(b",\"data_offsets\":[") {
+        return None;
+    }
+    let begin = s.plain_integer()?;
+    if !s.eat(b",") {
+        return None;
+    }
+    let end = s.plain_integer()?;
+    if !s.eat(b"]}") || end < begin {
+        return None;
+    }
+    let span_ok = dtype
+        .shape_byte_len(&shapes[first..])
+        .is_ok_and(|bytes| bytes == end - begin);
+    let fields = Fields {
+        dtype: Some(dtype),
+        shape: Some(first..shapes.len()),
+        offsets: Some((begin, end)),
+    };
+    Some((fields, span_ok))
 }
 
 /// A type error in `__metadata__` is an invalid-metadata error at the same
@@ -284,4 +387,107 @@ fn offsets(s: &mut Scanner<'_>) -> Result<(u64, u64)> {
         return Err(fail(format!("end {end} is before begin {begin}")));
     }
     Ok((begin, end))
+}
+
+#[cfg(not(test))]
+mod tests {
+    /// Outside tests the plain path is always tried.
+    #[inline(always)]
+    pub(super) fn plain_path_on() -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::format;
+    use std::string::String;
+    use std::vec::Vec;
+
+    use crate::header::Header;
+    use crate::limits::ParseOptions;
+
+    std::thread_local! {
+        static PLAIN: Cell<bool> = const { Cell::new(true) };
+    }
+
+    /// Whether [`super::plain_entry`] is tried (a test can turn it off on
+    /// its own thread).
+    pub(super) fn plain_path_on() -> bool {
+        PLAIN.with(Cell::get)
+    }
+
+    /// What parsing `json` gives, in full: every entry, or the error's
+    /// kind, position, tensor and text.
+    fn outcome(json: &[u8], plain: bool) -> String {
+        PLAIN.with(|p| p.set(plain));
+        let options = ParseOptions::default();
+        let result = Header::from_json(json, &options);
+        PLAIN.with(|p| p.set(true));
+        match result {
+            Ok(header) => {
+                let entries: Vec<String> = header.iter().map(|t| format!("{t:?}")).collect();
+                format!(
+                    "ok {entries:?} {:?} {}",
+                    header.metadata(),
+                    header.data_len()
+                )
+            }
+            Err(e) => format!("{e:?} at {:?} tensor {:?}", e.offset(), e.tensor()),
+        }
+    }
+
+    /// The plain path decides nothing: for a header, every prefix of it and
+    /// every single-byte change to it, parsing with and without the plain
+    /// path gives the same entries or the same error.
+    #[test]
+    fn the_plain_path_gives_what_the_general_walk_gives() {
+        let header = concat!(
+            r#"{"a":{"dtype":"F32","shape":[2,2],"data_offsets":[17,33]},"#,
+            r#""b":{"dtype":"U8","shape":[],"data_offsets":[0,1]},"#,
+            r#""c":{"dtype":"BF16","shape":[1,2,1],"data_offsets":[1,5]},"#,
+            r#""__metadata__":{"k":"v"},"#,
+            r#""d":{"dtype":"F32","shape":[3],"data_offsets":[5,17]}}"#
+        );
+        let bytes = header.as_bytes();
+        let mut cases: Vec<Vec<u8>> = Vec::new();
+        cases.push(bytes.to_vec());
+        for end in 0..bytes.len() {
+            cases.push(bytes[..end].to_vec());
+        }
+        let replacements = b"0192,:[]{}\" x\\e-.";
+        for at in 0..bytes.len() {
+            for &r in replacements {
+                let mut changed = bytes.to_vec();
+                changed[at] = r;
+                cases.push(changed);
+            }
+            let mut longer = bytes.to_vec();
+            longer.insert(at, b'7');
+            cases.push(longer);
+        }
+        let extra = [
+            r#"{"t":{"dtype":"F32","shape":[1,1,1,1,1,1,1,1,1],"data_offsets":[0,4]}}"#,
+            r#"{"t":{"dtype":"U8","shape":[18446744073709551615],"data_offsets":[0,1]}}"#,
+            r#"{"t":{"dtype":"U8","shape":[1],"data_offsets":[0,18446744073709551616]}}"#,
+            r#"{"t":{"dtype":"U8","shape":[1],"data_offsets":[0,9999999999999999999]}}"#,
+            r#"{"t":{"dtype":"U8","shape":[1],"data_offsets":[1,0]}}"#,
+            r#"{"t":{"dtype":"F\u0033\u0032","shape":[1],"data_offsets":[0,4]}}"#,
+            r#"{"t":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":1}}"#,
+            r#"{"t":{"dtype":"U8","dtype":"U8","shape":[1],"data_offsets":[0,1]}}"#,
+            r#"{"t":{"dtype":"U8","shape":[4294967296,4294967296],"data_offsets":[0,1]}}"#,
+            r#"{"t":{"dtype":"F4","shape":[3],"data_offsets":[0,2]}}"#,
+            r#"{"t":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"t":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}"#,
+        ];
+        cases.extend(extra.iter().map(|e| e.as_bytes().to_vec()));
+        let mut ok = 0;
+        for case in &cases {
+            let (plain, general) = (outcome(case, true), outcome(case, false));
+            assert_eq!(plain, general, "{}", String::from_utf8_lossy(case));
+            ok += usize::from(plain.starts_with("ok"));
+        }
+        // Not every case is an error: the comparison covers accepted files.
+        assert!(ok > 10, "{ok} accepted");
+    }
 }

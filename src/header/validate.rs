@@ -3,32 +3,49 @@
 //! offset 0 with no hole or overlap.
 
 use alloc::format;
+use alloc::vec;
+use alloc::vec::Vec;
 
-use super::{Entry, Header, Metadata, Table, PREFIX_LEN};
+use super::parse::Parsed;
+use super::{Entry, Header, Table, PREFIX_LEN};
 use crate::error::{Error, ErrorKind, Result};
 use crate::names::NameTable;
 
 /// Checks the table and builds the header (entries in offset order).
-pub(super) fn validate(
-    mut table: Table,
-    metadata: Option<Metadata>,
-    header_len: u64,
-) -> Result<Header> {
-    // Writers emit entries in offset order, so this is usually a no-op check.
-    let entries = &mut table.entries;
-    if !entries
-        .windows(2)
-        .all(|w| (w[0].begin, w[0].end) <= (w[1].begin, w[1].end))
-    {
-        entries.sort_by_key(|e| (e.begin, e.end));
-    }
-    let lookup = name_table(&table)?;
+///
+/// Errors come in the order of the entries sorted by offset. The fast paths
+/// below change how much work that takes, never which error is reported:
+/// the name lookup is built in the header's order (names lie one after
+/// another in the arena, so the build reads memory in order) and renumbered
+/// once the entries are sorted, and spans the parser checked are not
+/// checked again; a duplicate name is found again in offset order, as
+/// without the fast path.
+pub(super) fn validate(parsed: Parsed, header_len: u64) -> Result<Header> {
+    let Parsed {
+        mut table,
+        metadata,
+        spans_checked,
+    } = parsed;
+    let lookup = match name_table(&table) {
+        Ok(mut lookup) => {
+            if let Some(new) = sort_by_offset(&mut table.entries) {
+                lookup.renumber(&new);
+            }
+            lookup
+        }
+        Err(_) => {
+            sort_by_offset(&mut table.entries);
+            name_table(&table)?
+        }
+    };
     let data_start = header_len.checked_add(PREFIX_LEN as u64).ok_or_else(|| {
         Error::new(ErrorKind::Overflow).with_detail(format!("header of {header_len} bytes"))
     })?;
     let mut cursor: u64 = 0;
     for entry in &table.entries {
-        check_span(&table, entry)?;
+        if !spans_checked {
+            check_span(&table, entry)?;
+        }
         check_start(&table, entry, cursor, data_start)?;
         check_file_end(&table, entry, data_start)?;
         cursor = entry.end;
@@ -40,6 +57,33 @@ pub(super) fn validate(
         lookup,
         metadata,
     })
+}
+
+/// Sorts the entries by `(begin, end)`, keeping the header's order among
+/// equal keys (writers emit entries in offset order, so usually nothing
+/// moves). Returns where each entry went (`new[old]`), if any moved.
+fn sort_by_offset(entries: &mut Vec<Entry>) -> Option<Vec<u32>> {
+    if entries
+        .windows(2)
+        .all(|w| (w[0].begin, w[0].end) <= (w[1].begin, w[1].end))
+    {
+        return None;
+    }
+    // The parser allows at most u32::MAX - 1 entries.
+    let mut keys: Vec<(u64, u64, u32)> = (0u32..)
+        .zip(entries.iter())
+        .map(|(i, e)| (e.begin, e.end, i))
+        .collect();
+    // The index breaks ties, so this is the stable order by (begin, end).
+    keys.sort_unstable();
+    let mut new = vec![0u32; keys.len()];
+    let mut sorted = Vec::with_capacity(keys.len());
+    for (to, &(_, _, from)) in (0u32..).zip(&keys) {
+        new[from as usize] = to;
+        sorted.push(entries[from as usize].clone());
+    }
+    *entries = sorted;
+    Some(new)
 }
 
 /// The name lookup; a name given twice is refused at its second entry.

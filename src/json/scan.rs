@@ -9,23 +9,15 @@
 use alloc::format;
 use alloc::string::String;
 
+use super::classify::Classes;
 use crate::error::{Error, ErrorKind, Result};
 
 /// serde_json refuses input whose nesting reaches this depth.
 pub(crate) const RECURSION_LIMIT: usize = 128;
 
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
-
-/// Bytes that end the fast scan of a string: `"`, `\`, and control characters.
-#[inline(always)]
-fn special_mask(word: u64) -> u64 {
-    let has_zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
-    let quote = has_zero(word ^ (LO * b'"' as u64));
-    let backslash = has_zero(word ^ (LO * b'\\' as u64));
-    let control = word.wrapping_sub(LO * 0x20) & !word & HI;
-    quote | backslash | control
-}
+/// Decimal integers of at most this many digits fit in a u64 (10^19 - 1
+/// < 2^64), so they are read without overflow checks.
+const MAX_SAFE_DIGITS: usize = 19;
 
 /// An object key, as [`Scanner::object`] hands it out.
 pub(crate) struct Key {
@@ -52,15 +44,23 @@ pub(crate) struct Scanner<'a> {
     /// Added to positions in errors, so they are offsets in the file.
     base: u64,
     pub(crate) scratch: String,
+    /// Where string scans stop, computed for the whole text up front.
+    classes: Classes,
 }
 
 impl<'a> Scanner<'a> {
     pub(crate) fn new(text: &'a str, base: u64) -> Self {
+        Scanner::with_classes(text, base, Classes::new(text.as_bytes()))
+    }
+
+    /// A scanner over `text`, whose bytes `classes` classified.
+    pub(crate) fn with_classes(text: &'a str, base: u64, classes: Classes) -> Self {
         Scanner {
             text,
             pos: 0,
             base,
             scratch: String::new(),
+            classes,
         }
     }
 
@@ -198,19 +198,10 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A key, and which of `known` it is, if any. Inlined, so that the
-    /// comparisons with `known` compile to fixed-length compares.
+    /// A key, and which of `known` it is, if any (compared after
+    /// decoding, so an escaped spelling of a known key is that key).
     #[inline(always)]
     fn key(&mut self, known: &[&[u8]]) -> Result<Key> {
-        let start = self.pos;
-        if let Some(i) = known.iter().position(|k| self.eat(k)) {
-            // The literal is a quoted string without escapes.
-            let text = Str::Raw(start + 1, self.pos - 1);
-            return Ok(Key {
-                known: Some(i),
-                text,
-            });
-        }
         let text = self.string()?;
         let decoded = self.str_of(&text).as_bytes();
         let unquoted = |k: &&[u8]| k.get(1..k.len().saturating_sub(1)) == Some(decoded);
@@ -259,38 +250,25 @@ impl<'a> Scanner<'a> {
         self.pos += 1;
         let start = self.pos;
         let bytes = self.bytes();
-        loop {
-            // Fast path: eight bytes at a time until something special appears.
-            while let Some(chunk) = bytes.get(self.pos..self.pos + 8) {
-                let mut word = [0u8; 8];
-                word.copy_from_slice(chunk);
-                let mask = special_mask(u64::from_le_bytes(word));
-                if mask != 0 {
-                    self.pos += (mask.trailing_zeros() / 8) as usize;
-                    break;
-                }
-                self.pos += 8;
+        // The classification says where the next quote, backslash or
+        // control character is; everything before it belongs to the string.
+        self.pos = self.classes.next_stop(start).unwrap_or(bytes.len());
+        match self.peek() {
+            Some(b'"') => {
+                let end = self.pos;
+                self.pos += 1;
+                Ok(Str::Raw(start, end))
             }
-            match self.peek() {
-                Some(b'"') => {
-                    let end = self.pos;
-                    self.pos += 1;
-                    return Ok(Str::Raw(start, end));
-                }
-                Some(b'\\') => {
-                    self.scratch.clear();
-                    self.scratch.push_str(&self.text[start..self.pos]);
-                    return self.escaped_string();
-                }
-                Some(b) if b < 0x20 => {
-                    return Err(self.error(
-                        ErrorKind::JsonSyntax,
-                        "control character in string (must be escaped)",
-                    ))
-                }
-                Some(_) => self.pos += 1,
-                None => return Err(self.syntax("the end of a string")),
+            Some(b'\\') => {
+                self.scratch.clear();
+                self.scratch.push_str(&self.text[start..self.pos]);
+                self.escaped_string()
             }
+            Some(_) => Err(self.error(
+                ErrorKind::JsonSyntax,
+                "control character in string (must be escaped)",
+            )),
+            None => Err(self.syntax("the end of a string")),
         }
     }
 
@@ -298,12 +276,7 @@ impl<'a> Scanner<'a> {
     fn escaped_string(&mut self) -> Result<Str> {
         loop {
             let run_start = self.pos;
-            while let Some(b) = self.peek() {
-                if b == b'"' || b == b'\\' || b < 0x20 {
-                    break;
-                }
-                self.pos += 1;
-            }
+            self.pos = self.classes.next_stop(run_start).unwrap_or(self.text.len());
             let run = &self.text[run_start..self.pos];
             self.scratch.push_str(run);
             match self.peek() {
@@ -412,18 +385,21 @@ impl<'a> Scanner<'a> {
         match self.peek() {
             Some(b'0') => self.pos += 1,
             Some(b'1'..=b'9') => {
-                while let Some(&b) = bytes.get(self.pos) {
-                    if !b.is_ascii_digit() {
-                        break;
-                    }
-                    match value
-                        .checked_mul(10)
-                        .and_then(|v| v.checked_add(u64::from(b - b'0')))
-                    {
+                while let Some(b'0'..=b'9') = bytes.get(self.pos) {
+                    self.pos += 1;
+                }
+                let digits = &bytes[start..self.pos];
+                let add = |v: u64, d: &u8| v * 10 + u64::from(d - b'0');
+                if digits.len() <= MAX_SAFE_DIGITS {
+                    value = digits.iter().fold(0, add);
+                } else {
+                    let checked = |v: Option<u64>, d: &u8| {
+                        v?.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+                    };
+                    match digits.iter().fold(Some(0), checked) {
                         Some(v) => value = v,
                         None => fits = false,
                     }
-                    self.pos += 1;
                 }
             }
             Some(b'-') => {
@@ -446,6 +422,49 @@ impl<'a> Scanner<'a> {
             _ if !fits => Err(self.invalid_integer(start, "too large for 64 bits")),
             _ => Ok(value),
         }
+    }
+
+    /// The common spelling of a dimension or offset, read without the
+    /// general path: `0`, or a digit 1-9 followed by digits, at most 19 in
+    /// all (so the value cannot overflow). Returns `None`, having consumed
+    /// some digits, for anything else; a caller that gets `None` rewinds
+    /// and reads the value again with [`Scanner::integer`], which decides.
+    /// A caller that gets a value still checks the byte after it.
+    #[inline(always)]
+    pub(crate) fn plain_integer(&mut self) -> Option<u64> {
+        let bytes = self.bytes();
+        let start = self.pos;
+        match bytes.get(start) {
+            Some(b'0') => {
+                self.pos += 1;
+                return Some(0);
+            }
+            Some(b'1'..=b'9') => {}
+            _ => return None,
+        }
+        let mut value = 0u64;
+        while let Some(&d @ b'0'..=b'9') = bytes.get(self.pos) {
+            if self.pos - start == MAX_SAFE_DIGITS {
+                return None;
+            }
+            value = value * 10 + u64::from(d - b'0');
+            self.pos += 1;
+        }
+        Some(value)
+    }
+
+    /// The text from `pos` up to the next quote, backslash or control
+    /// character, if that is a quote: the rest of a string without escapes,
+    /// and the quote's position. The scanner does not move.
+    #[inline(always)]
+    pub(crate) fn plain_string_rest(&self) -> Option<(&'a str, usize)> {
+        let end = self.classes.next_stop(self.pos)?;
+        if self.bytes().get(end) != Some(&b'"') {
+            return None;
+        }
+        // Both ends are ASCII bytes (or `pos` follows one), so on
+        // character boundaries.
+        Some((self.text.get(self.pos..end)?, end))
     }
 
     fn invalid_integer(&self, start: usize, why: &str) -> Error {
