@@ -19,6 +19,13 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(10_000);
+    if let Some(rounds) = std::env::args()
+        .nth(2)
+        .filter(|a| a != "--")
+        .map(profile_rounds)
+    {
+        return profile(count, rounds);
+    }
     let (names, dtypes) = workload::model(count);
     let zeros = [0u8; 64];
     let views = workload::views(&dtypes, &zeros);
@@ -72,4 +79,39 @@ fn main() {
         "  ratio       {:.2}x",
         theirs.as_secs_f64() / ours.as_secs_f64()
     );
+}
+
+fn profile_rounds(arg: String) -> usize {
+    arg.strip_prefix("--profile=")
+        .and_then(|n| n.parse().ok())
+        .expect("the second argument is --profile=ROUNDS")
+}
+
+/// `parse_speed COUNT --profile=ROUNDS`: this crate alone, for a profiler.
+/// Parses the header ROUNDS times, then looks up every tensor ROUNDS times,
+/// and prints the best time of each. Under `perf record`, the phases are
+/// these symbols: `classify::Classes::new` (every byte classified, UTF-8
+/// included), `header::parse::parse` and `Scanner::string` (the walk, with
+/// numbers and the plain entry path inlined), `NameTable::build` and the
+/// hashing before it (the name table), `validate` and `sort_by_offset`
+/// (layout rules), `Header::get` (lookups).
+fn profile(count: usize, rounds: usize) {
+    let (names, bytes) = workload::file(count);
+    let time = |f: &mut dyn FnMut() -> usize| {
+        let mut best = Duration::MAX;
+        let mut checksum = 0;
+        for _ in 0..rounds {
+            let start = std::time::Instant::now();
+            checksum += f();
+            best = best.min(start.elapsed());
+        }
+        (best, checksum)
+    };
+    let (parse, _) = time(&mut || tensorsafe::Header::parse(&bytes).expect("valid").len());
+    let header = tensorsafe::Header::parse(&bytes).expect("valid");
+    let (lookups, checksum) = time(&mut || {
+        let found = names.iter().filter_map(|n| header.get(n));
+        found.map(|t| t.byte_len() as usize).sum()
+    });
+    println!("{count} tensors: parse {parse:.3?}, look up every tensor {lookups:.3?} (best of {rounds}; checksum {checksum})");
 }

@@ -59,7 +59,9 @@ pub(super) fn parse(text: &str, classes: Classes, options: &ParseOptions) -> Res
     // Capacity guesses from the header's length, on the generous side for
     // checkpoint-style entries (about 110 bytes each, a third of them the
     // name), so that the tables are rarely copied while they grow. Unused
-    // capacity is given back at the end.
+    // capacity of the arenas is given back at the end (entries are aligned
+    // to 64 bytes, and such an allocation shrinks only by copying; capacity
+    // never written is never backed by memory).
     let mut parser = Parser {
         table: Table {
             entries: Vec::with_capacity(text.len() / 96),
@@ -89,7 +91,6 @@ pub(super) fn parse(text: &str, classes: Classes, options: &ParseOptions) -> Res
         ));
     }
     let mut table = parser.table;
-    table.entries.shrink_to_fit();
     table.names.shrink_to_fit();
     table.shapes.shrink_to_fit();
     Ok(Parsed {

@@ -49,6 +49,7 @@ pub(crate) struct Scanner<'a> {
 }
 
 impl<'a> Scanner<'a> {
+    #[cfg(any(feature = "std", test))]
     pub(crate) fn new(text: &'a str, base: u64) -> Self {
         Scanner::with_classes(text, base, Classes::new(text.as_bytes()))
     }
