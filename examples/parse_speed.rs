@@ -3,6 +3,8 @@
 //! the same run (medians of 15 runs each, and their ratio).
 //!
 //! `cargo run --release --example parse_speed -- 100000`
+//! (`-- 100000 --profile=ROUNDS`: this crate alone, for a profiler; see
+//! `profile` below)
 //! (the criterion bench `cargo bench --bench parse` measures the same
 //! workload, `benches/workload/`, with statistics; this example alternates
 //! the two crates run by run, so machine noise hits both alike).
@@ -19,11 +21,7 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(10_000);
-    if let Some(rounds) = std::env::args()
-        .nth(2)
-        .filter(|a| a != "--")
-        .map(profile_rounds)
-    {
+    if let Some(rounds) = std::env::args().skip(2).find_map(|a| profile_rounds(&a)) {
         return profile(count, rounds);
     }
     let (names, dtypes) = workload::model(count);
@@ -81,10 +79,11 @@ fn main() {
     );
 }
 
-fn profile_rounds(arg: String) -> usize {
-    arg.strip_prefix("--profile=")
-        .and_then(|n| n.parse().ok())
-        .expect("the second argument is --profile=ROUNDS")
+/// The rounds of `--profile=ROUNDS` (at least 1).
+fn profile_rounds(arg: &str) -> Option<usize> {
+    let rounds = arg.strip_prefix("--profile=")?;
+    let rounds: usize = rounds.parse().expect("--profile=ROUNDS takes a number");
+    Some(rounds.max(1))
 }
 
 /// `parse_speed COUNT --profile=ROUNDS`: this crate alone, for a profiler.

@@ -208,6 +208,7 @@ impl NameTable {
     pub(crate) fn renumber(&mut self, new: &[u32]) {
         for slot in self.slots.iter_mut().filter(|slot| **slot != 0) {
             let old = (*slot as u32 as usize).wrapping_sub(1);
+            debug_assert!(old < new.len(), "renumbering entry {old} of {}", new.len());
             if let Some(&entry) = new.get(old) {
                 *slot = (*slot & !u64::from(u32::MAX)) | (u64::from(entry) + 1);
             }

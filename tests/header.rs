@@ -102,3 +102,49 @@ fn a_reader_that_ends_early_or_declares_too_much_is_refused() {
         ErrorKind::HeaderTooLarge
     );
 }
+
+/// A header whose keys are not in offset order: the duplicate reported is
+/// the second occurrence in offset order (here the first `a` key, whose
+/// tensor lies after the other `a`), and every name is found after the
+/// entries are sorted, for small and large (8,193+ entries) tables.
+#[test]
+fn duplicates_and_lookups_follow_offset_order_whatever_the_key_order() {
+    let json = r#"{"a":{"dtype":"U8","shape":[1],"data_offsets":[2,3]},"b":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"b":{"dtype":"U8","shape":[1],"data_offsets":[3,4]},"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}"#;
+    let err = tensorsafe::Header::parse(&framed(json)).unwrap_err();
+    assert_eq!(err.kind(), tensorsafe::ErrorKind::DuplicateTensor);
+    assert_eq!(err.tensor(), Some("a"));
+    assert_eq!(err.offset(), Some(9)); // the first key, just after the `{`
+
+    for count in [10usize, 9_000] {
+        // Keys in reverse offset order: every entry moves when sorted.
+        let mut entries: Vec<String> = (0..count)
+            .map(|i| {
+                format!(
+                    r#""t{i}":{{"dtype":"U8","shape":[1],"data_offsets":[{i},{}]}}"#,
+                    i + 1
+                )
+            })
+            .collect();
+        entries.reverse();
+        let json = format!("{{{}}}", entries.join(","));
+        let header = tensorsafe::Header::parse(&framed(&json)).unwrap();
+        for i in 0..count {
+            let name = format!("t{i}");
+            let info = header
+                .get(&name)
+                .unwrap_or_else(|| panic!("{name} not found"));
+            assert_eq!(info.name(), name);
+            assert_eq!(info.data_offsets(), (i as u64, i as u64 + 1));
+        }
+        assert!(header.get("t").is_none());
+        let order: Vec<&str> = header.names().collect();
+        assert_eq!(order[..2], ["t0", "t1"]);
+    }
+}
+
+/// The 8-byte prefix and `json`.
+fn framed(json: &str) -> Vec<u8> {
+    let mut bytes = (json.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(json.as_bytes());
+    bytes
+}

@@ -87,10 +87,10 @@ impl<'a> TensorInfo<'a> {
 /// pushed, so every range lies inside its arena (on a character boundary,
 /// for names) for as long as the header lives.
 ///
-/// An entry fills one cache line (57 bytes, aligned to 64), so a lookup
-/// reads one line for it rather than two.
+/// On 64-bit targets an entry is 57 bytes; aligned to 64 it fills one cache
+/// line, so a lookup reads one line for it rather than two.
 #[derive(Debug, Clone)]
-#[repr(align(64))]
+#[cfg_attr(target_pointer_width = "64", repr(align(64)))]
 pub(crate) struct Entry {
     name: Range<usize>,
     shape: Range<usize>,

@@ -19,7 +19,7 @@ const TOP: usize = 1;
 const ENTRY: usize = 2;
 const ARRAY: usize = 3;
 
-/// The top-level keys matched as bytes: only `__metadata__`.
+/// The top-level keys the parser knows: only `__metadata__`.
 const TOP_KEYS: &[&[u8]] = &[b"\"__metadata__\""];
 
 /// The keys of a tensor entry, in the order of [`Fields`].
@@ -58,20 +58,21 @@ pub(super) fn parse(text: &str, classes: Classes, options: &ParseOptions) -> Res
     let mut s = Scanner::with_classes(text, PREFIX_LEN as u64, classes);
     // Capacity guesses from the header's length, on the generous side for
     // checkpoint-style entries (about 110 bytes each, a third of them the
-    // name), so that the tables are rarely copied while they grow. Unused
-    // capacity of the arenas is given back at the end (entries are aligned
-    // to 64 bytes, and such an allocation shrinks only by copying; capacity
-    // never written is never backed by memory).
+    // name), so that the tables are rarely copied while they grow; entries
+    // no more than the limit allows. Unused capacity of the arenas is given
+    // back at the end; that of the entries (aligned to 64 bytes on 64-bit
+    // targets, and such an allocation shrinks only by copying) is kept.
+    let max_tensors = options.limits.max_tensors.min(u32::MAX as usize - 1);
     let mut parser = Parser {
         table: Table {
-            entries: Vec::with_capacity(text.len() / 96),
+            entries: Vec::with_capacity((text.len() / 96).min(max_tensors)),
             names: String::with_capacity(text.len() / 2),
             shapes: Vec::with_capacity(text.len() / 40),
         },
         metadata: None,
         seen_metadata: false,
         options,
-        max_tensors: options.limits.max_tensors.min(u32::MAX as usize - 1),
+        max_tensors,
         spans_checked: true,
     };
     s.skip_ws();
@@ -182,7 +183,7 @@ impl Parser<'_> {
         }
         let options = self.options;
         let shapes = &mut self.table.shapes;
-        let plain = tests::plain_path_on().then(|| plain_entry(s, shapes, options.limits.max_rank));
+        let plain = hooks::plain_path_on().then(|| plain_entry(s, shapes, options.limits.max_rank));
         if let Some((fields, span_ok)) = plain.flatten() {
             self.spans_checked &= span_ok;
             return Ok(fields);
@@ -390,8 +391,10 @@ fn offsets(s: &mut Scanner<'_>) -> Result<(u64, u64)> {
     Ok((begin, end))
 }
 
+/// Whether the plain path is tried: always, except in the test that
+/// compares it with the general walk.
 #[cfg(not(test))]
-mod tests {
+mod hooks {
     /// Outside tests the plain path is always tried.
     #[inline(always)]
     pub(super) fn plain_path_on() -> bool {
@@ -400,7 +403,7 @@ mod tests {
 }
 
 #[cfg(test)]
-mod tests {
+mod hooks {
     use std::cell::Cell;
     use std::format;
     use std::string::String;
@@ -421,10 +424,9 @@ mod tests {
 
     /// What parsing `json` gives, in full: every entry, or the error's
     /// kind, position, tensor and text.
-    fn outcome(json: &[u8], plain: bool) -> String {
+    fn outcome(json: &[u8], plain: bool, options: &ParseOptions) -> String {
         PLAIN.with(|p| p.set(plain));
-        let options = ParseOptions::default();
-        let result = Header::from_json(json, &options);
+        let result = Header::from_json(json, options);
         PLAIN.with(|p| p.set(true));
         match result {
             Ok(header) => {
@@ -482,11 +484,21 @@ mod tests {
             r#"{"t":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"t":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}"#,
         ];
         cases.extend(extra.iter().map(|e| e.as_bytes().to_vec()));
+        let strict = ParseOptions {
+            deny_unknown_fields: true,
+            ..ParseOptions::default()
+        };
+        let mut rank = [ParseOptions::default(), ParseOptions::default()];
+        rank[0].limits.max_rank = 0;
+        rank[1].limits.max_rank = 1;
         let mut ok = 0;
-        for case in &cases {
-            let (plain, general) = (outcome(case, true), outcome(case, false));
-            assert_eq!(plain, general, "{}", String::from_utf8_lossy(case));
-            ok += usize::from(plain.starts_with("ok"));
+        for options in [&ParseOptions::default(), &strict, &rank[0], &rank[1]] {
+            for case in &cases {
+                let plain = outcome(case, true, options);
+                let general = outcome(case, false, options);
+                assert_eq!(plain, general, "{}", String::from_utf8_lossy(case));
+                ok += usize::from(plain.starts_with("ok"));
+            }
         }
         // Not every case is an error: the comparison covers accepted files.
         assert!(ok > 10, "{ok} accepted");

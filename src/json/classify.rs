@@ -7,8 +7,9 @@
 //! the end of a string with a bit search instead of a byte loop, and an
 //! all-ASCII document (nearly every header) needs no separate UTF-8 pass.
 //!
-//! On x86_64 each 64-byte block is classified with SSE2, which every x86_64
-//! CPU has; elsewhere a portable loop does the same. A test checks that both
+//! On x86_64 each 64-byte block is classified with SSE2 (part of the
+//! architecture's baseline; targets that switch it off, such as kernel
+//! targets, are excluded); elsewhere a portable loop does the same. A test checks that both
 //! give the same bits on every block it tries.
 
 use alloc::vec::Vec;
@@ -32,7 +33,7 @@ impl Classes {
         let mut high = false;
         let mut blocks = bytes.chunks_exact(BLOCK);
         for chunk in &mut blocks {
-            let block: &[u8; BLOCK] = chunk.try_into().unwrap_or(&[0; BLOCK]);
+            let block: &[u8; BLOCK] = chunk.try_into().expect("chunks_exact gives whole blocks");
             let (bits, h) = classify(block);
             stops.push(bits);
             high |= h;
@@ -91,18 +92,18 @@ pub(crate) fn text(bytes: &[u8]) -> Result<(&str, Classes), core::str::Utf8Error
 /// Stop bits and "any byte >= 0x80" for one block.
 #[inline(always)]
 fn classify(block: &[u8; BLOCK]) -> (u64, bool) {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     {
         sse2(block)
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
     {
         portable(block)
     }
 }
 
 /// The portable classification: a byte at a time.
-#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
 #[inline(always)]
 fn portable(block: &[u8; BLOCK]) -> (u64, bool) {
     let mut stops = 0u64;
@@ -115,7 +116,7 @@ fn portable(block: &[u8; BLOCK]) -> (u64, bool) {
 }
 
 /// The same with SSE2: four 16-byte lanes, three compares each.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline(always)]
 fn sse2(block: &[u8; BLOCK]) -> (u64, bool) {
     use core::arch::x86_64::{
@@ -125,8 +126,9 @@ fn sse2(block: &[u8; BLOCK]) -> (u64, bool) {
     let mut stops = 0u64;
     let mut high = 0;
     for (i, lane) in block.chunks_exact(16).enumerate() {
-        // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics
-        // exist on every CPU this code runs on. The one memory access is an
+        // SAFETY: this function is compiled only where the target enables
+        // SSE2 (every x86_64 target but kernel-style ones that switch it
+        // off, which take the portable path), so the intrinsics exist. The one memory access is an
         // unaligned 16-byte load from `lane`, which is exactly 16 bytes long
         // (`chunks_exact(16)`); `_mm_loadu_si128` needs no alignment.
         let (bits, top) = unsafe {

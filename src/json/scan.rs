@@ -168,9 +168,9 @@ impl<'a> Scanner<'a> {
     /// Walks the object at `pos`, calling `member(scanner, key, key_pos)`
     /// after each key and its colon; `member` must consume the value.
     ///
-    /// Keys spelled exactly as one of `known` (each given with its quotes,
-    /// such as `b"\"dtype\""`) are matched as bytes without decoding; a key
-    /// that decodes to one of them through escapes is matched too. The
+    /// A key that decodes to one of `known` (each given with its quotes,
+    /// such as `b"\"dtype\""`) is reported as that one, whether spelled
+    /// plainly or through escapes. The
     /// caller checks the value's type before calling, so that a wrong type
     /// gets its own error; a missing `{` here is a syntax error.
     #[inline(always)]
@@ -618,8 +618,8 @@ mod tests {
         );
         assert_eq!(string(r#""\ud83d\ude00""#).unwrap(), "\u{1F600}");
         assert_eq!(
-            string("\"\u{e9}t\u{e9} long enough to use the word path\"").unwrap(),
-            "\u{e9}t\u{e9} long enough to use the word path"
+            string("\"\u{e9}t\u{e9} long enough to span several words\"").unwrap(),
+            "\u{e9}t\u{e9} long enough to span several words"
         );
         assert!(string(r#""\ud83d""#).is_err());
         assert!(string(r#""\ude00""#).is_err());
