@@ -18,6 +18,9 @@
 //!
 //! DIR (default `/dev/shm`, a tmpfs: no disk in the way, so the figures
 //! are the writer's own cost) is where the files go; ROUNDS defaults to 7.
+//! Beside each wall-clock time is the processor time (user + system, of
+//! this process and the commands it ran), which other work on a shared
+//! machine disturbs less.
 //! The `tensorsafe` binary is `TENSORSAFE_CLI`, or else the one beside
 //! this example's directory (`target/release/tensorsafe`). `sync` runs
 //! before every timed step, so no step pays for the dirty pages of the
@@ -84,6 +87,12 @@ fn layout(bytes: usize) -> Vec<(String, Dtype, Vec<usize>)> {
             out.push((format!("layers.{l}.{n}.weight"), Dtype::F32, vec![hidden]));
         }
     }
+    // The rest as an output projection, so the total is about `bytes`.
+    let so_far = 1024 * hidden * 2 + layers * (per_layer + 2 * hidden * 4);
+    let rows = bytes.saturating_sub(so_far) / (hidden * 2);
+    if rows > 0 {
+        out.push(("lm_head.weight".to_owned(), Dtype::F16, vec![rows, hidden]));
+    }
     out
 }
 
@@ -122,13 +131,47 @@ fn views<'d>(
     Ok(out)
 }
 
-/// One contender: its name and every time it took.
+/// One contender: its name, every time it took and the processor time
+/// (user + system, of this process and of the commands it ran) each time.
 struct Step {
     name: &'static str,
     times: Vec<Duration>,
+    cpu: Vec<Duration>,
+}
+
+/// User + system time used so far by this process and by its children
+/// that have been waited for.
+fn cpu_time() -> Duration {
+    let mut total = Duration::ZERO;
+    for who in [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN] {
+        // SAFETY: `usage` is a valid, writable rusage; getrusage writes
+        // only into it.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; `who` is one of the two documented values.
+        if unsafe { libc::getrusage(who, &mut usage) } == 0 {
+            for t in [usage.ru_utime, usage.ru_stime] {
+                total += Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+            }
+        }
+    }
+    total
 }
 
 impl Step {
+    fn new(name: &'static str) -> Self {
+        Step {
+            name,
+            times: vec![],
+            cpu: vec![],
+        }
+    }
+
+    fn cpu_median(&self) -> Duration {
+        let mut t = self.cpu.clone();
+        t.sort();
+        t.get(t.len() / 2).copied().unwrap_or_default()
+    }
+
     fn median(&self) -> Duration {
         let mut t = self.times.clone();
         t.sort();
@@ -178,29 +221,32 @@ fn race(
             let which = (round + k) % steps.len();
             settle();
             let (step, body) = &mut steps[which];
-            let start = Instant::now();
+            let (start, cpu) = (Instant::now(), cpu_time());
             body()?;
             step.times.push(start.elapsed());
+            step.cpu.push(cpu_time().saturating_sub(cpu));
         }
     }
     println!("\n{title} ({:.3} GB, {rounds} rounds)", bytes as f64 / 1e9);
     for (step, _) in steps.iter() {
         let median = step.median();
         println!(
-            "  {:<44} median {:>8.1} ms {:>6.2} GB/s   runs: {}",
+            "  {:<44} median {:>8.1} ms {:>6.2} GB/s  (cpu {:>6.1} ms)  runs: {}",
             step.name,
             median.as_secs_f64() * 1e3,
             bytes as f64 / median.as_secs_f64() / 1e9,
+            step.cpu_median().as_secs_f64() * 1e3,
             step.runs()
         );
     }
     let reference = steps[0].0.median().as_secs_f64();
     for (step, _) in &steps[1..] {
         println!(
-            "  ratio {:<38} {:.2}x of {}",
+            "  ratio {:<38} {:.2}x of {} (processor time: {:.2}x)",
             step.name,
             reference / step.median().as_secs_f64(),
-            steps[0].0.name
+            steps[0].0.name,
+            steps[0].0.cpu_median().as_secs_f64() / step.cpu_median().as_secs_f64()
         );
     }
     Ok(())
@@ -231,28 +277,15 @@ fn run(cli: &Path, dir: &Path, rounds: usize) -> Result<()> {
         bytes,
         rounds,
         &mut [
+            (Step::new("cp + sync"), &mut || {
+                sh("cp", &[&src, &copy_os])?;
+                sh("sync", &[])
+            }),
+            (Step::new("tensorsafe rewrite"), &mut || {
+                sh(cli, &["rewrite".as_ref(), &src, &out_os])
+            }),
             (
-                Step {
-                    name: "cp + sync",
-                    times: vec![],
-                },
-                &mut || {
-                    sh("cp", &[&src, &copy_os])?;
-                    sh("sync", &[])
-                },
-            ),
-            (
-                Step {
-                    name: "tensorsafe rewrite",
-                    times: vec![],
-                },
-                &mut || sh(cli, &["rewrite".as_ref(), &src, &out_os]),
-            ),
-            (
-                Step {
-                    name: "Writer::to_file of FileViews (in process)",
-                    times: vec![],
-                },
+                Step::new("Writer::to_file of FileViews (in process)"),
                 &mut || {
                     let file = File::open(&source)?;
                     let header = Header::read_from(&file)?;
@@ -287,31 +320,19 @@ fn run(cli: &Path, dir: &Path, rounds: usize) -> Result<()> {
         bytes,
         rounds,
         &mut [
-            (
-                Step {
-                    name: "cp",
-                    times: vec![],
-                },
-                &mut || sh("cp", &[&src, &copied_os]),
-            ),
-            (
-                Step {
-                    name: "tensorsafe shard",
-                    times: vec![],
-                },
-                &mut || {
-                    sh(
-                        cli,
-                        &[
-                            "shard".as_ref(),
-                            &src,
-                            &shards_os,
-                            "--max-shard-size".as_ref(),
-                            max.as_ref(),
-                        ],
-                    )
-                },
-            ),
+            (Step::new("cp"), &mut || sh("cp", &[&src, &copied_os])),
+            (Step::new("tensorsafe shard"), &mut || {
+                sh(
+                    cli,
+                    &[
+                        "shard".as_ref(),
+                        &src,
+                        &shards_os,
+                        "--max-shard-size".as_ref(),
+                        max.as_ref(),
+                    ],
+                )
+            }),
         ],
     )?;
     let shard_files: Vec<PathBuf> = std::fs::read_dir(&shards)?
@@ -332,20 +353,10 @@ fn run(cli: &Path, dir: &Path, rounds: usize) -> Result<()> {
         bytes,
         rounds,
         &mut [
-            (
-                Step {
-                    name: "cp of the shards",
-                    times: vec![],
-                },
-                &mut || sh("cp", &cp_args),
-            ),
-            (
-                Step {
-                    name: "tensorsafe merge",
-                    times: vec![],
-                },
-                &mut || sh(cli, &["merge".as_ref(), &shards_os, &merged_os]),
-            ),
+            (Step::new("cp of the shards"), &mut || sh("cp", &cp_args)),
+            (Step::new("tensorsafe merge"), &mut || {
+                sh(cli, &["merge".as_ref(), &shards_os, &merged_os])
+            }),
         ],
     )?;
     std::fs::remove_dir_all(&shards)?;
@@ -363,25 +374,15 @@ fn run(cli: &Path, dir: &Path, rounds: usize) -> Result<()> {
         file_bytes.len() as u64,
         rounds,
         &mut [
-            (
-                Step {
-                    name: "write_all + fsync",
-                    times: vec![],
-                },
-                &mut || {
-                    let mut f = File::create(&raw)?;
-                    f.write_all(&file_bytes)?;
-                    f.sync_all()?;
-                    Ok(())
-                },
-            ),
-            (
-                Step {
-                    name: "Writer::to_file",
-                    times: vec![],
-                },
-                &mut || Ok(Writer::new().to_file(tensors.iter().cloned(), &atomic)?),
-            ),
+            (Step::new("write_all + fsync"), &mut || {
+                let mut f = File::create(&raw)?;
+                f.write_all(&file_bytes)?;
+                f.sync_all()?;
+                Ok(())
+            }),
+            (Step::new("Writer::to_file"), &mut || {
+                Ok(Writer::new().to_file(tensors.iter().cloned(), &atomic)?)
+            }),
         ],
     )?;
     Ok(())

@@ -205,7 +205,10 @@ impl<'a> Writer<'a> {
     /// The file, streamed into a temporary file beside `path` that replaces
     /// `path` only once complete and synced ([`AtomicFile`]). Memory use is
     /// the header plus one buffer; tensor bytes are written as they come
-    /// from [`View::data`].
+    /// from [`View::data`], or, for a view whose bytes are in a file
+    /// ([`View::file_range`], such as a [`FileView`]), copied file to file
+    /// (`copy_file_range` on Linux, else positioned reads of at most 8 MiB
+    /// at a time).
     ///
     /// On any error (an invalid tensor, a failed write) nothing is
     /// committed: the file at `path` stays as it was. The new file keeps
