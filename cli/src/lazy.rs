@@ -174,3 +174,47 @@ impl View for FileTensor<'_> {
         Some((self.files.file(self.file)?, self.at))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_that_changed_while_copied_is_unreadable_not_unwritable() {
+        let header = |name: &str| {
+            let empty = tensorsafe::TensorView::new(Dtype::U8, [0], &[]).unwrap();
+            let bytes = tensorsafe::serialize([(name, empty)], None).unwrap();
+            tensorsafe::Header::parse(&bytes).unwrap()
+        };
+        let (one, two) = (header("a"), header("b"));
+        let shards = [
+            Shard {
+                path: "one.safetensors".into(),
+                header: &one,
+            },
+            Shard {
+                path: "two.safetensors".into(),
+                header: &two,
+            },
+        ];
+        let files = Files::new(&shards);
+        let out = std::path::Path::new("out.safetensors");
+        let changed = tensorsafe::Error::new(tensorsafe::ErrorKind::FileChanged).with_tensor("b");
+        let failure = files.write_failure(&shards, out, &changed);
+        assert_eq!(failure.code, 2);
+        assert!(
+            failure.lines[0].starts_with("two.safetensors: cannot read:")
+                && failure.lines[0].contains("changed"),
+            "{:?}",
+            failure.lines
+        );
+        // Any other error is about the output.
+        let io = tensorsafe::Error::from(std::io::Error::from_raw_os_error(28));
+        let failure = files.write_failure(&shards, out, &io);
+        assert!(
+            failure.lines[0].starts_with("out.safetensors: cannot write"),
+            "{:?}",
+            failure.lines
+        );
+    }
+}

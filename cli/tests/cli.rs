@@ -455,7 +455,8 @@ fn bench_write_to_times_the_writes_beside_raw_ones_and_removes_its_file() {
         "write: raw write_all + fsync",
         "write: Writer::to_file from memory",
         "write: std::fs::copy + fsync",
-        "write: rewrite (copied from the file)",
+        "write: rewrite, copied from file",
+        "write speed (same run): to_file ",
     ] {
         assert_eq!(stdout.matches(line).count(), 1, "{line}: {stdout}");
     }

@@ -178,7 +178,7 @@ impl Writes {
             raw: Step::new("write: raw write_all + fsync", bytes),
             to_file: Step::new("write: Writer::to_file from memory", bytes),
             copy: Step::new("write: std::fs::copy + fsync", bytes),
-            rewrite: Step::new("write: rewrite (copied from the file)", bytes),
+            rewrite: Step::new("write: rewrite, copied from file", bytes),
         }
     }
 
@@ -231,6 +231,19 @@ impl Writes {
         ] {
             step.print();
         }
+        // Medians (sorted by `print`): the reference's time over ours.
+        let median = |step: &Step| step.times.get(step.times.len() / 2).copied();
+        let ratio = |ours: &Step, theirs: &Step| match (median(ours), median(theirs)) {
+            (Some(a), Some(b)) if a > Duration::ZERO => {
+                format!("{:.2}x", b.as_secs_f64() / a.as_secs_f64())
+            }
+            _ => "-".to_owned(),
+        };
+        outln!(
+            "  write speed (same run): to_file {} the raw write's, rewrite {} the copy's",
+            ratio(&self.to_file, &self.raw),
+            ratio(&self.rewrite, &self.copy)
+        );
     }
 }
 
