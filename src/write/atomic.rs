@@ -458,7 +458,8 @@ pub struct AtomicFile {
     /// The first error met: every later write and `commit` return it.
     failed: Option<io::Error>,
     /// How bytes from another file are copied in: `copy_file_range` until
-    /// it is refused, then reads.
+    /// it is refused, then writes from a map until a range cannot be
+    /// mapped, then reads.
     method: super::copy::Method,
 }
 
@@ -629,7 +630,8 @@ impl AtomicFile {
     /// Appends `len` bytes at `offset` of `from` (which must hold them),
     /// calling `done` with the bytes copied so far after each piece of at
     /// most 8 MiB: with `copy_file_range` where it works (Linux), else
-    /// with positioned reads. Writeback windows are requested as for
+    /// with writes from a read-only map of the range (Unix), else with
+    /// positioned reads. Writeback windows are requested as for
     /// written bytes. A source that is or becomes too short is
     /// [`ErrorKind::FileChanged`]; any error is kept, as a failed write is.
     pub(crate) fn copy_from(
@@ -672,6 +674,25 @@ impl AtomicFile {
         self.out.flush().map_err(writing)?;
         let mut at = offset;
         while at < end {
+            if self.method == Method::Map {
+                match copy::write_mapped(from, at, end - at, self.out.get_ref()) {
+                    Ok(Some(n)) => {
+                        let asked = (end - at).min(copy::PIECE);
+                        let n = n.min(asked);
+                        at += n;
+                        self.writeback
+                            .advance(&mut self.out, n as usize)
+                            .map_err(writing)?;
+                        if n < asked {
+                            return Err(copy::ended_early(at, end));
+                        }
+                        done(at - offset);
+                    }
+                    Ok(None) => self.method = copy::fallback(Method::Map),
+                    Err(e) => return Err(writing(e)),
+                }
+                continue;
+            }
             if self.method == Method::Read {
                 let (out, writeback) = (&mut self.out, &mut self.writeback);
                 let start = at - offset;
@@ -696,7 +717,7 @@ impl AtomicFile {
                         .map_err(writing)?;
                     done(at - offset);
                 }
-                Ok(Copied::Unsupported) => self.method = Method::Read,
+                Ok(Copied::Unsupported) => self.method = copy::fallback(Method::CopyRange),
                 Err(e) => {
                     return Err(Error::from(e).with_detail("copying from the source file"));
                 }

@@ -1,8 +1,10 @@
 //! Tensor bytes that are already in a file ([`FileView`]), copied into the
 //! file being written without passing through a buffer of ours where the
 //! system allows: `copy_file_range` on Linux (in the kernel, and a
-//! reflink where the filesystem shares blocks), plain positioned reads
-//! into a bounded buffer elsewhere or where it is refused.
+//! reflink where the filesystem shares blocks); where it is refused, a
+//! `write` from a read-only map of the source range (Unix); where that
+//! cannot be mapped, and elsewhere, plain positioned reads into a bounded
+//! buffer.
 
 use std::format;
 use std::fs::File;
@@ -21,9 +23,11 @@ use crate::view::View;
 /// [`Writer::sharded`](crate::Writer::sharded)) copies the bytes file to
 /// file: on Linux with `copy_file_range` (the kernel copies, and on a
 /// filesystem that shares blocks, such as Btrfs or XFS, the blocks may be
-/// shared instead of copied), falling back to positioned reads into a
-/// buffer of at most 8 MiB where the call is refused (another filesystem
-/// on an older kernel, a filesystem without it) and on other systems. The
+/// shared instead of copied); where the call is refused (another
+/// filesystem on an older kernel, a filesystem without it), with writes
+/// from a read-only map of the source range, 8 MiB at a time (Unix);
+/// where the range cannot be mapped, and on other systems, with
+/// positioned reads into a buffer of at most 8 MiB. The
 /// other writers ([`Writer::to_vec`](crate::Writer::to_vec),
 /// [`Writer::to_writer`](crate::Writer::to_writer)) read the bytes in the
 /// same bounded pieces. The output is the same bytes as for a
@@ -32,7 +36,8 @@ use crate::view::View;
 /// The file must hold the range when it is written: a file shorter than
 /// `offset + len` when the copy starts, or one that ends early while it is
 /// copied, is [`ErrorKind::FileChanged`], and a file being written is then
-/// not committed. The file's position is not used or moved.
+/// not committed. On Unix the file's position is neither used nor moved
+/// (reads are positioned, and `copy_file_range` is given the offset).
 ///
 /// [`View::data`] reads the bytes into memory; it returns no bytes if the
 /// read fails (the writers do not call it and report the error instead).
@@ -234,21 +239,99 @@ fn read_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
 pub(crate) enum Method {
     /// `copy_file_range` (Linux).
     CopyRange,
+    /// `write` from a read-only map of the source range (Unix).
+    Map,
     /// Positioned reads into a buffer, then writes.
     Read,
 }
 
-/// The method to try first: `copy_file_range` on Linux.
+/// The method to try first: `copy_file_range` on Linux, a map on other
+/// Unix systems, reads elsewhere.
 pub(crate) fn first_method() -> Method {
     #[cfg(test)]
-    if force::read() {
-        return Method::Read;
+    if let Some(method) = force::method() {
+        return method;
     }
     if cfg!(target_os = "linux") {
         Method::CopyRange
     } else {
-        Method::Read
+        fallback(Method::CopyRange)
     }
+}
+
+/// The method after `method` has been refused.
+pub(crate) fn fallback(method: Method) -> Method {
+    match method {
+        Method::CopyRange if cfg!(unix) => Method::Map,
+        _ => Method::Read,
+    }
+}
+
+/// Writes bytes at `offset` (at most `len`, at most [`PIECE`]) of `from`
+/// to `to` at its position, from a read-only map of them: the kernel reads
+/// the source's pages, no copy passes through memory of ours. `Ok(None)`:
+/// the range cannot be mapped here (read it instead). `Ok(Some(n))`: `n`
+/// bytes written, fewer than asked if the source ended within the range.
+#[cfg(unix)]
+pub(crate) fn write_mapped(
+    from: &File,
+    offset: u64,
+    len: u64,
+    to: &File,
+) -> io::Result<Option<u64>> {
+    use std::os::unix::io::AsRawFd;
+    // At most PIECE, so it fits in a usize.
+    let len = len.min(PIECE) as usize;
+    #[cfg(test)]
+    if force::map_refused() {
+        return Ok(None);
+    }
+    // A raw map hands out no reference to its bytes: the file may change
+    // while it is mapped without breaking a rule of this program.
+    let map = match memmap2::MmapOptions::new()
+        .offset(offset)
+        .len(len)
+        .map_raw_read_only(from)
+    {
+        Ok(map) if map.len() == len => map,
+        _ => return Ok(None),
+    };
+    let mut done = 0;
+    while done < len {
+        // SAFETY: `map` is a live mapping of `len` bytes starting at
+        // `map.as_ptr()`, so `done..len` of it lies inside; the bytes are
+        // only read, by the kernel, and no reference to them is made here,
+        // so a source changed meanwhile is no data race of ours; a page
+        // past the source's end (a file truncated since) makes the call
+        // fail with EFAULT or write less, as the kernel's own access
+        // faults are caught, not signalled. `to`'s descriptor is borrowed
+        // from a `File` that outlives the call.
+        let n = unsafe { libc::write(to.as_raw_fd(), map.as_ptr().add(done).cast(), len - done) };
+        if n > 0 {
+            done += n as usize;
+            continue;
+        }
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => {}
+            Some(libc::EFAULT) => break,
+            _ => return Err(e),
+        }
+    }
+    Ok(Some(done as u64))
+}
+
+#[cfg(not(unix))]
+pub(crate) fn write_mapped(
+    _from: &File,
+    _offset: u64,
+    _len: u64,
+    _to: &File,
+) -> io::Result<Option<u64>> {
+    Ok(None)
 }
 
 /// What one `copy_file_range` call did.
@@ -327,19 +410,32 @@ fn unsupported(errno: i32) -> bool {
 pub(crate) mod force {
     use std::cell::Cell;
 
+    use super::Method;
+
     std::thread_local! {
-        static READ: Cell<bool> = const { Cell::new(false) };
+        static METHOD: Cell<Option<Method>> = const { Cell::new(None) };
+        static MAP_REFUSED: Cell<bool> = const { Cell::new(false) };
         static COPY_ERROR: Cell<Option<i32>> = const { Cell::new(None) };
         static COPY_CALLS: Cell<u32> = const { Cell::new(0) };
     }
 
-    /// Whether this thread's copies must use positioned reads.
-    pub(crate) fn read() -> bool {
-        READ.with(Cell::get)
+    /// The method this thread's files start with, if forced.
+    pub(crate) fn method() -> Option<Method> {
+        METHOD.with(Cell::get)
     }
 
-    pub(crate) fn set_read(on: bool) {
-        READ.with(|r| r.set(on));
+    pub(crate) fn set_method(method: Option<Method>) {
+        METHOD.with(|m| m.set(method));
+    }
+
+    /// Whether this thread's maps are refused (as where a file cannot be
+    /// mapped).
+    pub(crate) fn map_refused() -> bool {
+        MAP_REFUSED.with(Cell::get)
+    }
+
+    pub(crate) fn set_map_refused(on: bool) {
+        MAP_REFUSED.with(|m| m.set(on));
     }
 
     /// The next `copy_file_range` on this thread fails with `errno`.
@@ -386,36 +482,52 @@ mod tests {
             .collect()
     }
 
-    /// How a test makes the writer copy: `copy_file_range`, reads forced,
-    /// or `copy_file_range` refused with an errno that means "not here".
+    /// How a test makes the writer copy: `copy_file_range`, a map or reads
+    /// forced, or `copy_file_range` refused with an errno that means "not
+    /// here" (then maps are used), and maps refused too (then reads).
     #[derive(Debug, Clone, Copy)]
     enum How {
         Copy,
+        Map,
         Read,
         Refused(i32),
+        RefusedUnmappable(i32),
     }
 
-    const ALL: [How; 6] = [
+    const ALL: [How; 8] = [
         How::Copy,
+        How::Map,
         How::Read,
         How::Refused(libc::EXDEV),
         How::Refused(libc::ENOSYS),
         How::Refused(libc::EOPNOTSUPP),
         How::Refused(libc::EINVAL),
+        How::RefusedUnmappable(libc::EXDEV),
     ];
 
     fn arrange(how: How) {
-        force::set_read(matches!(how, How::Read));
-        if let How::Refused(errno) = how {
+        force::set_method(match how {
+            How::Map => Some(Method::Map),
+            How::Read => Some(Method::Read),
+            _ => None,
+        });
+        force::set_map_refused(matches!(how, How::RefusedUnmappable(_)));
+        if let How::Refused(errno) | How::RefusedUnmappable(errno) = how {
             force::fail_next_copy(errno);
         }
+    }
+
+    fn reset() {
+        force::set_method(None);
+        force::set_map_refused(false);
     }
 
     /// The method a file ends up with after a write arranged by `how`.
     fn expected(how: How) -> Method {
         match how {
             How::Copy => Method::CopyRange,
-            _ => Method::Read,
+            How::Map | How::Refused(_) => Method::Map,
+            How::Read | How::RefusedUnmappable(_) => Method::Read,
         }
     }
 
@@ -458,6 +570,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore)] // copy_file_range and maps
     fn file_fed_writes_give_the_bytes_of_memory_fed_writes() {
         let dir = fresh_dir("same");
         let (files, tensors) = sources(&dir);
@@ -511,13 +624,13 @@ mod tests {
                     .progress(|done, total| reports.push((done, total)))
                     .into_uncommitted(from_files(), &path)
                     .unwrap();
-                force::set_read(false);
+                reset();
                 assert_eq!(file.method(), expected(how), "{how:?}");
                 let made = force::copy_calls() - calls;
                 match how {
-                    How::Read => assert_eq!(made, 0),
+                    How::Read | How::Map => assert_eq!(made, 0),
                     // The refused call, then none.
-                    How::Refused(_) => assert_eq!(made, 1),
+                    How::Refused(_) | How::RefusedUnmappable(_) => assert_eq!(made, 1),
                     // One call per piece: the big tensor takes two.
                     How::Copy => assert_eq!(made, 6),
                 }
@@ -539,8 +652,9 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore)] // copy_file_range and maps
     fn a_source_that_shrinks_while_copied_is_refused_and_nothing_is_committed() {
-        for how in [How::Copy, How::Read] {
+        for how in [How::Copy, How::Map, How::Read] {
             let dir = fresh_dir("shrink");
             let source = dir.join("source");
             let len = 3 * PIECE as usize;
@@ -565,7 +679,7 @@ mod tests {
                 })
                 .to_file([("w", view)], &target)
                 .unwrap_err();
-            force::set_read(false);
+            reset();
             assert_eq!(err.kind(), ErrorKind::FileChanged, "{how:?}: {err}");
             assert_eq!(err.tensor(), Some("w"));
             assert!(err.to_string().contains("ended at byte"), "{err}");
@@ -628,6 +742,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore)] // copy_file_range and maps
     fn the_replaced_file_s_permissions_are_kept_each_way() {
         for how in ALL {
             let dir = fresh_dir("mode");
@@ -645,7 +760,7 @@ mod tests {
                     &target,
                 )
                 .unwrap();
-            force::set_read(false);
+            reset();
             let mode = fs::metadata(&target).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o604, "{how:?}");
             let expected_bytes = crate::serialize(
