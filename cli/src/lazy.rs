@@ -1,7 +1,8 @@
 //! Tensors whose bytes stay in their file until a writer copies them, so
 //! that `rewrite`, `shard` and `merge` copy file to file
-//! ([`View::file_range`]: `copy_file_range` on Linux, or reads of at most
-//! 8 MiB at a time) and never hold the model in memory.
+//! ([`View::file_range`]: `copy_file_range` on Linux, else writes from a
+//! read-only map, else reads, 8 MiB at a time) and never hold the model in
+//! memory.
 
 use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};

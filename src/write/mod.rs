@@ -207,8 +207,8 @@ impl<'a> Writer<'a> {
     /// the header plus one buffer; tensor bytes are written as they come
     /// from [`View::data`], or, for a view whose bytes are in a file
     /// ([`View::file_range`], such as a [`FileView`]), copied file to file
-    /// (`copy_file_range` on Linux, else positioned reads of at most 8 MiB
-    /// at a time).
+    /// (`copy_file_range` on Linux, else writes from a read-only map of
+    /// the source range, else positioned reads, 8 MiB at a time).
     ///
     /// On any error (an invalid tensor, a failed write) nothing is
     /// committed: the file at `path` stays as it was. The new file keeps
