@@ -653,6 +653,52 @@ mod tests {
 
     #[test]
     #[cfg_attr(miri, ignore)] // copy_file_range and maps
+    fn file_fed_checkpoints_give_the_bytes_of_memory_fed_ones() {
+        let dir = fresh_dir("sharded");
+        let (files, tensors) = sources(&dir);
+        let names = ["a", "big", "c", "empty", "page", "z"];
+        for how in [How::Copy, How::Map, How::Read] {
+            let memory = dir.join("memory");
+            let file_fed = dir.join("files");
+            let in_memory = tensors
+                .iter()
+                .zip(names)
+                .map(|((_, _, d, s, b), n)| (n, TensorView::new(*d, s.clone(), b).unwrap()));
+            let written = Writer::new()
+                .alignment(64)
+                .sharded(in_memory, &memory, 5000)
+                .unwrap();
+            arrange(how);
+            let from_files = tensors
+                .iter()
+                .zip(names)
+                .map(|((f, o, d, s, _), n)| (n, FileView::new(*d, s, &files[*f], *o).unwrap()));
+            let again = Writer::new()
+                .alignment(64)
+                .sharded(from_files, &file_fed, 5000)
+                .unwrap();
+            reset();
+            assert_eq!(written, again);
+            assert!(written.len() > 2, "{written:?}");
+            for name in written
+                .iter()
+                .map(String::as_str)
+                .chain([crate::INDEX_FILE])
+            {
+                assert_eq!(
+                    fs::read(memory.join(name)).unwrap(),
+                    fs::read(file_fed.join(name)).unwrap(),
+                    "{how:?} {name}"
+                );
+            }
+            fs::remove_dir_all(&memory).unwrap();
+            fs::remove_dir_all(&file_fed).unwrap();
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)] // copy_file_range and maps
     fn a_source_that_shrinks_while_copied_is_refused_and_nothing_is_committed() {
         for how in [How::Copy, How::Map, How::Read] {
             let dir = fresh_dir("shrink");
