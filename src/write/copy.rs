@@ -335,6 +335,7 @@ pub(crate) fn write_mapped(
 }
 
 /// What one `copy_file_range` call did.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // never `Bytes` there
 pub(crate) enum Copied {
     /// This many bytes (0: the source ended).
     Bytes(u64),
