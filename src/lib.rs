@@ -114,7 +114,7 @@ pub use view::slice::{ByteRanges, Runs, Select, Slice};
 pub use view::{TensorView, View};
 pub use write::{serialize, Writer, MAX_ALIGNMENT};
 #[cfg(feature = "std")]
-pub use write::{serialize_to_file, AtomicFile, Declaration, StreamWriter};
+pub use write::{serialize_to_file, AtomicFile, Declaration, FileView, StreamWriter};
 
 /// Re-exported so that `f16`/`bf16` typed views need no version juggling.
 pub use half;

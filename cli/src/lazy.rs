@@ -1,9 +1,11 @@
-//! Tensors whose bytes stay in their file until a writer asks for them,
-//! so that `rewrite`, `shard` and `merge` hold one tensor in memory at a
-//! time, not the model.
+//! Tensors whose bytes stay in their file until a writer copies them, so
+//! that `rewrite`, `shard` and `merge` copy file to file
+//! ([`View::file_range`]: `copy_file_range` on Linux, else writes from a
+//! read-only map, else reads, 8 MiB at a time) and never hold the model in
+//! memory.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
@@ -14,14 +16,14 @@ use crate::chunks::read_failure;
 use crate::source::Shard;
 use crate::Failure;
 
-/// The files of a source, opened one at a time as the writer walks them in
-/// order, and the first read error met, which a [`View`] cannot return:
-/// the view gives the writer no bytes instead, which the writer refuses,
-/// and [`Files::failure`] says why.
+/// The files of a source, each opened when the writer first reaches one of
+/// its tensors and kept open, and the first error met opening or reading
+/// one, which a [`View`] cannot return: the view gives the writer no bytes
+/// instead, which the writer refuses, and [`Files::failure`] says why.
 pub struct Files {
     paths: Vec<PathBuf>,
-    /// The file open now, and its position in `paths`.
-    open: RefCell<Option<(usize, File)>>,
+    /// Each file, once opened (`None` if it could not be).
+    open: Vec<OnceCell<Option<File>>>,
     /// The file and what went wrong, for the first read that failed.
     error: RefCell<Option<(PathBuf, String)>>,
 }
@@ -30,7 +32,7 @@ impl Files {
     pub fn new(shards: &[Shard<'_>]) -> Files {
         Files {
             paths: shards.iter().map(|s| s.path.clone()).collect(),
-            open: RefCell::new(None),
+            open: shards.iter().map(|_| OnceCell::new()).collect(),
             error: RefCell::new(None),
         }
     }
@@ -67,15 +69,49 @@ impl Files {
         }
     }
 
-    /// Reads `buf.len()` bytes at `at` of file `i`, opening it (and closing
-    /// the one before) if it is not the file open now.
+    /// What a failed write to `output` means, for a write fed by views of
+    /// `shards`: the read error a view met, if any; a source file that
+    /// changed while it was copied (named by the tensor the error names);
+    /// or else a failure to write `output`.
+    pub fn write_failure(
+        &self,
+        shards: &[Shard<'_>],
+        output: &std::path::Path,
+        error: &tensorsafe::Error,
+    ) -> Failure {
+        if error.kind() == tensorsafe::ErrorKind::FileChanged {
+            let source = error
+                .tensor()
+                .and_then(|name| shards.iter().find(|s| s.header.get(name).is_some()))
+                .or(shards.first());
+            if let Some(shard) = source {
+                return self.failure(Failure::unreadable(&shard.path, &crate::describe(error)));
+            }
+        }
+        self.failure(Failure::from_write_error(output, error))
+    }
+
+    /// File `i`, opened the first time it is asked for; `None` (the error
+    /// kept for [`Files::failure`]) if it cannot be opened.
+    fn file(&self, i: usize) -> Option<&File> {
+        let path = self.paths.get(i)?;
+        self.open
+            .get(i)?
+            .get_or_init(|| match File::open(path) {
+                Ok(file) => Some(file),
+                Err(e) => {
+                    self.error
+                        .borrow_mut()
+                        .get_or_insert((path.clone(), e.to_string()));
+                    None
+                }
+            })
+            .as_ref()
+    }
+
+    /// Reads `buf.len()` bytes at `at` of file `i`.
     fn read(&self, i: usize, at: u64, buf: &mut [u8]) -> std::io::Result<()> {
-        let mut open = self.open.borrow_mut();
-        let file = match open.take() {
-            Some((now, file)) if now == i => file,
-            _ => File::open(self.paths.get(i).ok_or(std::io::ErrorKind::NotFound)?)?,
-        };
-        let (_, file) = open.insert((i, file));
+        let mut file = self.file(i).ok_or(std::io::ErrorKind::NotFound)?;
         file.seek(SeekFrom::Start(at))?;
         file.read_exact(buf)
     }
@@ -130,5 +166,56 @@ impl View for FileTensor<'_> {
     fn data_len(&self) -> usize {
         // Past the address space (32-bit), the read's reservation fails.
         usize::try_from(self.info.byte_len()).unwrap_or(usize::MAX)
+    }
+
+    /// The bytes in the source file: a writer into a file copies them file
+    /// to file. `None` if the file cannot be opened (then `data` fails and
+    /// says why).
+    fn file_range(&self) -> Option<(&File, u64)> {
+        Some((self.files.file(self.file)?, self.at))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_that_changed_while_copied_is_unreadable_not_unwritable() {
+        let header = |name: &str| {
+            let empty = tensorsafe::TensorView::new(Dtype::U8, [0], &[]).unwrap();
+            let bytes = tensorsafe::serialize([(name, empty)], None).unwrap();
+            tensorsafe::Header::parse(&bytes).unwrap()
+        };
+        let (one, two) = (header("a"), header("b"));
+        let shards = [
+            Shard {
+                path: "one.safetensors".into(),
+                header: &one,
+            },
+            Shard {
+                path: "two.safetensors".into(),
+                header: &two,
+            },
+        ];
+        let files = Files::new(&shards);
+        let out = std::path::Path::new("out.safetensors");
+        let changed = tensorsafe::Error::new(tensorsafe::ErrorKind::FileChanged).with_tensor("b");
+        let failure = files.write_failure(&shards, out, &changed);
+        assert_eq!(failure.code, 2);
+        assert!(
+            failure.lines[0].starts_with("two.safetensors: cannot read:")
+                && failure.lines[0].contains("changed"),
+            "{:?}",
+            failure.lines
+        );
+        // Any other error is about the output.
+        let io = tensorsafe::Error::from(std::io::Error::from_raw_os_error(28));
+        let failure = files.write_failure(&shards, out, &io);
+        assert!(
+            failure.lines[0].starts_with("out.safetensors: cannot write"),
+            "{:?}",
+            failure.lines
+        );
     }
 }

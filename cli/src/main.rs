@@ -291,6 +291,10 @@ enum Command {
     },
     /// Time loading a file every way (read, into a buffer, mapped), beside std::fs::read and a memcpy.
     ///
+    /// With --write-to PATH, also time writing it to PATH (from memory, and
+    /// copied from the file as rewrite does) beside a raw write + fsync and
+    /// a copy + fsync of the same bytes.
+    ///
     /// The file is memory-mapped: do not modify it while the benchmark runs.
     Bench {
         /// A .safetensors file (or a directory holding one).
@@ -303,6 +307,11 @@ enum Command {
         /// error says how to rebuild, exit code 2).
         #[arg(long)]
         reference: bool,
+        /// Also time writes of the file to PATH, a new file in a directory
+        /// that exists (on the disk or tmpfs to measure). PATH must not
+        /// exist; it is written and replaced every run, then removed.
+        #[arg(long, value_name = "PATH")]
+        write_to: Option<PathBuf>,
     },
     /// Per-tensor min, max, mean, std and NaN/Inf counts.
     ///
@@ -358,7 +367,8 @@ fn main() -> ExitCode {
             path,
             runs,
             reference,
-        } => commands::bench(&path, runs, reference),
+            write_to,
+        } => commands::bench(&path, runs, reference, write_to.as_deref()),
     };
     output::flush();
     match result {

@@ -436,6 +436,55 @@ fn stats_and_bench_run() {
     );
 }
 
+#[test]
+fn bench_write_to_times_the_writes_beside_raw_ones_and_removes_its_file() {
+    let dir = TempDir::new("bench-write-to");
+    let input = golden("gpt2_tiny.safetensors");
+    let out_path = dir.path("written.safetensors");
+    let out = run(&[
+        "bench",
+        s(&input),
+        "--runs",
+        "2",
+        "--write-to",
+        s(&out_path),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for line in [
+        "write: raw write_all + fsync",
+        "write: Writer::to_file from memory",
+        "write: std::fs::copy + fsync",
+        "write: rewrite, copied from file",
+        "write speed (same run): to_file ",
+    ] {
+        assert_eq!(stdout.matches(line).count(), 1, "{line}: {stdout}");
+    }
+    assert!(!out_path.exists(), "the written file is removed");
+    // Without --write-to, no write lines.
+    let out = run(&["bench", s(&input), "--runs", "1"]);
+    assert!(!text(&out.stdout).contains("write:"));
+    // An existing PATH (the input itself, here) is refused, and untouched.
+    let before = std::fs::read(&input).unwrap();
+    let out = run(&["bench", s(&input), "--runs", "1", "--write-to", s(&input)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("exists"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+    // A directory that does not exist: cannot write, exit 2, nothing left.
+    let nowhere = dir.path("no/such/dir/w.safetensors");
+    let out = run(&["bench", s(&input), "--runs", "1", "--write-to", s(&nowhere)]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("cannot write"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 #[cfg(feature = "reference")]
 #[test]
 fn bench_reference_times_the_reference_crate() {

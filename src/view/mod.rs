@@ -54,6 +54,16 @@ pub trait View {
     fn data(&self) -> Cow<'_, [u8]>;
     /// `data().len()`, possibly without producing the data.
     fn data_len(&self) -> usize;
+    /// Where the bytes already are in a file, if they are: the file and
+    /// the offset of the first of [`View::data_len`] bytes. A writer into
+    /// a file then copies them file to file instead of calling
+    /// [`View::data`] ([`FileView`](crate::FileView) says how); the other
+    /// writers read them from the file. `None` (the default): the bytes
+    /// come from `data`.
+    #[cfg(feature = "std")]
+    fn file_range(&self) -> Option<(&std::fs::File, u64)> {
+        None
+    }
 }
 
 impl<T: View + ?Sized> View for &T {
@@ -68,6 +78,10 @@ impl<T: View + ?Sized> View for &T {
     }
     fn data_len(&self) -> usize {
         (**self).data_len()
+    }
+    #[cfg(feature = "std")]
+    fn file_range(&self) -> Option<(&std::fs::File, u64)> {
+        (**self).file_range()
     }
 }
 

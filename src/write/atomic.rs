@@ -457,6 +457,10 @@ pub struct AtomicFile {
     replacing: Option<fs::Metadata>,
     /// The first error met: every later write and `commit` return it.
     failed: Option<io::Error>,
+    /// How bytes from another file are copied in: `copy_file_range` until
+    /// it is refused, then writes from a map until a range cannot be
+    /// mapped, then reads.
+    method: super::copy::Method,
 }
 
 impl AtomicFile {
@@ -524,6 +528,7 @@ impl AtomicFile {
             #[cfg(unix)]
             replacing,
             failed: None,
+            method: super::copy::first_method(),
         })
     }
 
@@ -620,6 +625,111 @@ impl AtomicFile {
         let file = self.out.get_ref().try_clone()?;
         self.out = BufWriter::with_capacity(0, file);
         Ok(())
+    }
+
+    /// Appends `len` bytes at `offset` of `from` (which must hold them),
+    /// calling `done` with the bytes copied so far after each piece of at
+    /// most 8 MiB: with `copy_file_range` where it works (Linux), else
+    /// with writes from a read-only map of the range (Unix), else with
+    /// positioned reads. Writeback windows are requested as for
+    /// written bytes. A source that is or becomes too short is
+    /// [`ErrorKind::FileChanged`]; any error is kept, as a failed write is.
+    pub(crate) fn copy_from(
+        &mut self,
+        from: &File,
+        offset: u64,
+        len: u64,
+        done: &mut dyn FnMut(u64),
+    ) -> Result<()> {
+        self.check()
+            .map_err(|e| Error::from(e).with_detail("writing"))?;
+        let result = self.copy_unkept(from, offset, len, done);
+        if let Err(e) = &result {
+            if self.failed.is_none() {
+                self.failed = Some(match e.io_error() {
+                    Some(io) => super::replay(io),
+                    None => io::Error::other(e.to_string()),
+                });
+            }
+        }
+        result
+    }
+
+    fn copy_unkept(
+        &mut self,
+        from: &File,
+        offset: u64,
+        len: u64,
+        done: &mut dyn FnMut(u64),
+    ) -> Result<()> {
+        use super::copy::{self, Copied, Method};
+        if len == 0 {
+            return Ok(());
+        }
+        copy::check_holds(from, offset, len)?;
+        // Checked by `check_holds`.
+        let end = offset + len;
+        let writing = |e: io::Error| Error::from(e).with_detail("writing");
+        // The copy goes to the file's position: after every byte written.
+        self.out.flush().map_err(writing)?;
+        let mut at = offset;
+        while at < end {
+            if self.method == Method::Map {
+                match copy::write_mapped(from, at, end - at, self.out.get_ref()) {
+                    Ok(Some(n)) => {
+                        let asked = (end - at).min(copy::PIECE);
+                        let n = n.min(asked);
+                        at += n;
+                        self.writeback
+                            .advance(&mut self.out, n as usize)
+                            .map_err(writing)?;
+                        if n < asked {
+                            return Err(copy::ended_early(at, end));
+                        }
+                        done(at - offset);
+                    }
+                    Ok(None) => self.method = copy::fallback(Method::Map),
+                    Err(e) => return Err(writing(e)),
+                }
+                continue;
+            }
+            if self.method == Method::Read {
+                let (out, writeback) = (&mut self.out, &mut self.writeback);
+                let start = at - offset;
+                let mut so_far = 0;
+                return copy::read_range(from, at, end - at, &mut |piece| {
+                    out.write_all(piece)
+                        .and_then(|()| writeback.advance(out, piece.len()))
+                        .map_err(writing)?;
+                    so_far += piece.len() as u64;
+                    done(start + so_far);
+                    Ok(())
+                });
+            }
+            match copy::copy_range(from, at, self.out.get_ref(), end - at) {
+                Ok(Copied::Bytes(0)) => return Err(copy::ended_early(at, end)),
+                Ok(Copied::Bytes(n)) => {
+                    // At most the piece asked for, which is at most 8 MiB.
+                    let n = n.min(end - at);
+                    at += n;
+                    self.writeback
+                        .advance(&mut self.out, n as usize)
+                        .map_err(writing)?;
+                    done(at - offset);
+                }
+                Ok(Copied::Unsupported) => self.method = copy::fallback(Method::CopyRange),
+                Err(e) => {
+                    return Err(Error::from(e).with_detail("copying from the source file"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// How bytes from another file go in now (for tests).
+    #[cfg(test)]
+    pub(crate) fn method(&self) -> super::copy::Method {
+        self.method
     }
 
     /// Refuses bytes after an error.

@@ -13,9 +13,9 @@ use crate::names::NameTable;
 use crate::view::View;
 
 /// The header bytes (prefix included) and the tensors in file order.
-pub(super) struct Layout<V> {
+pub(super) struct Layout<S, V> {
     pub(super) header: Vec<u8>,
-    pub(super) tensors: Vec<V>,
+    pub(super) tensors: Vec<(S, V)>,
     pub(super) data_len: u64,
 }
 
@@ -72,7 +72,7 @@ fn alignment_of(len: u64, cap: u64) -> u64 {
 pub(super) fn layout<S: AsRef<str>, V: View>(
     mut tensors: Vec<(S, V)>,
     writer: &Writer<'_>,
-) -> Result<Layout<V>> {
+) -> Result<Layout<S, V>> {
     writer.check()?;
     check_names(tensors.len(), |i| tensors[i].0.as_ref())?;
     for (name, view) in &tensors {
@@ -103,7 +103,7 @@ pub(super) fn layout<S: AsRef<str>, V: View>(
     let (header, data_len) = render_header(entries, writer.metadata, writer.alignment)?;
     Ok(Layout {
         header,
-        tensors: tensors.into_iter().map(|(_, v)| v).collect(),
+        tensors,
         data_len,
     })
 }

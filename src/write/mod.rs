@@ -6,6 +6,8 @@
 
 #[cfg(feature = "std")]
 mod atomic;
+#[cfg(feature = "std")]
+mod copy;
 pub(crate) mod layout;
 #[cfg(feature = "std")]
 mod stream;
@@ -14,6 +16,8 @@ mod stream;
 pub(crate) use atomic::fault;
 #[cfg(feature = "std")]
 pub use atomic::AtomicFile;
+#[cfg(feature = "std")]
+pub use copy::FileView;
 #[cfg(feature = "std")]
 pub use stream::{Declaration, StreamWriter};
 
@@ -34,7 +38,8 @@ use crate::view::View;
 /// The largest alignment [`Writer::alignment`] accepts: 1 MiB.
 pub const MAX_ALIGNMENT: u64 = 1 << 20;
 
-/// Tensor bytes are written, and progress reported, in pieces of this size.
+/// Tensor bytes are written (or copied from a file), and progress
+/// reported, in pieces of this size.
 const CHUNK: usize = 8 << 20;
 
 /// The progress hook: called with (bytes of tensor data written so far,
@@ -200,7 +205,10 @@ impl<'a> Writer<'a> {
     /// The file, streamed into a temporary file beside `path` that replaces
     /// `path` only once complete and synced ([`AtomicFile`]). Memory use is
     /// the header plus one buffer; tensor bytes are written as they come
-    /// from [`View::data`].
+    /// from [`View::data`], or, for a view whose bytes are in a file
+    /// ([`View::file_range`], such as a [`FileView`]), copied file to file
+    /// (`copy_file_range` on Linux, else writes from a read-only map of
+    /// the source range, else positioned reads, 8 MiB at a time).
     ///
     /// On any error (an invalid tensor, a failed write) nothing is
     /// committed: the file at `path` stays as it was. The new file keeps
@@ -228,7 +236,7 @@ impl<'a> Writer<'a> {
         let result = (|| {
             let layout = layout::layout(tensors.into_iter().collect(), &self)?;
             let mut file = AtomicFile::create(path)?;
-            self.write_layout(&layout, &mut IoSink(&mut file))?;
+            self.write_layout(&layout, &mut FileSink(&mut file))?;
             file.seal()?;
             Ok(file)
         })();
@@ -265,15 +273,31 @@ impl<'a> Writer<'a> {
             .map_err(|e| e.in_file(path))
     }
 
-    /// Writes the header, then each tensor's bytes as its view yields them.
-    fn write_layout<V: View>(
+    /// Writes the header, then each tensor's bytes: copied from its file
+    /// for a view whose bytes are in one ([`View::file_range`]), or else
+    /// as its view yields them.
+    fn write_layout<S: AsRef<str>, V: View>(
         &mut self,
-        layout: &layout::Layout<V>,
+        layout: &layout::Layout<S, V>,
         out: &mut impl Sink,
     ) -> Result<()> {
         out.put(&layout.header)?;
         let mut written = 0;
-        for view in &layout.tensors {
+        for (_name, view) in &layout.tensors {
+            #[cfg(feature = "std")]
+            if let Some((file, offset)) = view.file_range() {
+                let len = view.data_len() as u64;
+                let (before, total) = (written, layout.data_len);
+                out.copy_from(file, offset, len, &mut |done| {
+                    self.report(before + done, total);
+                })
+                .map_err(|e| e.with_tensor(_name.as_ref()))?;
+                written += len;
+                if len == 0 {
+                    self.report(written, total);
+                }
+                continue;
+            }
             let data = checked_data(view)?;
             for chunk in data.chunks(CHUNK) {
                 out.put(chunk)?;
@@ -296,9 +320,29 @@ impl<'a> Writer<'a> {
 }
 
 /// Where [`Writer::write_layout`] puts bytes: a `Vec` always, any
-/// `io::Write` with the `std` feature.
+/// `io::Write` or a file being written with the `std` feature.
 trait Sink {
     fn put(&mut self, bytes: &[u8]) -> Result<()>;
+
+    /// Puts `len` bytes at `offset` of `file`, calling `done` with the
+    /// bytes put so far after each piece: read into a buffer of at most
+    /// [`CHUNK`] bytes, then put.
+    #[cfg(feature = "std")]
+    fn copy_from(
+        &mut self,
+        file: &std::fs::File,
+        offset: u64,
+        len: u64,
+        done: &mut dyn FnMut(u64),
+    ) -> Result<()> {
+        let mut so_far = 0;
+        copy::read_range(file, offset, len, &mut |piece| {
+            self.put(piece)?;
+            so_far += piece.len() as u64;
+            done(so_far);
+            Ok(())
+        })
+    }
 }
 
 impl Sink for Vec<u8> {
@@ -317,6 +361,30 @@ impl<W: Write> Sink for IoSink<W> {
         self.0
             .write_all(bytes)
             .map_err(|e| Error::from(e).with_detail("writing"))
+    }
+}
+
+/// A file being written, which can take bytes from another file without
+/// them passing through memory of ours ([`AtomicFile::copy_from`]).
+#[cfg(feature = "std")]
+struct FileSink<'f>(&'f mut AtomicFile);
+
+#[cfg(feature = "std")]
+impl Sink for FileSink<'_> {
+    fn put(&mut self, bytes: &[u8]) -> Result<()> {
+        self.0
+            .write_all(bytes)
+            .map_err(|e| Error::from(e).with_detail("writing"))
+    }
+
+    fn copy_from(
+        &mut self,
+        file: &std::fs::File,
+        offset: u64,
+        len: u64,
+        done: &mut dyn FnMut(u64),
+    ) -> Result<()> {
+        self.0.copy_from(file, offset, len, done)
     }
 }
 

@@ -1,13 +1,16 @@
 //! `tensorsafe bench`: how fast a file loads every way this crate offers
 //! (read into memory, into a caller's buffer, mapped), beside
 //! `std::fs::read`, a plain memcpy of the same bytes and optionally the
-//! reference crate, measured in the same run.
+//! reference crate, measured in the same run; with `--write-to PATH`, how
+//! fast it is written there (from memory, and copied from the file as
+//! `rewrite` does), beside a raw write + fsync and a copy + fsync of the
+//! same bytes.
 
 use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tensorsafe::{LoadOptions, SafeTensorsFile};
+use tensorsafe::{FileView, LoadOptions, SafeTensorsFile, Writer};
 
 use crate::source::{locate, Target};
 use crate::{human, progress, Failure};
@@ -144,7 +147,112 @@ fn no_reference() -> Failure {
     )
 }
 
-pub fn bench(path: &Path, runs: usize, reference: bool) -> Result<u8, Failure> {
+/// `--write-to`: a path that names nothing yet (it is written, replaced and
+/// removed by the benchmark, so an existing file, the input above all, is
+/// never touched), in a directory that exists.
+fn check_write_to(out: &Path) -> Result<(), Failure> {
+    if std::fs::symlink_metadata(out).is_ok() {
+        return Err(Failure::usage(format!(
+            "--write-to {}: exists; name a new file (the benchmark writes it and removes it)",
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The write steps: the file written to `out` from memory (its tensors as
+/// views of the map) and copied from the file (`FileView`s, as `rewrite`
+/// does), each through `Writer::to_file`, beside a raw `write_all` +
+/// `fsync` of the same bytes and `std::fs::copy` + `fsync` of the file,
+/// each replacing what the step before left at `out`.
+struct Writes {
+    raw: Step,
+    to_file: Step,
+    copy: Step,
+    rewrite: Step,
+}
+
+impl Writes {
+    fn new(bytes: u64) -> Self {
+        Writes {
+            raw: Step::new("write: raw write_all + fsync", bytes),
+            to_file: Step::new("write: Writer::to_file from memory", bytes),
+            copy: Step::new("write: std::fs::copy + fsync", bytes),
+            rewrite: Step::new("write: rewrite, copied from file", bytes),
+        }
+    }
+
+    fn run(&mut self, path: &Path, file: &SafeTensorsFile, out: &Path) -> Result<(), Failure> {
+        let written = |e: std::io::Error| Failure::unwritable(out, &e.to_string());
+        self.raw
+            .time(|| -> std::io::Result<()> {
+                use std::io::Write;
+                let mut f = std::fs::File::create(out)?;
+                f.write_all(file.as_bytes())?;
+                f.sync_all()
+            })
+            .map_err(written)?;
+        self.to_file
+            .time(|| {
+                Writer::new()
+                    .metadata(file.metadata())
+                    .to_file(file.iter(), out)
+            })
+            .map_err(|e| Failure::from_write_error(out, &e))?;
+        self.copy
+            .time(|| -> std::io::Result<()> {
+                std::fs::copy(path, out)?;
+                std::fs::File::options().write(true).open(out)?.sync_all()
+            })
+            .map_err(written)?;
+        let source =
+            std::fs::File::open(path).map_err(|e| Failure::unreadable(path, &e.to_string()))?;
+        let header = file.header();
+        self.rewrite
+            .time(|| -> tensorsafe::Result<()> {
+                let tensors = header
+                    .iter()
+                    .map(|info| Ok((info.name(), FileView::of(&source, header, &info)?)))
+                    .collect::<tensorsafe::Result<Vec<_>>>()?;
+                Writer::new()
+                    .metadata(header.metadata())
+                    .to_file(tensors, out)
+            })
+            .map_err(|e| Failure::from_write_error(out, &e))?;
+        Ok(())
+    }
+
+    fn print(&mut self) {
+        for step in [
+            &mut self.raw,
+            &mut self.to_file,
+            &mut self.copy,
+            &mut self.rewrite,
+        ] {
+            step.print();
+        }
+        // Medians (sorted by `print`): the reference's time over ours.
+        let median = |step: &Step| step.times.get(step.times.len() / 2).copied();
+        let ratio = |ours: &Step, theirs: &Step| match (median(ours), median(theirs)) {
+            (Some(a), Some(b)) if a > Duration::ZERO => {
+                format!("{:.2}x", b.as_secs_f64() / a.as_secs_f64())
+            }
+            _ => "-".to_owned(),
+        };
+        outln!(
+            "  write speed (same run): to_file {} the raw write's, rewrite {} the copy's",
+            ratio(&self.to_file, &self.raw),
+            ratio(&self.rewrite, &self.copy)
+        );
+    }
+}
+
+pub fn bench(
+    path: &Path,
+    runs: usize,
+    reference: bool,
+    write_to: Option<&Path>,
+) -> Result<u8, Failure> {
     #[cfg(not(feature = "reference"))]
     if reference {
         return Err(no_reference());
@@ -160,6 +268,9 @@ pub fn bench(path: &Path, runs: usize, reference: bool) -> Result<u8, Failure> {
         }
     };
     let path = path.as_path();
+    if let Some(out) = write_to {
+        check_write_to(out)?;
+    }
     let runs = runs.max(1);
     let probe = map(path)?;
     let data_len = probe.header().data_len();
@@ -175,6 +286,7 @@ pub fn bench(path: &Path, runs: usize, reference: bool) -> Result<u8, Failure> {
     let mut ref_open = Step::new("reference: parse (same map)", 0);
     let mut ref_walk = Step::new("reference: zero-copy walk", data_len);
     let mut ref_copy = Step::new("reference: copy to owned memory", data_len);
+    let mut writes = Writes::new(file_len);
     let arena_len = usize::try_from(data_len)
         .map_err(|_| Failure::usage(format!("{}: too large for this machine", path.display())))?;
     let bar = progress::runs(runs as u64, "benchmarking");
@@ -214,6 +326,13 @@ pub fn bench(path: &Path, runs: usize, reference: bool) -> Result<u8, Failure> {
                 [&mut ref_open, &mut ref_walk, &mut ref_copy],
             )?);
         }
+        if let Some(out) = write_to {
+            let result = writes.run(path, &file, out);
+            if result.is_err() {
+                let _ = std::fs::remove_file(out);
+            }
+            result?;
+        }
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -239,6 +358,10 @@ pub fn bench(path: &Path, runs: usize, reference: bool) -> Result<u8, Failure> {
         for step in [&mut ref_open, &mut ref_walk, &mut ref_copy] {
             step.print();
         }
+    }
+    if let Some(out) = write_to {
+        writes.print();
+        std::fs::remove_file(out).map_err(|e| Failure::unwritable(out, &e.to_string()))?;
     }
     Ok(0)
 }

@@ -47,7 +47,7 @@ pub fn rewrite(input: &Path, output: &Path, align: Option<u64>) -> Result<u8, Fa
         .metadata(header.metadata())
         .progress(|written, _| bar.set_position(written))
         .to_file(files.views(&shards), output)
-        .map_err(|e| files.failure(Failure::from_write_error(output, &e)))?;
+        .map_err(|e| files.write_failure(&shards, output, &e))?;
     bar.finish_and_clear();
     if let Some(n) = align {
         let written = read_header(output)?;

@@ -111,7 +111,7 @@ pub fn shard(input: &Path, out_dir: &Path, max_size: &str) -> Result<u8, Failure
         .metadata(header.metadata())
         .progress(|written, _| bar.set_position(written))
         .sharded(views, out_dir, budget)
-        .map_err(|e| files.failure(Failure::from_write_error(out_dir, &e)))?;
+        .map_err(|e| files.write_failure(&shards, out_dir, &e))?;
     bar.finish_and_clear();
     outln!(
         "{}: {}, {}, {} of tensors",
@@ -167,7 +167,7 @@ pub fn merge(input: &Path, output: &Path) -> Result<u8, Failure> {
         .metadata(source.metadata()?)
         .progress(|written, _| bar.set_position(written))
         .to_file(tensors, output)
-        .map_err(|e| files.failure(Failure::from_write_error(output, &e)))?;
+        .map_err(|e| files.write_failure(&shards, output, &e))?;
     bar.finish_and_clear();
     outln!(
         "{}: {} from {}",
