@@ -70,10 +70,11 @@ pub struct LoadOptions {
     /// back free memory (free page reporting hands it whole 2 MiB blocks,
     /// exactly what huge pages are made of), each one must be faulted in
     /// again on the host, and can cost ten times the small pages it
-    /// replaces. Once two of a load's huge pages took longer than 2 ms each of
-    /// CPU time to fault in (slower than 1 GB/s, where small pages fault at 2-4 GB/s), the rest
-    /// of that buffer gets small pages (`MADV_NOHUGEPAGE`), so the advice
-    /// never costs more than those two faults. On older kernels the memory
+    /// replaces. Once two of a buffer's huge pages in a row took longer
+    /// than 2 ms of CPU time each to fault in (slower than 1 GB/s, where
+    /// small pages fault at 2-4 GB/s), the rest of that buffer gets small
+    /// pages (`MADV_NOHUGEPAGE`): where huge pages are slow, the advice
+    /// costs a few of them. On older kernels the memory
     /// is faulted by the reads themselves, without this check.
     pub huge_pages: bool,
     /// On Linux, read with `O_DIRECT`, bypassing the page cache, so a model
@@ -588,19 +589,17 @@ const HUGE: usize = 2 << 20;
 /// (2-4 GB/s).
 const SLOW_HUGE_PAGE: std::time::Duration = std::time::Duration::from_millis(2);
 
-/// Once at least this many of a buffer's huge pages were slow, and more
-/// than one in [`SLOW_SHARE`] of those faulted so far, the rest of it gets
-/// small pages. A slow huge page here costs about 4 ms, eight times what
-/// a fast one saves against small pages (0.2-0.4 ms against 0.5-0.9 ms),
-/// so up to one in eight slow ones still breaks even; one alone may be a
-/// fluke.
+/// Once this many of a buffer's huge pages in a row were slow, the rest
+/// of it gets small pages. A slow huge page here costs about 4 ms, ten
+/// times what a fast one saves against small pages (0.2-0.4 ms against
+/// 0.5-0.9 ms), and once they come slow they stay slow (the fast ones are
+/// the blocks freed moments ago, which the allocator hands out first); one
+/// alone may be a fluke.
 const SLOW_HUGE_PAGES: usize = 2;
-const SLOW_SHARE: usize = 8;
 
 /// The huge pages of one buffer, faulted in by the readers ahead of their
-/// reads and timed, until too many of them were slow ([`SLOW_HUGE_PAGES`],
-/// [`SLOW_SHARE`]): then the rest of the buffer is advised to use small
-/// pages. See
+/// reads and timed, until [`SLOW_HUGE_PAGES`] in a row were slow: then the
+/// rest of the buffer is advised to use small pages. See
 /// [`LoadOptions::huge_pages`].
 pub(crate) struct HugeWatch {
     /// The buffer's address and length.
@@ -608,9 +607,8 @@ pub(crate) struct HugeWatch {
     len: usize,
     /// How long a slow huge page takes.
     slow_after: std::time::Duration,
-    /// Steps faulted in so far, and how many of them were slow.
-    faulted: std::sync::atomic::AtomicUsize,
-    slow: std::sync::atomic::AtomicUsize,
+    /// Slow steps in a row, latest last (across the readers).
+    streak: std::sync::atomic::AtomicUsize,
     /// Set once the buffer was switched to small pages, or faulting in
     /// ahead is not supported: nothing more to do.
     done: AtomicBool,
@@ -623,8 +621,7 @@ impl HugeWatch {
             start: map.as_ptr() as usize,
             len: map.len(),
             slow_after,
-            faulted: std::sync::atomic::AtomicUsize::new(0),
-            slow: std::sync::atomic::AtomicUsize::new(0),
+            streak: std::sync::atomic::AtomicUsize::new(0),
             done: AtomicBool::new(false),
         }
     }
@@ -632,7 +629,7 @@ impl HugeWatch {
     /// Whether the rest of the buffer was switched to small pages.
     #[cfg(test)]
     fn switched(&self) -> bool {
-        self.done.load(Ordering::Relaxed) && self.slow.load(Ordering::Relaxed) >= SLOW_HUGE_PAGES
+        self.done.load(Ordering::Relaxed) && self.streak.load(Ordering::Relaxed) >= SLOW_HUGE_PAGES
     }
 
     /// Faults in the memory of `buf` (part of the watched buffer), one
@@ -661,14 +658,13 @@ impl HugeWatch {
                     return;
                 }
                 let took = thread_cpu_time().saturating_sub(began);
-                let faulted = self.faulted.fetch_add(1, Ordering::Relaxed) + 1;
-                let slow = if took > self.slow_after {
-                    self.slow.fetch_add(1, Ordering::Relaxed) + 1
+                let streak = if took > self.slow_after {
+                    self.streak.fetch_add(1, Ordering::Relaxed) + 1
                 } else {
-                    self.slow.load(Ordering::Relaxed)
+                    self.streak.store(0, Ordering::Relaxed);
+                    0
                 };
-                if slow >= SLOW_HUGE_PAGES && slow * SLOW_SHARE > faulted {
-                    self.done.store(true, Ordering::Relaxed);
+                if streak >= SLOW_HUGE_PAGES && !self.done.swap(true, Ordering::Relaxed) {
                     // SAFETY: the whole watched map, as above; advice only.
                     unsafe {
                         libc::madvise(
