@@ -601,6 +601,7 @@ const SLOW_HUGE_PAGES: usize = 2;
 /// reads and timed, until [`SLOW_HUGE_PAGES`] in a row were slow: then the
 /// rest of the buffer is advised to use small pages. See
 /// [`LoadOptions::huge_pages`].
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) struct HugeWatch {
     /// The buffer's address and length.
     start: usize,
