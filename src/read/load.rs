@@ -60,8 +60,22 @@ pub struct LoadOptions {
     /// [`std::thread::available_parallelism`].
     pub threads: usize,
     /// On Linux, ask for transparent huge pages for the owned buffer
-    /// (`madvise(MADV_HUGEPAGE)`): far fewer page faults when the kernel
-    /// has huge pages to give. Default: on.
+    /// (`madvise(MADV_HUGEPAGE)`) of [`SafeTensorsFile::open`] and
+    /// [`Checkpoint::load`](crate::Checkpoint::load): far fewer page faults
+    /// when the kernel has huge pages to give. Default: on.
+    ///
+    /// The readers fault the memory in ahead of each read, 2 MiB at a time
+    /// (`MADV_POPULATE_WRITE`, Linux 5.14 and later), and time it. Huge
+    /// pages can be granted slowly: in a virtual machine whose host takes
+    /// back free memory (free page reporting hands it whole 2 MiB blocks,
+    /// exactly what huge pages are made of), each one must be faulted in
+    /// again on the host, and can cost ten times the small pages it
+    /// replaces. Once two of a buffer's huge pages in a row took longer
+    /// than 2 ms of CPU time each to fault in (slower than 1 GB/s, where
+    /// small pages fault at 2-4 GB/s), the rest of that buffer gets small
+    /// pages (`MADV_NOHUGEPAGE`): where huge pages are slow, the advice
+    /// costs a few of them. On older kernels the memory
+    /// is faulted by the reads themselves, without this check.
     pub huge_pages: bool,
     /// On Linux, read with `O_DIRECT`, bypassing the page cache, so a model
     /// nearly as large as memory is not held twice (once in the page cache,
@@ -301,6 +315,7 @@ impl Opened {
                 offset: self.offset_of(&info),
                 buf,
                 counted: true,
+                watch: None,
             })
         })
         .map_err(|e| e.in_file(&self.path))
@@ -339,17 +354,22 @@ fn changed_header() -> Error {
 }
 
 /// One read: these bytes of this file into this buffer; `counted` if they
-/// are tensor bytes (progress counts those only, not headers).
+/// are tensor bytes (progress counts those only, not headers); `watch`, the
+/// huge-page watch of the memory the buffer is in, if any.
 pub(crate) struct Piece<'b> {
     pub(crate) from: &'b Opened,
     pub(crate) offset: u64,
     pub(crate) buf: &'b mut [u8],
     pub(crate) counted: bool,
+    pub(crate) watch: Option<&'b HugeWatch>,
 }
 
 impl Piece<'_> {
     /// Reads the piece, through `bounce` when the file is read directly.
     fn read(self, bounce: &mut Option<memmap2::MmapMut>) -> Result<()> {
+        if let Some(watch) = self.watch {
+            watch.fault_in(self.buf);
+        }
         // Without a bounce buffer (no memory for one), through the page cache.
         let result = match (&self.from.direct, bounce) {
             (Some(direct), Some(bounce)) => direct::read_at(direct, self.buf, self.offset, bounce),
@@ -493,6 +513,7 @@ fn cut(pieces: Vec<Piece<'_>>) -> Vec<Piece<'_>> {
         offset,
         buf,
         counted,
+        watch,
     } in pieces
     {
         let mut at = offset;
@@ -503,6 +524,7 @@ fn cut(pieces: Vec<Piece<'_>>) -> Vec<Piece<'_>> {
                 offset: at,
                 buf: chunk,
                 counted,
+                watch,
             });
             at += len;
         }
@@ -518,6 +540,8 @@ fn cut(pieces: Vec<Piece<'_>>) -> Vec<Piece<'_>> {
 pub(crate) struct Blank {
     map: memmap2::MmapMut,
     header: Header,
+    /// Watches the huge pages asked for, if any.
+    watch: Option<HugeWatch>,
 }
 
 impl Blank {
@@ -527,21 +551,27 @@ impl Blank {
         let len = crate::checked::memory_len(header.file_len())?;
         let map = memmap2::MmapMut::map_anon(len)?;
         #[cfg(target_os = "linux")]
-        if options.huge_pages && len >= 2 << 20 {
+        let watch = (options.huge_pages && len >= HUGE)
             // Only advice: a kernel without huge pages to give ignores it.
-            let _ = map.advise(memmap2::Advice::HugePage);
-        }
+            .then(|| map.advise(memmap2::Advice::HugePage).ok())
+            .flatten()
+            .map(|()| HugeWatch::new(&map, SLOW_HUGE_PAGE));
         #[cfg(not(target_os = "linux"))]
-        let _ = options;
-        Ok(Blank { map, header })
+        let watch = {
+            let _ = options;
+            None
+        };
+        Ok(Blank { map, header, watch })
     }
 
     /// The memory to fill: the header's (8 + N bytes) and the data
-    /// section's.
-    pub(crate) fn split(&mut self) -> (&mut [u8], &mut [u8]) {
+    /// section's, with the watch of its huge pages for the readers to
+    /// fault them in through (see [`LoadOptions::huge_pages`]).
+    pub(crate) fn split(&mut self) -> (&mut [u8], &mut [u8], Option<&HugeWatch>) {
         // The map is the header's file length, which starts with 8 + N.
         let start = usize::try_from(self.header.data_start()).map_or(0, |s| s.min(self.map.len()));
-        self.map.split_at_mut(start)
+        let (head, data) = self.map.split_at_mut(start);
+        (head, data, self.watch.as_ref())
     }
 
     /// The filled memory as a file.
@@ -549,6 +579,130 @@ impl Blank {
         SafeTensorsFile::owned(self.map, self.header)
     }
 }
+
+/// The size of a transparent huge page (x86-64, and arm64 with 4 KiB
+/// pages); faulting in is done and timed in steps of this size.
+const HUGE: usize = 2 << 20;
+
+/// A huge page that takes longer than this to fault in (the faulting
+/// thread's CPU time; slower than 1 GB/s) is slow: small pages do better
+/// (2-4 GB/s).
+const SLOW_HUGE_PAGE: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Once this many of a buffer's huge pages in a row were slow, the rest
+/// of it gets small pages. A slow huge page here costs about 4 ms, ten
+/// times what a fast one saves against small pages (0.2-0.4 ms against
+/// 0.5-0.9 ms), and once they come slow they stay slow (the fast ones are
+/// the blocks freed moments ago, which the allocator hands out first); one
+/// alone may be a fluke.
+const SLOW_HUGE_PAGES: usize = 2;
+
+/// The huge pages of one buffer, faulted in by the readers ahead of their
+/// reads and timed, until [`SLOW_HUGE_PAGES`] in a row were slow: then the
+/// rest of the buffer is advised to use small pages. See
+/// [`LoadOptions::huge_pages`].
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub(crate) struct HugeWatch {
+    /// The buffer's address and length.
+    start: usize,
+    len: usize,
+    /// How long a slow huge page takes.
+    slow_after: std::time::Duration,
+    /// Slow steps in a row, latest last (across the readers).
+    streak: std::sync::atomic::AtomicUsize,
+    /// Set once the buffer was switched to small pages, or faulting in
+    /// ahead is not supported: nothing more to do.
+    done: AtomicBool,
+}
+
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+impl HugeWatch {
+    fn new(map: &memmap2::MmapMut, slow_after: std::time::Duration) -> HugeWatch {
+        HugeWatch {
+            start: map.as_ptr() as usize,
+            len: map.len(),
+            slow_after,
+            streak: std::sync::atomic::AtomicUsize::new(0),
+            done: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether the rest of the buffer was switched to small pages.
+    #[cfg(test)]
+    fn switched(&self) -> bool {
+        self.done.load(Ordering::Relaxed) && self.streak.load(Ordering::Relaxed) >= SLOW_HUGE_PAGES
+    }
+
+    /// Faults in the memory of `buf` (part of the watched buffer), one
+    /// huge-page-aligned step at a time, timing each; after too many slow
+    /// ones, advises small pages for the rest of the buffer. Only ever
+    /// advice: a failure leaves the reads to fault the memory in.
+    fn fault_in(&self, buf: &[u8]) {
+        #[cfg(target_os = "linux")]
+        {
+            let page = 4096;
+            let end = (buf.as_ptr() as usize + buf.len()).min(self.start + self.len);
+            let mut at = (buf.as_ptr() as usize).max(self.start) / page * page;
+            while at < end && !self.done.load(Ordering::Relaxed) {
+                let step_end = ((at / HUGE + 1) * HUGE).min(end);
+                let began = thread_cpu_time();
+                // SAFETY: [at, step_end) lies in the watched map (page
+                // aligned, clamped to it), which outlives every piece read
+                // into it; populating memory does not change its contents.
+                let r = unsafe {
+                    libc::madvise(at as *mut libc::c_void, step_end - at, MADV_POPULATE_WRITE)
+                };
+                if r != 0 {
+                    // EINVAL: a kernel before 5.14. Else out of memory or
+                    // the like: the reads will say.
+                    self.done.store(true, Ordering::Relaxed);
+                    return;
+                }
+                let took = thread_cpu_time().saturating_sub(began);
+                let streak = if took > self.slow_after {
+                    self.streak.fetch_add(1, Ordering::Relaxed) + 1
+                } else {
+                    self.streak.store(0, Ordering::Relaxed);
+                    0
+                };
+                if streak >= SLOW_HUGE_PAGES && !self.done.swap(true, Ordering::Relaxed) {
+                    // SAFETY: the whole watched map, as above; advice only.
+                    unsafe {
+                        libc::madvise(
+                            self.start as *mut libc::c_void,
+                            self.len,
+                            libc::MADV_NOHUGEPAGE,
+                        );
+                    }
+                }
+                at = step_end;
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = buf;
+    }
+}
+
+/// The CPU time of the calling thread: what a fault costs, without the
+/// time the thread waited for a core (on a busy machine, a wall clock
+/// would blame the huge pages for the other processes).
+#[cfg(target_os = "linux")]
+fn thread_cpu_time() -> std::time::Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) } != 0 {
+        return std::time::Duration::ZERO;
+    }
+    std::time::Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// `madvise` advice to fault pages in writable (Linux 5.14); not in every
+/// `libc` target's constants.
+#[cfg(target_os = "linux")]
+const MADV_POPULATE_WRITE: libc::c_int = 23;
 
 /// Every opened file read whole into memory of its own, with positioned
 /// reads shared by [`LoadOptions::threads`] threads across files; each
@@ -567,18 +721,20 @@ pub(crate) fn read_files(
     for (from, blank) in opened.iter().zip(blanks.iter_mut()) {
         // The header (8 + N bytes), then the data section: progress counts
         // the latter's bytes.
-        let (head, data) = blank.split();
+        let (head, data, watch) = blank.split();
         pieces.push(Piece {
             from,
             offset: 0,
             buf: head,
             counted: false,
+            watch,
         });
         pieces.push(Piece {
             from,
             offset: from.header.data_start(),
             buf: data,
             counted: true,
+            watch,
         });
     }
     read_pieces(pieces, options, progress)?;
@@ -699,6 +855,91 @@ pub fn load_into<'b>(
     read_pieces(pieces, options, &mut progress)?;
     opened.check_unchanged()?;
     Ok(opened.header)
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod huge_page_tests {
+    use super::*;
+    use std::time::Duration;
+    use std::{format, vec::Vec};
+
+    /// The `VmFlags` of the mapping that holds `addr`, from
+    /// `/proc/self/smaps`.
+    fn vm_flags(addr: usize) -> String {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let mut inside = false;
+        for line in smaps.lines() {
+            let range = line.split_whitespace().next().unwrap_or("");
+            if let Some((a, b)) = range.split_once('-') {
+                if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+                {
+                    inside = (a..b).contains(&addr);
+                    continue;
+                }
+            }
+            if inside {
+                if let Some(flags) = line.strip_prefix("VmFlags:") {
+                    return flags.to_owned();
+                }
+            }
+        }
+        ::core::panic!("no mapping holds {addr:x}");
+    }
+
+    /// An 8 MiB map advised to use huge pages, watched with `slow_after`,
+    /// faulted in through the watch; `None` on a kernel that cannot fault
+    /// in ahead (before 5.14).
+    fn watched(slow_after: Duration) -> Option<(memmap2::MmapMut, HugeWatch)> {
+        let mut map = memmap2::MmapMut::map_anon(4 * HUGE).unwrap();
+        map.advise(memmap2::Advice::HugePage).unwrap();
+        let watch = HugeWatch::new(&map, slow_after);
+        watch.fault_in(&map[..]);
+        if watch.done.load(Ordering::Relaxed) && !watch.switched() {
+            return None; // MADV_POPULATE_WRITE refused
+        }
+        map[5] = 7;
+        Some((map, watch))
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)] // madvise
+    fn slow_huge_pages_switch_the_rest_to_small_pages() {
+        // Every huge page counts as slow: after two, small pages.
+        let Some((map, watch)) = watched(Duration::ZERO) else {
+            return;
+        };
+        assert!(watch.switched());
+        let flags = vm_flags(map.as_ptr() as usize);
+        assert!(flags.contains(" nh"), "{flags}");
+        assert_eq!(map[5], 7);
+        // None is slow: the advice stays.
+        let (map, watch) = watched(Duration::from_secs(3600)).unwrap();
+        assert!(!watch.switched());
+        let flags = vm_flags(map.as_ptr() as usize);
+        assert!(flags.contains(" hg") && !flags.contains(" nh"), "{flags}");
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)] // files and maps
+    fn open_reads_the_same_with_and_without_huge_pages() {
+        let dir = std::env::temp_dir().join(format!("tensorsafe-huge-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("model.safetensors");
+        let data: Vec<u8> = (0..7 * HUGE + 12345).map(|i| (i % 251) as u8).collect();
+        let view = crate::TensorView::new(crate::Dtype::U8, [data.len()], &data).unwrap();
+        crate::serialize_to_file([("t", view)], None, &path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        for (huge, threads) in [(true, 0), (true, 3), (false, 2)] {
+            let options = LoadOptions {
+                huge_pages: huge,
+                threads,
+                ..LoadOptions::default()
+            };
+            let file = SafeTensorsFile::open_with(&path, &options).unwrap();
+            assert_eq!(file.as_bytes(), &bytes[..]);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
 
 /// Reads with `O_DIRECT` (Linux): aligned reads into a bounce buffer,

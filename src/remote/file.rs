@@ -384,7 +384,7 @@ pub(crate) async fn fetch_files(
     for (object, blank) in blanks.iter_mut().enumerate() {
         // The header (8 + N bytes), then the data section: progress counts
         // the latter's bytes.
-        let (head, data) = blank.split();
+        let (head, data, _) = blank.split();
         let data_start = head.len() as u64;
         targets.push(Target {
             object,
