@@ -707,7 +707,14 @@ impl AtomicFile {
                 });
             }
             match copy::copy_range(from, at, self.out.get_ref(), end - at) {
-                Ok(Copied::Bytes(0)) => return Err(copy::ended_early(at, end)),
+                Ok(Copied::Bytes(0)) => {
+                    // Some filesystems (overlayfs, procfs, some FUSE ones)
+                    // answer 0 for a range that is there: if the source
+                    // still holds it, the call is of no use here, and the
+                    // next method copies the rest.
+                    copy::check_reaches(from, end)?;
+                    self.method = copy::fallback(Method::CopyRange);
+                }
                 Ok(Copied::Bytes(n)) => {
                     // At most the piece asked for, which is at most 8 MiB.
                     let n = n.min(end - at);

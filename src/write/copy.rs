@@ -165,6 +165,19 @@ pub(crate) fn ended_early(at: u64, end: u64) -> Error {
     ))
 }
 
+/// Fails with [`ended_early`] unless `file` still reaches `end`: for a
+/// copy that stopped or may have read past the source's end at `at`.
+pub(crate) fn check_reaches(file: &File, end: u64) -> Result<()> {
+    let now = file
+        .metadata()
+        .map_err(|e| Error::from(e).with_detail("reading the source file's length"))?
+        .len();
+    if now < end {
+        return Err(ended_early(now, end));
+    }
+    Ok(())
+}
+
 /// Fails unless `file` holds `offset..offset + len` now.
 pub(crate) fn check_holds(file: &File, offset: u64, len: u64) -> Result<()> {
     let end = offset
@@ -337,7 +350,9 @@ pub(crate) fn write_mapped(
 /// What one `copy_file_range` call did.
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // never `Bytes` there
 pub(crate) enum Copied {
-    /// This many bytes (0: the source ended).
+    /// This many bytes (0: nothing copied, either because the source
+    /// ended or because the filesystem declines, as overlayfs, procfs and
+    /// some FUSE filesystems do; the source's length tells which).
     Bytes(u64),
     /// The call cannot copy between these files here: read instead.
     Unsupported,
@@ -354,12 +369,11 @@ pub(crate) fn copy_range(from: &File, offset: u64, to: &File, len: u64) -> io::R
     // At most PIECE bytes a call: a usize, and the progress step.
     let len = len.min(PIECE) as usize;
     #[cfg(test)]
-    if let Some(errno) = force::take_copy_error() {
-        return if unsupported(errno) {
-            Ok(Copied::Unsupported)
-        } else {
-            Err(io::Error::from_raw_os_error(errno))
-        };
+    match force::take_copy_answer() {
+        Some(force::Answer::Errno(errno)) if unsupported(errno) => return Ok(Copied::Unsupported),
+        Some(force::Answer::Errno(errno)) => return Err(io::Error::from_raw_os_error(errno)),
+        Some(force::Answer::Zero) => return Ok(Copied::Bytes(0)),
+        None => {}
     }
     loop {
         // SAFETY: both descriptors are borrowed from `File`s that outlive
@@ -416,7 +430,7 @@ pub(crate) mod force {
     std::thread_local! {
         static METHOD: Cell<Option<Method>> = const { Cell::new(None) };
         static MAP_REFUSED: Cell<bool> = const { Cell::new(false) };
-        static COPY_ERROR: Cell<Option<i32>> = const { Cell::new(None) };
+        static COPY_ANSWER: Cell<Option<Answer>> = const { Cell::new(None) };
         static COPY_CALLS: Cell<u32> = const { Cell::new(0) };
     }
 
@@ -439,9 +453,25 @@ pub(crate) mod force {
         MAP_REFUSED.with(|m| m.set(on));
     }
 
+    /// What the next `copy_file_range` on this thread gives instead of
+    /// being made.
+    #[derive(Debug, Clone, Copy)]
+    pub(crate) enum Answer {
+        /// It fails with this errno.
+        Errno(i32),
+        /// It returns 0, copying nothing (as some filesystems do for a
+        /// range that is there).
+        Zero,
+    }
+
     /// The next `copy_file_range` on this thread fails with `errno`.
     pub(crate) fn fail_next_copy(errno: i32) {
-        COPY_ERROR.with(|e| e.set(Some(errno)));
+        COPY_ANSWER.with(|e| e.set(Some(Answer::Errno(errno))));
+    }
+
+    /// The next `copy_file_range` on this thread returns 0.
+    pub(crate) fn zero_next_copy() {
+        COPY_ANSWER.with(|e| e.set(Some(Answer::Zero)));
     }
 
     /// How many `copy_file_range` calls this thread has made.
@@ -449,9 +479,9 @@ pub(crate) mod force {
         COPY_CALLS.with(Cell::get)
     }
 
-    pub(super) fn take_copy_error() -> Option<i32> {
+    pub(super) fn take_copy_answer() -> Option<Answer> {
         COPY_CALLS.with(|c| c.set(c.get().saturating_add(1)));
-        COPY_ERROR.with(Cell::take)
+        COPY_ANSWER.with(Cell::take)
     }
 }
 
@@ -741,6 +771,89 @@ mod tests {
             assert_eq!(entries, ["model.safetensors", "source"]);
             fs::remove_dir_all(&dir).unwrap();
         }
+    }
+
+    /// A target holding "old", and a source of `len` bytes of a pattern
+    /// in a fresh directory: (dir, source path, target path, bytes).
+    fn old_target_and_source(tag: &str, len: usize) -> (PathBuf, PathBuf, PathBuf, Vec<u8>) {
+        let dir = fresh_dir(tag);
+        let source = dir.join("source");
+        let bytes = pattern(len, 5);
+        fs::write(&source, &bytes).unwrap();
+        let target = dir.join("model.safetensors");
+        fs::write(&target, b"old").unwrap();
+        (dir, source, target, bytes)
+    }
+
+    /// What a memory-fed write of `bytes` as one U8 tensor "w" gives.
+    fn written(bytes: &[u8]) -> Vec<u8> {
+        crate::serialize(
+            [(
+                "w",
+                TensorView::new(Dtype::U8, [bytes.len()], bytes).unwrap(),
+            )],
+            None,
+        )
+        .unwrap()
+    }
+
+    fn shorten(path: &Path, len: u64) {
+        File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_len(len)
+            .unwrap();
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)] // copy_file_range and maps
+    fn copy_file_range_answering_0_for_a_range_that_is_there_falls_back() {
+        let len = 2 * PIECE as usize + 300;
+        // At the first call, and after a piece was copied.
+        for at in [0, PIECE] {
+            let (dir, source, target, bytes) = old_target_and_source("zero", len);
+            let file = File::open(&source).unwrap();
+            let view = FileView::new(Dtype::U8, [len], &file, 0).unwrap();
+            if at == 0 {
+                force::zero_next_copy();
+            }
+            let out = Writer::new()
+                .progress(move |done, _| {
+                    if at > 0 && done == at {
+                        force::zero_next_copy();
+                    }
+                })
+                .into_uncommitted([("w", view)], &target)
+                .unwrap();
+            assert_eq!(out.method(), Method::Map, "{at}");
+            out.commit().unwrap();
+            assert_eq!(fs::read(&target).unwrap(), written(&bytes), "{at}");
+            fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)] // copy_file_range and maps
+    fn copy_file_range_answering_0_for_a_source_that_shrank_is_refused() {
+        let len = 2 * PIECE as usize + 300;
+        let (dir, source, target, _) = old_target_and_source("zero-short", len);
+        let file = File::open(&source).unwrap();
+        let view = FileView::new(Dtype::U8, [len], &file, 0).unwrap();
+        let truncate = source.clone();
+        let err = Writer::new()
+            .progress(move |done, _| {
+                if done == PIECE {
+                    shorten(&truncate, PIECE + 10);
+                    force::zero_next_copy();
+                }
+            })
+            .to_file([("w", view)], &target)
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::FileChanged, "{err}");
+        assert!(err.to_string().contains("ended at byte"), "{err}");
+        assert_eq!(fs::read(&target).unwrap(), b"old");
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
