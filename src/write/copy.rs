@@ -408,14 +408,26 @@ pub(crate) fn copy_range(_from: &File, _offset: u64, _to: &File, _len: u64) -> i
 }
 
 /// The answers of a `copy_file_range` that cannot copy between these
-/// files (no such call; files on different filesystems before Linux 5.3,
-/// or where the filesystem refuses; a filesystem or file type without
-/// it), as opposed to a failed read or write.
+/// files, as opposed to a failed read or write (the list Rust's standard
+/// library falls back on): no such call (`ENOSYS`), or a seccomp filter
+/// of a container runtime that refuses calls it does not know (`EPERM`);
+/// files on different filesystems before Linux 5.3, or where the
+/// filesystem refuses (`EXDEV`); a filesystem or file type without it
+/// (`EOPNOTSUPP`, `EINVAL`); a range the kernel will not take in one call
+/// (`EOVERFLOW`); a target opened for appending, or a file kind the call
+/// does not take (`EBADF`). A descriptor that is really bad fails again
+/// in the next method.
 #[cfg(target_os = "linux")]
 fn unsupported(errno: i32) -> bool {
     matches!(
         errno,
-        libc::EXDEV | libc::ENOSYS | libc::EOPNOTSUPP | libc::EINVAL
+        libc::EXDEV
+            | libc::ENOSYS
+            | libc::EOPNOTSUPP
+            | libc::EINVAL
+            | libc::EPERM
+            | libc::EOVERFLOW
+            | libc::EBADF
     )
 }
 
@@ -525,7 +537,7 @@ mod tests {
         RefusedUnmappable(i32),
     }
 
-    const ALL: [How; 8] = [
+    const ALL: [How; 11] = [
         How::Copy,
         How::Map,
         How::Read,
@@ -533,6 +545,9 @@ mod tests {
         How::Refused(libc::ENOSYS),
         How::Refused(libc::EOPNOTSUPP),
         How::Refused(libc::EINVAL),
+        How::Refused(libc::EPERM),
+        How::Refused(libc::EOVERFLOW),
+        How::Refused(libc::EBADF),
         How::RefusedUnmappable(libc::EXDEV),
     ];
 
