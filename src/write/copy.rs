@@ -361,11 +361,16 @@ pub(crate) enum Copied {
 /// Copies at most `len` bytes at `offset` of `from` to `to` at its file
 /// position (which moves on), in the kernel. Interrupted calls are
 /// repeated.
+///
+/// The call is made as a raw system call: the C library's wrapper needs
+/// glibc 2.27 and is missing from some C libraries (uClibc), while a
+/// kernel without the call answers `ENOSYS`, which falls back.
 #[cfg(target_os = "linux")]
 pub(crate) fn copy_range(from: &File, offset: u64, to: &File, len: u64) -> io::Result<Copied> {
     use std::os::unix::io::AsRawFd;
     let invalid = || io::Error::from_raw_os_error(libc::EINVAL);
-    let mut off_in = libc::loff_t::try_from(offset).map_err(|_| invalid())?;
+    // The kernel's loff_t: a signed 64-bit offset.
+    let mut off_in = i64::try_from(offset).map_err(|_| invalid())?;
     // At most PIECE bytes a call: a usize, and the progress step.
     let len = len.min(PIECE) as usize;
     #[cfg(test)]
@@ -376,22 +381,34 @@ pub(crate) fn copy_range(from: &File, offset: u64, to: &File, len: u64) -> io::R
         None => {}
     }
     loop {
-        // SAFETY: both descriptors are borrowed from `File`s that outlive
-        // the call; `off_in` is a valid `loff_t` we own for the call, the
-        // output offset is null (the file position is used); no other
+        // SAFETY: the arguments are those of the kernel's
+        // copy_file_range(int fd_in, loff_t *off_in, int fd_out,
+        // loff_t *off_out, size_t len, unsigned int flags), each passed
+        // as its C type: both descriptors are borrowed from `File`s that
+        // outlive the call; `off_in` points to an `i64` (the kernel's
+        // 64-bit loff_t) we own for the call, which the kernel reads and
+        // advances; the output offset is null (the file position is
+        // used); the length is at most 8 MiB and the flags 0. No other
         // memory of ours is read or written.
-        let n = unsafe {
-            libc::copy_file_range(
+        let n: libc::c_long = unsafe {
+            libc::syscall(
+                libc::SYS_copy_file_range,
                 from.as_raw_fd(),
-                &mut off_in,
+                &mut off_in as *mut i64,
                 to.as_raw_fd(),
-                std::ptr::null_mut(),
+                std::ptr::null_mut::<i64>(),
                 len,
-                0,
+                0 as libc::c_uint,
             )
         };
         if n >= 0 {
-            return Ok(Copied::Bytes(n as u64));
+            // Never more than asked: a larger count is not believed.
+            return match u64::try_from(n) {
+                Ok(n) if n <= len as u64 => Ok(Copied::Bytes(n)),
+                _ => Err(io::Error::other(format!(
+                    "copy_file_range reported {n} bytes copied of {len} asked"
+                ))),
+            };
         }
         let e = io::Error::last_os_error();
         match e.raw_os_error() {
