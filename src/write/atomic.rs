@@ -678,11 +678,17 @@ impl AtomicFile {
                 match copy::write_mapped(from, at, end - at, self.out.get_ref()) {
                     Ok(Some(n)) => {
                         let asked = (end - at).min(copy::PIECE);
+                        let piece_end = at + asked;
                         let n = n.min(asked);
                         at += n;
                         self.writeback
                             .advance(&mut self.out, n as usize)
                             .map_err(writing)?;
+                        // The page holding a new end of the source reads
+                        // as zeros past it, and `write` takes them without
+                        // complaint: the source must still reach the
+                        // piece's end for the piece to be its bytes.
+                        copy::check_reaches(from, piece_end)?;
                         if n < asked {
                             return Err(copy::ended_early(at, end));
                         }

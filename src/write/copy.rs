@@ -889,6 +889,32 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore)] // maps
+    fn a_source_shrunk_within_the_last_mapped_page_is_refused() {
+        // The second piece's page holds the new end: it reads as zeros
+        // past it, and `write` copies them without an error.
+        let len = PIECE as usize + 100;
+        let (dir, source, target, _) = old_target_and_source("map-tail", len);
+        let file = File::open(&source).unwrap();
+        let view = FileView::new(Dtype::U8, [len], &file, 0).unwrap();
+        let truncate = source.clone();
+        arrange(How::Map);
+        let err = Writer::new()
+            .progress(move |done, _| {
+                if done == PIECE {
+                    shorten(&truncate, PIECE + 50);
+                }
+            })
+            .to_file([("w", view)], &target)
+            .unwrap_err();
+        reset();
+        assert_eq!(err.kind(), ErrorKind::FileChanged, "{err}");
+        assert!(err.to_string().contains("ended at byte"), "{err}");
+        assert_eq!(fs::read(&target).unwrap(), b"old");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn a_source_too_short_is_refused_before_anything_is_copied() {
         let dir = fresh_dir("short");
         let source = dir.join("source");
