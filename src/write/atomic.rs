@@ -690,7 +690,19 @@ impl AtomicFile {
                         // piece's end for the piece to be its bytes.
                         copy::check_reaches(from, piece_end)?;
                         if n < asked {
-                            return Err(copy::ended_early(at, end));
+                            // A fault (EFAULT) on a range that is there:
+                            // an I/O error on a page, not an end. The rest
+                            // of the piece is read instead, which gives
+                            // the real error, or the bytes.
+                            let (out, writeback) = (&mut self.out, &mut self.writeback);
+                            copy::read_range(from, at, piece_end - at, &mut |piece| {
+                                out.write_all(piece)
+                                    .and_then(|()| writeback.advance(out, piece.len()))
+                                    .map_err(writing)
+                            })?;
+                            // The next map writes at the file's position.
+                            self.out.flush().map_err(writing)?;
+                            at = piece_end;
                         }
                         done(at - offset);
                     }

@@ -214,6 +214,11 @@ pub(crate) fn read_range(
         let piece = &mut buf[..want];
         let mut filled = 0;
         while filled < want {
+            #[cfg(test)]
+            if let Some(errno) = force::take_read_error() {
+                let e = io::Error::from_raw_os_error(errno);
+                return Err(Error::from(e).with_detail("reading the source file"));
+            }
             match read_at(file, &mut piece[filled..], at + filled as u64) {
                 Ok(0) => return Err(ended_early(at + filled as u64, end)),
                 Ok(n) => filled += n,
@@ -284,7 +289,9 @@ pub(crate) fn fallback(method: Method) -> Method {
 /// to `to` at its position, from a read-only map of them: the kernel reads
 /// the source's pages, no copy passes through memory of ours. `Ok(None)`:
 /// the range cannot be mapped here (read it instead). `Ok(Some(n))`: `n`
-/// bytes written, fewer than asked if the source ended within the range.
+/// bytes written, fewer than asked if a page of the range faulted
+/// (`EFAULT`): the source ended within it, or the page cannot be read
+/// (the caller tells which from the source's length).
 #[cfg(unix)]
 pub(crate) fn write_mapped(
     from: &File,
@@ -298,6 +305,11 @@ pub(crate) fn write_mapped(
     #[cfg(test)]
     if force::map_refused() {
         return Ok(None);
+    }
+    #[cfg(test)]
+    if force::take_map_fault() {
+        // As a `write` that faults on the first page.
+        return Ok(Some(0));
     }
     // A raw map hands out no reference to its bytes: the file may change
     // while it is mapped without breaking a rule of this program.
@@ -461,6 +473,28 @@ pub(crate) mod force {
         static MAP_REFUSED: Cell<bool> = const { Cell::new(false) };
         static COPY_ANSWER: Cell<Option<Answer>> = const { Cell::new(None) };
         static COPY_CALLS: Cell<u32> = const { Cell::new(0) };
+        static MAP_FAULT: Cell<bool> = const { Cell::new(false) };
+        static READ_ERROR: Cell<Option<i32>> = const { Cell::new(None) };
+    }
+
+    /// The next mapped write on this thread faults (EFAULT) before its
+    /// first byte, as on a page the kernel cannot read.
+    pub(crate) fn fault_next_map() {
+        MAP_FAULT.with(|f| f.set(true));
+    }
+
+    pub(super) fn take_map_fault() -> bool {
+        MAP_FAULT.with(Cell::take)
+    }
+
+    /// The next positioned read of a source on this thread fails with
+    /// `errno`.
+    pub(crate) fn fail_next_read(errno: i32) {
+        READ_ERROR.with(|e| e.set(Some(errno)));
+    }
+
+    pub(super) fn take_read_error() -> Option<i32> {
+        READ_ERROR.with(Cell::take)
     }
 
     /// The method this thread's files start with, if forced.
@@ -910,6 +944,75 @@ mod tests {
         reset();
         assert_eq!(err.kind(), ErrorKind::FileChanged, "{err}");
         assert!(err.to_string().contains("ended at byte"), "{err}");
+        assert_eq!(fs::read(&target).unwrap(), b"old");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)] // maps
+    fn a_mapped_write_that_faults_on_a_range_that_is_there_is_read_instead() {
+        let len = 2 * PIECE as usize + 300;
+        // At the first piece, and after one.
+        for at in [0, PIECE] {
+            let (dir, source, target, bytes) = old_target_and_source("map-fault", len);
+            let file = File::open(&source).unwrap();
+            let view = FileView::new(Dtype::U8, [len], &file, 0).unwrap();
+            arrange(How::Map);
+            if at == 0 {
+                force::fault_next_map();
+            }
+            let out = Writer::new()
+                .progress(move |done, _| {
+                    if at > 0 && done == at {
+                        force::fault_next_map();
+                    }
+                })
+                .into_uncommitted([("w", view)], &target)
+                .unwrap();
+            reset();
+            // Only that piece was read: the map goes on.
+            assert_eq!(out.method(), Method::Map, "{at}");
+            out.commit().unwrap();
+            assert_eq!(fs::read(&target).unwrap(), written(&bytes), "{at}");
+            fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)] // maps
+    fn a_mapped_write_that_faults_gives_the_read_s_error() {
+        let len = PIECE as usize + 300;
+        let (dir, source, target, _) = old_target_and_source("map-eio", len);
+        let file = File::open(&source).unwrap();
+        let view = FileView::new(Dtype::U8, [len], &file, 0).unwrap();
+        arrange(How::Map);
+        force::fault_next_map();
+        force::fail_next_read(libc::EIO);
+        let err = Writer::new().to_file([("w", view)], &target).unwrap_err();
+        reset();
+        assert_eq!(
+            err.io_error().and_then(io::Error::raw_os_error),
+            Some(libc::EIO),
+            "{err}"
+        );
+        assert_eq!(fs::read(&target).unwrap(), b"old");
+        // A fault on a source that ended is still the source ending.
+        let truncate = source.clone();
+        arrange(How::Map);
+        let err = Writer::new()
+            .progress(move |done, _| {
+                if done == PIECE {
+                    shorten(&truncate, PIECE + 10);
+                    force::fault_next_map();
+                }
+            })
+            .to_file(
+                [("w", FileView::new(Dtype::U8, [len], &file, 0).unwrap())],
+                &target,
+            )
+            .unwrap_err();
+        reset();
+        assert_eq!(err.kind(), ErrorKind::FileChanged, "{err}");
         assert_eq!(fs::read(&target).unwrap(), b"old");
         fs::remove_dir_all(&dir).unwrap();
     }
