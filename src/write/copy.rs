@@ -366,7 +366,8 @@ pub(crate) enum Copied {
     /// ended or because the filesystem declines, as overlayfs, procfs and
     /// some FUSE filesystems do; the source's length tells which).
     Bytes(u64),
-    /// The call cannot copy between these files here: read instead.
+    /// The call cannot copy between these files here: fall back to the
+    /// next method, a map of the source (Unix), then reads.
     Unsupported,
 }
 
