@@ -663,10 +663,12 @@ impl AtomicFile {
         done: &mut dyn FnMut(u64),
     ) -> Result<()> {
         use super::copy::{self, Copied, Method};
+        // Checked for an empty range too, as the writers that read do: an
+        // offset past the source's end is refused however many bytes.
+        copy::check_holds(from, offset, len)?;
         if len == 0 {
             return Ok(());
         }
-        copy::check_holds(from, offset, len)?;
         // Checked by `check_holds`.
         let end = offset + len;
         let writing = |e: io::Error| Error::from(e).with_detail("writing");

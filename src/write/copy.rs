@@ -1041,6 +1041,38 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_tensor_past_the_source_s_end_is_refused_by_every_writer() {
+        let dir = fresh_dir("empty-past");
+        let source = dir.join("source");
+        fs::write(&source, [1u8; 10]).unwrap();
+        let file = File::open(&source).unwrap();
+        let target = dir.join("out");
+        // At the end: nothing to read, and every writer takes it.
+        let at_end = FileView::new(Dtype::U8, [0], &file, 10).unwrap();
+        let expected = written(&[]);
+        assert_eq!(Writer::new().to_vec([("w", &at_end)]).unwrap(), expected);
+        let mut out = Vec::new();
+        Writer::new().to_writer([("w", &at_end)], &mut out).unwrap();
+        assert_eq!(out, expected);
+        Writer::new().to_file([("w", &at_end)], &target).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), expected);
+        fs::remove_file(&target).unwrap();
+        // Past it: no writer takes it.
+        let past = FileView::new(Dtype::U8, [0], &file, 11).unwrap();
+        let err = Writer::new().to_vec([("w", &past)]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::FileChanged, "{err}");
+        let err = Writer::new()
+            .to_writer([("w", &past)], &mut Vec::new())
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::FileChanged, "{err}");
+        let err = Writer::new().to_file([("w", &past)], &target).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::FileChanged, "{err}");
+        assert_eq!(err.tensor(), Some("w"));
+        assert!(!target.exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn a_failed_copy_is_kept_and_the_old_file_stays() {
         let dir = fresh_dir("eio");
         let source = dir.join("source");
