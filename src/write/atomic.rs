@@ -663,10 +663,12 @@ impl AtomicFile {
         done: &mut dyn FnMut(u64),
     ) -> Result<()> {
         use super::copy::{self, Copied, Method};
+        // Checked for an empty range too, as the writers that read do: an
+        // offset past the source's end is refused however many bytes.
+        copy::check_holds(from, offset, len)?;
         if len == 0 {
             return Ok(());
         }
-        copy::check_holds(from, offset, len)?;
         // Checked by `check_holds`.
         let end = offset + len;
         let writing = |e: io::Error| Error::from(e).with_detail("writing");
@@ -678,13 +680,31 @@ impl AtomicFile {
                 match copy::write_mapped(from, at, end - at, self.out.get_ref()) {
                     Ok(Some(n)) => {
                         let asked = (end - at).min(copy::PIECE);
+                        let piece_end = at + asked;
                         let n = n.min(asked);
                         at += n;
                         self.writeback
                             .advance(&mut self.out, n as usize)
                             .map_err(writing)?;
+                        // The page holding a new end of the source reads
+                        // as zeros past it, and `write` takes them without
+                        // complaint: the source must still reach the
+                        // piece's end for the piece to be its bytes.
+                        copy::check_reaches(from, piece_end)?;
                         if n < asked {
-                            return Err(copy::ended_early(at, end));
+                            // A fault (EFAULT) on a range that is there:
+                            // an I/O error on a page, not an end. The rest
+                            // of the piece is read instead, which gives
+                            // the real error, or the bytes.
+                            let (out, writeback) = (&mut self.out, &mut self.writeback);
+                            copy::read_range(from, at, piece_end - at, &mut |piece| {
+                                out.write_all(piece)
+                                    .and_then(|()| writeback.advance(out, piece.len()))
+                                    .map_err(writing)
+                            })?;
+                            // The next map writes at the file's position.
+                            self.out.flush().map_err(writing)?;
+                            at = piece_end;
                         }
                         done(at - offset);
                     }
@@ -707,7 +727,14 @@ impl AtomicFile {
                 });
             }
             match copy::copy_range(from, at, self.out.get_ref(), end - at) {
-                Ok(Copied::Bytes(0)) => return Err(copy::ended_early(at, end)),
+                Ok(Copied::Bytes(0)) => {
+                    // Some filesystems (overlayfs, procfs, some FUSE ones)
+                    // answer 0 for a range that is there: if the source
+                    // still holds it, the call is of no use here, and the
+                    // next method copies the rest.
+                    copy::check_reaches(from, end)?;
+                    self.method = copy::fallback(Method::CopyRange);
+                }
                 Ok(Copied::Bytes(n)) => {
                     // At most the piece asked for, which is at most 8 MiB.
                     let n = n.min(end - at);

@@ -165,6 +165,19 @@ pub(crate) fn ended_early(at: u64, end: u64) -> Error {
     ))
 }
 
+/// Fails with [`ended_early`] unless `file` still reaches `end`: for a
+/// copy that stopped or may have read past the source's end at `at`.
+pub(crate) fn check_reaches(file: &File, end: u64) -> Result<()> {
+    let now = file
+        .metadata()
+        .map_err(|e| Error::from(e).with_detail("reading the source file's length"))?
+        .len();
+    if now < end {
+        return Err(ended_early(now, end));
+    }
+    Ok(())
+}
+
 /// Fails unless `file` holds `offset..offset + len` now.
 pub(crate) fn check_holds(file: &File, offset: u64, len: u64) -> Result<()> {
     let end = offset
@@ -201,6 +214,11 @@ pub(crate) fn read_range(
         let piece = &mut buf[..want];
         let mut filled = 0;
         while filled < want {
+            #[cfg(test)]
+            if let Some(errno) = force::take_read_error() {
+                let e = io::Error::from_raw_os_error(errno);
+                return Err(Error::from(e).with_detail("reading the source file"));
+            }
             match read_at(file, &mut piece[filled..], at + filled as u64) {
                 Ok(0) => return Err(ended_early(at + filled as u64, end)),
                 Ok(n) => filled += n,
@@ -271,7 +289,9 @@ pub(crate) fn fallback(method: Method) -> Method {
 /// to `to` at its position, from a read-only map of them: the kernel reads
 /// the source's pages, no copy passes through memory of ours. `Ok(None)`:
 /// the range cannot be mapped here (read it instead). `Ok(Some(n))`: `n`
-/// bytes written, fewer than asked if the source ended within the range.
+/// bytes written, fewer than asked if a page of the range faulted
+/// (`EFAULT`): the source ended within it, or the page cannot be read
+/// (the caller tells which from the source's length).
 #[cfg(unix)]
 pub(crate) fn write_mapped(
     from: &File,
@@ -285,6 +305,11 @@ pub(crate) fn write_mapped(
     #[cfg(test)]
     if force::map_refused() {
         return Ok(None);
+    }
+    #[cfg(test)]
+    if force::take_map_fault() {
+        // As a `write` that faults on the first page.
+        return Ok(Some(0));
     }
     // A raw map hands out no reference to its bytes: the file may change
     // while it is mapped without breaking a rule of this program.
@@ -337,47 +362,66 @@ pub(crate) fn write_mapped(
 /// What one `copy_file_range` call did.
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // never `Bytes` there
 pub(crate) enum Copied {
-    /// This many bytes (0: the source ended).
+    /// This many bytes (0: nothing copied, either because the source
+    /// ended or because the filesystem declines, as overlayfs, procfs and
+    /// some FUSE filesystems do; the source's length tells which).
     Bytes(u64),
-    /// The call cannot copy between these files here: read instead.
+    /// The call cannot copy between these files here: fall back to the
+    /// next method, a map of the source (Unix), then reads.
     Unsupported,
 }
 
 /// Copies at most `len` bytes at `offset` of `from` to `to` at its file
 /// position (which moves on), in the kernel. Interrupted calls are
 /// repeated.
+///
+/// The call is made as a raw system call: the C library's wrapper needs
+/// glibc 2.27 and is missing from some C libraries (uClibc), while a
+/// kernel without the call answers `ENOSYS`, which falls back.
 #[cfg(target_os = "linux")]
 pub(crate) fn copy_range(from: &File, offset: u64, to: &File, len: u64) -> io::Result<Copied> {
     use std::os::unix::io::AsRawFd;
     let invalid = || io::Error::from_raw_os_error(libc::EINVAL);
-    let mut off_in = libc::loff_t::try_from(offset).map_err(|_| invalid())?;
+    // The kernel's loff_t: a signed 64-bit offset.
+    let mut off_in = i64::try_from(offset).map_err(|_| invalid())?;
     // At most PIECE bytes a call: a usize, and the progress step.
     let len = len.min(PIECE) as usize;
     #[cfg(test)]
-    if let Some(errno) = force::take_copy_error() {
-        return if unsupported(errno) {
-            Ok(Copied::Unsupported)
-        } else {
-            Err(io::Error::from_raw_os_error(errno))
-        };
+    match force::take_copy_answer() {
+        Some(force::Answer::Errno(errno)) if unsupported(errno) => return Ok(Copied::Unsupported),
+        Some(force::Answer::Errno(errno)) => return Err(io::Error::from_raw_os_error(errno)),
+        Some(force::Answer::Zero) => return Ok(Copied::Bytes(0)),
+        None => {}
     }
     loop {
-        // SAFETY: both descriptors are borrowed from `File`s that outlive
-        // the call; `off_in` is a valid `loff_t` we own for the call, the
-        // output offset is null (the file position is used); no other
+        // SAFETY: the arguments are those of the kernel's
+        // copy_file_range(int fd_in, loff_t *off_in, int fd_out,
+        // loff_t *off_out, size_t len, unsigned int flags), each passed
+        // as its C type: both descriptors are borrowed from `File`s that
+        // outlive the call; `off_in` points to an `i64` (the kernel's
+        // 64-bit loff_t) we own for the call, which the kernel reads and
+        // advances; the output offset is null (the file position is
+        // used); the length is at most 8 MiB and the flags 0. No other
         // memory of ours is read or written.
-        let n = unsafe {
-            libc::copy_file_range(
+        let n: libc::c_long = unsafe {
+            libc::syscall(
+                libc::SYS_copy_file_range,
                 from.as_raw_fd(),
-                &mut off_in,
+                &mut off_in as *mut i64,
                 to.as_raw_fd(),
-                std::ptr::null_mut(),
+                std::ptr::null_mut::<i64>(),
                 len,
-                0,
+                0 as libc::c_uint,
             )
         };
         if n >= 0 {
-            return Ok(Copied::Bytes(n as u64));
+            // Never more than asked: a larger count is not believed.
+            return match u64::try_from(n) {
+                Ok(n) if n <= len as u64 => Ok(Copied::Bytes(n)),
+                _ => Err(io::Error::other(format!(
+                    "copy_file_range reported {n} bytes copied of {len} asked"
+                ))),
+            };
         }
         let e = io::Error::last_os_error();
         match e.raw_os_error() {
@@ -394,14 +438,26 @@ pub(crate) fn copy_range(_from: &File, _offset: u64, _to: &File, _len: u64) -> i
 }
 
 /// The answers of a `copy_file_range` that cannot copy between these
-/// files (no such call; files on different filesystems before Linux 5.3,
-/// or where the filesystem refuses; a filesystem or file type without
-/// it), as opposed to a failed read or write.
+/// files, as opposed to a failed read or write (the list Rust's standard
+/// library falls back on): no such call (`ENOSYS`), or a seccomp filter
+/// of a container runtime that refuses calls it does not know (`EPERM`);
+/// files on different filesystems before Linux 5.3, or where the
+/// filesystem refuses (`EXDEV`); a filesystem or file type without it
+/// (`EOPNOTSUPP`, `EINVAL`); a range the kernel will not take in one call
+/// (`EOVERFLOW`); a target opened for appending, or a file kind the call
+/// does not take (`EBADF`). A descriptor that is really bad fails again
+/// in the next method.
 #[cfg(target_os = "linux")]
 fn unsupported(errno: i32) -> bool {
     matches!(
         errno,
-        libc::EXDEV | libc::ENOSYS | libc::EOPNOTSUPP | libc::EINVAL
+        libc::EXDEV
+            | libc::ENOSYS
+            | libc::EOPNOTSUPP
+            | libc::EINVAL
+            | libc::EPERM
+            | libc::EOVERFLOW
+            | libc::EBADF
     )
 }
 
@@ -416,8 +472,30 @@ pub(crate) mod force {
     std::thread_local! {
         static METHOD: Cell<Option<Method>> = const { Cell::new(None) };
         static MAP_REFUSED: Cell<bool> = const { Cell::new(false) };
-        static COPY_ERROR: Cell<Option<i32>> = const { Cell::new(None) };
+        static COPY_ANSWER: Cell<Option<Answer>> = const { Cell::new(None) };
         static COPY_CALLS: Cell<u32> = const { Cell::new(0) };
+        static MAP_FAULT: Cell<bool> = const { Cell::new(false) };
+        static READ_ERROR: Cell<Option<i32>> = const { Cell::new(None) };
+    }
+
+    /// The next mapped write on this thread faults (EFAULT) before its
+    /// first byte, as on a page the kernel cannot read.
+    pub(crate) fn fault_next_map() {
+        MAP_FAULT.with(|f| f.set(true));
+    }
+
+    pub(super) fn take_map_fault() -> bool {
+        MAP_FAULT.with(Cell::take)
+    }
+
+    /// The next positioned read of a source on this thread fails with
+    /// `errno`.
+    pub(crate) fn fail_next_read(errno: i32) {
+        READ_ERROR.with(|e| e.set(Some(errno)));
+    }
+
+    pub(super) fn take_read_error() -> Option<i32> {
+        READ_ERROR.with(Cell::take)
     }
 
     /// The method this thread's files start with, if forced.
@@ -439,9 +517,25 @@ pub(crate) mod force {
         MAP_REFUSED.with(|m| m.set(on));
     }
 
+    /// What the next `copy_file_range` on this thread gives instead of
+    /// being made.
+    #[derive(Debug, Clone, Copy)]
+    pub(crate) enum Answer {
+        /// It fails with this errno.
+        Errno(i32),
+        /// It returns 0, copying nothing (as some filesystems do for a
+        /// range that is there).
+        Zero,
+    }
+
     /// The next `copy_file_range` on this thread fails with `errno`.
     pub(crate) fn fail_next_copy(errno: i32) {
-        COPY_ERROR.with(|e| e.set(Some(errno)));
+        COPY_ANSWER.with(|e| e.set(Some(Answer::Errno(errno))));
+    }
+
+    /// The next `copy_file_range` on this thread returns 0.
+    pub(crate) fn zero_next_copy() {
+        COPY_ANSWER.with(|e| e.set(Some(Answer::Zero)));
     }
 
     /// How many `copy_file_range` calls this thread has made.
@@ -449,9 +543,9 @@ pub(crate) mod force {
         COPY_CALLS.with(Cell::get)
     }
 
-    pub(super) fn take_copy_error() -> Option<i32> {
+    pub(super) fn take_copy_answer() -> Option<Answer> {
         COPY_CALLS.with(|c| c.set(c.get().saturating_add(1)));
-        COPY_ERROR.with(Cell::take)
+        COPY_ANSWER.with(Cell::take)
     }
 }
 
@@ -495,7 +589,7 @@ mod tests {
         RefusedUnmappable(i32),
     }
 
-    const ALL: [How; 8] = [
+    const ALL: [How; 11] = [
         How::Copy,
         How::Map,
         How::Read,
@@ -503,6 +597,9 @@ mod tests {
         How::Refused(libc::ENOSYS),
         How::Refused(libc::EOPNOTSUPP),
         How::Refused(libc::EINVAL),
+        How::Refused(libc::EPERM),
+        How::Refused(libc::EOVERFLOW),
+        How::Refused(libc::EBADF),
         How::RefusedUnmappable(libc::EXDEV),
     ];
 
@@ -743,6 +840,184 @@ mod tests {
         }
     }
 
+    /// A target holding "old", and a source of `len` bytes of a pattern
+    /// in a fresh directory: (dir, source path, target path, bytes).
+    fn old_target_and_source(tag: &str, len: usize) -> (PathBuf, PathBuf, PathBuf, Vec<u8>) {
+        let dir = fresh_dir(tag);
+        let source = dir.join("source");
+        let bytes = pattern(len, 5);
+        fs::write(&source, &bytes).unwrap();
+        let target = dir.join("model.safetensors");
+        fs::write(&target, b"old").unwrap();
+        (dir, source, target, bytes)
+    }
+
+    /// What a memory-fed write of `bytes` as one U8 tensor "w" gives.
+    fn written(bytes: &[u8]) -> Vec<u8> {
+        crate::serialize(
+            [(
+                "w",
+                TensorView::new(Dtype::U8, [bytes.len()], bytes).unwrap(),
+            )],
+            None,
+        )
+        .unwrap()
+    }
+
+    fn shorten(path: &Path, len: u64) {
+        File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_len(len)
+            .unwrap();
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)] // copy_file_range and maps
+    fn copy_file_range_answering_0_for_a_range_that_is_there_falls_back() {
+        let len = 2 * PIECE as usize + 300;
+        // At the first call, and after a piece was copied.
+        for at in [0, PIECE] {
+            let (dir, source, target, bytes) = old_target_and_source("zero", len);
+            let file = File::open(&source).unwrap();
+            let view = FileView::new(Dtype::U8, [len], &file, 0).unwrap();
+            if at == 0 {
+                force::zero_next_copy();
+            }
+            let out = Writer::new()
+                .progress(move |done, _| {
+                    if at > 0 && done == at {
+                        force::zero_next_copy();
+                    }
+                })
+                .into_uncommitted([("w", view)], &target)
+                .unwrap();
+            assert_eq!(out.method(), Method::Map, "{at}");
+            out.commit().unwrap();
+            assert_eq!(fs::read(&target).unwrap(), written(&bytes), "{at}");
+            fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)] // copy_file_range and maps
+    fn copy_file_range_answering_0_for_a_source_that_shrank_is_refused() {
+        let len = 2 * PIECE as usize + 300;
+        let (dir, source, target, _) = old_target_and_source("zero-short", len);
+        let file = File::open(&source).unwrap();
+        let view = FileView::new(Dtype::U8, [len], &file, 0).unwrap();
+        let truncate = source.clone();
+        let err = Writer::new()
+            .progress(move |done, _| {
+                if done == PIECE {
+                    shorten(&truncate, PIECE + 10);
+                    force::zero_next_copy();
+                }
+            })
+            .to_file([("w", view)], &target)
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::FileChanged, "{err}");
+        assert!(err.to_string().contains("ended at byte"), "{err}");
+        assert_eq!(fs::read(&target).unwrap(), b"old");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)] // maps
+    fn a_source_shrunk_within_the_last_mapped_page_is_refused() {
+        // The second piece's page holds the new end: it reads as zeros
+        // past it, and `write` copies them without an error.
+        let len = PIECE as usize + 100;
+        let (dir, source, target, _) = old_target_and_source("map-tail", len);
+        let file = File::open(&source).unwrap();
+        let view = FileView::new(Dtype::U8, [len], &file, 0).unwrap();
+        let truncate = source.clone();
+        arrange(How::Map);
+        let err = Writer::new()
+            .progress(move |done, _| {
+                if done == PIECE {
+                    shorten(&truncate, PIECE + 50);
+                }
+            })
+            .to_file([("w", view)], &target)
+            .unwrap_err();
+        reset();
+        assert_eq!(err.kind(), ErrorKind::FileChanged, "{err}");
+        assert!(err.to_string().contains("ended at byte"), "{err}");
+        assert_eq!(fs::read(&target).unwrap(), b"old");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)] // maps
+    fn a_mapped_write_that_faults_on_a_range_that_is_there_is_read_instead() {
+        let len = 2 * PIECE as usize + 300;
+        // At the first piece, and after one.
+        for at in [0, PIECE] {
+            let (dir, source, target, bytes) = old_target_and_source("map-fault", len);
+            let file = File::open(&source).unwrap();
+            let view = FileView::new(Dtype::U8, [len], &file, 0).unwrap();
+            arrange(How::Map);
+            if at == 0 {
+                force::fault_next_map();
+            }
+            let out = Writer::new()
+                .progress(move |done, _| {
+                    if at > 0 && done == at {
+                        force::fault_next_map();
+                    }
+                })
+                .into_uncommitted([("w", view)], &target)
+                .unwrap();
+            reset();
+            // Only that piece was read: the map goes on.
+            assert_eq!(out.method(), Method::Map, "{at}");
+            out.commit().unwrap();
+            assert_eq!(fs::read(&target).unwrap(), written(&bytes), "{at}");
+            fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)] // maps
+    fn a_mapped_write_that_faults_gives_the_read_s_error() {
+        let len = PIECE as usize + 300;
+        let (dir, source, target, _) = old_target_and_source("map-eio", len);
+        let file = File::open(&source).unwrap();
+        let view = FileView::new(Dtype::U8, [len], &file, 0).unwrap();
+        arrange(How::Map);
+        force::fault_next_map();
+        force::fail_next_read(libc::EIO);
+        let err = Writer::new().to_file([("w", view)], &target).unwrap_err();
+        reset();
+        assert_eq!(
+            err.io_error().and_then(io::Error::raw_os_error),
+            Some(libc::EIO),
+            "{err}"
+        );
+        assert_eq!(fs::read(&target).unwrap(), b"old");
+        // A fault on a source that ended is still the source ending.
+        let truncate = source.clone();
+        arrange(How::Map);
+        let err = Writer::new()
+            .progress(move |done, _| {
+                if done == PIECE {
+                    shorten(&truncate, PIECE + 10);
+                    force::fault_next_map();
+                }
+            })
+            .to_file(
+                [("w", FileView::new(Dtype::U8, [len], &file, 0).unwrap())],
+                &target,
+            )
+            .unwrap_err();
+        reset();
+        assert_eq!(err.kind(), ErrorKind::FileChanged, "{err}");
+        assert_eq!(fs::read(&target).unwrap(), b"old");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn a_source_too_short_is_refused_before_anything_is_copied() {
         let dir = fresh_dir("short");
@@ -762,6 +1037,38 @@ mod tests {
         // Lengths and offsets past 2^64 are refused when made.
         assert!(FileView::new(Dtype::U8, [8], &file, u64::MAX - 3).is_err());
         assert!(FileView::new(Dtype::F64, [usize::MAX / 4], &file, 0).is_err());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_empty_tensor_past_the_source_s_end_is_refused_by_every_writer() {
+        let dir = fresh_dir("empty-past");
+        let source = dir.join("source");
+        fs::write(&source, [1u8; 10]).unwrap();
+        let file = File::open(&source).unwrap();
+        let target = dir.join("out");
+        // At the end: nothing to read, and every writer takes it.
+        let at_end = FileView::new(Dtype::U8, [0], &file, 10).unwrap();
+        let expected = written(&[]);
+        assert_eq!(Writer::new().to_vec([("w", &at_end)]).unwrap(), expected);
+        let mut out = Vec::new();
+        Writer::new().to_writer([("w", &at_end)], &mut out).unwrap();
+        assert_eq!(out, expected);
+        Writer::new().to_file([("w", &at_end)], &target).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), expected);
+        fs::remove_file(&target).unwrap();
+        // Past it: no writer takes it.
+        let past = FileView::new(Dtype::U8, [0], &file, 11).unwrap();
+        let err = Writer::new().to_vec([("w", &past)]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::FileChanged, "{err}");
+        let err = Writer::new()
+            .to_writer([("w", &past)], &mut Vec::new())
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::FileChanged, "{err}");
+        let err = Writer::new().to_file([("w", &past)], &target).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::FileChanged, "{err}");
+        assert_eq!(err.tensor(), Some("w"));
+        assert!(!target.exists());
         fs::remove_dir_all(&dir).unwrap();
     }
 
