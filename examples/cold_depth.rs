@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tensorsafe::{Dtype, LoadOptions, TensorView, Writer};
+use tensorsafe::LoadOptions;
 
 #[path = "../benches/workload/mod.rs"]
 mod workload;
@@ -39,27 +39,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     result
 }
 
-/// Writes a file of about `gib` GiB: 64 MiB tensors of pseudo-random bytes.
-fn write_file(path: &Path, gib: f64) -> tensorsafe::Result<usize> {
-    let tensor = 64usize << 20;
-    let count = ((gib * (1u64 << 30) as f64) as usize / tensor).max(1);
-    let mut data = vec![0u8; tensor];
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    for chunk in data.chunks_mut(8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-    }
-    let names: Vec<String> = (0..count).map(|i| format!("t{i}")).collect();
-    let views = names
-        .iter()
-        .map(|n| Ok((n.as_str(), TensorView::new(Dtype::U8, [tensor], &data)?)))
-        .collect::<tensorsafe::Result<Vec<_>>>()?;
-    Writer::new().to_file(views, path)?;
-    Ok(count * tensor)
-}
-
 fn drop_caches() -> std::io::Result<()> {
     let _ = std::process::Command::new("sync").status();
     std::fs::write("/proc/sys/vm/drop_caches", "3")
@@ -78,7 +57,7 @@ fn run(
     depths: &[usize],
 ) -> Result<(), Box<dyn std::error::Error>> {
     let path = dir.join("model.safetensors");
-    let data_len = write_file(&path, gib)?;
+    let data_len = workload::load::write_u8_file(&path, gib, 64 << 20)?;
     if let Err(e) = drop_caches() {
         return Err(format!("cannot drop the page cache ({e}): run as root on Linux").into());
     }

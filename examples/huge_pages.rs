@@ -22,7 +22,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tensorsafe::{Dtype, LoadOptions, SafeTensorsFile, TensorView, Writer};
+use tensorsafe::{LoadOptions, SafeTensorsFile};
+
+#[path = "../benches/workload/mod.rs"]
+mod workload;
 
 const VARIANTS: [&str; 2] = ["default", "no huge pages"];
 
@@ -53,27 +56,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let result = run(&mode, gib, runs, &dir);
     std::fs::remove_dir_all(&dir)?;
     result
-}
-
-/// Writes a file of about `gib` GiB: 16 MiB tensors of pseudo-random bytes.
-fn write_file(path: &Path, gib: f64) -> tensorsafe::Result<usize> {
-    let tensor = 16usize << 20;
-    let count = ((gib * (1u64 << 30) as f64) as usize / tensor).max(1);
-    let mut data = vec![0u8; tensor];
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    for chunk in data.chunks_mut(8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-    }
-    let names: Vec<String> = (0..count).map(|i| format!("t{i}")).collect();
-    let views = names
-        .iter()
-        .map(|n| Ok((n.as_str(), TensorView::new(Dtype::U8, [tensor], &data)?)))
-        .collect::<tensorsafe::Result<Vec<_>>>()?;
-    Writer::new().to_file(views, path)?;
-    Ok(count * tensor)
 }
 
 /// Allocates, touches and frees about 3 GiB of ordinary memory in blocks
@@ -168,7 +150,7 @@ fn median(times: &[Duration]) -> Duration {
 
 fn run(mode: &str, gib: f64, runs: usize, dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let path = dir.join("model.safetensors");
-    write_file(&path, gib)?;
+    workload::load::write_u8_file(&path, gib, 16 << 20)?;
     let len = std::fs::read(&path)?.len(); // and warm the page cache
     let exe = std::env::current_exe()?;
     let mut times = vec![Vec::new(); VARIANTS.len()];

@@ -146,14 +146,7 @@ fn run(gib: f64, runs: usize, dir: &Path) -> Result<(), Box<dyn std::error::Erro
         .collect();
     let data_len: usize = lens.iter().sum();
     // One buffer of pseudo-random bytes, tensors as consecutive slices.
-    let mut data = vec![0u8; data_len];
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    for chunk in data.chunks_mut(8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-    }
+    let data = workload::load::pseudo_random(data_len);
     let mut views = Vec::new();
     let mut at = 0;
     for ((name, dtype, shape), len) in specs.iter().zip(&lens) {

@@ -35,6 +35,9 @@ use std::time::{Duration, Instant};
 
 use tensorsafe::{Dtype, FileView, Header, TensorView, Writer};
 
+#[path = "../benches/workload/mod.rs"]
+mod workload;
+
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn main() -> Result<()> {
@@ -104,15 +107,7 @@ fn data_for(specs: &[(String, Dtype, Vec<usize>)]) -> Vec<u8> {
         .iter()
         .map(|(_, d, s)| d.shape_byte_len(s).unwrap_or(0))
         .sum();
-    let mut data = vec![0u8; len as usize];
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    for chunk in data.chunks_mut(8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-    }
-    data
+    workload::load::pseudo_random(len as usize)
 }
 
 /// The tensors of `specs` as views of consecutive slices of `data`.

@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::path::Path;
 
-use tensorsafe::{Header, LoadOptions};
+use tensorsafe::{Dtype, Header, LoadOptions, TensorView, Writer};
 
 /// Reads one byte per 4 KiB page, so lazily mapped memory is really there.
 pub fn touch(bytes: &[u8]) -> u64 {
@@ -43,4 +43,32 @@ pub fn load_into_arena(
         },
         |_, _| {},
     )
+}
+
+/// `len` pseudo-random bytes (xorshift64, fixed seed): data that no
+/// filesystem or allocator can shortcut as zeros.
+pub fn pseudo_random(len: usize) -> Vec<u8> {
+    let mut data = vec![0u8; len];
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    for chunk in data.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
+    data
+}
+
+/// Writes a file of about `gib` GiB: U8 tensors of `tensor` pseudo-random
+/// bytes each (all the same bytes). Returns the data section's length.
+pub fn write_u8_file(path: &Path, gib: f64, tensor: usize) -> tensorsafe::Result<usize> {
+    let count = ((gib * (1u64 << 30) as f64) as usize / tensor).max(1);
+    let data = pseudo_random(tensor);
+    let names: Vec<String> = (0..count).map(|i| format!("t{i}")).collect();
+    let views = names
+        .iter()
+        .map(|n| Ok((n.as_str(), TensorView::new(Dtype::U8, [tensor], &data)?)))
+        .collect::<tensorsafe::Result<Vec<_>>>()?;
+    Writer::new().to_file(views, path)?;
+    Ok(count * tensor)
 }
