@@ -4,14 +4,26 @@
 //! the bytes requested while parsing.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use tensorsafe::{Dtype, Header, TensorView};
 
 struct Counting;
 
-static COUNTING: AtomicBool = AtomicBool::new(false);
+std::thread_local! {
+    /// Set on the thread being measured only: the test harness's other
+    /// threads (printing results of tests that ran meanwhile) allocate
+    /// too, and are not the parser.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread is being measured (false while its thread-local
+/// storage is torn down).
+fn counting() -> bool {
+    COUNTING.try_with(Cell::get).unwrap_or(false)
+}
 static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
 /// Tests in this binary run one at a time while counting.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -20,7 +32,7 @@ static SERIAL: Mutex<()> = Mutex::new(());
 // arguments unchanged; counting has no effect on the memory returned.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
+        if counting() {
             ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
         }
         // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
@@ -33,7 +45,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
+        if counting() {
             ALLOCATED.fetch_add(new_size, Ordering::Relaxed);
         }
         // SAFETY: forwarded unchanged; the caller upholds `realloc`'s contract.
@@ -47,9 +59,9 @@ static GLOBAL: Counting = Counting;
 /// Bytes allocated (counting every growth in full) while running `f`.
 fn allocated_by<T>(f: impl FnOnce() -> T) -> usize {
     ALLOCATED.store(0, Ordering::SeqCst);
-    COUNTING.store(true, Ordering::SeqCst);
+    COUNTING.with(|c| c.set(true));
     let out = f();
-    COUNTING.store(false, Ordering::SeqCst);
+    COUNTING.with(|c| c.set(false));
     drop(out);
     ALLOCATED.load(Ordering::SeqCst)
 }
