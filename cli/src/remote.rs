@@ -1,23 +1,26 @@
-//! URL arguments (`s3://bucket/key`, `gs://`, `az://`, `http(s)://`): a
-//! file or a checkpoint's index in an object store, its headers read with
-//! ranged requests. The store is configured from the environment as
-//! `object_store` reads it (`AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT`, ...).
+//! URL arguments (`s3://bucket/key`, `gs://`, `az://`, `http(s)://`,
+//! `hf://ORG/NAME`): a file or a checkpoint's index in an object store or
+//! on the Hugging Face Hub, its headers read with ranged requests. A store
+//! is configured from the environment as `object_store` reads it
+//! (`AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT`, ...), the Hub as huggingface_hub
+//! does (`HF_ENDPOINT`, `HF_TOKEN`, `HF_HUB_CACHE`, `HF_HUB_OFFLINE`).
 
 use std::path::{Path, PathBuf};
 
 use std::ops::Range;
 
+use tensorsafe::remote::hub::{Hub, HubAddress, HubStats};
 use tensorsafe::remote::{store_from_url, RemoteCheckpoint, RemoteFile};
 use tensorsafe::Header;
 
 use crate::chunks::ReadChunk;
-use crate::commands::Listing;
+use crate::commands::{HubListing, Listing};
 use crate::Failure;
 
 /// The URL schemes a PATH argument may start with (`SCHEME://`) to name an
 /// object in a store; anything else is a local path.
 pub const SCHEMES: &[&str] = &[
-    "s3", "s3a", "gs", "az", "adl", "azure", "abfs", "abfss", "http", "https", "memory",
+    "s3", "s3a", "gs", "az", "adl", "azure", "abfs", "abfss", "http", "https", "memory", "hf",
 ];
 
 /// Whether a PATH argument is a URL: it starts with a known scheme and
@@ -36,26 +39,53 @@ pub struct Remote {
     base: String,
     runtime: tokio::runtime::Runtime,
     pub checkpoint: RemoteCheckpoint,
+    /// For `hf://` addresses: where on the Hub.
+    pub hub: Option<HubSource>,
+}
+
+/// A checkpoint opened from the Hub: the client (for its counts), the file
+/// found, the commit read.
+pub struct HubSource {
+    pub client: Hub,
+    /// The address with the file found (the index or the single file).
+    pub address: HubAddress,
+    pub commit: String,
+    /// Every file was read from the local Hub cache.
+    pub cached: bool,
+}
+
+impl HubSource {
+    pub fn stats(&self) -> HubStats {
+        self.client.stats()
+    }
+}
+
+/// A new single-threaded runtime for the network reads of `text`.
+fn runtime(text: &str) -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            Failure::usage(format!(
+                "{text}: cannot start the runtime for network reads: {e}"
+            ))
+        })
 }
 
 impl Remote {
     /// Reads the index (if the URL names one) and every shard's header.
     pub fn open(url: &Path) -> Result<Remote, Failure> {
         let text = url.to_string_lossy().into_owned();
+        if HubAddress::is_hub(&text) {
+            return Self::open_hub(url, text);
+        }
         let (store, location) = store_from_url(&text)
             .map_err(|e| Failure::usage(format!("{text}: {}", crate::describe(&e))))?;
         let base = text
             .strip_suffix(location.as_ref())
             .unwrap_or(&text)
             .to_owned();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| {
-                Failure::usage(format!(
-                    "{text}: cannot start the runtime for network reads: {e}"
-                ))
-            })?;
+        let runtime = runtime(&text)?;
         let checkpoint = runtime
             .block_on(RemoteCheckpoint::open(store, location))
             .map_err(|e| failure(&base, url, &e))?;
@@ -64,6 +94,42 @@ impl Remote {
             base,
             runtime,
             checkpoint,
+            hub: None,
+        })
+    }
+
+    /// An `hf://` address: the checkpoint found there, at one commit, the
+    /// local Hub cache read first.
+    fn open_hub(url: &Path, text: String) -> Result<Remote, Failure> {
+        let usage =
+            |e: tensorsafe::Error| Failure::usage(format!("{text}: {}", crate::describe(&e)));
+        let address: HubAddress = text.parse().map_err(usage)?;
+        let client = Hub::from_env().map_err(usage)?;
+        // Files are named under the repository as the address gives it.
+        let repo = HubAddress::new(
+            address.repo_type(),
+            address.repo_id(),
+            address.revision(),
+            None,
+        )
+        .map_err(usage)?;
+        let base = format!("{repo}/");
+        let runtime = runtime(&text)?;
+        let opened = runtime
+            .block_on(client.open(&address))
+            .map_err(|e| failure(&base, url, &e))?;
+        let hub = HubSource {
+            client,
+            address: opened.address().clone(),
+            commit: opened.commit().to_owned(),
+            cached: opened.is_cached(),
+        };
+        Ok(Remote {
+            url: text,
+            base,
+            runtime,
+            checkpoint: opened.into_checkpoint(),
+            hub: Some(hub),
         })
     }
 
@@ -104,6 +170,21 @@ impl Remote {
                 .shards()
                 .map(|(name, f)| (name, format!("{}{}", self.base, f.location()), f.header()))
                 .collect(),
+            hub: self.hub.as_ref().map(|h| HubListing {
+                address: h.address.to_string(),
+                repo_id: h.address.repo_id().to_owned(),
+                repo_type: h
+                    .address
+                    .repo_type()
+                    .plural()
+                    .trim_end_matches('s')
+                    .to_owned(),
+                revision: h.address.revision().unwrap_or("main").to_owned(),
+                commit: h.commit.clone(),
+                checkpoint: h.address.path().unwrap_or_default().to_owned(),
+                cached: h.cached,
+                stats: h.stats(),
+            }),
         }
     }
 
@@ -150,9 +231,13 @@ impl ReadChunk for RemoteReader<'_> {
 /// A library error on a remote object: the line starts with the URL of
 /// the object it names (a shard, say), or else with `url`.
 fn failure(base: &str, url: &Path, e: &tensorsafe::Error) -> Failure {
+    // A path that is a whole address (`hf://...`) is named as it is.
     let object = e.path().map_or_else(
         || url.to_path_buf(),
-        |p| PathBuf::from(format!("{base}{}", p.display())),
+        |p| match p.to_str() {
+            Some(s) if is_url(p) => PathBuf::from(s),
+            _ => PathBuf::from(format!("{base}{}", p.display())),
+        },
     );
     Failure::from_error_at(&object, e)
 }

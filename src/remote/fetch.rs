@@ -347,6 +347,13 @@ pub(crate) fn store_error(err: object_store::Error, location: &Path) -> Error {
         | object_store::Error::Unauthenticated { .. } => io::ErrorKind::PermissionDenied,
         _ => io::ErrorKind::Other,
     };
+    // A Hub read's error says what happened itself, without the store's
+    // generic wrapping.
+    #[cfg(feature = "hf")]
+    let err = match super::hub::hub_source(err) {
+        Ok(hub) => return Error::from(io::Error::new(kind, hub)).in_object(location),
+        Err(err) => err,
+    };
     Error::from(io::Error::new(kind, err)).in_object(location)
 }
 

@@ -75,6 +75,8 @@
 mod checkpoint;
 mod fetch;
 mod file;
+#[cfg(feature = "hf")]
+pub mod hub;
 mod loaded;
 mod tensor;
 

@@ -29,6 +29,44 @@ pub struct Listing<'a> {
     /// Every file: its name (as the index names it), its path or URL, and
     /// its header.
     pub files: Vec<(&'a str, String, &'a Header)>,
+    /// For a checkpoint on the Hub: where, and what reading it took.
+    #[cfg(feature = "remote")]
+    pub hub: Option<HubListing>,
+}
+
+/// Where on the Hub a listing comes from.
+#[cfg(feature = "remote")]
+pub struct HubListing {
+    /// `hf://ORG/NAME[@REVISION]/FILE`, with the file found.
+    pub address: String,
+    pub repo_id: String,
+    /// `model`, `dataset` or `space`.
+    pub repo_type: String,
+    pub revision: String,
+    pub commit: String,
+    /// The index or single file found.
+    pub checkpoint: String,
+    /// Every file was read from the local Hub cache.
+    pub cached: bool,
+    pub stats: tensorsafe::remote::hub::HubStats,
+}
+
+/// Parameters per dtype, in all, and the files' bytes: what the Hub's
+/// model page sums up.
+#[cfg(feature = "remote")]
+fn sums(files: &[(&str, String, &Header)]) -> (BTreeMap<String, u128>, u128, u64) {
+    let mut per_dtype: BTreeMap<String, u128> = BTreeMap::new();
+    let (mut all, mut bytes) = (0u128, 0u64);
+    for (_, _, header) in files {
+        for info in header.iter() {
+            let n = info.element_count() as u128;
+            let slot = per_dtype.entry(info.dtype().to_string()).or_default();
+            *slot = slot.saturating_add(n);
+            all = all.saturating_add(n);
+        }
+        bytes = bytes.saturating_add(header.file_len());
+    }
+    (per_dtype, all, bytes)
 }
 
 impl Listing<'_> {
@@ -51,13 +89,48 @@ impl Listing<'_> {
                 }))
             })
             .collect::<Result<Vec<Value>, serde_json::Error>>()?;
-        Ok(serde_json::json!({
+        #[allow(unused_mut)]
+        let mut listing = serde_json::json!({
             "path": self.path,
             "total_size": self.total_size,
             "weight_map": weight_map,
             "files": files,
-        }))
+        });
+        #[cfg(feature = "remote")]
+        if let Some(hub) = &self.hub {
+            let (per_dtype, all, bytes) = sums(&self.files);
+            let stats = hub.stats;
+            listing["hub"] = serde_json::json!({
+                "address": hub.address,
+                "repo_id": hub.repo_id,
+                "repo_type": hub.repo_type,
+                "revision": hub.revision,
+                "commit": hub.commit,
+                "checkpoint": hub.checkpoint,
+                "shards": self.files.len(),
+                // Numbers as JSON numbers while they fit u64, as the Hub's
+                // API gives them.
+                "parameters": per_dtype.iter().map(|(d, n)| (d.clone(), json_count(*n))).collect::<Map<String, Value>>(),
+                "total_parameters": json_count(all),
+                "size": bytes,
+                "cached": hub.cached,
+                "requests": {
+                    "hub": stats.hub_requests,
+                    "cdn": stats.cdn_requests,
+                    "retries": stats.retries,
+                    "bytes": stats.bytes,
+                    "cache_reads": stats.cache_reads,
+                },
+            });
+        }
+        Ok(listing)
     }
+}
+
+/// A count as a JSON number if it fits u64, else as a string.
+#[cfg(feature = "remote")]
+fn json_count(n: u128) -> Value {
+    u64::try_from(n).map_or_else(|_| Value::from(n.to_string()), Value::from)
 }
 
 /// The listing of a local file or checkpoint.
@@ -96,6 +169,8 @@ fn local<'a>(source: &'a Source, shards: &'a [Shard<'a>]) -> Listing<'a> {
         total_size,
         weight_map,
         files,
+        #[cfg(feature = "remote")]
+        hub: None,
     }
 }
 
@@ -126,7 +201,68 @@ fn show(listing: &Listing<'_>, as_json: bool, exact: bool) -> Result<u8, Failure
         .map(|(_, path, header)| (path.as_str(), *header))
         .collect();
     table(&headers, exact);
+    #[cfg(feature = "remote")]
+    if let Some(hub) = &listing.hub {
+        hub_summary(listing, hub, exact);
+    }
     Ok(0)
+}
+
+/// What the Hub's model page sums up (parameters per dtype, size,
+/// shards), where it came from, and what reading it took.
+#[cfg(feature = "remote")]
+fn hub_summary(listing: &Listing<'_>, hub: &HubListing, exact: bool) {
+    let count = |n: u128| {
+        if exact {
+            n.to_string()
+        } else {
+            human::count(n)
+        }
+    };
+    let size = |n: u64| {
+        if exact {
+            format!("{n} bytes")
+        } else {
+            human::bytes(n)
+        }
+    };
+    let (per_dtype, all, bytes) = sums(&listing.files);
+    outln!();
+    outln!(
+        "hub          {} ({})",
+        human::escape(&hub.address),
+        hub.repo_type
+    );
+    outln!(
+        "commit       {} (revision {})",
+        hub.commit,
+        human::escape(&hub.revision)
+    );
+    let shards = listing.files.len() as u64;
+    outln!(
+        "checkpoint   {}, {}, {}",
+        human::escape(&hub.checkpoint),
+        human::plural(shards, "file"),
+        size(bytes)
+    );
+    let dtypes: Vec<String> = per_dtype
+        .iter()
+        .map(|(dtype, n)| format!("{dtype} {}", count(*n)))
+        .collect();
+    outln!("parameters   {} ({} in all)", dtypes.join(", "), count(all));
+    let s = hub.stats;
+    if hub.cached && s.hub_requests + s.cdn_requests == 0 {
+        outln!("read         from the local Hub cache, no request");
+    } else {
+        outln!(
+            "read         {} to the Hub, {} to its CDN ({} retried), {} received, {} from the local cache",
+            human::plural(s.hub_requests, "request"),
+            human::plural(s.cdn_requests, "request"),
+            s.retries,
+            size(s.bytes),
+            human::plural(s.cache_reads, "read"),
+        );
+    }
 }
 
 /// The tensor table of every file, then totals and metadata: counts and
