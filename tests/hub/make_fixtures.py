@@ -32,7 +32,7 @@ tensorsafe/tiny-single (model)
 tensorsafe/tiny-sharded (model), ref `main` (commit A):
     model.embed_tokens.weight                 F32 [100, 32] arange(3200) / 10
     for i in 0..4:
-      model.layers.{i}.self_attn.q_proj.weight F32 [64, 32]  arange(2048) + 10000 * i
+      model.layers.{i}.self_attn.q_proj.weight F32 [512, 256] arange(131072) + 10000 * i
       model.layers.{i}.mlp.up_proj.weight      F16 [32, 16]  arange(512) % 100
       model.layers.{i}.input_layernorm.weight  F32 [32]      full(32, i + 1)
     lm_head.weight                            F32 [100, 32] -arange(3200)
@@ -149,7 +149,7 @@ def tiny_sharded(pushed):
     for i in range(4):
         named += [
             (f"model.layers.{i}.self_attn.q_proj.weight",
-             (np.arange(2048, dtype=np.float32) + 10000 * i).reshape(64, 32)),
+             (np.arange(131072, dtype=np.float32) + 10000 * i).reshape(512, 256)),
             (f"model.layers.{i}.mlp.up_proj.weight",
              (np.arange(512) % 100).astype(np.float16).reshape(32, 16)),
             (f"model.layers.{i}.input_layernorm.weight",

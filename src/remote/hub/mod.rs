@@ -199,7 +199,8 @@ pub struct HubStats {
     pub cdn_requests: u64,
     /// Of these, retries after a rate limit, a server error or no answer.
     pub retries: u64,
-    /// Body bytes received from the network.
+    /// File bytes received from the network (the bodies of successful
+    /// answers; an error answer's body is not read).
     pub bytes: u64,
     /// Reads served from the local Hub cache.
     pub cache_reads: u64,
