@@ -267,7 +267,7 @@ fn single_files_are_found_as_huggingface_hub_finds_them() {
     let want: Vec<f32> = (0..128).map(|i| i as f32 * 0.5).collect();
     same(&embed.view().to_vec::<f32>().unwrap(), &want);
     // load_into with progress, into buffers of our own.
-    let mut ids = vec![0u8; 16 * 8];
+    let mut ids = [0u8; 16 * 8];
     let mut slot = Some(&mut ids[..]);
     let mut calls = Vec::new();
     rt.block_on(single.checkpoint().load_into(
