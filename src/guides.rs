@@ -29,6 +29,11 @@ pub struct Checkpoints;
 #[doc = include_str!("../docs/remote.md")]
 pub struct Remote;
 
+/// `docs/hub.md`.
+#[cfg(feature = "hf")]
+#[doc = include_str!("../docs/hub.md")]
+pub struct Hub;
+
 /// `docs/compat.md`.
 #[cfg(feature = "std")]
 #[doc = include_str!("../docs/compat.md")]

@@ -180,7 +180,11 @@ enum Command {
         /// A .safetensors file, a *.index.json, or a directory holding either;
         /// or the URL of a file or index in an object store (s3://, s3a://,
         /// gs://, az://, adl://, azure://, abfs(s)://, http(s)://,
-        /// memory://), whose headers are read with ranged requests.
+        /// memory://), whose headers are read with ranged requests; or a
+        /// checkpoint on the Hugging Face Hub,
+        /// hf://[datasets/]ORG/NAME[@REVISION][/PATH] (HF_ENDPOINT,
+        /// HF_TOKEN, HF_HUB_CACHE and HF_HUB_OFFLINE as huggingface_hub
+        /// reads them; the local Hub cache is read first).
         path: PathBuf,
         /// Print one JSON object, the same shape for a file and a
         /// checkpoint: {"path": the file or index opened, "total_size": the
@@ -188,7 +192,12 @@ enum Command {
         /// its tensor bytes), "weight_map": {tensor: file} sorted by tensor,
         /// "files": [{"file": name, "size": bytes, "header": the header's
         /// entries, "__metadata__" first and then the tensors in data-offset
-        /// order}] in the index's order}.
+        /// order}] in the index's order}. For hf:// also "hub":
+        /// {"address", "repo_id", "repo_type", "revision", "commit",
+        /// "checkpoint": the file found, "shards", "parameters": {dtype:
+        /// count}, "total_parameters", "size": bytes of all files, "cached":
+        /// every file was in the local Hub cache, "requests": {"hub", "cdn",
+        /// "retries", "bytes", "cache_reads"}}.
         #[arg(long, verbatim_doc_comment)]
         json: bool,
         /// Print exact numbers of parameters and bytes (124439808,
@@ -208,8 +217,9 @@ enum Command {
     /// numbers.
     Verify {
         /// Files, index files or directories; or URLs of files or indexes in
-        /// an object store (headers, sizes and the index checked; with
-        /// --data, every byte fetched).
+        /// an object store, or hf:// checkpoints on the Hugging Face Hub
+        /// (headers, sizes and the index checked; with --data, every byte
+        /// fetched).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Also read every byte and count NaN and Inf values in float
