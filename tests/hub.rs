@@ -191,6 +191,8 @@ fn a_sharded_listing_is_the_index_and_one_read_per_shard() {
 fn one_ranks_slice_is_one_ranged_read_and_a_push_mixes_nothing_in() {
     let _turn = turn();
     let rt = runtime();
+    // Undoes an earlier push.
+    server_post(&rt, "_reset");
     let hub = hub(None, None, false);
     let model = rt
         .block_on(hub.open(&address("hf://tensorsafe/tiny-sharded")))
@@ -426,6 +428,13 @@ fn missing_files_revisions_and_repositories_are_named() {
     assert_eq!(e.path(), Some(Path::new("hf://tensorsafe/nonesuch")));
     assert!(e.to_string().contains("does not exist"), "{e}");
 
+    // Broken files through the network path: an empty one (its range is
+    // refused; a HEAD at the resolve address tells its size), a cut one.
+    let e = open("hf://tensorsafe/tiny-single/broken/empty.safetensors");
+    assert_eq!(e.kind(), tensorsafe::ErrorKind::FileTooSmall, "{e}");
+    let e = open("hf://tensorsafe/tiny-single/broken/truncated.safetensors");
+    assert_eq!(e.category(), tensorsafe::Category::Format, "{e}");
+
     // A repository without any checkpoint file: all four looked for.
     let e = open("hf://datasets/tensorsafe/tensors");
     assert_eq!(io_kind(&e), Some(std::io::ErrorKind::NotFound));
@@ -546,4 +555,102 @@ fn the_local_cache_is_read_first_and_offline_says_what_is_missing() {
         "the cached shard was read from disk"
     );
     std::fs::remove_dir_all(&cache).unwrap();
+}
+
+#[test]
+#[ignore = "needs the test Hub (.ci/run starts it)"]
+fn a_hostile_hub_is_an_error_never_a_crash_or_a_mix() {
+    let _turn = turn();
+    let rt = runtime();
+    server_post(&rt, "_reset");
+    let hub = hub(None, None, false);
+    let model = rt
+        .block_on(hub.open(&address("hf://tensorsafe/tiny-sharded")))
+        .unwrap();
+    let name = "model.layers.1.self_attn.q_proj.weight";
+
+    // The Hub answers for another commit than the one pinned.
+    server_post(&rt, "_misbehave?mode=commit");
+    let e = rt.block_on(model.checkpoint().tensor(name)).unwrap_err();
+    assert_eq!(e.kind(), tensorsafe::ErrorKind::FileChanged, "{e}");
+    assert!(e.to_string().contains("is read at commit"), "{e}");
+
+    // Answers that do not say their commit are not taken.
+    server_post(&rt, "_reset");
+    server_post(&rt, "_misbehave?mode=no-commit");
+    let e = rt
+        .block_on(
+            self::hub(None, None, false)
+                .open(&address("hf://tensorsafe/tiny-single/model.safetensors")),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("X-Repo-Commit"), "{e}");
+
+    // A 206 claiming 64 GiB over 16 bytes, and one sending a megabyte more
+    // than its range: refused before anything is allocated or kept.
+    for (mode, says) in [
+        ("content-range", "it answered with bytes 0..68719476736"),
+        ("overlong", "sent more than"),
+    ] {
+        server_post(&rt, "_reset");
+        server_post(&rt, &format!("_misbehave?mode={mode}"));
+        let e = rt
+            .block_on(self::hub(None, None, false).open(&address("hf://tensorsafe/tiny-sharded")))
+            .unwrap_err();
+        assert!(e.to_string().contains(says), "{mode}: {e}");
+    }
+    server_post(&rt, "_reset");
+
+    // A rate limit asking for a longer wait than allowed: one request, an
+    // error that says so (no retry, no HEAD after it).
+    let mut config = HubConfig::default();
+    config.endpoint = endpoint();
+    config.max_retry_wait = Duration::ZERO;
+    let impatient = Hub::new(config).unwrap();
+    let e = rt
+        .block_on(impatient.open(&address("hf://tensorsafe/rate-limited/model.safetensors")))
+        .unwrap_err();
+    assert!(e.to_string().contains("rate limited"), "{e}");
+    assert!(e.to_string().contains("0 s allowed"), "{e}");
+    assert_eq!(server_requests(&server_stats(&rt)), (1, 0));
+    server_post(&rt, "_reset");
+}
+
+#[test]
+#[ignore = "needs the test Hub (.ci/run starts it)"]
+fn a_head_stops_at_the_resolve_answer() {
+    use tensorsafe::remote::object_store::ObjectStoreExt;
+    let _turn = turn();
+    let rt = runtime();
+    server_post(&rt, "_reset");
+    let hub = hub(None, None, false);
+    let store = hub.store(&address("hf://tensorsafe/tiny-sharded"));
+    let meta = rt
+        .block_on(store.head(&"model-00002-of-00003.safetensors".into()))
+        .unwrap();
+    let size = std::fs::metadata(
+        fixtures()
+            .join("models/tensorsafe/tiny-sharded")
+            .join(fixture_commit("tensorsafe/tiny-sharded", "main"))
+            .join("model-00002-of-00003.safetensors"),
+    )
+    .unwrap()
+    .len();
+    assert_eq!(meta.size, size);
+    assert_eq!(
+        meta.e_tag.as_deref().map(str::len),
+        Some(64),
+        "X-Linked-Etag, a sha256"
+    );
+    assert_eq!(
+        store.commit(),
+        Some(fixture_commit("tensorsafe/tiny-sharded", "main").as_str())
+    );
+    let log = server_stats(&rt)["log"].clone();
+    let log = log.as_array().unwrap();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(
+        (log[0]["method"].as_str(), log[0]["status"].as_u64()),
+        (Some("HEAD"), Some(302))
+    );
 }

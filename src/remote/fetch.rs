@@ -375,6 +375,10 @@ pub(crate) async fn refused_size(
     if plain {
         return None;
     }
+    #[cfg(feature = "hf")]
+    if !super::hub::may_be_short(err) {
+        return None;
+    }
     store.head(location).await.ok().map(|meta| meta.size)
 }
 

@@ -26,6 +26,8 @@ tensorsafe/tiny-single (model)
     quant.scales                 U8   [10]     arange(10) * 7
     attn.mask                    BOOL [4, 4]   arange(16) % 3 == 0
   config.json
+  broken/empty.safetensors      0 bytes
+  broken/truncated.safetensors  model.safetensors without its last 100 bytes
   ref `refs/pr/1` (commit B): same, except
     layers.0.attn.q_proj.weight  F32  [8, 8]   arange(64) + 1000
 
@@ -42,7 +44,7 @@ tensorsafe/tiny-sharded (model), ref `main` (commit A):
     shard 2: layers.1.mlp.up_proj, layers.1.input_layernorm, layer 2 (3 tensors)
     shard 3: layer 3 (3 tensors), lm_head
   model.safetensors.index.json: metadata.total_size = sum of tensor byte
-  sizes (62,976), weight_map = tensor name -> shard file. config.json.
+  sizes (2,127,360), weight_map = tensor name -> shard file. config.json.
   pending_push for `main` (commit B): every F32 tensor + 1 (F16 unchanged),
   same names, shapes, shards and index.
 
@@ -134,10 +136,15 @@ def tiny_single(pr):
         "quant.scales": (np.arange(10) * 7).astype(np.uint8),
         "attn.mask": (np.arange(16) % 3 == 0).reshape(4, 4),
     }
+    whole = safetensors_bytes(tensors)
     return {
-        "model.safetensors": safetensors_bytes(tensors),
+        "model.safetensors": whole,
         "config.json": config(model_type="tensorsafe-tiny", hidden_size=8,
                               num_hidden_layers=1, vocab_size=16),
+        # Broken files, read through the network path: an empty one (the
+        # CDN answers its range 416), and one cut 100 bytes short.
+        "broken/empty.safetensors": b"",
+        "broken/truncated.safetensors": whole[:-100],
     }
 
 

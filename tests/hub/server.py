@@ -11,7 +11,12 @@ Two HTTP/1.1 servers on 127.0.0.1 (free ports):
   * the CDN serves blobs by sha256, with single-range support.
 When both listen, {"endpoint": ..., "cdn": ...} is written atomically to
 FILE. Control routes on the HUB: GET /_stats, POST /_reset,
-POST /_push?repo=ORG/NAME. SIGTERM or SIGINT stops the servers (exit 0).
+POST /_push?repo=ORG/NAME, POST /_misbehave?mode=MODE (a hostile server,
+until the next reset: `commit`, the Hub names another commit than the one
+asked for; `content-range`, the CDN's 206 claims a huge range; `overlong`,
+the CDN sends more body than its Content-Range; `no-commit`, the Hub's
+answers carry no X-Repo-Commit). SIGTERM or SIGINT stops the servers
+(exit 0).
 
 Standard library only.
 """
@@ -90,6 +95,8 @@ class Hub:
                             self.blobs[sha] = full
                             self.lfs_info[full] = (
                                 sha, len(data), git_blob_sha1(lfs_pointer(sha, len(data))))
+        # What /_reset restores after a /_push.
+        self.initial_refs = {rid: dict(repo["refs"]) for rid, repo in self.repos.items()}
         self.reset()
 
     def reset(self):
@@ -102,6 +109,9 @@ class Hub:
                 "log": [],
             }
             self.rate_limited = set()  # repos that already got their 429
+            self.misbehave = None      # a hostile mode, see the module docs
+            for rid, refs in self.initial_refs.items():
+                self.repos[rid]["refs"] = dict(refs)
 
     def record(self, server, method, path, range_header, authorization, status, nbytes):
         with self.lock:
@@ -264,6 +274,12 @@ class HubHandler(Handler):
         if path == "/_reset" and self.command == "POST":
             self.hub.reset()
             return self.send(204, count=False)
+        if path == "/_misbehave" and self.command == "POST":
+            mode = parse_qs(query).get("mode", [""])[0]
+            if mode not in ("commit", "content-range", "overlong", "no-commit"):
+                return self.send(400, count=False)
+            self.hub.misbehave = mode
+            return self.send(204, count=False)
         if path == "/_push" and self.command == "POST":
             repo_id = parse_qs(query).get("repo", [""])[0]
             return self.send(204 if self.hub.push(repo_id) else 404, count=False)
@@ -326,7 +342,12 @@ class HubHandler(Handler):
             return self.send_json_error(404, "EntryNotFound", "Entry not found",
                                         extra=[("X-Repo-Commit", sha)])
 
-        headers = [("X-Repo-Commit", sha), ("Accept-Ranges", "bytes")]
+        said = sha
+        if hub.misbehave == "commit":
+            said = "f" * 40 if sha != "f" * 40 else "e" * 40
+        headers = [("X-Repo-Commit", said), ("Accept-Ranges", "bytes")]
+        if hub.misbehave == "no-commit":
+            headers = [("Accept-Ranges", "bytes")]
         if is_lfs(file_path):
             sha256, size, pointer_etag = hub.lfs_info[full]
             expires = int(time.time()) + hub.ttl
@@ -377,8 +398,35 @@ class CdnHandler(Handler):
             return self.s3_error(404, "NoSuchKey", "The specified key does not exist.")
         with open(blob, "rb") as f:
             data = f.read()
+        r = parse_range(self.headers.get("Range"), len(data))
+        if self.hub.misbehave in ("content-range", "overlong") and isinstance(r, tuple):
+            return self.hostile(data, r)
         self.send_content(data, [("ETag", f'"{hashlib.md5(data).hexdigest()}"'),
                                  ("Content-Type", "application/octet-stream")])
+
+    def hostile(self, data, r):
+        """A 206 that lies: a huge Content-Range over a few bytes, or the
+        range asked followed by a megabyte more (no Content-Length, the
+        connection closed after it)."""
+        start, end = r
+        self.send_response(206)
+        if self.hub.misbehave == "content-range":
+            body = data[start:start + 16]
+            self.send_header("Content-Range", "bytes 0-68719476735/68719476736")
+            self.send_header("Content-Length", str(len(body)))
+        else:
+            body = data[start:end + 1] + b"\0" * (1 << 20)
+            self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except OSError:
+            pass  # the client stopped reading, as it should
+        self.hub.record(self.role, self.command, self.split_path()[0],
+                        self.headers.get("Range"),
+                        self.headers.get("Authorization") is not None, 206, len(body))
 
 
 class Server(ThreadingHTTPServer):

@@ -12,7 +12,6 @@ pub use bench::bench;
 pub use diff::{diff, tolerance};
 pub use inspect::inspect;
 #[cfg(feature = "remote")]
-#[cfg(feature = "remote")]
 pub use inspect::HubListing;
 pub use inspect::Listing;
 pub use rewrite::{align_arg, rewrite};

@@ -62,6 +62,12 @@ impl RepoCache {
     /// File `path` of `commit`, if the cache holds it (a link whose blob
     /// exists, or a plain file).
     pub(crate) fn file(&self, commit: &str, path: &str) -> Option<PathBuf> {
+        // Only plain names are looked up: nothing that a platform reads as
+        // a root, a drive or a parent (`C:x`, `..`) when joined.
+        let plain = |p: &str| !p.is_empty() && p != "." && p != ".." && !p.contains([':', '\\']);
+        if !is_commit(commit) || !path.split('/').all(plain) {
+            return None;
+        }
         let mut file = self.snapshot(commit);
         for part in path.split('/') {
             file.push(part);
@@ -127,6 +133,9 @@ mod tests {
             assert_eq!(cache.file(commit, "dangling"), None);
         }
         assert_eq!(cache.file(commit, "sub"), None);
+        assert_eq!(cache.file(commit, "../../x"), None);
+        assert_eq!(cache.file(commit, "C:x"), None);
+        assert_eq!(cache.file("/tmp", "x"), None);
         assert_eq!(cache.file(commit, "absent"), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -11,7 +11,7 @@ use core::fmt;
 use core::time::Duration;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use reqwest::header::{HeaderMap, AUTHORIZATION, LOCATION, RANGE};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, LOCATION, RANGE};
 use reqwest::{Method, StatusCode, Url};
 
 use super::HubConfig;
@@ -45,23 +45,54 @@ impl Counters {
     }
 }
 
-/// Why a Hub read failed; the source of the `object_store` error a
-/// [`HubStore`](super::HubStore) returns, so its text reaches the user.
+/// Why a Hub read failed: the error inside the [`std::io::Error`] of a
+/// [`crate::Error`] from a Hub read ([`HubError::of`]), so that code can
+/// tell a missing token from a missing file or a rate limit.
+///
+/// ```
+/// # fn f(e: tensorsafe::Error) {
+/// use tensorsafe::remote::hub::HubError;
+/// match HubError::of(&e) {
+///     Some(HubError::Status { status: 401 | 403, .. }) => eprintln!("a token is needed: {e}"),
+///     Some(HubError::NotCached(_)) => eprintln!("offline, not in the cache: {e}"),
+///     _ => eprintln!("{e}"),
+/// }
+/// # }
+/// ```
 #[derive(Debug)]
-pub(crate) enum HubError {
+#[non_exhaustive]
+pub enum HubError {
     /// An HTTP status the read cannot go on from, with what the Hub said.
     Status {
-        status: StatusCode,
+        /// The HTTP status.
+        status: u16,
+        /// `X-Error-Code` (`EntryNotFound`, `RevisionNotFound`,
+        /// `RepoNotFound`, `GatedRepo`, ...).
         code: Option<String>,
+        /// `X-Error-Message`.
         message: Option<String>,
+        /// What failed, for people.
         what: String,
     },
-    /// The request did not get an answer.
-    Transport { url: String, error: reqwest::Error },
-    /// Something the Hub answered does not add up.
+    /// The request got no answer (refused, timed out, broken off).
+    Transport {
+        /// Where it went.
+        url: String,
+        /// The HTTP client's error.
+        error: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Something the Hub (or its CDN) answered does not add up.
     Protocol(String),
-    /// Offline, and the cache does not hold what is needed.
+    /// Offline (or told to read the cache only), and the cache does not
+    /// hold what is needed.
     NotCached(String),
+}
+
+impl HubError {
+    /// The Hub's error behind `e`, if `e` came from a Hub read.
+    pub fn of(e: &crate::Error) -> Option<&HubError> {
+        e.io_error()?.get_ref()?.downcast_ref::<HubError>()
+    }
 }
 
 impl fmt::Display for HubError {
@@ -73,7 +104,7 @@ impl fmt::Display for HubError {
                 message,
                 what,
             } => {
-                write!(f, "{what} (HTTP {}", status.as_u16())?;
+                write!(f, "{what} (HTTP {status}")?;
                 if let Some(code) = code {
                     write!(f, ", {code}")?;
                 }
@@ -84,7 +115,7 @@ impl fmt::Display for HubError {
             }
             HubError::Transport { url, error } => {
                 write!(f, "no answer from {url}: {error}")?;
-                let mut source = std::error::Error::source(error);
+                let mut source = error.source();
                 while let Some(s) = source {
                     write!(f, ": {s}")?;
                     source = s.source();
@@ -114,6 +145,9 @@ pub(crate) struct Resolved {
 pub(crate) struct Answer {
     pub(crate) response: reqwest::Response,
     pub(crate) resolved: Resolved,
+    /// Set when the answer is a rate limit or server error that was not
+    /// retried further, and why.
+    pub(crate) gave_up: Option<String>,
 }
 
 /// A client bound to one endpoint: its origin gets the token.
@@ -121,7 +155,8 @@ pub(crate) struct Answer {
 pub(crate) struct Client {
     client: reqwest::Client,
     endpoint: Url,
-    token: Option<String>,
+    /// `Bearer TOKEN`, marked sensitive (never printed).
+    token: Option<HeaderValue>,
     max_retries: u32,
     max_wait: Duration,
     pub(crate) counters: Counters,
@@ -151,12 +186,24 @@ impl Client {
             .build()
             .map_err(|error| HubError::Transport {
                 url: config.endpoint.clone(),
-                error,
+                error: Box::new(error),
             })?;
+        let token = match &config.token {
+            None => None,
+            Some(t) => {
+                let mut value = HeaderValue::from_str(&format!("Bearer {t}")).map_err(|_| {
+                    HubError::Protocol(
+                        "the token (HF_TOKEN or the token file) holds characters a header cannot carry (a line break?)".to_owned(),
+                    )
+                })?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+        };
         Ok(Client {
             client,
             endpoint,
-            token: config.token.clone(),
+            token,
             max_retries: config.max_retries,
             max_wait: config.max_retry_wait,
             counters: Counters::default(),
@@ -193,15 +240,29 @@ impl Client {
         let method = if head { Method::HEAD } else { Method::GET };
         let mut url = url;
         let mut resolved: Option<Resolved> = None;
+        let mut budget = Budget::default();
         for _ in 0..=MAX_REDIRECTS {
-            let response = self.send_once(&url, &method, range.as_deref()).await?;
+            let response = self
+                .send_once(&url, &method, range.as_deref(), &mut budget)
+                .await?;
             let headers = response.headers();
-            if resolved.is_none() && headers.contains_key("x-repo-commit") {
-                resolved = Some(resolved_from(headers));
+            // Only the Hub's own answers say which commit and file this is:
+            // a CDN's headers are not taken for them.
+            if resolved.is_none() && self.same_origin(&url) && headers.contains_key("x-repo-commit")
+            {
+                let found = resolved_from(headers);
+                if !found.commit.as_deref().is_some_and(super::cache::is_commit) {
+                    return Err(HubError::Protocol(format!(
+                        "{url} answered with X-Repo-Commit {:?}, not a commit id",
+                        found.commit.unwrap_or_default()
+                    )));
+                }
+                resolved = Some(found);
                 if head {
                     return Ok(Answer {
                         response,
                         resolved: resolved.unwrap_or_default(),
+                        gave_up: budget.gave_up,
                     });
                 }
             }
@@ -209,6 +270,7 @@ impl Client {
                 return Ok(Answer {
                     response,
                     resolved: resolved.unwrap_or_default(),
+                    gave_up: budget.gave_up,
                 });
             }
             let location = headers
@@ -223,30 +285,35 @@ impl Client {
             url = url.join(location).map_err(|e| {
                 HubError::Protocol(format!("{url} redirected to {location:?}: {e}"))
             })?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(HubError::Protocol(format!(
+                    "a redirect to {url}, not http(s)"
+                )));
+            }
         }
         Err(HubError::Protocol(format!(
             "more than {MAX_REDIRECTS} redirects, the last to {url}"
         )))
     }
 
-    /// One request, retried (a bounded number of times) on a rate limit,
-    /// a server error or no answer, after the wait the server asks for or
-    /// else a doubling one.
+    /// One request, retried (a bounded number of times, within one wait
+    /// budget for the whole read) on a rate limit, a server error or no
+    /// answer, after the wait the server asks for or else a doubling one.
     async fn send_once(
         &self,
         url: &Url,
         method: &Method,
         range: Option<&str>,
+        budget: &mut Budget,
     ) -> Result<reqwest::Response, HubError> {
         let own = self.same_origin(url);
-        let mut attempt = 0u32;
         loop {
             let mut request = self.client.request(method.clone(), url.clone());
             if let Some(range) = range {
                 request = request.header(RANGE, range);
             }
             if let (true, Some(token)) = (own, &self.token) {
-                request = request.header(AUTHORIZATION, format!("Bearer {token}"));
+                request = request.header(AUTHORIZATION, token.clone());
             }
             Counters::add(
                 if own {
@@ -256,21 +323,31 @@ impl Client {
                 },
                 1,
             );
+            let attempt = budget.retries;
             let wait = match request.send().await {
                 Ok(response) => {
                     let status = response.status();
                     let again = status == StatusCode::TOO_MANY_REQUESTS
                         || matches!(status.as_u16(), 500 | 502 | 503 | 504);
-                    if !again || attempt >= self.max_retries {
+                    if !again {
                         return Ok(response);
                     }
-                    let asked = asked_wait(response.headers());
-                    match asked {
-                        // Waiting longer than allowed would only fail later.
-                        Some(wait) if wait > self.max_wait => return Ok(response),
-                        Some(wait) => wait,
-                        None => backoff(attempt, self.max_wait),
+                    if attempt >= self.max_retries {
+                        budget.gave_up = Some(format!("after {attempt} retries"));
+                        return Ok(response);
                     }
+                    let wait = asked_wait(response.headers())
+                        .unwrap_or_else(|| backoff(attempt, self.max_wait));
+                    // Waiting past the budget would only fail later.
+                    if budget.waited.saturating_add(wait) > self.max_wait {
+                        budget.gave_up = Some(format!(
+                            "after {attempt} retries: the next wait, {} s, would pass the {} s allowed (HubConfig::max_retry_wait)",
+                            wait.as_secs(),
+                            self.max_wait.as_secs()
+                        ));
+                        return Ok(response);
+                    }
+                    wait
                 }
                 // A refused connection or a timeout may pass; twice at
                 // most, so that a wrong endpoint fails within seconds.
@@ -283,15 +360,25 @@ impl Client {
                 Err(error) => {
                     return Err(HubError::Transport {
                         url: url.to_string(),
-                        error,
+                        error: Box::new(error),
                     })
                 }
             };
-            attempt += 1;
+            budget.retries += 1;
+            budget.waited = budget.waited.saturating_add(wait);
             Counters::add(&self.counters.retries, 1);
             tokio::time::sleep(wait).await;
         }
     }
+}
+
+/// Retries and waits so far for one read (all its redirects).
+#[derive(Debug, Default)]
+struct Budget {
+    retries: u32,
+    waited: Duration,
+    /// Why retrying stopped while the answer still asked for one.
+    gave_up: Option<String>,
 }
 
 /// 1 s, 2 s, 4 s, 8 s, 8 s, ..., at most `max`.

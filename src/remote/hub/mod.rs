@@ -38,10 +38,14 @@
 //! **Errors.** 401 and 403 name the repository and say whether a token is
 //! missing or lacks access; 404 names the file and the revision (or the
 //! revision, or the repository); 429, 500, 502, 503 and 504 are retried,
-//! at most [`HubConfig::max_retries`] times, after the wait the answer
-//! asks for (`Retry-After`, or the `RateLimit` header's `t=`), else after
-//! 1, 2, 4, 8, 8, ... seconds; a request that gets no answer (refused, or
-//! timed out) is retried twice.
+//! at most [`HubConfig::max_retries`] times and within
+//! [`HubConfig::max_retry_wait`] of waiting for one read, after the wait
+//! the answer asks for (`Retry-After`, or the `RateLimit` header's `t=`),
+//! else after 1, 2, 4, 8, 8, ... seconds; a request that gets no answer
+//! (refused, or timed out) is retried twice. [`HubError::of`] gives the
+//! Hub's error behind a [`crate::Error`]. Every answer must name the
+//! pinned commit, a 206 must answer exactly the range asked, and a body
+//! longer than its range is refused as it arrives.
 //!
 //! **The cache.** huggingface_hub's cache (`HF_HUB_CACHE`, by default
 //! `~/.cache/huggingface/hub`) is read, never written: a ref
@@ -70,11 +74,11 @@ use std::sync::Arc;
 use object_store::ObjectStore;
 
 pub use address::{HubAddress, RepoType};
+pub use http::HubError;
 pub use store::HubStore;
 
 use super::{RemoteCheckpoint, RemoteOptions};
 use crate::error::{Error, Result};
-use http::HubError;
 
 /// The files a repository's checkpoint is looked for in, in order, when
 /// an address names no file.
@@ -108,8 +112,9 @@ pub struct HubConfig {
     /// Retries of one request after a rate limit, a server error or no
     /// answer (default 5).
     pub max_retries: u32,
-    /// The longest wait before a retry (default 5 minutes, the Hub's rate
-    /// limit window): a rate limit asking for longer is an error at once.
+    /// The longest time one read may spend waiting between retries, all
+    /// waits together (default 5 minutes, the Hub's rate limit window): a
+    /// wait that would pass it is an error at once.
     pub max_retry_wait: Duration,
 }
 
@@ -341,6 +346,21 @@ pub async fn open(address: &str) -> Result<HubCheckpoint> {
     Hub::from_env()?.open(&address).await
 }
 
+/// Whether a failed first read may be a range the object is too short
+/// for, worth a `HEAD` to learn its size: not when the Hub said why it
+/// failed (a rate limit, a server error, a protocol fault), only for 416.
+pub(crate) fn may_be_short(err: &object_store::Error) -> bool {
+    let source = match err {
+        object_store::Error::Generic { source, .. } => source,
+        _ => return true,
+    };
+    match source.downcast_ref::<HubError>() {
+        Some(HubError::Status { status, .. }) => *status == 416,
+        Some(_) => false,
+        None => true,
+    }
+}
+
 /// The Hub's own error inside an `object_store` error a [`HubStore`]
 /// returned, or the error unchanged.
 pub(crate) fn hub_source(
@@ -359,20 +379,15 @@ pub(crate) fn hub_source(
     }
 }
 
-/// The Hub's error behind `e`, if a Hub read failed.
-fn hub_cause(e: &Error) -> Option<&HubError> {
-    e.io_error()?.get_ref()?.downcast_ref::<HubError>()
-}
-
 /// Whether `e` is "file `file` is not in the repository" (or, offline, not
 /// in the cache): the next candidate may be.
 fn is_missing(e: &Error, file: &str) -> bool {
     if e.path() != Some(std::path::Path::new(file)) {
         return false;
     }
-    match hub_cause(e) {
+    match HubError::of(e) {
         Some(HubError::Status { status, code, .. }) => {
-            status.as_u16() == 404 && matches!(code.as_deref(), None | Some("EntryNotFound"))
+            *status == 404 && matches!(code.as_deref(), None | Some("EntryNotFound"))
         }
         Some(HubError::NotCached(_)) => true,
         _ => false,
@@ -383,12 +398,12 @@ fn is_missing(e: &Error, file: &str) -> bool {
 /// repository (a token, the repository or the revision is the trouble) or
 /// the file, as a whole `hf://` address.
 fn named(e: Error, address: &HubAddress, file: &str) -> Error {
-    let Some(cause) = hub_cause(&e) else {
+    let Some(cause) = HubError::of(&e) else {
         return e;
     };
     let repo_level = match cause {
         HubError::Status { status, code, .. } => {
-            matches!(status.as_u16(), 401 | 403)
+            matches!(*status, 401 | 403)
                 || matches!(code.as_deref(), Some("RepoNotFound" | "RevisionNotFound"))
         }
         _ => false,

@@ -143,75 +143,102 @@ impl HubStore {
         let response = answer.response;
         let resolved = answer.resolved;
         let status = response.status();
-        if !status.is_success() {
-            return Err(self.status_error(location, &response));
+        // A HEAD stops at the resolve answer: for an LFS file that is the
+        // redirect, whose headers say all.
+        let answered = status.is_success() || (options.head && status.is_redirection());
+        if !answered {
+            return Err(self.status_error(location, &response, answer.gave_up));
         }
-        // Pin the commit, or check the answer is for the pinned one.
-        if let Some(commit) = &resolved.commit {
-            let now = self.commit.get_or_init(|| commit.clone());
-            if now != commit {
-                return Err(precondition(
-                    location,
-                    format!(
-                        "{} answered for commit {commit}, but this checkpoint is read at commit {now}",
-                        self.repo
-                    ),
-                ));
-            }
+        let protocol = |text: String| generic(HubError::Protocol(text));
+        // Every answer is pinned: to the commit (the Hub's resolve answer
+        // always names it), and to the ETag when one is asked for.
+        let Some(commit) = &resolved.commit else {
+            return Err(protocol(format!(
+                "the answer for {} did not say its commit (no X-Repo-Commit from {})",
+                self.name(path),
+                self.inner.config.endpoint
+            )));
+        };
+        let now = self.commit.get_or_init(|| commit.clone());
+        if now != commit {
+            return Err(precondition(
+                location,
+                format!(
+                    "{} answered for commit {commit}, but this checkpoint is read at commit {now}",
+                    self.repo
+                ),
+            ));
         }
         let headers = response.headers();
         let etag = resolved
             .etag
             .clone()
             .or_else(|| header_text(headers, "etag").map(|t| bare_etag(&t)));
-        if let (Some(want), Some(got)) = (&options.if_match, &etag) {
-            if bare_etag(want) != *got {
-                return Err(precondition(
-                    location,
-                    format!(
-                        "{} has ETag {got} now, {want} when first read",
-                        self.name(path)
-                    ),
-                ));
+        if let Some(want) = &options.if_match {
+            match &etag {
+                Some(got) if bare_etag(want) == *got => {}
+                got => {
+                    return Err(precondition(
+                        location,
+                        format!(
+                            "{} has ETag {} now, {want} when first read",
+                            self.name(path),
+                            got.as_deref().unwrap_or("(none)")
+                        ),
+                    ))
+                }
             }
         }
         let length = response.content_length();
-        let (range, size) = if status == StatusCode::PARTIAL_CONTENT {
+        let (range, size) = if options.head {
+            // At the resolve address: an LFS file's size is X-Linked-Size,
+            // another file's the Content-Length.
+            let size = resolved
+                .size
+                .or(length)
+                .ok_or_else(|| protocol(format!("no size for {}", self.name(path))))?;
+            (0..size, size)
+        } else if status == StatusCode::PARTIAL_CONTENT {
             let (r, size) = content_range(headers).ok_or_else(|| {
-                generic(HubError::Protocol(format!(
+                protocol(format!(
                     "a 206 answer for {} without a valid Content-Range",
                     self.name(path)
-                )))
+                ))
             })?;
-            let size = size.or(resolved.size).ok_or_else(|| {
-                generic(HubError::Protocol(format!(
-                    "no size for {}",
-                    self.name(path)
-                )))
-            })?;
+            let size = size
+                .or(resolved.size)
+                .ok_or_else(|| protocol(format!("no size for {}", self.name(path))))?;
+            // Exactly the range asked for (cut at the end of the file),
+            // and a body of exactly that length.
+            let asked = options.range.as_ref().and_then(|a| clamp(a, size));
+            if asked.as_ref() != Some(&r) || length.is_some_and(|n| n != r.end - r.start) {
+                return Err(protocol(format!(
+                    "asked {} for {range:?}, it answered with bytes {}..{} of {size} and {} body bytes",
+                    self.name(path),
+                    r.start,
+                    r.end,
+                    length.map_or_else(|| "unsaid".to_owned(), |n| n.to_string())
+                )));
+            }
             (r, size)
         } else {
-            // A HEAD at the resolve address: an LFS file's size is
-            // X-Linked-Size, another file's the Content-Length.
-            let size = if options.head {
-                resolved.size.or(length)
-            } else {
-                length.or(resolved.size)
-            }
-            .ok_or_else(|| {
-                generic(HubError::Protocol(format!(
-                    "no size for {}",
+            // The whole file: its length must be said, and, for a range
+            // asked, it must be all of it.
+            let size = length.ok_or_else(|| {
+                protocol(format!(
+                    "a 200 answer for {} without Content-Length",
                     self.name(path)
-                )))
+                ))
             })?;
-            if let (Some(asked), false) = (&options.range, options.head) {
-                // The whole file for a range: fine only if it covers it.
-                if !covers_whole(asked, size) {
-                    return Err(generic(HubError::Protocol(format!(
-                        "the server ignored the Range header for {} (200, not 206)",
-                        self.name(path)
-                    ))));
-                }
+            if options
+                .range
+                .as_ref()
+                .is_some_and(|asked| !covers_whole(asked, size))
+            {
+                return Err(protocol(format!(
+                    "the server ignored the Range header for {} (200, not 206)",
+                    self.name(path)
+                )));
             }
             (0..size, size)
         };
@@ -225,7 +252,12 @@ impl HubStore {
         let payload = if options.head {
             stream::empty().boxed()
         } else {
-            body(response, self.inner.clone(), location.clone())
+            body(
+                response,
+                self.inner.clone(),
+                location.clone(),
+                range.end - range.start,
+            )
         };
         Ok(GetResult {
             payload: GetResultPayload::Stream(payload),
@@ -255,7 +287,12 @@ impl HubStore {
 
     /// An unsuccessful answer as the error the user needs: which
     /// repository, file and revision, and what to do about a token.
-    fn status_error(&self, location: &Path, response: &reqwest::Response) -> object_store::Error {
+    fn status_error(
+        &self,
+        location: &Path,
+        response: &reqwest::Response,
+        gave_up: Option<String>,
+    ) -> object_store::Error {
         let status = response.status();
         let headers = response.headers();
         let code = header_text(headers, "x-error-code");
@@ -282,15 +319,20 @@ impl HubStore {
                 "{repo}: the token has no access to it (for a gated repository, ask for access on its page)"
             ),
             (429, _) => format!(
-                "rate limited by the Hub reading {}: still 429 after {} retries",
+                "rate limited by the Hub reading {}, {}",
                 self.name(path),
-                self.inner.config.max_retries
+                gave_up.as_deref().unwrap_or("not retried")
+            ),
+            (500 | 502 | 503 | 504, _) => format!(
+                "the server failed reading {}, {}",
+                self.name(path),
+                gave_up.as_deref().unwrap_or("not retried")
             ),
             (416, _) => format!("the range asked of {} is past its end", self.name(path)),
             _ => format!("reading {}", self.name(path)),
         };
         let error = HubError::Status {
-            status,
+            status: status.as_u16(),
             code,
             message,
             what,
@@ -424,31 +466,56 @@ fn covers_whole(asked: &GetRange, size: u64) -> bool {
     }
 }
 
-/// The answer's body as a stream, its bytes counted.
+/// The answer's body as a stream, its bytes counted: at most `budget`
+/// bytes (the range answered); a server sending more is refused at once,
+/// before the bytes are kept.
 fn body(
     response: reqwest::Response,
     inner: Arc<Inner>,
     location: Path,
+    budget: u64,
 ) -> BoxStream<'static, StoreResult<bytes::Bytes>> {
-    stream::unfold(Some(response), move |state| {
+    stream::unfold(Some((response, budget)), move |state| {
         let inner = inner.clone();
         let location = location.clone();
         async move {
-            let mut response = state?;
+            let (mut response, left) = state?;
             match response.chunk().await {
                 Ok(Some(chunk)) => {
-                    Counters::add(&inner.client.counters.bytes, chunk.len() as u64);
-                    Some((Ok(chunk), Some(response)))
+                    let n = chunk.len() as u64;
+                    Counters::add(&inner.client.counters.bytes, n);
+                    match left.checked_sub(n) {
+                        Some(left) => Some((Ok(chunk), Some((response, left)))),
+                        None => {
+                            let text = format!(
+                                "{} sent more than the {budget} bytes it answered with ({location})",
+                                response.url()
+                            );
+                            Some((Err(generic(HubError::Protocol(text))), None))
+                        }
+                    }
                 }
                 Ok(None) => None,
                 Err(error) => {
                     let url = format!("{} ({location})", response.url());
+                    let error = Box::new(error);
                     Some((Err(generic(HubError::Transport { url, error })), None))
                 }
             }
         }
     })
     .boxed()
+}
+
+/// The range `asked` of an object of `size` bytes, cut at its end, as a
+/// server must answer it (`None` if no byte of it exists).
+fn clamp(asked: &GetRange, size: u64) -> Option<Range<u64>> {
+    let r = match asked {
+        GetRange::Bounded(r) => r.start..r.end.min(size),
+        GetRange::Offset(o) => *o..size,
+        GetRange::Suffix(n) => size.saturating_sub(*n)..size,
+    };
+    (r.start < r.end).then_some(r)
 }
 
 fn generic(error: HubError) -> object_store::Error {
