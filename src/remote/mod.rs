@@ -69,8 +69,9 @@
 //!
 //! The futures are `Send` and need no particular executor; the network
 //! stores of `object_store` run on tokio. With the `s3`, `gcs`, `azure` or
-//! `http` feature, [`store_from_url`] builds a store from a URL and the
-//! environment.
+//! `http` feature, `store_from_url` builds a store from a URL and the
+//! environment; with `hf`, the `hub` module reads `hf://` checkpoints on the
+//! Hugging Face Hub.
 
 mod checkpoint;
 mod fetch;
