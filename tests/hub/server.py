@@ -11,12 +11,9 @@ Two HTTP/1.1 servers on 127.0.0.1 (free ports):
   * the CDN serves blobs by sha256, with single-range support.
 When both listen, {"endpoint": ..., "cdn": ...} is written atomically to
 FILE. Control routes on the HUB: GET /_stats, POST /_reset,
-POST /_push?repo=ORG/NAME, POST /_misbehave?mode=MODE (a hostile server,
-until the next reset: `commit`, the Hub names another commit than the one
-asked for; `content-range`, the CDN's 206 claims a huge range; `overlong`,
-the CDN sends more body than its Content-Range; `no-commit`, the Hub's
-answers carry no X-Repo-Commit). SIGTERM or SIGINT stops the servers
-(exit 0).
+POST /_push?repo=ORG/NAME, POST /_misbehave?mode=MODE (a hostile server
+until the next reset; the modes are listed in tests/hub/README.md).
+SIGTERM or SIGINT stops the servers (exit 0).
 
 Standard library only.
 """
@@ -276,7 +273,8 @@ class HubHandler(Handler):
             return self.send(204, count=False)
         if path == "/_misbehave" and self.command == "POST":
             mode = parse_qs(query).get("mode", [""])[0]
-            if mode not in ("commit", "content-range", "overlong", "no-commit"):
+            if mode not in ("commit", "bad-commit", "no-commit", "cdn-commit", "no-etag",
+                            "content-range", "overlong", "short"):
                 return self.send(400, count=False)
             self.hub.misbehave = mode
             return self.send(204, count=False)
@@ -345,19 +343,22 @@ class HubHandler(Handler):
         said = sha
         if hub.misbehave == "commit":
             said = "f" * 40 if sha != "f" * 40 else "e" * 40
+        elif hub.misbehave == "bad-commit":
+            said = "../../x"
         headers = [("X-Repo-Commit", said), ("Accept-Ranges", "bytes")]
-        if hub.misbehave == "no-commit":
+        if hub.misbehave in ("no-commit", "cdn-commit"):
             headers = [("Accept-Ranges", "bytes")]
         if is_lfs(file_path):
             sha256, size, pointer_etag = hub.lfs_info[full]
             expires = int(time.time()) + hub.ttl
             location = (f"{self.cdn_base}/blobs/{sha256}?Expires={expires}"
                         f"&Signature={hub.sign(sha256, expires)}")
-            return self.send(302, headers + [
+            tags = [("X-Linked-Etag", f'"{sha256}"'), ("ETag", f'"{pointer_etag}"')]
+            if hub.misbehave == "no-etag":
+                tags = []
+            return self.send(302, headers + tags + [
                 ("Location", location),
-                ("X-Linked-Etag", f'"{sha256}"'),
                 ("X-Linked-Size", str(size)),
-                ("ETag", f'"{pointer_etag}"'),
             ])
 
         with open(full, "rb") as f:
@@ -399,35 +400,46 @@ class CdnHandler(Handler):
         with open(blob, "rb") as f:
             data = f.read()
         r = parse_range(self.headers.get("Range"), len(data))
-        if self.hub.misbehave in ("content-range", "overlong") and isinstance(r, tuple):
+        if self.hub.misbehave in ("content-range", "overlong", "short") and isinstance(r, tuple):
             return self.hostile(data, r)
-        self.send_content(data, [("ETag", f'"{hashlib.md5(data).hexdigest()}"'),
-                                 ("Content-Type", "application/octet-stream")])
+        headers = [("ETag", f'"{hashlib.md5(data).hexdigest()}"'),
+                   ("Content-Type", "application/octet-stream")]
+        if self.hub.misbehave == "cdn-commit":
+            headers.append(("X-Repo-Commit", "e" * 40))
+        if self.hub.misbehave == "no-etag":
+            headers = headers[1:]
+        self.send_content(data, headers)
 
     def hostile(self, data, r):
-        """A 206 that lies: a huge Content-Range over a few bytes, or the
-        range asked followed by a megabyte more (no Content-Length, the
-        connection closed after it)."""
+        """A 206 that lies. `content-range`: a 64 GiB Content-Range over the
+        bytes asked, sent in flushed pieces (a client trusting the header
+        would allocate it). `overlong`: the range asked, then a megabyte
+        more. `short`: half the range asked. The last two without
+        Content-Length, the connection closed after the body."""
         start, end = r
+        mode = self.hub.misbehave
         self.send_response(206)
-        if self.hub.misbehave == "content-range":
-            body = data[start:start + 16]
+        if mode == "content-range":
+            body = data[start:end + 1]
             self.send_header("Content-Range", "bytes 0-68719476735/68719476736")
-            self.send_header("Content-Length", str(len(body)))
         else:
-            body = data[start:end + 1] + b"\0" * (1 << 20)
+            body = data[start:end + 1]
+            body = body + b"\0" * (1 << 20) if mode == "overlong" else body[:len(body) // 2]
             self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
-            self.send_header("Connection", "close")
-            self.close_connection = True
+        self.send_header("Connection", "close")
+        self.close_connection = True
         self.end_headers()
+        sent = 0
         try:
-            self.wfile.write(body)
+            for at in range(0, len(body), 16 << 10):
+                self.wfile.write(body[at:at + (16 << 10)])
+                self.wfile.flush()
+                sent = min(len(body), at + (16 << 10))
         except OSError:
             pass  # the client stopped reading, as it should
         self.hub.record(self.role, self.command, self.split_path()[0],
                         self.headers.get("Range"),
-                        self.headers.get("Authorization") is not None, 206, len(body))
-
+                        self.headers.get("Authorization") is not None, 206, sent)
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True

@@ -252,10 +252,21 @@ impl Client {
             {
                 let found = resolved_from(headers);
                 if !found.commit.as_deref().is_some_and(super::cache::is_commit) {
-                    return Err(HubError::Protocol(format!(
-                        "{url} answered with X-Repo-Commit {:?}, not a commit id",
-                        found.commit.unwrap_or_default()
-                    )));
+                    // An error answer's headers are not relied on; a file's
+                    // must be right.
+                    let status = response.status();
+                    if status.is_success() || status.is_redirection() {
+                        return Err(HubError::Protocol(format!(
+                            "{} answered with X-Repo-Commit {:?}, not a commit id",
+                            shown(&url),
+                            found.commit.unwrap_or_default()
+                        )));
+                    }
+                    return Ok(Answer {
+                        response,
+                        resolved: Resolved::default(),
+                        gave_up: budget.gave_up,
+                    });
                 }
                 resolved = Some(found);
                 if head {
@@ -278,21 +289,25 @@ impl Client {
                 .and_then(|l| l.to_str().ok())
                 .ok_or_else(|| {
                     HubError::Protocol(format!(
-                        "{url} answered {} without a Location",
+                        "{} answered {} without a Location",
+                        shown(&url),
                         response.status()
                     ))
                 })?;
             url = url.join(location).map_err(|e| {
-                HubError::Protocol(format!("{url} redirected to {location:?}: {e}"))
+                let location = location.split('?').next().unwrap_or_default();
+                HubError::Protocol(format!("{} redirected to {location:?}: {e}", shown(&url)))
             })?;
             if !matches!(url.scheme(), "http" | "https") {
                 return Err(HubError::Protocol(format!(
-                    "a redirect to {url}, not http(s)"
+                    "a redirect to {}, not http(s)",
+                    shown(&url)
                 )));
             }
         }
         Err(HubError::Protocol(format!(
-            "more than {MAX_REDIRECTS} redirects, the last to {url}"
+            "more than {MAX_REDIRECTS} redirects, the last to {}",
+            shown(&url)
         )))
     }
 
@@ -353,14 +368,18 @@ impl Client {
                 // most, so that a wrong endpoint fails within seconds.
                 Err(error)
                     if (error.is_connect() || error.is_timeout())
-                        && attempt < self.max_retries.min(TRANSPORT_RETRIES) =>
+                        && attempt < self.max_retries.min(TRANSPORT_RETRIES)
+                        && budget
+                            .waited
+                            .saturating_add(backoff(attempt, self.max_wait))
+                            <= self.max_wait =>
                 {
                     backoff(attempt, self.max_wait)
                 }
                 Err(error) => {
                     return Err(HubError::Transport {
-                        url: url.to_string(),
-                        error: Box::new(error),
+                        url: shown(url),
+                        error: Box::new(error.without_url()),
                     })
                 }
             };
@@ -409,6 +428,15 @@ pub(crate) fn asked_wait(headers: &HeaderMap) -> Option<Duration> {
     text("ratelimit-reset")
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs)
+}
+
+/// `url` as errors show it: without its query, which for a CDN address is
+/// a signature that grants access to the file until it expires.
+pub(crate) fn shown(url: &Url) -> String {
+    let mut url = url.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    url.to_string()
 }
 
 /// A tag without `W/` and quotes.
@@ -512,6 +540,22 @@ mod tests {
     }
 
     #[test]
+    fn a_token_a_header_cannot_carry_is_refused_up_front() {
+        let config = HubConfig {
+            token: Some("hf_a\nb".into()),
+            ..HubConfig::default()
+        };
+        let e = Client::new(&config).unwrap_err();
+        assert!(e.to_string().contains("line break"), "{e}");
+        let config = HubConfig {
+            token: Some("hf_fine".into()),
+            ..HubConfig::default()
+        };
+        let client = Client::new(&config).unwrap();
+        assert!(client.token.as_ref().unwrap().is_sensitive());
+    }
+
+    #[test]
     fn the_token_goes_to_the_endpoints_origin_only() {
         let config = HubConfig {
             endpoint: "http://127.0.0.1:8080/".into(),
@@ -524,6 +568,8 @@ mod tests {
         assert!(!own("http://127.0.0.1:8081/blobs/x"));
         assert!(!own("https://127.0.0.1:8080/x"));
         assert!(!own("http://localhost:8080/x"));
+        let signed = Url::parse("http://cdn.example/blobs/x?Expires=1&Signature=secret#f").unwrap();
+        assert_eq!(shown(&signed), "http://cdn.example/blobs/x");
         assert_eq!(
             client.url("org/name/resolve/main/a.json").unwrap().as_str(),
             "http://127.0.0.1:8080/org/name/resolve/main/a.json"

@@ -109,8 +109,8 @@ pub struct HubConfig {
     pub cache_dir: Option<PathBuf>,
     /// Never touch the network (`HF_HUB_OFFLINE=1`): read the cache only.
     pub offline: bool,
-    /// Retries of one request after a rate limit, a server error or no
-    /// answer (default 5).
+    /// Retries of one read (all its redirects) after a rate limit, a
+    /// server error or no answer (default 5).
     pub max_retries: u32,
     /// The longest time one read may spend waiting between retries, all
     /// waits together (default 5 minutes, the Hub's rate limit window): a
@@ -351,7 +351,12 @@ pub async fn open(address: &str) -> Result<HubCheckpoint> {
 /// failed (a rate limit, a server error, a protocol fault), only for 416.
 pub(crate) fn may_be_short(err: &object_store::Error) -> bool {
     let source = match err {
-        object_store::Error::Generic { source, .. } => source,
+        object_store::Error::Generic { source, .. }
+        | object_store::Error::NotFound { source, .. }
+        | object_store::Error::PermissionDenied { source, .. }
+        | object_store::Error::Unauthenticated { source, .. } => source,
+        // The commit or ETag moved: no size would help.
+        object_store::Error::Precondition { .. } => return false,
         _ => return true,
     };
     match source.downcast_ref::<HubError>() {

@@ -19,7 +19,7 @@ use reqwest::StatusCode;
 
 use super::address::{encode, HubAddress};
 use super::cache::{blob_etag, RepoCache};
-use super::http::{bare_etag, content_range, header_text, Counters, HubError};
+use super::http::{bare_etag, content_range, header_text, shown, Counters, HubError};
 use super::Inner;
 
 type StoreResult<T> = object_store::Result<T>;
@@ -133,6 +133,14 @@ impl HubStore {
             encode(path, true)
         );
         let url = self.inner.client.url(&tail).map_err(generic)?;
+        if let Some(GetRange::Bounded(r)) = &options.range {
+            if r.start >= r.end {
+                return Err(generic(HubError::Protocol(format!(
+                    "an empty range {r:?} of {}",
+                    self.name(path)
+                ))));
+            }
+        }
         let range = options.range.as_ref().map(range_header);
         let answer = self
             .inner
@@ -143,6 +151,21 @@ impl HubStore {
         let response = answer.response;
         let resolved = answer.resolved;
         let status = response.status();
+        // Every answer is pinned to one commit: the first the Hub names
+        // (a 404 for a file names it too, so that the next file looked for
+        // is read at the same commit), and every later one must be it.
+        if let Some(commit) = &resolved.commit {
+            let now = self.commit.get_or_init(|| commit.clone());
+            if now != commit {
+                return Err(precondition(
+                    location,
+                    format!(
+                        "{} answered for commit {commit}, but this checkpoint is read at commit {now}",
+                        self.repo
+                    ),
+                ));
+            }
+        }
         // A HEAD stops at the resolve answer: for an LFS file that is the
         // redirect, whose headers say all.
         let answered = status.is_success() || (options.head && status.is_redirection());
@@ -150,24 +173,14 @@ impl HubStore {
             return Err(self.status_error(location, &response, answer.gave_up));
         }
         let protocol = |text: String| generic(HubError::Protocol(text));
-        // Every answer is pinned: to the commit (the Hub's resolve answer
-        // always names it), and to the ETag when one is asked for.
-        let Some(commit) = &resolved.commit else {
+        // A file's answer must say its commit (the Hub's resolve answer
+        // always does), and its ETag when one is asked for.
+        if resolved.commit.is_none() {
             return Err(protocol(format!(
                 "the answer for {} did not say its commit (no X-Repo-Commit from {})",
                 self.name(path),
                 self.inner.config.endpoint
             )));
-        };
-        let now = self.commit.get_or_init(|| commit.clone());
-        if now != commit {
-            return Err(precondition(
-                location,
-                format!(
-                    "{} answered for commit {commit}, but this checkpoint is read at commit {now}",
-                    self.repo
-                ),
-            ));
         }
         let headers = response.headers();
         let etag = resolved
@@ -189,14 +202,19 @@ impl HubStore {
                 }
             }
         }
-        let length = response.content_length();
+        // The Content-Length header as sent (for a HEAD, the HTTP client
+        // reports the empty body's length instead).
+        let length =
+            header_text(headers, "content-length").and_then(|n| n.trim().parse::<u64>().ok());
         let (range, size) = if options.head {
-            // At the resolve address: an LFS file's size is X-Linked-Size,
-            // another file's the Content-Length.
-            let size = resolved
-                .size
-                .or(length)
-                .ok_or_else(|| protocol(format!("no size for {}", self.name(path))))?;
+            // At the resolve address: an LFS file's size is X-Linked-Size
+            // (a redirect must say it), another file's the Content-Length.
+            let size = if status.is_redirection() {
+                resolved.size
+            } else {
+                resolved.size.or(length)
+            }
+            .ok_or_else(|| protocol(format!("no size for {}", self.name(path))))?;
             (0..size, size)
         } else if status == StatusCode::PARTIAL_CONTENT {
             let (r, size) = content_range(headers).ok_or_else(|| {
@@ -242,6 +260,15 @@ impl HubStore {
             }
             (0..size, size)
         };
+        // The CDN's size is the Hub's, when the Hub said it.
+        if let Some(linked) = resolved.size {
+            if linked != size {
+                return Err(protocol(format!(
+                    "the Hub says {} has {linked} bytes, the answer {size}",
+                    self.name(path)
+                )));
+            }
+        }
         let meta = ObjectMeta {
             location: location.clone(),
             last_modified: Default::default(),
@@ -489,16 +516,24 @@ fn body(
                         None => {
                             let text = format!(
                                 "{} sent more than the {budget} bytes it answered with ({location})",
-                                response.url()
+                                shown(response.url())
                             );
                             Some((Err(generic(HubError::Protocol(text))), None))
                         }
                     }
                 }
-                Ok(None) => None,
+                Ok(None) if left == 0 => None,
+                Ok(None) => {
+                    let text = format!(
+                        "{} ended after {} of the {budget} bytes it answered with ({location})",
+                        shown(response.url()),
+                        budget - left
+                    );
+                    Some((Err(generic(HubError::Protocol(text))), None))
+                }
                 Err(error) => {
-                    let url = format!("{} ({location})", response.url());
-                    let error = Box::new(error);
+                    let url = format!("{} ({location})", shown(response.url()));
+                    let error = Box::new(error.without_url());
                     Some((Err(generic(HubError::Transport { url, error })), None))
                 }
             }
