@@ -12,8 +12,7 @@ pub use bench::bench;
 pub use diff::{diff, tolerance};
 pub use inspect::inspect;
 #[cfg(feature = "remote")]
-pub use inspect::HubListing;
-pub use inspect::Listing;
+pub use inspect::{HubListing, Listing};
 pub use rewrite::{align_arg, rewrite};
 pub use shard::{merge, shard};
 pub use stats::stats;
