@@ -627,6 +627,21 @@ fn a_hostile_hub_is_an_error_never_a_crash_or_a_mix() {
     assert!(e.to_string().contains("after 0 retries"), "{e}");
     assert!(e.to_string().contains("0 s allowed"), "{e}");
     assert_eq!(server_requests(&server_stats(&rt)), (1, 0));
+
+    // Rate limited on every request, 1 s asked each time, 1 s allowed in
+    // all: one wait, then an error; the waits add up.
+    server_post(&rt, "_reset");
+    server_post(&rt, "_misbehave?mode=rate-limit");
+    let mut config = HubConfig::default();
+    config.endpoint = endpoint();
+    config.max_retry_wait = Duration::from_secs(1);
+    let patient_once = Hub::new(config).unwrap();
+    let e = rt
+        .block_on(patient_once.open(&address("hf://tensorsafe/tiny-single/model.safetensors")))
+        .unwrap_err();
+    assert!(e.to_string().contains("after 1 retries"), "{e}");
+    assert_eq!(server_requests(&server_stats(&rt)), (2, 0));
+    assert_eq!(patient_once.stats().retries, 1);
 }
 
 #[test]

@@ -274,7 +274,7 @@ class HubHandler(Handler):
         if path == "/_misbehave" and self.command == "POST":
             mode = parse_qs(query).get("mode", [""])[0]
             if mode not in ("commit", "bad-commit", "no-commit", "cdn-commit", "no-etag",
-                            "content-range", "overlong", "short"):
+                            "content-range", "overlong", "short", "rate-limit"):
                 return self.send(400, count=False)
             self.hub.misbehave = mode
             return self.send(204, count=False)
@@ -321,7 +321,9 @@ class HubHandler(Handler):
                     f"Access to {repo_type} {repo_id} is restricted and you are not in "
                     f"the authorized list.")
 
-        if repo["rate_limit_once"] and hub.first_request_limited(repo_id):
+        limited = hub.misbehave == "rate-limit" or (
+            repo["rate_limit_once"] and hub.first_request_limited(repo_id))
+        if limited:
             return self.send_json_error(
                 429, None, "Too Many Requests",
                 "You have been rate-limited; you can retry this action in 1 second.",
