@@ -97,6 +97,16 @@ fn fixture_commit(repo: &str, name: &str) -> String {
         .to_owned()
 }
 
+/// The size of `file` of model `repo` at its `main` in the fixtures.
+fn main_file_size(repo: &str, file: &str) -> u64 {
+    let path = fixtures()
+        .join("models")
+        .join(repo)
+        .join(fixture_commit(repo, "main"))
+        .join(file);
+    std::fs::metadata(path).unwrap().len()
+}
+
 fn requests(stats: HubStats) -> (u64, u64) {
     (stats.hub_requests, stats.cdn_requests)
 }
@@ -656,15 +666,13 @@ fn a_head_stops_at_the_resolve_answer() {
     let meta = rt
         .block_on(store.head(&"model-00002-of-00003.safetensors".into()))
         .unwrap();
-    let size = std::fs::metadata(
-        fixtures()
-            .join("models/tensorsafe/tiny-sharded")
-            .join(fixture_commit("tensorsafe/tiny-sharded", "main"))
-            .join("model-00002-of-00003.safetensors"),
-    )
-    .unwrap()
-    .len();
-    assert_eq!(meta.size, size);
+    assert_eq!(
+        meta.size,
+        main_file_size(
+            "tensorsafe/tiny-sharded",
+            "model-00002-of-00003.safetensors"
+        )
+    );
     assert_eq!(
         meta.e_tag.as_deref().map(str::len),
         Some(64),
@@ -686,13 +694,8 @@ fn a_head_stops_at_the_resolve_answer() {
     let index = rt
         .block_on(store.head(&"model.safetensors.index.json".into()))
         .unwrap();
-    let size = std::fs::metadata(
-        fixtures()
-            .join("models/tensorsafe/tiny-sharded")
-            .join(fixture_commit("tensorsafe/tiny-sharded", "main"))
-            .join("model.safetensors.index.json"),
-    )
-    .unwrap()
-    .len();
-    assert_eq!(index.size, size);
+    assert_eq!(
+        index.size,
+        main_file_size("tensorsafe/tiny-sharded", "model.safetensors.index.json")
+    );
 }

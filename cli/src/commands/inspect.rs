@@ -212,20 +212,8 @@ fn show(listing: &Listing<'_>, as_json: bool, exact: bool) -> Result<u8, Failure
 /// shards), where it came from, and what reading it took.
 #[cfg(feature = "remote")]
 fn hub_summary(listing: &Listing<'_>, hub: &HubListing, exact: bool) {
-    let count = |n: u128| {
-        if exact {
-            n.to_string()
-        } else {
-            human::count(n)
-        }
-    };
-    let size = |n: u64| {
-        if exact {
-            format!("{n} bytes")
-        } else {
-            human::bytes(n)
-        }
-    };
+    let count = |n: u128| count_for(n, exact);
+    let size = |n: u64| size_for(n, exact);
     let (per_dtype, all, bytes) = sums(&listing.files);
     outln!();
     outln!(
@@ -265,23 +253,29 @@ fn hub_summary(listing: &Listing<'_>, hub: &HubListing, exact: bool) {
     }
 }
 
+/// A count for people (`147.9M`), or exact.
+fn count_for(n: u128, exact: bool) -> String {
+    if exact {
+        n.to_string()
+    } else {
+        human::count(n)
+    }
+}
+
+/// A size for people (`295.7 MB`), or exact (`295700000 bytes`).
+fn size_for(n: u64, exact: bool) -> String {
+    if exact {
+        format!("{n} bytes")
+    } else {
+        human::bytes(n)
+    }
+}
+
 /// The tensor table of every file, then totals and metadata: counts and
 /// sizes for people (`147.9M`, `295.7 MB`) unless `exact`.
 fn table(headers: &[(&str, &Header)], exact: bool) {
-    let count = |n: u128| {
-        if exact {
-            n.to_string()
-        } else {
-            human::count(n)
-        }
-    };
-    let size = |n: u64| {
-        if exact {
-            format!("{n} bytes")
-        } else {
-            human::bytes(n)
-        }
-    };
+    let count = |n: u128| count_for(n, exact);
+    let size = |n: u64| size_for(n, exact);
     let (mut tensors, mut parameters, mut file_bytes, mut header_bytes) =
         (0usize, 0u128, 0u64, 0u64);
     let mut per_dtype: BTreeMap<String, (usize, u64)> = BTreeMap::new();
