@@ -107,6 +107,24 @@ fn main_file_size(repo: &str, file: &str) -> u64 {
     std::fs::metadata(path).unwrap().len()
 }
 
+/// Opens `text` with `hub`.
+fn open(
+    rt: &tokio::runtime::Runtime,
+    hub: &Hub,
+    text: &str,
+) -> tensorsafe::Result<tensorsafe::remote::hub::HubCheckpoint> {
+    rt.block_on(hub.open(&address(text)))
+}
+
+/// A test's start: its turn at the server, a runtime, the server reset
+/// (counts, log, refs moved by a push, a hostile mode).
+fn start() -> (MutexGuard<'static, ()>, tokio::runtime::Runtime) {
+    let turn = turn();
+    let rt = runtime();
+    server_post(&rt, "_reset");
+    (turn, rt)
+}
+
 fn requests(stats: HubStats) -> (u64, u64) {
     (stats.hub_requests, stats.cdn_requests)
 }
@@ -153,13 +171,9 @@ fn make_cache(cache: &Path, repo: &str, revision: &str, only: &[&str]) {
 #[test]
 #[ignore = "needs the test Hub (.ci/run starts it)"]
 fn a_sharded_listing_is_the_index_and_one_read_per_shard() {
-    let _turn = turn();
-    let rt = runtime();
-    server_post(&rt, "_reset");
+    let (_turn, rt) = start();
     let hub = hub(None, None, false);
-    let model = rt
-        .block_on(hub.open(&address("hf://tensorsafe/tiny-sharded")))
-        .unwrap();
+    let model = open(&rt, &hub, "hf://tensorsafe/tiny-sharded").unwrap();
     let checkpoint = model.checkpoint();
     assert!(checkpoint.is_sharded());
     assert_eq!(checkpoint.files().len(), 3);
@@ -199,14 +213,10 @@ fn a_sharded_listing_is_the_index_and_one_read_per_shard() {
 #[test]
 #[ignore = "needs the test Hub (.ci/run starts it)"]
 fn one_ranks_slice_is_one_ranged_read_and_a_push_mixes_nothing_in() {
-    let _turn = turn();
-    let rt = runtime();
-    // Undoes an earlier push.
-    server_post(&rt, "_reset");
+    // The reset undoes an earlier push.
+    let (_turn, rt) = start();
     let hub = hub(None, None, false);
-    let model = rt
-        .block_on(hub.open(&address("hf://tensorsafe/tiny-sharded")))
-        .unwrap();
+    let model = open(&rt, &hub, "hf://tensorsafe/tiny-sharded").unwrap();
     let checkpoint = model.checkpoint();
     let name = "model.layers.1.self_attn.q_proj.weight";
     let before = hub.stats();
@@ -248,9 +258,7 @@ fn one_ranks_slice_is_one_ranged_read_and_a_push_mixes_nothing_in() {
         &q_proj(1),
     );
     // Opened again, main is the new commit, where every f32 is one more.
-    let again = rt
-        .block_on(hub.open(&address("hf://tensorsafe/tiny-sharded")))
-        .unwrap();
+    let again = open(&rt, &hub, "hf://tensorsafe/tiny-sharded").unwrap();
     assert_ne!(again.commit(), commit);
     let newer = rt.block_on(again.checkpoint().tensor(name)).unwrap();
     let plus_one: Vec<f32> = q_proj(1).iter().map(|v| v + 1.0).collect();
@@ -263,13 +271,10 @@ fn one_ranks_slice_is_one_ranged_read_and_a_push_mixes_nothing_in() {
 #[test]
 #[ignore = "needs the test Hub (.ci/run starts it)"]
 fn single_files_are_found_as_huggingface_hub_finds_them() {
-    let _turn = turn();
-    let rt = runtime();
+    let (_turn, rt) = start();
     let hub = hub(None, None, false);
     // No index: one 404, then the header read.
-    let single = rt
-        .block_on(hub.open(&address("hf://tensorsafe/tiny-single")))
-        .unwrap();
+    let single = open(&rt, &hub, "hf://tensorsafe/tiny-single").unwrap();
     assert_eq!(single.address().path(), Some("model.safetensors"));
     assert!(!single.checkpoint().is_sharded());
     assert_eq!(requests(hub.stats()), (2, 1));
@@ -303,9 +308,7 @@ fn single_files_are_found_as_huggingface_hub_finds_them() {
 
     // diffusers' file name, after three 404s.
     let hub = self::hub(None, None, false);
-    let diffusion = rt
-        .block_on(hub.open(&address("hf://tensorsafe/diffusion")))
-        .unwrap();
+    let diffusion = open(&rt, &hub, "hf://tensorsafe/diffusion").unwrap();
     assert_eq!(
         diffusion.address().path(),
         Some("diffusion_pytorch_model.safetensors")
@@ -314,27 +317,24 @@ fn single_files_are_found_as_huggingface_hub_finds_them() {
 
     // A header longer than 100,000 bytes takes a second read.
     let hub = self::hub(None, None, false);
-    let many = rt
-        .block_on(hub.open(&address("hf://tensorsafe/many-tensors/model.safetensors")))
-        .unwrap();
+    let many = open(&rt, &hub, "hf://tensorsafe/many-tensors/model.safetensors").unwrap();
     assert_eq!(many.checkpoint().len(), 3000);
     assert_eq!(requests(hub.stats()), (2, 2));
 
     // A dataset, a pull request's revision, a renamed repository.
     let hub = self::hub(None, None, false);
-    let data = rt
-        .block_on(hub.open(&address(
-            "hf://datasets/tensorsafe/tensors/data/train.safetensors",
-        )))
-        .unwrap();
+    let data = open(
+        &rt,
+        &hub,
+        "hf://datasets/tensorsafe/tensors/data/train.safetensors",
+    )
+    .unwrap();
     let inputs = rt.block_on(data.checkpoint().tensor("inputs")).unwrap();
     same(
         &inputs.view().to_vec::<f32>().unwrap(),
         &(0..40).map(|i| i as f32 / 2.0).collect::<Vec<_>>(),
     );
-    let pr = rt
-        .block_on(hub.open(&address("hf://tensorsafe/tiny-single@refs/pr/1")))
-        .unwrap();
+    let pr = open(&rt, &hub, "hf://tensorsafe/tiny-single@refs/pr/1").unwrap();
     assert_eq!(
         pr.commit(),
         fixture_commit("tensorsafe/tiny-single", "refs/pr/1")
@@ -346,9 +346,7 @@ fn single_files_are_found_as_huggingface_hub_finds_them() {
         &q.view().to_vec::<f32>().unwrap(),
         &(0..64).map(|i| i as f32 + 1000.0).collect::<Vec<_>>(),
     );
-    let renamed = rt
-        .block_on(hub.open(&address("hf://tensorsafe/old-tiny-single")))
-        .unwrap();
+    let renamed = open(&rt, &hub, "hf://tensorsafe/old-tiny-single").unwrap();
     assert_eq!(
         renamed.commit(),
         fixture_commit("tensorsafe/tiny-single", "main")
@@ -358,9 +356,7 @@ fn single_files_are_found_as_huggingface_hub_finds_them() {
 #[test]
 #[ignore = "needs the test Hub (.ci/run starts it)"]
 fn gated_repositories_need_a_token_that_never_reaches_the_cdn() {
-    let _turn = turn();
-    let rt = runtime();
-    server_post(&rt, "_reset");
+    let (_turn, rt) = start();
     let gated = address("hf://tensorsafe/gated");
     let io_kind = |e: &tensorsafe::Error| e.io_error().map(std::io::Error::kind);
 
@@ -412,13 +408,12 @@ fn gated_repositories_need_a_token_that_never_reaches_the_cdn() {
 #[test]
 #[ignore = "needs the test Hub (.ci/run starts it)"]
 fn missing_files_revisions_and_repositories_are_named() {
-    let _turn = turn();
-    let rt = runtime();
+    let (_turn, rt) = start();
     let hub = hub(None, None, false);
     let io_kind = |e: &tensorsafe::Error| e.io_error().map(std::io::Error::kind);
-    let open = |text: &str| rt.block_on(hub.open(&address(text))).unwrap_err();
+    let fails = |text: &str| open(&rt, &hub, text).unwrap_err();
 
-    let e = open("hf://tensorsafe/tiny-single/absent.safetensors");
+    let e = fails("hf://tensorsafe/tiny-single/absent.safetensors");
     assert_eq!(io_kind(&e), Some(std::io::ErrorKind::NotFound));
     assert_eq!(
         e.path(),
@@ -426,7 +421,7 @@ fn missing_files_revisions_and_repositories_are_named() {
     );
     assert!(e.to_string().contains("revision main"), "{e}");
 
-    let e = open("hf://tensorsafe/tiny-single@nonesuch");
+    let e = fails("hf://tensorsafe/tiny-single@nonesuch");
     assert_eq!(io_kind(&e), Some(std::io::ErrorKind::NotFound));
     assert_eq!(
         e.path(),
@@ -434,19 +429,19 @@ fn missing_files_revisions_and_repositories_are_named() {
     );
     assert!(e.to_string().contains("no revision nonesuch"), "{e}");
 
-    let e = open("hf://tensorsafe/nonesuch");
+    let e = fails("hf://tensorsafe/nonesuch");
     assert_eq!(e.path(), Some(Path::new("hf://tensorsafe/nonesuch")));
     assert!(e.to_string().contains("does not exist"), "{e}");
 
     // Broken files through the network path: an empty one (its range is
     // refused; a HEAD at the resolve address tells its size), a cut one.
-    let e = open("hf://tensorsafe/tiny-single/broken/empty.safetensors");
+    let e = fails("hf://tensorsafe/tiny-single/broken/empty.safetensors");
     assert_eq!(e.kind(), tensorsafe::ErrorKind::FileTooSmall, "{e}");
-    let e = open("hf://tensorsafe/tiny-single/broken/truncated.safetensors");
+    let e = fails("hf://tensorsafe/tiny-single/broken/truncated.safetensors");
     assert_eq!(e.category(), tensorsafe::Category::Format, "{e}");
 
     // A repository without any checkpoint file: all four looked for.
-    let e = open("hf://datasets/tensorsafe/tensors");
+    let e = fails("hf://datasets/tensorsafe/tensors");
     assert_eq!(io_kind(&e), Some(std::io::ErrorKind::NotFound));
     assert!(e.to_string().contains("no checkpoint"), "{e}");
     assert!(
@@ -459,14 +454,10 @@ fn missing_files_revisions_and_repositories_are_named() {
 #[test]
 #[ignore = "needs the test Hub (.ci/run starts it)"]
 fn a_rate_limit_is_waited_out_as_the_hub_asks() {
-    let _turn = turn();
-    let rt = runtime();
-    server_post(&rt, "_reset");
+    let (_turn, rt) = start();
     let hub = hub(None, None, false);
     let started = Instant::now();
-    let model = rt
-        .block_on(hub.open(&address("hf://tensorsafe/rate-limited/model.safetensors")))
-        .unwrap();
+    let model = open(&rt, &hub, "hf://tensorsafe/rate-limited/model.safetensors").unwrap();
     assert!(
         started.elapsed() >= Duration::from_millis(900),
         "Retry-After: 1 was not waited for"
@@ -486,8 +477,7 @@ fn a_rate_limit_is_waited_out_as_the_hub_asks() {
 #[test]
 #[ignore = "needs the test Hub (.ci/run starts it)"]
 fn the_local_cache_is_read_first_and_offline_says_what_is_missing() {
-    let _turn = turn();
-    let rt = runtime();
+    let (_turn, rt) = start();
     let cache = temp_dir("cache");
     let repo = "tensorsafe/tiny-single";
     make_cache(&cache, repo, "main", &[]);
@@ -496,9 +486,7 @@ fn the_local_cache_is_read_first_and_offline_says_what_is_missing() {
     // Cached, online or offline: no request at all.
     for offline in [false, true] {
         let hub = hub(None, Some(&cache), offline);
-        let model = rt
-            .block_on(hub.open(&address("hf://tensorsafe/tiny-single")))
-            .unwrap();
+        let model = open(&rt, &hub, "hf://tensorsafe/tiny-single").unwrap();
         assert!(model.is_cached());
         assert_eq!(model.commit(), fixture_commit(repo, "main"));
         let q = rt
@@ -517,9 +505,7 @@ fn the_local_cache_is_read_first_and_offline_says_what_is_missing() {
 
     // Offline, a revision the cache has no ref for.
     let hub = hub(None, Some(&cache), true);
-    let e = rt
-        .block_on(hub.open(&address("hf://tensorsafe/tiny-single@refs/pr/1")))
-        .unwrap_err();
+    let e = open(&rt, &hub, "hf://tensorsafe/tiny-single@refs/pr/1").unwrap_err();
     assert_eq!(
         e.io_error().map(std::io::Error::kind),
         Some(std::io::ErrorKind::NotFound)
@@ -580,9 +566,7 @@ impl Drop for Behave<'_> {
 #[test]
 #[ignore = "needs the test Hub (.ci/run starts it)"]
 fn a_hostile_hub_is_an_error_never_a_crash_or_a_mix() {
-    let _turn = turn();
-    let rt = runtime();
-    server_post(&rt, "_reset");
+    let (_turn, rt) = start();
     let _behave = Behave(&rt);
     let name = "model.layers.1.self_attn.q_proj.weight";
     let fresh = || self::hub(None, None, false);
@@ -594,9 +578,7 @@ fn a_hostile_hub_is_an_error_never_a_crash_or_a_mix() {
         ("no-etag", "ETag (none) now"),
     ] {
         server_post(&rt, "_reset");
-        let model = rt
-            .block_on(fresh().open(&address("hf://tensorsafe/tiny-sharded")))
-            .unwrap();
+        let model = open(&rt, &fresh(), "hf://tensorsafe/tiny-sharded").unwrap();
         server_post(&rt, &format!("_misbehave?mode={mode}"));
         let e = rt.block_on(model.checkpoint().tensor(name)).unwrap_err();
         assert_eq!(e.kind(), tensorsafe::ErrorKind::FileChanged, "{mode}: {e}");
@@ -617,9 +599,7 @@ fn a_hostile_hub_is_an_error_never_a_crash_or_a_mix() {
     ] {
         server_post(&rt, "_reset");
         server_post(&rt, &format!("_misbehave?mode={mode}"));
-        let e = rt
-            .block_on(fresh().open(&address("hf://tensorsafe/tiny-sharded")))
-            .unwrap_err();
+        let e = open(&rt, &fresh(), "hf://tensorsafe/tiny-sharded").unwrap_err();
         assert!(e.to_string().contains(says), "{mode}: {e}");
     }
     server_post(&rt, "_reset");
@@ -630,9 +610,12 @@ fn a_hostile_hub_is_an_error_never_a_crash_or_a_mix() {
     config.endpoint = endpoint();
     config.max_retry_wait = Duration::ZERO;
     let impatient = Hub::new(config).unwrap();
-    let e = rt
-        .block_on(impatient.open(&address("hf://tensorsafe/rate-limited/model.safetensors")))
-        .unwrap_err();
+    let e = open(
+        &rt,
+        &impatient,
+        "hf://tensorsafe/rate-limited/model.safetensors",
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("rate limited"), "{e}");
     assert!(e.to_string().contains("after 0 retries"), "{e}");
     assert!(e.to_string().contains("0 s allowed"), "{e}");
@@ -646,9 +629,12 @@ fn a_hostile_hub_is_an_error_never_a_crash_or_a_mix() {
     config.endpoint = endpoint();
     config.max_retry_wait = Duration::from_secs(1);
     let patient_once = Hub::new(config).unwrap();
-    let e = rt
-        .block_on(patient_once.open(&address("hf://tensorsafe/tiny-single/model.safetensors")))
-        .unwrap_err();
+    let e = open(
+        &rt,
+        &patient_once,
+        "hf://tensorsafe/tiny-single/model.safetensors",
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("after 1 retries"), "{e}");
     assert_eq!(server_requests(&server_stats(&rt)), (2, 0));
     assert_eq!(patient_once.stats().retries, 1);
@@ -658,9 +644,7 @@ fn a_hostile_hub_is_an_error_never_a_crash_or_a_mix() {
 #[ignore = "needs the test Hub (.ci/run starts it)"]
 fn a_head_stops_at_the_resolve_answer() {
     use tensorsafe::remote::object_store::ObjectStoreExt;
-    let _turn = turn();
-    let rt = runtime();
-    server_post(&rt, "_reset");
+    let (_turn, rt) = start();
     let hub = hub(None, None, false);
     let store = hub.store(&address("hf://tensorsafe/tiny-sharded"));
     let meta = rt

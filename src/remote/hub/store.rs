@@ -269,13 +269,6 @@ impl HubStore {
                 )));
             }
         }
-        let meta = ObjectMeta {
-            location: location.clone(),
-            last_modified: Default::default(),
-            size,
-            e_tag: etag,
-            version: None,
-        };
         let payload = if options.head {
             stream::empty().boxed()
         } else {
@@ -286,13 +279,7 @@ impl HubStore {
                 range.end - range.start,
             )
         };
-        Ok(GetResult {
-            payload: GetResultPayload::Stream(payload),
-            meta,
-            range,
-            attributes: Default::default(),
-            extensions: Default::default(),
-        })
+        Ok(get_result(location, payload, range, size, etag))
     }
 
     pub(super) fn not_cached(&self, path: &str) -> String {
@@ -416,19 +403,31 @@ impl HubStore {
         } else {
             stream::once(async move { Ok(bytes::Bytes::from(bytes)) }).boxed()
         };
-        Ok(GetResult {
-            payload: GetResultPayload::Stream(payload),
-            meta: ObjectMeta {
-                location: location.clone(),
-                last_modified: Default::default(),
-                size,
-                e_tag: etag,
-                version: None,
-            },
-            range,
-            attributes: Default::default(),
-            extensions: Default::default(),
-        })
+        Ok(get_result(location, payload, range, size, etag))
+    }
+}
+
+/// A read's result: `payload`, bytes `range` of the file at `location`,
+/// which has `size` bytes and ETag `etag`.
+fn get_result(
+    location: &Path,
+    payload: BoxStream<'static, StoreResult<bytes::Bytes>>,
+    range: Range<u64>,
+    size: u64,
+    etag: Option<String>,
+) -> GetResult {
+    GetResult {
+        payload: GetResultPayload::Stream(payload),
+        meta: ObjectMeta {
+            location: location.clone(),
+            last_modified: Default::default(),
+            size,
+            e_tag: etag,
+            version: None,
+        },
+        range,
+        attributes: Default::default(),
+        extensions: Default::default(),
     }
 }
 
@@ -454,10 +453,7 @@ fn read_file(
         Some(GetRange::Bounded(r)) if r.start < size && r.start < r.end => r.start..r.end.min(size),
         Some(GetRange::Offset(o)) if *o < size => *o..size,
         Some(GetRange::Suffix(n)) if *n > 0 => size.saturating_sub(*n)..size,
-        Some(r) if head => {
-            let _ = r;
-            0..size
-        }
+        Some(_) if head => 0..size,
         Some(r) => {
             return Err(HubError::Protocol(format!(
                 "the range {r:?} is not in the cached {named} of {size} bytes"
