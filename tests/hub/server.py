@@ -209,16 +209,18 @@ class Handler(BaseHTTPRequestHandler):
         for k, v in headers:
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        sent = 0
-        if self.command != "HEAD" and body:
-            self.wfile.write(body)
-            sent = len(body)
+        sent = len(body) if self.command != "HEAD" else 0
+        # Logged before the answer leaves: a client may act on it (follow a
+        # redirect to the CDN) before this thread runs again, and the log must
+        # keep the order in which the answers were given.
         if count:
             self.hub.record(self.role, self.command, self.split_path()[0],
                             self.headers.get("Range"),
                             self.headers.get("Authorization") is not None,
                             status, sent)
+        self.end_headers()
+        if sent:
+            self.wfile.write(body)
 
     def send_json_error(self, status, code, message, body_message=None, extra=()):
         headers = list(extra)
