@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use tensorsafe::{Dtype, Header, TensorInfo, TensorView};
 
-use crate::source::Shard;
+use crate::source::{Shard, Source};
 use crate::Failure;
 
 /// Bytes read at a time from a local file: whole elements, at most this
@@ -55,6 +55,21 @@ pub fn ranges(
     }))
 }
 
+/// The length of a chunk's `range`, as a buffer length. Chunks are cut by
+/// [`ranges`] (16 MiB at most), so this fails only on a range no caller
+/// makes.
+pub fn chunk_len(range: &Range<u64>) -> Result<usize, Failure> {
+    range
+        .end
+        .checked_sub(range.start)
+        .filter(|&len| len <= MAX_CHUNK)
+        .map(|len| len as usize)
+        .ok_or_else(|| Failure::usage(format!("a read of bytes {range:?}: not a chunk")))
+}
+
+/// The largest chunk a reader is asked for: a remote reader's.
+pub const MAX_CHUNK: u64 = 16 << 20;
+
 /// Bytes decoded at a time: whole elements of every dtype (a multiple of
 /// 3 and of 16), at most 96 Ki values (768 KiB as f64) even for F4.
 const PIECE_BYTES: usize = 3 << 14;
@@ -78,10 +93,14 @@ pub fn read_failure(e: &std::io::Error, at: u64, len: usize) -> String {
 
 /// Where chunks come from: a local file, or an object in a store.
 pub trait ReadChunk {
-    /// The bytes of `range` (at most one chunk).
+    /// The bytes of `range`, all of them: a range [`ranges`] cut, a chunk
+    /// of this reader or of another read beside it (`diff`).
     fn read(&mut self, range: Range<u64>) -> Result<&[u8], Failure>;
     /// Bytes to read at a time.
     fn chunk(&self) -> u64;
+    /// Nothing past file offset `end` will be read: a reader that reads
+    /// ahead stops there.
+    fn read_no_further_than(&mut self, _end: u64) {}
     /// Fails if the file is no longer `len` bytes long (it changed while
     /// it was read). An object in a store is pinned to its ETag instead.
     fn check_len(&self, _len: u64) -> Result<(), Failure> {
@@ -108,17 +127,21 @@ impl Reader {
     }
 }
 
+/// A reader of one shard of a source, local or remote.
+pub type AnyReader<'s> = Box<dyn ReadChunk + 's>;
+
 /// The reader in `slot` if it reads shard `i`, or else a new one on
-/// `shard` (the `i`th), left in `slot`: one open file at a time for a walk
-/// in file order.
-pub fn reuse<'r>(
-    slot: &'r mut Option<(usize, Reader)>,
+/// `shard` (the `i`th of `source`), left in `slot`: one open file at a
+/// time for a walk in file order.
+pub fn reuse<'r, 's>(
+    slot: &'r mut Option<(usize, AnyReader<'s>)>,
+    source: &'s Source,
     i: usize,
     shard: &Shard<'_>,
-) -> Result<&'r mut Reader, Failure> {
+) -> Result<&'r mut AnyReader<'s>, Failure> {
     let reader = match slot.take() {
         Some((at, reader)) if at == i => reader,
-        _ => Reader::open(shard)?,
+        _ => source.reader(i, shard)?,
     };
     Ok(&mut slot.insert((i, reader)).1)
 }
@@ -142,9 +165,7 @@ impl ReadChunk for Reader {
     }
 
     fn read(&mut self, range: Range<u64>) -> Result<&[u8], Failure> {
-        // `ranges` cuts ranges of at most `chunk()` bytes.
-        let len = (range.end - range.start).min(self.chunk());
-        self.buf.resize(len as usize, 0);
+        self.buf.resize(chunk_len(&range)?, 0);
         self.file
             .seek(SeekFrom::Start(range.start))
             .and_then(|_| self.file.read_exact(&mut self.buf))

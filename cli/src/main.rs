@@ -252,10 +252,12 @@ enum Command {
     /// Metadata is compared key by key (only in A, only in B, other
     /// values); no metadata and an empty one hold the same entries.
     Diff {
-        /// A .safetensors file, a *.index.json, or a directory holding either.
+        /// A .safetensors file, a *.index.json, or a directory holding
+        /// either; or a URL, as inspect takes (s3://..., hf://ORG/NAME),
+        /// read 16 MiB at a time.
         a: PathBuf,
         /// The same kinds of path as A; a file and a checkpoint compare by
-        /// tensor name.
+        /// tensor name, a local file with a URL.
         b: PathBuf,
         /// Absolute tolerance for float tensors (finite, at least 0).
         #[arg(long, default_value_t = 0.0, value_parser = commands::tolerance)]
@@ -337,7 +339,9 @@ enum Command {
     /// Tensors are read a chunk at a time (with --tensor, only that one), so
     /// memory does not grow with the model.
     Stats {
-        /// A .safetensors file, a *.index.json, or a directory holding either.
+        /// A .safetensors file, a *.index.json, or a directory holding
+        /// either; or a URL, as inspect takes (s3://..., hf://ORG/NAME),
+        /// read 16 MiB at a time (with --tensor, only that tensor's bytes).
         path: PathBuf,
         /// Only this tensor.
         #[arg(long, value_name = "NAME")]

@@ -191,25 +191,52 @@ impl Remote {
     /// Shard `i` (in the order of [`Remote::headers`]), read a chunk at a
     /// time.
     pub fn reader(&self, i: usize) -> RemoteReader<'_> {
+        let file = self.checkpoint.shard(i).ok();
+        let header = file.map(RemoteFile::header);
         RemoteReader {
             remote: self,
-            file: self.checkpoint.shard(i).ok(),
+            file,
             buf: Vec::new(),
+            at: 0,
+            next: header.map_or(0, Header::data_start),
+            until: header.map_or(0, Header::file_len),
         }
     }
 }
 
+/// A read that starts this close past where the last one ended is part of
+/// a walk in file order (tensors may be padded apart, as aligned files
+/// are).
+const WALK_GAP: u64 = 1 << 20;
+
 /// One object of a remote checkpoint, read a chunk at a time (each chunk
 /// one positioned read, which the library splits into parallel requests).
+///
+/// A walk in file order (the tensors of a file one after the other, from
+/// the first) reads ahead: each request fetches a whole chunk, however
+/// small the tensor it starts with, and the next tensors come from it. A
+/// file of many small tensors then costs a request per chunk, not per
+/// tensor. Other reads fetch exactly what is asked.
 pub struct RemoteReader<'r> {
     remote: &'r Remote,
     file: Option<&'r RemoteFile>,
+    /// Bytes of the file from offset `at`: the last request's.
     buf: Vec<u8>,
+    at: u64,
+    /// Where the last read ended (at first, where the tensors start).
+    next: u64,
+    /// No request reads past this offset: the end of the file, or of what
+    /// the caller will read ([`ReadChunk::read_no_further_than`]).
+    until: u64,
 }
 
 impl ReadChunk for RemoteReader<'_> {
     fn chunk(&self) -> u64 {
-        16 << 20
+        crate::chunks::MAX_CHUNK
+    }
+
+    fn read_no_further_than(&mut self, end: u64) {
+        self.until = self.until.min(end);
     }
 
     fn read(&mut self, range: Range<u64>) -> Result<&[u8], Failure> {
@@ -217,14 +244,35 @@ impl ReadChunk for RemoteReader<'_> {
         let Some(file) = self.file else {
             return Err(Failure::usage(format!("{}: no such shard", remote.url)));
         };
-        // `chunks::ranges` cuts ranges of at most `chunk()` bytes.
-        let len = (range.end - range.start).min(self.chunk());
-        self.buf.resize(len as usize, 0);
-        remote
-            .runtime
-            .block_on(file.read_at(range.start, &mut self.buf))
-            .map_err(|e| failure(&remote.base, Path::new(&remote.url), &e))?;
-        Ok(&self.buf)
+        let len = crate::chunks::chunk_len(&range)?;
+        let held = self.at..self.at + self.buf.len() as u64;
+        if !(held.start <= range.start && range.end <= held.end) {
+            let walk = range
+                .start
+                .checked_sub(self.next)
+                .is_some_and(|gap| gap <= WALK_GAP);
+            let end = if walk {
+                let ahead = range.start.saturating_add(self.chunk()).min(self.until);
+                ahead.max(range.end)
+            } else {
+                range.end
+            };
+            self.buf
+                .resize(crate::chunks::chunk_len(&(range.start..end))?, 0);
+            self.at = range.start;
+            let read = remote
+                .runtime
+                .block_on(file.read_at(range.start, &mut self.buf));
+            if let Err(e) = read {
+                // Nothing is held once a read failed.
+                self.buf.clear();
+                return Err(failure(&remote.base, Path::new(&remote.url), &e));
+            }
+        }
+        self.next = range.end;
+        // In `held` (or just read): `at <= start` and `end - at <= len(buf)`.
+        let from = (range.start - self.at) as usize;
+        Ok(&self.buf[from..from + len])
     }
 }
 

@@ -1,10 +1,11 @@
 //! What a PATH argument names: one `.safetensors` file, or a sharded
-//! checkpoint (an `*.index.json` beside its shards, or a directory).
+//! checkpoint (an `*.index.json` beside its shards, or a directory); with
+//! the `remote` feature, also a URL (`s3://`, `hf://`, ...) naming either.
 //!
 //! Opening one reads headers and the index only: 8 + N bytes of each file,
-//! and its length. Tensor bytes are read later, a chunk at a time
-//! ([`crate::chunks`]), so no command needs memory in proportion to the
-//! model.
+//! and its length (for a URL, ranged reads of the same bytes). Tensor
+//! bytes are read later, a chunk at a time ([`crate::chunks`]), so no
+//! command needs memory in proportion to the model.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -12,16 +13,23 @@ use std::path::{Path, PathBuf};
 
 use tensorsafe::{Checkpoint, Header, Located, Metadata, TensorInfo};
 
+use crate::chunks::{ReadChunk, Reader};
 use crate::Failure;
 
 /// An opened file or sharded checkpoint: its index and every header
 /// validated, every file's length checked against its header.
 pub enum Source {
-    File { path: PathBuf, header: Header },
+    File {
+        path: PathBuf,
+        header: Header,
+    },
     Sharded(Checkpoint),
+    /// A file or checkpoint at a URL, its headers read with ranged reads.
+    #[cfg(feature = "remote")]
+    Remote(Box<crate::remote::Remote>),
 }
 
-/// One file of a source: where it is and its header.
+/// One file of a source: where it is (a path, or a URL) and its header.
 pub struct Shard<'s> {
     pub path: PathBuf,
     pub header: &'s Header,
@@ -71,6 +79,11 @@ impl Source {
     /// ([`Source::verify`] checks the rest). Every shard that cannot be
     /// read or is invalid is reported, one line each, not only the first.
     pub fn open(path: &Path) -> Result<Source, Failure> {
+        #[cfg(feature = "remote")]
+        if crate::remote::is_url(path) {
+            let remote = crate::remote::Remote::open(path)?;
+            return Ok(Source::Remote(Box::new(remote)));
+        }
         if let Target::File(path) = locate(path)? {
             let header = read_header(&path)?;
             return Ok(Source::File { path, header });
@@ -97,6 +110,8 @@ impl Source {
         match self {
             Source::File { .. } => Ok(()),
             Source::Sharded(c) => c.verify().map_err(|e| Failure::from_error(c.path(), &e)),
+            #[cfg(feature = "remote")]
+            Source::Remote(r) => r.verify(),
         }
     }
 
@@ -105,12 +120,19 @@ impl Source {
         match self {
             Source::File { path, .. } => path,
             Source::Sharded(c) => c.path(),
+            #[cfg(feature = "remote")]
+            Source::Remote(r) => Path::new(&r.url),
         }
     }
 
     /// Whether this is a sharded checkpoint.
     pub fn is_sharded(&self) -> bool {
-        matches!(self, Source::Sharded(_))
+        match self {
+            Source::File { .. } => false,
+            Source::Sharded(_) => true,
+            #[cfg(feature = "remote")]
+            Source::Remote(r) => r.checkpoint.is_sharded(),
+        }
     }
 
     /// Every file, in the index's order.
@@ -129,7 +151,32 @@ impl Source {
                     Ok(Shard { path, header })
                 })
                 .collect(),
+            #[cfg(feature = "remote")]
+            Source::Remote(r) => Ok(r
+                .headers()
+                .into_iter()
+                .map(|(url, header)| Shard {
+                    path: PathBuf::from(url),
+                    header,
+                })
+                .collect()),
         }
+    }
+
+    /// A reader of shard `i` (of [`Source::shards`], which is `shard`):
+    /// the local file opened, or ranged reads of the object.
+    pub fn reader<'s>(
+        &'s self,
+        i: usize,
+        shard: &Shard<'_>,
+    ) -> Result<Box<dyn ReadChunk + 's>, Failure> {
+        #[cfg(feature = "remote")]
+        if let Source::Remote(r) = self {
+            return Ok(Box::new(r.reader(i)));
+        }
+        // Local shards are opened by path.
+        let _ = i;
+        Ok(Box::new(Reader::open(shard)?))
     }
 
     /// The metadata of the (first) file.

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use tensorsafe::{Metadata, TensorInfo};
 
-use crate::chunks::{self, ReadChunk, Reader};
+use crate::chunks::{self, AnyReader};
 use crate::source::{by_name, Shard, Source};
 use crate::{human, Failure};
 
@@ -78,15 +78,18 @@ enum Found {
 /// Compares two tensors of the same dtype and shape, chunk by chunk;
 /// values are decoded only where bytes differ.
 fn compare(
-    (x, xr, xs): (&TensorInfo<'_>, &mut Reader, &Shard<'_>),
-    (y, yr, ys): (&TensorInfo<'_>, &mut Reader, &Shard<'_>),
+    (x, xr, xs): (&TensorInfo<'_>, &mut AnyReader<'_>, &Shard<'_>),
+    (y, yr, ys): (&TensorInfo<'_>, &mut AnyReader<'_>, &Shard<'_>),
     tolerance: (f64, f64),
 ) -> Result<Found, Failure> {
     let dtype = x.dtype();
     let float = dtype.is_float();
     let (mut closeness, mut differ, mut decoded) = (Closeness::default(), 0u64, true);
-    let left_ranges = chunks::ranges(xs.header, x, chunks::CHUNK_BYTES)?;
-    let right_ranges = chunks::ranges(ys.header, y, chunks::CHUNK_BYTES)?;
+    // One chunk size for both sides (the tensors have the same length),
+    // the larger: a remote side is read in its own, larger chunks.
+    let chunk = xr.chunk().max(yr.chunk());
+    let left_ranges = chunks::ranges(xs.header, x, chunk)?;
+    let right_ranges = chunks::ranges(ys.header, y, chunk)?;
     for (a, b) in left_ranges.zip(right_ranges) {
         let (left, right) = (xr.read(a)?, yr.read(b)?);
         for (p, q) in chunks::pieces(left).zip(chunks::pieces(right)) {
@@ -157,8 +160,8 @@ fn compare_sources(a: &Path, b: &Path, tolerance: (f64, f64)) -> Result<u8, Fail
             }
             let ys = &right_shards[j];
             let found = compare(
-                (&x, chunks::reuse(&mut xr, i, xs)?, xs),
-                (&y, chunks::reuse(&mut yr, j, ys)?, ys),
+                (&x, chunks::reuse(&mut xr, &left, i, xs)?, xs),
+                (&y, chunks::reuse(&mut yr, &right, j, ys)?, ys),
                 tolerance,
             )?;
             match found {

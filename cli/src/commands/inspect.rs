@@ -133,39 +133,38 @@ fn json_count(n: u128) -> Value {
     u64::try_from(n).map_or_else(|_| Value::from(n.to_string()), Value::from)
 }
 
-/// The listing of a local file or checkpoint.
-fn local<'a>(source: &'a Source, shards: &'a [Shard<'a>]) -> Listing<'a> {
-    let path = source.path().display().to_string();
-    let files: Vec<(&str, String, &Header)> = match source {
-        Source::Sharded(c) => c
-            .files()
-            .iter()
-            .zip(shards)
-            .map(|(f, s)| (f.as_str(), s.path.display().to_string(), s.header))
-            .collect(),
-        Source::File { path, header } => {
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            vec![(name, path.display().to_string(), header)]
-        }
-    };
-    let (total_size, weight_map) = match source {
+/// The listing of a file or checkpoint, local or remote.
+fn listing<'a>(source: &'a Source, shards: &'a [Shard<'a>]) -> Listing<'a> {
+    let (files, total_size, weight_map) = match source {
         Source::Sharded(c) => (
+            c.files()
+                .iter()
+                .zip(shards)
+                .map(|(f, s)| (f.as_str(), s.path.display().to_string(), s.header))
+                .collect(),
             c.total_size(),
             c.names()
                 .map(|n| (n, c.file_of(n).unwrap_or_default()))
                 .collect(),
         ),
-        Source::File { header, .. } => {
-            let mut map: Vec<(&str, &str)> = header.names().map(|n| (n, files[0].0)).collect();
+        Source::File { path, header } => {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            let mut map: Vec<(&str, &str)> = header.names().map(|n| (n, name)).collect();
             map.sort_unstable();
-            (Some(header.data_len()), map)
+            (
+                vec![(name, path.display().to_string(), header)],
+                Some(header.data_len()),
+                map,
+            )
         }
+        #[cfg(feature = "remote")]
+        Source::Remote(remote) => return remote.listing(),
     };
     Listing {
-        path,
+        path: source.path().display().to_string(),
         total_size,
         weight_map,
         files,
@@ -175,14 +174,9 @@ fn local<'a>(source: &'a Source, shards: &'a [Shard<'a>]) -> Listing<'a> {
 }
 
 pub fn inspect(path: &Path, as_json: bool, exact: bool) -> Result<u8, Failure> {
-    #[cfg(feature = "remote")]
-    if crate::remote::is_url(path) {
-        let remote = crate::remote::Remote::open(path)?;
-        return show(&remote.listing(), as_json, exact);
-    }
     let source = Source::open(path)?;
     let shards = source.shards()?;
-    show(&local(&source, &shards), as_json, exact)
+    show(&listing(&source, &shards), as_json, exact)
 }
 
 /// Prints the tensor table (or the listing as JSON).

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use tensorsafe::{Header, TensorInfo};
 
-use crate::chunks::{self, ReadChunk, Reader};
+use crate::chunks::{self, AnyReader};
 use crate::source::{by_name, Source};
 use crate::{human, progress, Failure};
 
@@ -148,7 +148,7 @@ fn print_table(rows: &[Row]) {
 /// One tensor's row, its values summarised chunk by chunk, and how many
 /// of them are NaN or Inf.
 fn tensor_row(
-    reader: &mut Reader,
+    reader: &mut AnyReader<'_>,
     header: &Header,
     info: &TensorInfo<'_>,
 ) -> Result<(Row, u64), Failure> {
@@ -163,7 +163,7 @@ fn tensor_row(
         return Ok(instead("no numeric decoding"));
     }
     let mut summary = Summary::default();
-    for range in chunks::ranges(header, info, chunks::CHUNK_BYTES)? {
+    for range in chunks::ranges(header, info, reader.chunk())? {
         for piece in chunks::pieces(reader.read(range)?) {
             // A BOOL byte other than 0 or 1, say.
             let Some(xs) = chunks::values(dtype, piece) else {
@@ -208,7 +208,15 @@ pub fn stats(path: &Path, only: Option<&str>) -> Result<u8, Failure> {
     let (mut left_out, mut in_tensors) = (0u64, 0u64);
     for (i, info) in chosen {
         let shard = &shards[i];
-        let reader = chunks::reuse(&mut reader, i, shard)?;
+        let reader = chunks::reuse(&mut reader, &source, i, shard)?;
+        if only.is_some() {
+            // One tensor: a remote reader fetches nothing past it.
+            let end = shard
+                .header
+                .data_start()
+                .saturating_add(info.data_offsets().1);
+            reader.read_no_further_than(end);
+        }
         let (row, nonfinite) = tensor_row(reader, shard.header, &info)?;
         rows.push(row);
         if nonfinite > 0 {

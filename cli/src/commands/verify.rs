@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use indicatif::ProgressBar;
 use tensorsafe::Header;
 
-use crate::chunks::{self, ReadChunk, Reader};
+use crate::chunks::{self, ReadChunk};
 use crate::source::Source;
 use crate::{human, progress, Failure};
 
@@ -17,7 +17,7 @@ use crate::{human, progress, Failure};
 fn scan(
     name: &str,
     header: &Header,
-    from: &mut impl ReadChunk,
+    from: &mut dyn ReadChunk,
     bar: &ProgressBar,
 ) -> Result<(u64, u64), Failure> {
     let (mut nan, mut inf) = (0u64, 0u64);
@@ -67,55 +67,10 @@ fn check_finite(path: &Path, checks: Checks, nan: u64, inf: u64) -> Result<(), F
     Ok(())
 }
 
-/// A file or checkpoint in an object store: opening it reads and checks
-/// every header (and the index); `--data` fetches every byte, a chunk at a
-/// time, and scans it.
-#[cfg(feature = "remote")]
-fn verify_remote(url: &Path, checks: Checks) -> Result<(), Failure> {
-    let remote = crate::remote::Remote::open(url)?;
-    remote.verify()?;
-    let headers = remote.headers();
-    let tensors: usize = headers.iter().map(|(_, h)| h.len()).sum();
-    let sharded = remote.checkpoint.is_sharded();
-    let mut extra = String::from(if sharded {
-        ", headers, sizes and index checked"
-    } else {
-        ", header and size checked"
-    });
-    if checks.data {
-        let (mut nan, mut inf) = (0, 0);
-        // The tensor bytes (the index's total_size, verified above).
-        let total = headers
-            .iter()
-            .map(|(_, h)| h.data_len())
-            .fold(0u64, u64::saturating_add);
-        let bar = progress::bytes(total, "scanning");
-        for (i, (name, header)) in headers.iter().enumerate() {
-            let (n, f) = scan(name, header, &mut remote.reader(i), &bar)?;
-            (nan, inf) = (nan + n, inf + f);
-        }
-        bar.finish_and_clear();
-        check_finite(url, checks, nan, inf)?;
-        extra = format!(", every byte fetched, {nan} NaN, {inf} Inf");
-    }
-    let shards = if sharded {
-        format!("{}, ", human::plural(headers.len() as u64, "shard"))
-    } else {
-        String::new()
-    };
-    let tensors = human::plural(tensors as u64, "tensor");
-    outln!("{}: ok ({shards}{tensors}{extra})", remote.url);
-    Ok(())
-}
-
-/// A local file or checkpoint: headers, lengths and the index checked
-/// (no tensor byte read); with `--data`, every tensor read a chunk at a
-/// time and scanned.
+/// A file or checkpoint, local or at a URL: headers, lengths and the
+/// index checked (no tensor byte read); with `--data`, every tensor read a
+/// chunk at a time and scanned.
 fn verify_one(path: &Path, checks: Checks) -> Result<(), Failure> {
-    #[cfg(feature = "remote")]
-    if crate::remote::is_url(path) {
-        return verify_remote(path, checks);
-    }
     // Opening checks every header, length and the index; verify the rest.
     let source = Source::open(path)?;
     source.verify()?;
@@ -129,10 +84,11 @@ fn verify_one(path: &Path, checks: Checks) -> Result<(), Failure> {
             .map(|s| s.header.data_len())
             .fold(0u64, u64::saturating_add);
         let bar = progress::bytes(total, "scanning");
-        for shard in &shards {
+        for (i, shard) in shards.iter().enumerate() {
             let name = shard.path.display().to_string();
-            let (n, i) = scan(&name, shard.header, &mut Reader::open(shard)?, &bar)?;
-            (nan, inf) = (nan + n, inf + i);
+            let mut reader = source.reader(i, shard)?;
+            let (n, f) = scan(&name, shard.header, reader.as_mut(), &bar)?;
+            (nan, inf) = (nan + n, inf + f);
         }
         bar.finish_and_clear();
         check_finite(source.path(), checks, nan, inf)?;
