@@ -2,7 +2,8 @@
 //! that `rewrite`, `shard` and `merge` copy file to file
 //! ([`View::file_range`]: `copy_file_range` on Linux, else writes from a
 //! read-only map, else reads, 8 MiB at a time) and never hold the model in
-//! memory.
+//! memory. From a URL, each tensor is fetched (ranged reads, in parallel
+//! parts) when the writer reaches it: one tensor in memory at a time.
 
 use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
@@ -13,25 +14,42 @@ use std::path::PathBuf;
 use tensorsafe::{Dtype, TensorInfo, View};
 
 use crate::chunks::read_failure;
-use crate::source::Shard;
+use crate::source::{Shard, Source};
 use crate::Failure;
 
 /// The files of a source, each opened when the writer first reaches one of
 /// its tensors and kept open, and the first error met opening or reading
 /// one, which a [`View`] cannot return: the view gives the writer no bytes
 /// instead, which the writer refuses, and [`Files::failure`] says why.
-pub struct Files {
+pub struct Files<'a> {
+    /// Each file's path (or URL).
     paths: Vec<PathBuf>,
+    /// Where the files are when they are not local.
+    #[cfg(feature = "remote")]
+    remote: Option<&'a crate::remote::Remote>,
+    #[cfg(not(feature = "remote"))]
+    remote: std::marker::PhantomData<&'a ()>,
     /// Each file, once opened (`None` if it could not be).
     open: Vec<OnceCell<Option<File>>>,
     /// The file and what went wrong, for the first read that failed.
     error: RefCell<Option<(PathBuf, String)>>,
 }
 
-impl Files {
-    pub fn new(shards: &[Shard<'_>]) -> Files {
+impl<'a> Files<'a> {
+    /// The files of `source`, whose [`Source::shards`] are `shards`.
+    pub fn new(source: &'a Source, shards: &[Shard<'_>]) -> Files<'a> {
         Files {
             paths: shards.iter().map(|s| s.path.clone()).collect(),
+            #[cfg(feature = "remote")]
+            remote: match source {
+                Source::Remote(remote) => Some(remote),
+                _ => None,
+            },
+            #[cfg(not(feature = "remote"))]
+            remote: {
+                let _ = source;
+                std::marker::PhantomData
+            },
             open: shards.iter().map(|_| OnceCell::new()).collect(),
             error: RefCell::new(None),
         }
@@ -94,6 +112,10 @@ impl Files {
     /// File `i`, opened the first time it is asked for; `None` (the error
     /// kept for [`Files::failure`]) if it cannot be opened.
     fn file(&self, i: usize) -> Option<&File> {
+        #[cfg(feature = "remote")]
+        if self.remote.is_some() {
+            return None;
+        }
         let path = self.paths.get(i)?;
         self.open
             .get(i)?
@@ -110,16 +132,21 @@ impl Files {
     }
 
     /// Reads `buf.len()` bytes at `at` of file `i`.
-    fn read(&self, i: usize, at: u64, buf: &mut [u8]) -> std::io::Result<()> {
-        let mut file = self.file(i).ok_or(std::io::ErrorKind::NotFound)?;
-        file.seek(SeekFrom::Start(at))?;
-        file.read_exact(buf)
+    fn read(&self, i: usize, at: u64, buf: &mut [u8]) -> Result<(), String> {
+        #[cfg(feature = "remote")]
+        if let Some(remote) = self.remote {
+            return remote.read_at(i, at, buf);
+        }
+        let mut file = self.file(i).ok_or("cannot be opened")?;
+        file.seek(SeekFrom::Start(at))
+            .and_then(|_| file.read_exact(buf))
+            .map_err(|e| read_failure(&e, at, buf.len()))
     }
 }
 
 /// One tensor of a source's file: its entry and where its bytes start.
 pub struct FileTensor<'s> {
-    files: &'s Files,
+    files: &'s Files<'s>,
     /// The file's position in the source.
     file: usize,
     info: TensorInfo<'s>,
@@ -135,9 +162,7 @@ impl FileTensor<'_> {
         buf.try_reserve_exact(self.data_len())
             .map_err(|e| format!("no memory for its {} bytes: {e}", self.data_len()))?;
         buf.resize(self.data_len(), 0);
-        self.files
-            .read(self.file, self.at, &mut buf)
-            .map_err(|e| read_failure(&e, self.at, buf.len()))?;
+        self.files.read(self.file, self.at, &mut buf)?;
         Ok(buf)
     }
 }
@@ -170,7 +195,7 @@ impl View for FileTensor<'_> {
 
     /// The bytes in the source file: a writer into a file copies them file
     /// to file. `None` if the file cannot be opened (then `data` fails and
-    /// says why).
+    /// says why), or is not local (then `data` fetches them).
     fn file_range(&self) -> Option<(&File, u64)> {
         Some((self.files.file(self.file)?, self.at))
     }
@@ -198,7 +223,11 @@ mod tests {
                 header: &two,
             },
         ];
-        let files = Files::new(&shards);
+        let source = Source::File {
+            path: "one.safetensors".into(),
+            header: header("a"),
+        };
+        let files = Files::new(&source, &shards);
         let out = std::path::Path::new("out.safetensors");
         let changed = tensorsafe::Error::new(tensorsafe::ErrorKind::FileChanged).with_tensor("b");
         let failure = files.write_failure(&shards, out, &changed);

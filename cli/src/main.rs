@@ -233,7 +233,9 @@ enum Command {
     },
     /// Write INPUT to OUTPUT atomically, in the reference layout or aligned.
     Rewrite {
-        /// A .safetensors file (or a directory holding one).
+        /// A .safetensors file (or a directory holding one), or the URL of
+        /// one, as inspect takes (s3://..., hf://ORG/NAME), each tensor
+        /// fetched when it is written.
         input: PathBuf,
         /// The file to write; it may be INPUT.
         output: PathBuf,
@@ -272,7 +274,8 @@ enum Command {
     /// INPUT is one file (or a directory holding one); to shard a sharded
     /// checkpoint again, merge it into one file first.
     Shard {
-        /// A .safetensors file (or a directory holding one).
+        /// A .safetensors file (or a directory holding one), or the URL of
+        /// one, as inspect takes, each tensor fetched when it is written.
         input: PathBuf,
         /// Where to write the shards and the index (created if missing; a
         /// checkpoint already there is replaced).
@@ -296,7 +299,9 @@ enum Command {
     },
     /// Join a sharded checkpoint (its index or directory) into one file.
     Merge {
-        /// A *.index.json, or the directory holding it.
+        /// A *.index.json, or the directory holding it; or the URL of an
+        /// index, or an hf:// checkpoint, each tensor fetched when it is
+        /// written.
         input: PathBuf,
         /// The file to write.
         output: PathBuf,

@@ -188,6 +188,15 @@ impl Remote {
         }
     }
 
+    /// Fills `buf` from offset `at` of shard `i` (in the order of
+    /// [`Remote::headers`]), in parallel parts; or says why not.
+    pub fn read_at(&self, i: usize, at: u64, buf: &mut [u8]) -> Result<(), String> {
+        let file = self.checkpoint.shard(i).map_err(|e| crate::describe(&e))?;
+        self.runtime
+            .block_on(file.read_at(at, buf))
+            .map_err(|e| crate::describe(&e))
+    }
+
     /// Shard `i` (in the order of [`Remote::headers`]), read a chunk at a
     /// time.
     pub fn reader(&self, i: usize) -> RemoteReader<'_> {

@@ -276,7 +276,7 @@ class HubHandler(Handler):
         if path == "/_misbehave" and self.command == "POST":
             mode = parse_qs(query).get("mode", [""])[0]
             if mode not in ("commit", "bad-commit", "no-commit", "cdn-commit", "no-etag",
-                            "content-range", "overlong", "short", "rate-limit"):
+                            "content-range", "overlong", "short", "rate-limit", "gone"):
                 return self.send(400, count=False)
             self.hub.misbehave = mode
             return self.send(204, count=False)
@@ -406,6 +406,8 @@ class CdnHandler(Handler):
         r = parse_range(self.headers.get("Range"), len(data))
         if self.hub.misbehave in ("content-range", "overlong", "short") and isinstance(r, tuple):
             return self.hostile(data, r)
+        if self.hub.misbehave == "gone" and isinstance(r, tuple) and r[0] > 0:
+            return self.s3_error(410, "Gone", "The blob is gone.")
         headers = [("ETag", f'"{hashlib.md5(data).hexdigest()}"'),
                    ("Content-Type", "application/octet-stream")]
         if self.hub.misbehave == "cdn-commit":

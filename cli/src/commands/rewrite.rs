@@ -6,7 +6,7 @@ use tensorsafe::{Header, Writer, MAX_ALIGNMENT};
 
 use super::inspect::alignment;
 use crate::lazy::Files;
-use crate::source::{read_header, Shard};
+use crate::source::read_header;
 use crate::{progress, Failure};
 
 /// How many tensors of `header` start at a multiple of `n` in the file.
@@ -33,15 +33,13 @@ pub fn rewrite(input: &Path, output: &Path, align: Option<u64>) -> Result<u8, Fa
     if let Some(n) = align {
         writer = writer.alignment(n);
     }
-    let (input, header) =
+    let source =
         super::shard::single_file(input, "to write it as one file, use `tensorsafe merge`")?;
-    let shards = [Shard {
-        path: input.clone(),
-        header: &header,
-    }];
+    let shards = source.shards()?;
+    let header = super::shard::only_header(&source, &shards)?;
     // Each tensor is read when it is written. OUT may be IN: the new file
     // takes IN's name only once it is complete, and IN stays open.
-    let files = Files::new(&shards);
+    let files = Files::new(&source, &shards);
     let bar = progress::bytes(header.data_len(), "writing");
     writer
         .metadata(header.metadata())
@@ -54,7 +52,7 @@ pub fn rewrite(input: &Path, output: &Path, align: Option<u64>) -> Result<u8, Fa
         outln!(
             "{}: {} of {} {n}-aligned before, {} after",
             output.display(),
-            aligned_count(&header, n),
+            aligned_count(header, n),
             crate::human::plural(header.len() as u64, "tensor"),
             aligned_count(&written, n)
         );

@@ -1,7 +1,7 @@
 //! `tensorsafe shard` and `tensorsafe merge`: the Hugging Face sharded layout.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use tensorsafe::{Declaration, Header, Writer, INDEX_FILE};
 
@@ -9,23 +9,58 @@ use crate::lazy::{FileTensor, Files};
 use crate::source::{locate, read_header, Shard, Source, Target};
 use crate::{human, progress, Failure};
 
-/// The header of the one file `input` names (a file, or a directory
-/// holding one `.safetensors` file and no index), and its path. A sharded
-/// checkpoint is a usage error that says what to do instead.
-pub fn single_file(input: &Path, instead: &str) -> Result<(PathBuf, Header), Failure> {
+/// The one file `input` names (a file, a directory holding one
+/// `.safetensors` file and no index, or a URL of one file), its header
+/// read. A sharded checkpoint is a usage error that says what to do
+/// instead.
+pub fn single_file(input: &Path, instead: &str) -> Result<Source, Failure> {
+    let sharded = || {
+        Failure::usage(format!(
+            "{}: a sharded checkpoint, not a file ({instead})",
+            input.display()
+        ))
+    };
+    if is_url(input) {
+        let source = Source::open(input)?;
+        return if source.is_sharded() {
+            Err(sharded())
+        } else {
+            Ok(source)
+        };
+    }
     if let Err(e) = std::fs::metadata(input) {
         return Err(Failure::unreadable(input, &e.to_string()));
     }
     match locate(input)? {
         Target::File(path) => {
             let header = read_header(&path)?;
-            Ok((path, header))
+            Ok(Source::File { path, header })
         }
-        Target::Checkpoint => Err(Failure::usage(format!(
-            "{}: a sharded checkpoint, not a file ({instead})",
-            input.display()
+        Target::Checkpoint => Err(sharded()),
+    }
+}
+
+/// The header of a source [`single_file`] opened: its only shard's.
+pub fn only_header<'s>(source: &Source, shards: &[Shard<'s>]) -> Result<&'s Header, Failure> {
+    match shards {
+        [shard] => Ok(shard.header),
+        _ => Err(Failure::usage(format!(
+            "{}: not one file",
+            source.path().display()
         ))),
     }
+}
+
+/// Whether `input` is a URL (with the `remote` feature; else every
+/// argument is a local path).
+fn is_url(input: &Path) -> bool {
+    #[cfg(feature = "remote")]
+    return crate::remote::is_url(input);
+    #[cfg(not(feature = "remote"))]
+    return {
+        let _ = input;
+        false
+    };
 }
 
 /// Counts the bytes written to it, and keeps none.
@@ -83,17 +118,15 @@ fn largest_tensor(path: &Path) -> Option<u64> {
 pub fn shard(input: &Path, out_dir: &Path, max_size: &str) -> Result<u8, Failure> {
     let max = human::parse_size(max_size)
         .map_err(|e| Failure::usage(format!("--max-shard-size: {e}")))?;
-    let (input, header) = single_file(
+    let source = single_file(
         input,
         "to shard it at another size, join it first with `tensorsafe merge`, then shard that file",
     )?;
-    let shards = [Shard {
-        path: input.clone(),
-        header: &header,
-    }];
-    let files = Files::new(&shards);
+    let shards = source.shards()?;
+    let (input, header) = (source.path(), only_header(&source, &shards)?);
+    let files = Files::new(&source, &shards);
     let (views, header_len) = in_writer_order(files.views(&shards), header.metadata())
-        .map_err(|e| Failure::from_error(&input, &e))?;
+        .map_err(|e| Failure::from_error(input, &e))?;
     let budget = max
         .checked_sub(header_len)
         .filter(|&b| b > 0)
@@ -139,23 +172,31 @@ pub fn shard(input: &Path, out_dir: &Path, max_size: &str) -> Result<u8, Failure
 }
 
 pub fn merge(input: &Path, output: &Path) -> Result<u8, Failure> {
-    // Before anything is read: a single file is rewritten, not merged.
-    if let Err(e) = std::fs::metadata(input) {
-        return Err(Failure::unreadable(input, &e.to_string()));
-    }
-    if let Target::File(_) = locate(input)? {
-        return Err(Failure::usage(format!(
+    let single = || {
+        Failure::usage(format!(
             "{}: not a sharded checkpoint (use rewrite)",
             input.display()
-        )));
+        ))
+    };
+    // Before anything is read: a single file is rewritten, not merged.
+    if !is_url(input) {
+        if let Err(e) = std::fs::metadata(input) {
+            return Err(Failure::unreadable(input, &e.to_string()));
+        }
+        if let Target::File(_) = locate(input)? {
+            return Err(single());
+        }
     }
     // Opening checks every header, length and the index; a whole
     // checkpoint is rewritten, so verify the rest (total_size, no stray
     // shard) first.
     let source = Source::open(input)?;
+    if !source.is_sharded() {
+        return Err(single());
+    }
     source.verify()?;
     let shards = source.shards()?;
-    let files = Files::new(&shards);
+    let files = Files::new(&source, &shards);
     let tensors = files.views(&shards);
     let total = shards
         .iter()
