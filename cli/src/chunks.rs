@@ -93,14 +93,10 @@ pub fn read_failure(e: &std::io::Error, at: u64, len: usize) -> String {
 
 /// Where chunks come from: a local file, or an object in a store.
 pub trait ReadChunk {
-    /// The bytes of `range`, all of them: a range [`ranges`] cut, a chunk
-    /// of this reader or of another read beside it (`diff`).
+    /// The bytes of `range`, all of them: a range [`ranges`] cut in chunks
+    /// of its source's size ([`Source::chunk`]), or of another source read
+    /// beside it (`diff`).
     fn read(&mut self, range: Range<u64>) -> Result<&[u8], Failure>;
-    /// Bytes to read at a time.
-    fn chunk(&self) -> u64;
-    /// Nothing past file offset `end` will be read: a reader that reads
-    /// ahead stops there.
-    fn read_no_further_than(&mut self, _end: u64) {}
     /// Fails if the file is no longer `len` bytes long (it changed while
     /// it was read). An object in a store is pinned to its ETag instead.
     fn check_len(&self, _len: u64) -> Result<(), Failure> {
@@ -130,27 +126,39 @@ impl Reader {
 /// A reader of one shard of a source, local or remote.
 pub type AnyReader<'s> = Box<dyn ReadChunk + 's>;
 
+/// The ranges of `tensors` (of a file with `header`) that a reader with
+/// chunks of `chunk` bytes is asked for, in that order: a remote reader's
+/// plan ([`Source::reader`]).
+pub fn plan<'h>(
+    header: &Header,
+    tensors: impl IntoIterator<Item = TensorInfo<'h>>,
+    chunk: u64,
+) -> Result<Vec<Range<u64>>, Failure> {
+    let mut plan = Vec::new();
+    for info in tensors {
+        plan.extend(ranges(header, &info, chunk)?);
+    }
+    Ok(plan)
+}
+
 /// The reader in `slot` if it reads shard `i`, or else a new one on
-/// `shard` (the `i`th of `source`), left in `slot`: one open file at a
-/// time for a walk in file order.
+/// `shard` (the `i`th of `source`, to be read in the ranges `plan` gives),
+/// left in `slot`: one open file at a time for a walk in file order.
 pub fn reuse<'r, 's>(
     slot: &'r mut Option<(usize, AnyReader<'s>)>,
     source: &'s Source,
     i: usize,
     shard: &Shard<'_>,
+    plan: impl FnOnce() -> Result<Vec<Range<u64>>, Failure>,
 ) -> Result<&'r mut AnyReader<'s>, Failure> {
     let reader = match slot.take() {
         Some((at, reader)) if at == i => reader,
-        _ => source.reader(i, shard)?,
+        _ => source.reader(i, shard, plan()?)?,
     };
     Ok(&mut slot.insert((i, reader)).1)
 }
 
 impl ReadChunk for Reader {
-    fn chunk(&self) -> u64 {
-        CHUNK_BYTES
-    }
-
     fn check_len(&self, len: u64) -> Result<(), Failure> {
         let now = self
             .file

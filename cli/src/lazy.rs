@@ -24,9 +24,10 @@ use crate::Failure;
 pub struct Files<'a> {
     /// Each file's path (or URL).
     paths: Vec<PathBuf>,
-    /// Where the files are when they are not local.
+    /// A reader of each file when they are not local (each planned to
+    /// read its tensors in the writer's order).
     #[cfg(feature = "remote")]
-    remote: Option<&'a crate::remote::Remote>,
+    remote: Option<Vec<RefCell<crate::remote::RemoteReader<'a>>>>,
     #[cfg(not(feature = "remote"))]
     remote: std::marker::PhantomData<&'a ()>,
     /// Each file, once opened (`None` if it could not be).
@@ -42,7 +43,13 @@ impl<'a> Files<'a> {
             paths: shards.iter().map(|s| s.path.clone()).collect(),
             #[cfg(feature = "remote")]
             remote: match source {
-                Source::Remote(remote) => Some(remote),
+                Source::Remote(remote) => Some(
+                    shards
+                        .iter()
+                        .enumerate()
+                        .map(|(i, shard)| RefCell::new(remote.reader(i, writer_order(shard))))
+                        .collect(),
+                ),
                 _ => None,
             },
             #[cfg(not(feature = "remote"))]
@@ -57,7 +64,7 @@ impl<'a> Files<'a> {
 
     /// Every tensor of `shards` (as given to [`Files::new`]), in file
     /// order, as a view that reads its bytes when asked.
-    pub fn views<'s>(&'s self, shards: &'s [Shard<'s>]) -> Vec<(&'s str, FileTensor<'s>)> {
+    pub fn views<'s>(&'s self, shards: &'s [Shard<'s>]) -> Vec<(&'s str, FileTensor<'s, 'a>)> {
         shards
             .iter()
             .enumerate()
@@ -134,8 +141,9 @@ impl<'a> Files<'a> {
     /// Reads `buf.len()` bytes at `at` of file `i`.
     fn read(&self, i: usize, at: u64, buf: &mut [u8]) -> Result<(), String> {
         #[cfg(feature = "remote")]
-        if let Some(remote) = self.remote {
-            return remote.read_at(i, at, buf);
+        if let Some(readers) = &self.remote {
+            let reader = readers.get(i).ok_or("no such shard")?;
+            return reader.borrow_mut().read_into(at, buf);
         }
         let mut file = self.file(i).ok_or("cannot be opened")?;
         file.seek(SeekFrom::Start(at))
@@ -144,16 +152,39 @@ impl<'a> Files<'a> {
     }
 }
 
+/// The byte ranges of `shard`'s tensors in the order a writer asks for
+/// them: dtype descending, then name ([`tensorsafe::Writer`]), so that a
+/// remote file is read ahead in that order.
+#[cfg(feature = "remote")]
+fn writer_order(shard: &Shard<'_>) -> Vec<std::ops::Range<u64>> {
+    let mut tensors: Vec<TensorInfo<'_>> = shard.header.iter().collect();
+    tensors.sort_by(|x, y| {
+        y.dtype()
+            .cmp(&x.dtype())
+            .then_with(|| x.name().cmp(y.name()))
+    });
+    let start = shard.header.data_start();
+    tensors
+        .iter()
+        .filter(|t| t.byte_len() > 0)
+        .map(|t| {
+            // Checked against the file's length: it fits.
+            let (begin, end) = t.data_offsets();
+            start.saturating_add(begin)..start.saturating_add(end)
+        })
+        .collect()
+}
+
 /// One tensor of a source's file: its entry and where its bytes start.
-pub struct FileTensor<'s> {
-    files: &'s Files<'s>,
+pub struct FileTensor<'s, 'a> {
+    files: &'s Files<'a>,
     /// The file's position in the source.
     file: usize,
     info: TensorInfo<'s>,
     at: u64,
 }
 
-impl FileTensor<'_> {
+impl FileTensor<'_, '_> {
     fn read(&self) -> Result<Vec<u8>, String> {
         let mut buf = Vec::new();
         if self.data_len() == 0 {
@@ -167,7 +198,7 @@ impl FileTensor<'_> {
     }
 }
 
-impl View for FileTensor<'_> {
+impl View for FileTensor<'_, '_> {
     fn dtype(&self) -> Dtype {
         self.info.dtype()
     }

@@ -218,8 +218,8 @@ enum Command {
     Verify {
         /// Files, index files or directories; or URLs of files or indexes in
         /// an object store, or hf:// checkpoints on the Hugging Face Hub
-        /// (headers, sizes and the index checked; with --data, every byte
-        /// fetched).
+        /// (headers, sizes and the index checked; with --data, the float
+        /// tensors fetched).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Also read every byte and count NaN and Inf values in float

@@ -188,100 +188,157 @@ impl Remote {
         }
     }
 
-    /// Fills `buf` from offset `at` of shard `i` (in the order of
-    /// [`Remote::headers`]), in parallel parts; or says why not.
-    pub fn read_at(&self, i: usize, at: u64, buf: &mut [u8]) -> Result<(), String> {
-        let file = self.checkpoint.shard(i).map_err(|e| crate::describe(&e))?;
-        self.runtime
-            .block_on(file.read_at(at, buf))
-            .map_err(|e| crate::describe(&e))
-    }
-
-    /// Shard `i` (in the order of [`Remote::headers`]), read a chunk at a
-    /// time.
-    pub fn reader(&self, i: usize) -> RemoteReader<'_> {
-        let file = self.checkpoint.shard(i).ok();
-        let header = file.map(RemoteFile::header);
+    /// Shard `i` (in the order of [`Remote::headers`]), to be read in
+    /// the ranges of `plan`, in that order ([`RemoteReader`]).
+    pub fn reader(&self, i: usize, plan: Vec<Range<u64>>) -> RemoteReader<'_> {
         RemoteReader {
             remote: self,
-            file,
+            file: self.checkpoint.shard(i).ok(),
+            plan,
+            next: 0,
             buf: Vec::new(),
             at: 0,
-            next: header.map_or(0, Header::data_start),
-            until: header.map_or(0, Header::file_len),
+            last: None,
         }
     }
 }
 
-/// A read that starts this close past where the last one ended is part of
-/// a walk in file order (tensors may be padded apart, as aligned files
-/// are).
-const WALK_GAP: u64 = 1 << 20;
+/// Planned ranges this far apart (or closer) are fetched in one request,
+/// the bytes between them with them: a small tensor the caller skips, or
+/// an aligned file's padding.
+const PLAN_GAP: u64 = 64 << 10;
 
-/// One object of a remote checkpoint, read a chunk at a time (each chunk
-/// one positioned read, which the library splits into parallel requests).
-///
-/// A walk in file order (the tensors of a file one after the other, from
-/// the first) reads ahead: each request fetches a whole chunk, however
-/// small the tensor it starts with, and the next tensors come from it. A
-/// file of many small tensors then costs a request per chunk, not per
-/// tensor. Other reads fetch exactly what is asked.
+/// The most bytes one request of a [`RemoteReader`] fetches ahead.
+const WINDOW: u64 = crate::chunks::MAX_CHUNK;
+
+/// Where one request for `plan[p]` ends, and the last planned range it
+/// holds: the ranges after `p` are taken while each starts at most
+/// [`PLAN_GAP`] bytes past the one before (never before its end) and the
+/// request stays within [`WINDOW`] bytes.
+fn ahead(plan: &[Range<u64>], p: usize) -> (u64, usize) {
+    let start = plan[p].start;
+    let (mut end, mut last) = (plan[p].end, p);
+    for (k, r) in plan.iter().enumerate().skip(p + 1) {
+        let near = r.start >= end && r.start - end <= PLAN_GAP;
+        if !near || r.end.saturating_sub(start) > WINDOW {
+            break;
+        }
+        (end, last) = (r.end, k);
+    }
+    (end, last)
+}
+
+/// One object of a remote checkpoint, read in ranges its caller planned:
+/// a request fetches the range asked and the planned ranges after it, in
+/// the plan's order, while each starts at most [`PLAN_GAP`] bytes past
+/// the last and all fit in [`WINDOW`] bytes; the next reads come from
+/// those bytes. A file of many small tensors costs a request per 16 MiB,
+/// not per tensor, and no byte outside the plan (and its small gaps) is
+/// fetched. A range not in the plan is fetched exactly.
 pub struct RemoteReader<'r> {
     remote: &'r Remote,
     file: Option<&'r RemoteFile>,
+    /// The ranges the caller will read, in order.
+    plan: Vec<Range<u64>>,
+    /// Where in `plan` to look for the next read.
+    next: usize,
     /// Bytes of the file from offset `at`: the last request's.
     buf: Vec<u8>,
     at: u64,
-    /// Where the last read ended (at first, where the tensors start).
-    next: u64,
-    /// No request reads past this offset: the end of the file, or of what
-    /// the caller will read ([`ReadChunk::read_no_further_than`]).
-    until: u64,
+    /// The last planned range `buf` holds (an index into `plan`).
+    last: Option<usize>,
+}
+
+impl<'r> RemoteReader<'r> {
+    /// Where `range` is in `buf`, if it is there.
+    fn held(&self, range: &Range<u64>) -> Option<Range<usize>> {
+        let from = range.start.checked_sub(self.at)?;
+        let to = range.end.checked_sub(self.at)?;
+        (from <= to && to <= self.buf.len() as u64).then_some(from as usize..to as usize)
+    }
+
+    /// The end of one request for `range`: with the planned ranges after
+    /// it, if it is the next in the plan (or later in it).
+    fn fetch_end(&mut self, range: &Range<u64>) -> u64 {
+        let Some(p) = self.plan[self.next.min(self.plan.len())..]
+            .iter()
+            .position(|r| r == range)
+            .map(|p| p + self.next)
+        else {
+            self.last = None;
+            return range.end;
+        };
+        let (end, last) = ahead(&self.plan, p);
+        (self.next, self.last) = (p + 1, Some(last));
+        end
+    }
+
+    /// Makes `buf` hold `range` (and what the plan reads after it).
+    fn fetch(&mut self, range: &Range<u64>) -> tensorsafe::Result<()> {
+        // Nothing is held unless the read succeeds.
+        (self.buf, self.last) = (Vec::new(), None);
+        let file = self.file()?;
+        let end = self.fetch_end(range);
+        // At most a window (a chunk, or planned ranges within WINDOW).
+        let len = usize::try_from(end - range.start).map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::OutOfMemory,
+                "a read past the address space",
+            )
+        })?;
+        let mut buf = vec![0; len];
+        self.remote
+            .runtime
+            .block_on(file.read_at(range.start, &mut buf))?;
+        (self.buf, self.at) = (buf, range.start);
+        Ok(())
+    }
+
+    /// The object read, or why there is none.
+    fn file(&self) -> tensorsafe::Result<&'r RemoteFile> {
+        self.file.ok_or_else(|| {
+            let none = std::io::Error::new(std::io::ErrorKind::NotFound, "no such shard");
+            tensorsafe::Error::from(none)
+        })
+    }
+
+    /// Fills `out` with the bytes at `at`: from what is held, or fetched
+    /// with the planned ranges after them; a range larger than a request
+    /// ahead is fetched on its own, straight into `out`. Once the last
+    /// planned range held has been read, nothing is held.
+    pub fn read_into(&mut self, at: u64, out: &mut [u8]) -> Result<(), String> {
+        let describe = |e: tensorsafe::Error| crate::describe(&e);
+        let range = at..at.saturating_add(out.len() as u64);
+        if self.held(&range).is_none() {
+            if range.end - range.start > WINDOW {
+                let file = self.file().map_err(describe)?;
+                let read = self.remote.runtime.block_on(file.read_at(at, out));
+                return read.map_err(describe);
+            }
+            self.fetch(&range).map_err(describe)?;
+        }
+        let held = self.held(&range).ok_or("not fetched")?;
+        out.copy_from_slice(&self.buf[held]);
+        // The last planned range fetched: its memory goes.
+        if self.last.is_some_and(|l| self.plan.get(l) == Some(&range)) {
+            (self.buf, self.last) = (Vec::new(), None);
+        }
+        Ok(())
+    }
 }
 
 impl ReadChunk for RemoteReader<'_> {
-    fn chunk(&self) -> u64 {
-        crate::chunks::MAX_CHUNK
-    }
-
-    fn read_no_further_than(&mut self, end: u64) {
-        self.until = self.until.min(end);
-    }
-
     fn read(&mut self, range: Range<u64>) -> Result<&[u8], Failure> {
-        let remote = self.remote;
-        let Some(file) = self.file else {
-            return Err(Failure::usage(format!("{}: no such shard", remote.url)));
-        };
-        let len = crate::chunks::chunk_len(&range)?;
-        let held = self.at..self.at + self.buf.len() as u64;
-        if !(held.start <= range.start && range.end <= held.end) {
-            let walk = range
-                .start
-                .checked_sub(self.next)
-                .is_some_and(|gap| gap <= WALK_GAP);
-            let end = if walk {
-                let ahead = range.start.saturating_add(self.chunk()).min(self.until);
-                ahead.max(range.end)
-            } else {
-                range.end
-            };
-            self.buf
-                .resize(crate::chunks::chunk_len(&(range.start..end))?, 0);
-            self.at = range.start;
-            let read = remote
-                .runtime
-                .block_on(file.read_at(range.start, &mut self.buf));
-            if let Err(e) = read {
-                // Nothing is held once a read failed.
-                self.buf.clear();
-                return Err(failure(&remote.base, Path::new(&remote.url), &e));
-            }
+        crate::chunks::chunk_len(&range)?;
+        if self.held(&range).is_none() {
+            let remote = self.remote;
+            self.fetch(&range)
+                .map_err(|e| failure(&remote.base, Path::new(&remote.url), &e))?;
         }
-        self.next = range.end;
-        // In `held` (or just read): `at <= start` and `end - at <= len(buf)`.
-        let from = (range.start - self.at) as usize;
-        Ok(&self.buf[from..from + len])
+        let held = self.held(&range).ok_or_else(|| {
+            Failure::usage(format!("{}: bytes {range:?} not fetched", self.remote.url))
+        })?;
+        Ok(&self.buf[held])
     }
 }
 
@@ -297,4 +354,35 @@ fn failure(base: &str, url: &Path, e: &tensorsafe::Error) -> Failure {
         },
     );
     Failure::from_error_at(&object, e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_ahead_takes_planned_ranges_in_order_close_together_and_within_a_window() {
+        const M: u64 = 1 << 20;
+        // Back to back: all in one request, up to the window.
+        let plan: Vec<Range<u64>> = (0..40).map(|k| k * M..(k + 1) * M).collect();
+        assert_eq!(ahead(&plan, 0), (16 * M, 15));
+        assert_eq!(ahead(&plan, 16), (32 * M, 31));
+        assert_eq!(ahead(&plan, 39), (40 * M, 39));
+        // A gap of PLAN_GAP is bridged, one byte more is not.
+        let plan = [
+            0..10,
+            10 + PLAN_GAP..20 + PLAN_GAP,
+            21 + 2 * PLAN_GAP..30 + 2 * PLAN_GAP,
+        ];
+        assert_eq!(ahead(&plan, 0), (20 + PLAN_GAP, 1));
+        // A range before the last one's end (another order) stops it.
+        let plan = [100..200, 0..100, 200..300];
+        assert_eq!(ahead(&plan, 0), (200, 0));
+        // From there, the next is 100 bytes on: bridged.
+        assert_eq!(ahead(&plan, 1), (300, 2));
+        // A range larger than the window is fetched alone.
+        let plan = [0..20 * M, 20 * M..20 * M + 1];
+        assert_eq!(ahead(&plan, 0), (20 * M, 0));
+        assert_eq!(ahead(&plan, 1), (20 * M + 1, 1));
+    }
 }

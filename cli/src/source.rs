@@ -164,19 +164,32 @@ impl Source {
     }
 
     /// A reader of shard `i` (of [`Source::shards`], which is `shard`):
-    /// the local file opened, or ranged reads of the object.
+    /// the local file opened, or ranged reads of the object, which fetch
+    /// the ranges of `plan` (those the caller will read, in order) a few
+    /// at a time ([`crate::chunks::plan`]).
     pub fn reader<'s>(
         &'s self,
         i: usize,
         shard: &Shard<'_>,
+        plan: Vec<std::ops::Range<u64>>,
     ) -> Result<Box<dyn ReadChunk + 's>, Failure> {
         #[cfg(feature = "remote")]
         if let Source::Remote(r) = self {
-            return Ok(Box::new(r.reader(i)));
+            return Ok(Box::new(r.reader(i, plan)));
         }
-        // Local shards are opened by path.
-        let _ = i;
+        // Local shards are opened by path, and read as asked.
+        let _ = (i, plan);
         Ok(Box::new(Reader::open(shard)?))
+    }
+
+    /// The size of the chunks its readers read: 16 MiB for a remote
+    /// source, 1 MiB for local files.
+    pub fn chunk(&self) -> u64 {
+        match self {
+            #[cfg(feature = "remote")]
+            Source::Remote(_) => crate::chunks::MAX_CHUNK,
+            _ => crate::chunks::CHUNK_BYTES,
+        }
     }
 
     /// The metadata of the (first) file.

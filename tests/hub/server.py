@@ -110,22 +110,35 @@ class Hub:
             for rid, refs in self.initial_refs.items():
                 self.repos[rid]["refs"] = dict(refs)
 
-    def record(self, server, method, path, range_header, authorization, status, nbytes):
+    def record(self, server, method, path, range_header, authorization, status):
+        """Logs a request as its answer is about to leave (so that the log
+        keeps the order of the answers); returns the entry, whose bytes
+        `sent` adds as the body goes out."""
         with self.lock:
             s = self.stats[server]
             s["requests"] += 1
             s["by_method"][method] = s["by_method"].get(method, 0) + 1
             s["by_status"][str(status)] = s["by_status"].get(str(status), 0) + 1
+            if server == "cdn" and authorization:
+                self.stats["cdn_authorization"] += 1
+            entry = {
+                "server": server, "method": method, "path": path,
+                "range": range_header, "authorization": authorization,
+                "status": status, "bytes": 0}
+            self.stats["log"].append(entry)
+            return entry
+
+    def sent(self, server, entry, nbytes):
+        """Counts `nbytes` of body sent for the request logged as `entry`
+        (negative: taken back). Bytes are counted before they are written,
+        so that a client that has them never reads a count without them,
+        and taken back if the write fails."""
+        with self.lock:
+            entry["bytes"] += nbytes
             if server == "hub":
                 self.stats["hub_bytes"] += nbytes
             else:
-                s["bytes"] += nbytes
-                if authorization:
-                    self.stats["cdn_authorization"] += 1
-            self.stats["log"].append({
-                "server": server, "method": method, "path": path,
-                "range": range_header, "authorization": authorization,
-                "status": status, "bytes": nbytes})
+                self.stats["cdn"]["bytes"] += nbytes
 
     def snapshot(self):
         with self.lock:
@@ -209,18 +222,27 @@ class Handler(BaseHTTPRequestHandler):
         for k, v in headers:
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
-        sent = len(body) if self.command != "HEAD" else 0
         # Logged before the answer leaves: a client may act on it (follow a
-        # redirect to the CDN) before this thread runs again, and the log must
-        # keep the order in which the answers were given.
-        if count:
-            self.hub.record(self.role, self.command, self.split_path()[0],
-                            self.headers.get("Range"),
-                            self.headers.get("Authorization") is not None,
-                            status, sent)
+        # redirect to the CDN) before this thread runs again.
+        entry = self.log_request_now(status) if count else None
         self.end_headers()
-        if sent:
-            self.wfile.write(body)
+        if self.command != "HEAD" and body:
+            self.write_counted(entry, body)
+
+    def write_counted(self, entry, data):
+        if entry is not None:
+            self.hub.sent(self.role, entry, len(data))
+        try:
+            self.wfile.write(data)
+        except OSError:
+            if entry is not None:
+                self.hub.sent(self.role, entry, -len(data))
+            raise
+
+    def log_request_now(self, status):
+        return self.hub.record(self.role, self.command, self.split_path()[0],
+                               self.headers.get("Range"),
+                               self.headers.get("Authorization") is not None, status)
 
     def send_json_error(self, status, code, message, body_message=None, extra=()):
         headers = list(extra)
@@ -434,18 +456,14 @@ class CdnHandler(Handler):
             self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
         self.send_header("Connection", "close")
         self.close_connection = True
+        entry = self.log_request_now(206)
         self.end_headers()
-        sent = 0
         try:
             for at in range(0, len(body), 16 << 10):
-                self.wfile.write(body[at:at + (16 << 10)])
+                self.write_counted(entry, body[at:at + (16 << 10)])
                 self.wfile.flush()
-                sent = min(len(body), at + (16 << 10))
         except OSError:
             pass  # the client stopped reading, as it should
-        self.hub.record(self.role, self.command, self.split_path()[0],
-                        self.headers.get("Range"),
-                        self.headers.get("Authorization") is not None, 206, sent)
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True

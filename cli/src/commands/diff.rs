@@ -80,14 +80,12 @@ enum Found {
 fn compare(
     (x, xr, xs): (&TensorInfo<'_>, &mut AnyReader<'_>, &Shard<'_>),
     (y, yr, ys): (&TensorInfo<'_>, &mut AnyReader<'_>, &Shard<'_>),
+    chunk: u64,
     tolerance: (f64, f64),
 ) -> Result<Found, Failure> {
     let dtype = x.dtype();
     let float = dtype.is_float();
     let (mut closeness, mut differ, mut decoded) = (Closeness::default(), 0u64, true);
-    // One chunk size for both sides (the tensors have the same length),
-    // the larger: a remote side is read in its own, larger chunks.
-    let chunk = xr.chunk().max(yr.chunk());
     let left_ranges = chunks::ranges(xs.header, x, chunk)?;
     let right_ranges = chunks::ranges(ys.header, y, chunk)?;
     for (a, b) in left_ranges.zip(right_ranges) {
@@ -140,51 +138,118 @@ fn compare_sources(a: &Path, b: &Path, tolerance: (f64, f64)) -> Result<u8, Fail
             }
         }
     }
-    let (mut xr, mut yr) = (None, None);
+    // What to say of each tensor of A that B holds, in A's order: a
+    // dtype or shape that differs, or a comparison of their values.
+    enum Item<'s> {
+        Differs(String),
+        Pair(usize, TensorInfo<'s>, usize, TensorInfo<'s>),
+    }
+    let mut items = Vec::new();
     for (i, xs) in left_shards.iter().enumerate() {
         for x in xs.header.iter() {
             let Some(&(j, y)) = in_right.get(x.name()) else {
                 continue;
             };
-            // On one line, without terminal control.
-            let name = human::escape(x.name());
-            if x.dtype() != y.dtype() || x.shape() != y.shape() {
-                report(format!(
-                    "{name}: {} {:?} vs {} {:?}",
+            items.push(if x.dtype() != y.dtype() || x.shape() != y.shape() {
+                Item::Differs(format!(
+                    "{}: {} {:?} vs {} {:?}",
+                    human::escape(x.name()),
                     x.dtype(),
                     x.shape(),
                     y.dtype(),
                     y.shape()
-                ));
-                continue;
-            }
-            let ys = &right_shards[j];
-            let found = compare(
-                (&x, chunks::reuse(&mut xr, &left, i, xs)?, xs),
-                (&y, chunks::reuse(&mut yr, &right, j, ys)?, ys),
-                tolerance,
-            )?;
-            match found {
-                Found::Equal => {}
-                Found::SameValues => {
-                    outln!("{name}: bytes differ, values equal (signed zeros or NaN payloads)")
+                ))
+            } else {
+                Item::Pair(i, x, j, y)
+            });
+        }
+    }
+    // The pairs are compared in A's order; in B's file order instead if B
+    // is remote and A is not, so that B's reads go forward through its
+    // files. Lines are printed in A's order all the same.
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    if right.chunk() > left.chunk() {
+        order.sort_by_key(|&k| match &items[k] {
+            Item::Pair(_, _, j, y) => (*j, y.data_offsets().0),
+            Item::Differs(_) => (0, 0),
+        });
+    }
+    // Both sides in chunks of the larger size (the tensors of a pair have
+    // the same length).
+    let chunk = left.chunk().max(right.chunk());
+    let pairs = || {
+        order.iter().filter_map(|&k| match &items[k] {
+            Item::Pair(i, x, j, y) => Some((*i, x, *j, y)),
+            Item::Differs(_) => None,
+        })
+    };
+    // What each side's shard `i` is asked for, in order: a plan for its
+    // reader. A side that leaves a shard and comes back to it gets none
+    // (its reader is not kept, so bytes fetched ahead would be lost).
+    let plans = |side: usize, shards: &[Shard<'_>]| -> Result<Vec<Vec<_>>, Failure> {
+        let mut plans = vec![Vec::new(); shards.len()];
+        let mut left_behind = vec![false; shards.len()];
+        let mut at = None;
+        for (i, x, j, y) in pairs() {
+            let (shard, info) = if side == 0 { (i, x) } else { (j, y) };
+            if at != Some(shard) {
+                if left_behind[shard] {
+                    return Ok(vec![Vec::new(); shards.len()]);
                 }
-                Found::Within(c) => outln!(
-                    "{name}: within tolerance (max abs {}, max rel {})",
-                    human::value(c.max_abs),
-                    human::value(c.max_rel)
-                ),
-                Found::Beyond(c) => report(format!(
-                    "{name}: {} of {} values differ beyond tolerance (max abs {}, max rel {})",
-                    c.outside,
-                    x.element_count(),
-                    human::value(c.max_abs),
-                    human::value(c.max_rel)
-                )),
-                Found::Bytes { differ, of } => {
-                    report(format!("{name}: {differ} of {of} bytes differ"))
+                if let Some(before) = at {
+                    left_behind[before] = true;
                 }
+                at = Some(shard);
             }
+            plans[shard].extend(chunks::ranges(shards[shard].header, info, chunk)?);
+        }
+        Ok(plans)
+    };
+    let (mut left_plans, mut right_plans) = (plans(0, &left_shards)?, plans(1, &right_shards)?);
+    let mut found: Vec<Option<Found>> = items.iter().map(|_| None).collect();
+    let mut shown = 0;
+    let (mut xr, mut yr) = (None, None);
+    for &k in &order {
+        if let Item::Pair(i, x, j, y) = &items[k] {
+            let (i, j) = (*i, *j);
+            let (xs, ys) = (&left_shards[i], &right_shards[j]);
+            let take = |plans: &mut Vec<Vec<_>>, shard: usize| std::mem::take(&mut plans[shard]);
+            let xr = chunks::reuse(&mut xr, &left, i, xs, || Ok(take(&mut left_plans, i)))?;
+            let yr = chunks::reuse(&mut yr, &right, j, ys, || Ok(take(&mut right_plans, j)))?;
+            found[k] = Some(compare((x, xr, xs), (y, yr, ys), chunk, tolerance)?);
+        }
+        // Every line up to the first tensor not yet compared.
+        while let Some(item) = items.get(shown) {
+            let name = |x: &TensorInfo<'_>| human::escape(x.name());
+            match (item, found[shown].take()) {
+                (Item::Differs(line), _) => report(line.clone()),
+                (Item::Pair(..), None) => break,
+                (Item::Pair(_, x, ..), Some(f)) => match f {
+                    Found::Equal => {}
+                    Found::SameValues => outln!(
+                        "{}: bytes differ, values equal (signed zeros or NaN payloads)",
+                        name(x)
+                    ),
+                    Found::Within(c) => outln!(
+                        "{}: within tolerance (max abs {}, max rel {})",
+                        name(x),
+                        human::value(c.max_abs),
+                        human::value(c.max_rel)
+                    ),
+                    Found::Beyond(c) => report(format!(
+                        "{}: {} of {} values differ beyond tolerance (max abs {}, max rel {})",
+                        name(x),
+                        c.outside,
+                        x.element_count(),
+                        human::value(c.max_abs),
+                        human::value(c.max_rel)
+                    )),
+                    Found::Bytes { differ, of } => {
+                        report(format!("{}: {differ} of {of} bytes differ", name(x)))
+                    }
+                },
+            }
+            shown += 1;
         }
     }
     let (left_meta, right_meta) = (left.metadata()?, right.metadata()?);

@@ -90,10 +90,10 @@ impl Write for Count {
 /// tensor), with the same metadata: it is no longer than this header. So
 /// a shard of at most `max - header` tensor bytes is a file of at most
 /// `max` bytes.
-fn in_writer_order<'s>(
-    mut views: Vec<(&'s str, FileTensor<'s>)>,
+fn in_writer_order<'s, 'a>(
+    mut views: Vec<(&'s str, FileTensor<'s, 'a>)>,
     metadata: Option<&tensorsafe::Metadata>,
-) -> tensorsafe::Result<(Vec<(&'s str, FileTensor<'s>)>, u64)> {
+) -> tensorsafe::Result<(Vec<(&'s str, FileTensor<'s, 'a>)>, u64)> {
     use tensorsafe::View;
     views.sort_by(|(ln, lv), (rn, rv)| rv.dtype().cmp(&lv.dtype()).then_with(|| ln.cmp(rn)));
     let declared = views

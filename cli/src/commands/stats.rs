@@ -145,10 +145,16 @@ fn print_table(rows: &[Row]) {
     }
 }
 
+/// Whether the values of `info`'s dtype have a numeric decoding.
+fn decodes(info: &TensorInfo<'_>) -> bool {
+    chunks::values(info.dtype(), &[]).is_some()
+}
+
 /// One tensor's row, its values summarised chunk by chunk, and how many
 /// of them are NaN or Inf.
 fn tensor_row(
     reader: &mut AnyReader<'_>,
+    chunk: u64,
     header: &Header,
     info: &TensorInfo<'_>,
 ) -> Result<(Row, u64), Failure> {
@@ -159,11 +165,11 @@ fn tensor_row(
         cells,
     };
     let instead = |why: &str| (row(vec![format!("({why})")]), 0);
-    if chunks::values(dtype, &[]).is_none() {
+    if !decodes(info) {
         return Ok(instead("no numeric decoding"));
     }
     let mut summary = Summary::default();
-    for range in chunks::ranges(header, info, reader.chunk())? {
+    for range in chunks::ranges(header, info, chunk)? {
         for piece in chunks::pieces(reader.read(range)?) {
             // A BOOL byte other than 0 or 1, say.
             let Some(xs) = chunks::values(dtype, piece) else {
@@ -206,18 +212,16 @@ pub fn stats(path: &Path, only: Option<&str>) -> Result<u8, Failure> {
     let mut rows = Vec::with_capacity(chosen.len());
     let mut reader = None;
     let (mut left_out, mut in_tensors) = (0u64, 0u64);
-    for (i, info) in chosen {
+    let chunk = source.chunk();
+    for &(i, ref info) in &chosen {
         let shard = &shards[i];
-        let reader = chunks::reuse(&mut reader, &source, i, shard)?;
-        if only.is_some() {
-            // One tensor: a remote reader fetches nothing past it.
-            let end = shard
-                .header
-                .data_start()
-                .saturating_add(info.data_offsets().1);
-            reader.read_no_further_than(end);
-        }
-        let (row, nonfinite) = tensor_row(reader, shard.header, &info)?;
+        // What will be read of this file: the chosen tensors that decode.
+        let plan = || {
+            let read = chosen.iter().filter(|(at, t)| *at == i && decodes(t));
+            chunks::plan(shard.header, read.map(|(_, t)| *t), chunk)
+        };
+        let reader = chunks::reuse(&mut reader, &source, i, shard, plan)?;
+        let (row, nonfinite) = tensor_row(reader, chunk, shard.header, info)?;
         rows.push(row);
         if nonfinite > 0 {
             (left_out, in_tensors) = (left_out + nonfinite, in_tensors + 1);

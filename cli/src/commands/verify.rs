@@ -18,6 +18,7 @@ fn scan(
     name: &str,
     header: &Header,
     from: &mut dyn ReadChunk,
+    chunk: u64,
     bar: &ProgressBar,
 ) -> Result<(u64, u64), Failure> {
     let (mut nan, mut inf) = (0u64, 0u64);
@@ -28,7 +29,7 @@ fn scan(
             continue;
         }
         let (mut n, mut i) = (0u64, 0u64);
-        for range in chunks::ranges(header, &info, from.chunk())? {
+        for range in chunks::ranges(header, &info, chunk)? {
             let len = range.end - range.start;
             let Some((a, b)) = chunks::nonfinite(info.dtype(), from.read(range)?) else {
                 let why = format!("tensor {:?}: cannot decode {}", info.name(), info.dtype());
@@ -86,8 +87,10 @@ fn verify_one(path: &Path, checks: Checks) -> Result<(), Failure> {
         let bar = progress::bytes(total, "scanning");
         for (i, shard) in shards.iter().enumerate() {
             let name = shard.path.display().to_string();
-            let mut reader = source.reader(i, shard)?;
-            let (n, f) = scan(&name, shard.header, reader.as_mut(), &bar)?;
+            let floats = shard.header.iter().filter(|t| t.dtype().is_float());
+            let plan = chunks::plan(shard.header, floats, source.chunk())?;
+            let mut reader = source.reader(i, shard, plan)?;
+            let (n, f) = scan(&name, shard.header, reader.as_mut(), source.chunk(), &bar)?;
             (nan, inf) = (nan + n, inf + f);
         }
         bar.finish_and_clear();
