@@ -153,7 +153,7 @@ pub fn reuse<'r, 's>(
 ) -> Result<&'r mut AnyReader<'s>, Failure> {
     let reader = match slot.take() {
         Some((at, reader)) if at == i => reader,
-        _ => source.reader(i, shard, plan()?)?,
+        _ => source.reader(i, shard, plan)?,
     };
     Ok(&mut slot.insert((i, reader)).1)
 }

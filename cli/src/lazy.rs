@@ -37,8 +37,9 @@ pub struct Files<'a> {
 }
 
 impl<'a> Files<'a> {
-    /// The files of `source`, whose [`Source::shards`] are `shards`.
-    pub fn new(source: &'a Source, shards: &[Shard<'_>]) -> Files<'a> {
+    /// The files of `source`, whose [`Source::shards`] are `shards`, to
+    /// be written by a writer with `alignment`.
+    pub fn new(source: &'a Source, shards: &[Shard<'_>], alignment: Option<u64>) -> Files<'a> {
         Files {
             paths: shards.iter().map(|s| s.path.clone()).collect(),
             #[cfg(feature = "remote")]
@@ -47,14 +48,16 @@ impl<'a> Files<'a> {
                     shards
                         .iter()
                         .enumerate()
-                        .map(|(i, shard)| RefCell::new(remote.reader(i, writer_order(shard))))
+                        .map(|(i, shard)| {
+                            RefCell::new(remote.reader(i, writer_order(shard, alignment)))
+                        })
                         .collect(),
                 ),
                 _ => None,
             },
             #[cfg(not(feature = "remote"))]
             remote: {
-                let _ = source;
+                let _ = (source, alignment);
                 std::marker::PhantomData
             },
             open: shards.iter().map(|_| OnceCell::new()).collect(),
@@ -152,16 +155,37 @@ impl<'a> Files<'a> {
     }
 }
 
-/// The byte ranges of `shard`'s tensors in the order a writer asks for
-/// them: dtype descending, then name ([`tensorsafe::Writer`]), so that a
-/// remote file is read ahead in that order.
-#[cfg(feature = "remote")]
-fn writer_order(shard: &Shard<'_>) -> Vec<std::ops::Range<u64>> {
-    let mut tensors: Vec<TensorInfo<'_>> = shard.header.iter().collect();
+/// The order in which a [`tensorsafe::Writer`] lays tensors out, as its
+/// documentation gives it: with an alignment, the largest power of two
+/// dividing a tensor's size (capped at the alignment) first; then dtype
+/// descending, then name. `key` gives a tensor's name, dtype and size.
+pub fn writer_sort<T>(
+    tensors: &mut [T],
+    alignment: Option<u64>,
+    key: impl Fn(&T) -> (&str, Dtype, u64),
+) {
+    let factor = |len: u64| match alignment {
+        Some(cap) if len == 0 => cap,
+        Some(cap) => (1u64 << len.trailing_zeros()).min(cap),
+        None => 0,
+    };
     tensors.sort_by(|x, y| {
-        y.dtype()
-            .cmp(&x.dtype())
-            .then_with(|| x.name().cmp(y.name()))
+        let ((xn, xd, xl), (yn, yd, yl)) = (key(x), key(y));
+        factor(yl)
+            .cmp(&factor(xl))
+            .then_with(|| yd.cmp(&xd))
+            .then_with(|| xn.cmp(yn))
+    });
+}
+
+/// The byte ranges of `shard`'s tensors in the order a writer with
+/// `alignment` asks for them ([`writer_sort`]), so that a remote file is
+/// read ahead in that order.
+#[cfg(feature = "remote")]
+fn writer_order(shard: &Shard<'_>, alignment: Option<u64>) -> Vec<std::ops::Range<u64>> {
+    let mut tensors: Vec<TensorInfo<'_>> = shard.header.iter().collect();
+    writer_sort(&mut tensors, alignment, |t| {
+        (t.name(), t.dtype(), t.byte_len())
     });
     let start = shard.header.data_start();
     tensors
@@ -237,6 +261,55 @@ mod tests {
     use super::*;
 
     #[test]
+    fn writer_sort_is_the_order_the_writer_lays_tensors_out() {
+        let bytes = vec![0u8; 4096];
+        // Sizes with different power-of-two factors, dtypes and names.
+        let specs: [(&str, Dtype, usize); 8] = [
+            ("b", Dtype::U8, 3),
+            ("a", Dtype::U8, 64),
+            ("c", Dtype::F32, 4 * 12),
+            ("d", Dtype::F32, 4 * 256),
+            ("e", Dtype::F16, 2 * 5),
+            ("f", Dtype::F16, 2 * 2048),
+            ("g", Dtype::I64, 0),
+            ("h", Dtype::BF16, 2 * 96),
+        ];
+        for alignment in [None, Some(64), Some(4096)] {
+            let views: Vec<(&str, tensorsafe::TensorView<'_>)> = specs
+                .iter()
+                .map(|&(name, dtype, len)| {
+                    let n = len * 8 / dtype.bits();
+                    (
+                        name,
+                        tensorsafe::TensorView::new(dtype, [n], &bytes[..len]).unwrap(),
+                    )
+                })
+                .collect();
+            let mut writer = tensorsafe::Writer::new();
+            if let Some(n) = alignment {
+                writer = writer.alignment(n);
+            }
+            let file = writer.to_vec(views).unwrap();
+            let header = tensorsafe::Header::parse(&file).unwrap();
+            let mut written: Vec<TensorInfo<'_>> = header.iter().collect();
+            written.sort_by_key(|t| (t.data_offsets(), t.byte_len() > 0));
+            let mut sorted: Vec<TensorInfo<'_>> = header.iter().collect();
+            writer_sort(&mut sorted, alignment, |t| {
+                (t.name(), t.dtype(), t.byte_len())
+            });
+            // Empty tensors share an offset with their neighbour: compare
+            // the tensors with bytes.
+            let names = |ts: &[TensorInfo<'_>]| -> Vec<String> {
+                ts.iter()
+                    .filter(|t| t.byte_len() > 0)
+                    .map(|t| t.name().to_owned())
+                    .collect()
+            };
+            assert_eq!(names(&sorted), names(&written), "{alignment:?}");
+        }
+    }
+
+    #[test]
     fn a_source_that_changed_while_copied_is_unreadable_not_unwritable() {
         let header = |name: &str| {
             let empty = tensorsafe::TensorView::new(Dtype::U8, [0], &[]).unwrap();
@@ -258,7 +331,7 @@ mod tests {
             path: "one.safetensors".into(),
             header: header("a"),
         };
-        let files = Files::new(&source, &shards);
+        let files = Files::new(&source, &shards, None);
         let out = std::path::Path::new("out.safetensors");
         let changed = tensorsafe::Error::new(tensorsafe::ErrorKind::FileChanged).with_tensor("b");
         let failure = files.write_failure(&shards, out, &changed);

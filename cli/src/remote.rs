@@ -191,14 +191,18 @@ impl Remote {
     /// Shard `i` (in the order of [`Remote::headers`]), to be read in
     /// the ranges of `plan`, in that order ([`RemoteReader`]).
     pub fn reader(&self, i: usize, plan: Vec<Range<u64>>) -> RemoteReader<'_> {
+        let mut by_start: Vec<(u64, usize)> =
+            plan.iter().enumerate().map(|(k, r)| (r.start, k)).collect();
+        by_start.sort_unstable();
         RemoteReader {
             remote: self,
             file: self.checkpoint.shard(i).ok(),
             plan,
+            by_start,
             next: 0,
             buf: Vec::new(),
             at: 0,
-            last: None,
+            unread: 0,
         }
     }
 }
@@ -212,15 +216,20 @@ const PLAN_GAP: u64 = 64 << 10;
 const WINDOW: u64 = crate::chunks::MAX_CHUNK;
 
 /// Where one request for `plan[p]` ends, and the last planned range it
-/// holds: the ranges after `p` are taken while each starts at most
-/// [`PLAN_GAP`] bytes past the one before (never before its end) and the
-/// request stays within [`WINDOW`] bytes.
-fn ahead(plan: &[Range<u64>], p: usize) -> (u64, usize) {
+/// holds: the ranges after `p` are taken, in the plan's order, while each
+/// starts at most [`PLAN_GAP`] bytes past the one before (never before its
+/// end, and with no other planned range in between: `by_start` is every
+/// planned range's start and index, sorted) and the request stays within
+/// [`WINDOW`] bytes.
+fn ahead(plan: &[Range<u64>], by_start: &[(u64, usize)], p: usize) -> (u64, usize) {
     let start = plan[p].start;
     let (mut end, mut last) = (plan[p].end, p);
     for (k, r) in plan.iter().enumerate().skip(p + 1) {
         let near = r.start >= end && r.start - end <= PLAN_GAP;
-        if !near || r.end.saturating_sub(start) > WINDOW {
+        // The first planned range at or past `end` must be this one.
+        let first = by_start.partition_point(|&(s, _)| s < end);
+        let next_in_file = by_start.get(first).is_some_and(|&(_, j)| j == k);
+        if !near || !next_in_file || r.end.saturating_sub(start) > WINDOW {
             break;
         }
         (end, last) = (r.end, k);
@@ -230,23 +239,27 @@ fn ahead(plan: &[Range<u64>], p: usize) -> (u64, usize) {
 
 /// One object of a remote checkpoint, read in ranges its caller planned:
 /// a request fetches the range asked and the planned ranges after it, in
-/// the plan's order, while each starts at most [`PLAN_GAP`] bytes past
-/// the last and all fit in [`WINDOW`] bytes; the next reads come from
-/// those bytes. A file of many small tensors costs a request per 16 MiB,
-/// not per tensor, and no byte outside the plan (and its small gaps) is
-/// fetched. A range not in the plan is fetched exactly.
+/// the plan's order, while they follow each other in the file at most
+/// [`PLAN_GAP`] bytes apart and all fit in [`WINDOW`] bytes; the next
+/// reads come from those bytes. Read in the file's order, a file of many
+/// small tensors costs a request per 16 MiB, not per tensor; no planned
+/// byte is fetched twice, and none outside the plan but its small gaps. A
+/// range not in the plan (or read before its turn) is fetched exactly.
 pub struct RemoteReader<'r> {
     remote: &'r Remote,
     file: Option<&'r RemoteFile>,
     /// The ranges the caller will read, in order.
     plan: Vec<Range<u64>>,
-    /// Where in `plan` to look for the next read.
+    /// Every planned range's start and index in `plan`, by start.
+    by_start: Vec<(u64, usize)>,
+    /// Where in `plan` the next read is expected (no earlier one is
+    /// fetched ahead).
     next: usize,
     /// Bytes of the file from offset `at`: the last request's.
     buf: Vec<u8>,
     at: u64,
-    /// The last planned range `buf` holds (an index into `plan`).
-    last: Option<usize>,
+    /// How many planned ranges `buf` holds that have not been read.
+    unread: usize,
 }
 
 impl<'r> RemoteReader<'r> {
@@ -257,28 +270,31 @@ impl<'r> RemoteReader<'r> {
         (from <= to && to <= self.buf.len() as u64).then_some(from as usize..to as usize)
     }
 
-    /// The end of one request for `range`: with the planned ranges after
-    /// it, if it is the next in the plan (or later in it).
-    fn fetch_end(&mut self, range: &Range<u64>) -> u64 {
-        let Some(p) = self.plan[self.next.min(self.plan.len())..]
-            .iter()
-            .position(|r| r == range)
-            .map(|p| p + self.next)
-        else {
-            self.last = None;
-            return range.end;
-        };
-        let (end, last) = ahead(&self.plan, p);
-        (self.next, self.last) = (p + 1, Some(last));
-        end
+    /// `range`'s place in the plan, if it is planned and not before
+    /// `next`.
+    fn planned(&self, range: &Range<u64>) -> Option<usize> {
+        let at = self
+            .by_start
+            .binary_search_by_key(&range.start, |&(s, _)| s)
+            .ok()?;
+        let k = self.by_start[at].1;
+        (k >= self.next && self.plan[k] == *range).then_some(k)
     }
 
-    /// Makes `buf` hold `range` (and what the plan reads after it).
+    /// Makes `buf` hold `range`, and the planned ranges a request takes
+    /// after it.
     fn fetch(&mut self, range: &Range<u64>) -> tensorsafe::Result<()> {
         // Nothing is held unless the read succeeds.
-        (self.buf, self.last) = (Vec::new(), None);
+        (self.buf, self.unread) = (Vec::new(), 0);
         let file = self.file()?;
-        let end = self.fetch_end(range);
+        let (end, unread) = match self.planned(range) {
+            Some(p) => {
+                let (end, last) = ahead(&self.plan, &self.by_start, p);
+                self.next = last + 1;
+                (end, last + 1 - p)
+            }
+            None => (range.end, 0),
+        };
         // At most a window (a chunk, or planned ranges within WINDOW).
         let len = usize::try_from(end - range.start).map_err(|_| {
             std::io::Error::new(
@@ -290,7 +306,7 @@ impl<'r> RemoteReader<'r> {
         self.remote
             .runtime
             .block_on(file.read_at(range.start, &mut buf))?;
-        (self.buf, self.at) = (buf, range.start);
+        (self.buf, self.at, self.unread) = (buf, range.start, unread);
         Ok(())
     }
 
@@ -304,8 +320,9 @@ impl<'r> RemoteReader<'r> {
 
     /// Fills `out` with the bytes at `at`: from what is held, or fetched
     /// with the planned ranges after them; a range larger than a request
-    /// ahead is fetched on its own, straight into `out`. Once the last
-    /// planned range held has been read, nothing is held.
+    /// ahead is fetched on its own, straight into `out`. Once every planned
+    /// range held has been read (or after a read outside the plan),
+    /// nothing is held.
     pub fn read_into(&mut self, at: u64, out: &mut [u8]) -> Result<(), String> {
         let describe = |e: tensorsafe::Error| crate::describe(&e);
         let range = at..at.saturating_add(out.len() as u64);
@@ -319,9 +336,11 @@ impl<'r> RemoteReader<'r> {
         }
         let held = self.held(&range).ok_or("not fetched")?;
         out.copy_from_slice(&self.buf[held]);
-        // The last planned range fetched: its memory goes.
-        if self.last.is_some_and(|l| self.plan.get(l) == Some(&range)) {
-            (self.buf, self.last) = (Vec::new(), None);
+        // Each planned range is read once; when none held is left, the
+        // memory goes.
+        self.unread = self.unread.saturating_sub(1);
+        if self.unread == 0 {
+            self.buf = Vec::new();
         }
         Ok(())
     }
@@ -360,29 +379,38 @@ fn failure(base: &str, url: &Path, e: &tensorsafe::Error) -> Failure {
 mod tests {
     use super::*;
 
+    /// `ahead` of `plan[p]`, with `by_start` made as a reader makes it.
+    fn ahead_in(plan: &[Range<u64>], p: usize) -> (u64, usize) {
+        let mut by_start: Vec<(u64, usize)> =
+            plan.iter().enumerate().map(|(k, r)| (r.start, k)).collect();
+        by_start.sort_unstable();
+        ahead(plan, &by_start, p)
+    }
+
     #[test]
     fn a_request_ahead_takes_planned_ranges_in_order_close_together_and_within_a_window() {
         const M: u64 = 1 << 20;
         // Back to back: all in one request, up to the window.
         let plan: Vec<Range<u64>> = (0..40).map(|k| k * M..(k + 1) * M).collect();
-        assert_eq!(ahead(&plan, 0), (16 * M, 15));
-        assert_eq!(ahead(&plan, 16), (32 * M, 31));
-        assert_eq!(ahead(&plan, 39), (40 * M, 39));
+        assert_eq!(ahead_in(&plan, 0), (16 * M, 15));
+        assert_eq!(ahead_in(&plan, 16), (32 * M, 31));
+        assert_eq!(ahead_in(&plan, 39), (40 * M, 39));
         // A gap of PLAN_GAP is bridged, one byte more is not.
-        let plan = [
-            0..10,
-            10 + PLAN_GAP..20 + PLAN_GAP,
-            21 + 2 * PLAN_GAP..30 + 2 * PLAN_GAP,
-        ];
-        assert_eq!(ahead(&plan, 0), (20 + PLAN_GAP, 1));
+        let g = PLAN_GAP;
+        let plan = [0..10, 10 + g..20 + g, 21 + 2 * g..30 + 2 * g];
+        assert_eq!(ahead_in(&plan, 0), (20 + g, 1));
         // A range before the last one's end (another order) stops it.
         let plan = [100..200, 0..100, 200..300];
-        assert_eq!(ahead(&plan, 0), (200, 0));
-        // From there, the next is 100 bytes on: bridged.
-        assert_eq!(ahead(&plan, 1), (300, 2));
+        assert_eq!(ahead_in(&plan, 0), (200, 0));
+        // From 0..100 the next planned is 200..300, but 100..200 (planned,
+        // read already) lies between: not fetched again.
+        assert_eq!(ahead_in(&plan, 1), (100, 1));
+        // Nor one still to come: 50..60 is read after 100..110.
+        let plan = [0..10, 100..110, 50..60];
+        assert_eq!(ahead_in(&plan, 0), (10, 0));
         // A range larger than the window is fetched alone.
         let plan = [0..20 * M, 20 * M..20 * M + 1];
-        assert_eq!(ahead(&plan, 0), (20 * M, 0));
-        assert_eq!(ahead(&plan, 1), (20 * M + 1, 1));
+        assert_eq!(ahead_in(&plan, 0), (20 * M, 0));
+        assert_eq!(ahead_in(&plan, 1), (20 * M + 1, 1));
     }
 }

@@ -165,21 +165,30 @@ impl Source {
 
     /// A reader of shard `i` (of [`Source::shards`], which is `shard`):
     /// the local file opened, or ranged reads of the object, which fetch
-    /// the ranges of `plan` (those the caller will read, in order) a few
-    /// at a time ([`crate::chunks::plan`]).
+    /// the ranges `plan` gives (those the caller will read, in order) a
+    /// few at a time ([`crate::chunks::plan`]). A local file is read as
+    /// asked, with no plan made.
     pub fn reader<'s>(
         &'s self,
         i: usize,
         shard: &Shard<'_>,
-        plan: Vec<std::ops::Range<u64>>,
+        plan: impl FnOnce() -> Result<Vec<std::ops::Range<u64>>, Failure>,
     ) -> Result<Box<dyn ReadChunk + 's>, Failure> {
         #[cfg(feature = "remote")]
         if let Source::Remote(r) = self {
-            return Ok(Box::new(r.reader(i, plan)));
+            return Ok(Box::new(r.reader(i, plan()?)));
         }
-        // Local shards are opened by path, and read as asked.
         let _ = (i, plan);
         Ok(Box::new(Reader::open(shard)?))
+    }
+
+    /// Whether the files are read over the network ([`Source::reader`]
+    /// then follows a plan).
+    pub fn is_remote(&self) -> bool {
+        #[cfg(feature = "remote")]
+        return matches!(self, Source::Remote(_));
+        #[cfg(not(feature = "remote"))]
+        return false;
     }
 
     /// The size of the chunks its readers read: 16 MiB for a remote

@@ -112,8 +112,9 @@ class Hub:
 
     def record(self, server, method, path, range_header, authorization, status):
         """Logs a request as its answer is about to leave (so that the log
-        keeps the order of the answers); returns the entry, whose bytes
-        `sent` adds as the body goes out."""
+        keeps the order of the answers); returns the counters and the entry,
+        to which `sent` adds the body's bytes as they go out (to these
+        counters, even if a /_reset came in between)."""
         with self.lock:
             s = self.stats[server]
             s["requests"] += 1
@@ -126,19 +127,20 @@ class Hub:
                 "range": range_header, "authorization": authorization,
                 "status": status, "bytes": 0}
             self.stats["log"].append(entry)
-            return entry
+            return self.stats, entry
 
-    def sent(self, server, entry, nbytes):
+    def sent(self, server, counted, nbytes):
         """Counts `nbytes` of body sent for the request logged as `entry`
         (negative: taken back). Bytes are counted before they are written,
         so that a client that has them never reads a count without them,
         and taken back if the write fails."""
+        stats, entry = counted
         with self.lock:
             entry["bytes"] += nbytes
             if server == "hub":
-                self.stats["hub_bytes"] += nbytes
+                stats["hub_bytes"] += nbytes
             else:
-                self.stats["cdn"]["bytes"] += nbytes
+                stats["cdn"]["bytes"] += nbytes
 
     def snapshot(self):
         with self.lock:

@@ -188,6 +188,9 @@ fn compare_sources(a: &Path, b: &Path, tolerance: (f64, f64)) -> Result<u8, Fail
     // (its reader is not kept, so bytes fetched ahead would be lost).
     let plans = |side: usize, shards: &[Shard<'_>]| -> Result<Vec<Vec<_>>, Failure> {
         let mut plans = vec![Vec::new(); shards.len()];
+        if ![&left, &right][side].is_remote() {
+            return Ok(plans);
+        }
         let mut left_behind = vec![false; shards.len()];
         let mut at = None;
         for (i, x, j, y) in pairs() {
@@ -208,22 +211,15 @@ fn compare_sources(a: &Path, b: &Path, tolerance: (f64, f64)) -> Result<u8, Fail
     let (mut left_plans, mut right_plans) = (plans(0, &left_shards)?, plans(1, &right_shards)?);
     let mut found: Vec<Option<Found>> = items.iter().map(|_| None).collect();
     let mut shown = 0;
-    let (mut xr, mut yr) = (None, None);
-    for &k in &order {
-        if let Item::Pair(i, x, j, y) = &items[k] {
-            let (i, j) = (*i, *j);
-            let (xs, ys) = (&left_shards[i], &right_shards[j]);
-            let take = |plans: &mut Vec<Vec<_>>, shard: usize| std::mem::take(&mut plans[shard]);
-            let xr = chunks::reuse(&mut xr, &left, i, xs, || Ok(take(&mut left_plans, i)))?;
-            let yr = chunks::reuse(&mut yr, &right, j, ys, || Ok(take(&mut right_plans, j)))?;
-            found[k] = Some(compare((x, xr, xs), (y, yr, ys), chunk, tolerance)?);
-        }
-        // Every line up to the first tensor not yet compared.
+    // Prints every line up to the first tensor not yet compared (with
+    // `all`, past those too: what is known when a read failed).
+    let mut show = |found: &mut Vec<Option<Found>>, all: bool| {
         while let Some(item) = items.get(shown) {
             let name = |x: &TensorInfo<'_>| human::escape(x.name());
             match (item, found[shown].take()) {
                 (Item::Differs(line), _) => report(line.clone()),
-                (Item::Pair(..), None) => break,
+                (Item::Pair(..), None) if !all => break,
+                (Item::Pair(..), None) => {}
                 (Item::Pair(_, x, ..), Some(f)) => match f {
                     Found::Equal => {}
                     Found::SameValues => outln!(
@@ -251,6 +247,29 @@ fn compare_sources(a: &Path, b: &Path, tolerance: (f64, f64)) -> Result<u8, Fail
             }
             shown += 1;
         }
+    };
+    let (mut xr, mut yr) = (None, None);
+    for &k in &order {
+        if let Item::Pair(i, x, j, y) = &items[k] {
+            let (i, j) = (*i, *j);
+            let (xs, ys) = (&left_shards[i], &right_shards[j]);
+            let take = |plans: &mut Vec<Vec<_>>, shard: usize| std::mem::take(&mut plans[shard]);
+            let compared = chunks::reuse(&mut xr, &left, i, xs, || Ok(take(&mut left_plans, i)))
+                .and_then(|xr| {
+                    let yr =
+                        chunks::reuse(&mut yr, &right, j, ys, || Ok(take(&mut right_plans, j)))?;
+                    compare((x, xr, xs), (y, yr, ys), chunk, tolerance)
+                });
+            match compared {
+                Ok(f) => found[k] = Some(f),
+                Err(failure) => {
+                    // What was compared is said before the error.
+                    show(&mut found, true);
+                    return Err(failure);
+                }
+            }
+        }
+        show(&mut found, false);
     }
     let (left_meta, right_meta) = (left.metadata()?, right.metadata()?);
     for line in metadata_differences(left_meta, right_meta) {

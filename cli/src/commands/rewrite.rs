@@ -39,7 +39,7 @@ pub fn rewrite(input: &Path, output: &Path, align: Option<u64>) -> Result<u8, Fa
     let header = super::shard::only_header(&source, &shards)?;
     // Each tensor is read when it is written. OUT may be IN: the new file
     // takes IN's name only once it is complete, and IN stays open.
-    let files = Files::new(&source, &shards);
+    let files = Files::new(&source, &shards, align);
     let bar = progress::bytes(header.data_len(), "writing");
     writer
         .metadata(header.metadata())

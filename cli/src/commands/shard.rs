@@ -95,7 +95,9 @@ fn in_writer_order<'s, 'a>(
     metadata: Option<&tensorsafe::Metadata>,
 ) -> tensorsafe::Result<(Vec<(&'s str, FileTensor<'s, 'a>)>, u64)> {
     use tensorsafe::View;
-    views.sort_by(|(ln, lv), (rn, rv)| rv.dtype().cmp(&lv.dtype()).then_with(|| ln.cmp(rn)));
+    crate::lazy::writer_sort(&mut views, None, |(name, view)| {
+        (name, view.dtype(), view.data_len() as u64)
+    });
     let declared = views
         .iter()
         .map(|(name, view)| Declaration::new(*name, view.dtype(), view.shape()));
@@ -124,7 +126,7 @@ pub fn shard(input: &Path, out_dir: &Path, max_size: &str) -> Result<u8, Failure
     )?;
     let shards = source.shards()?;
     let (input, header) = (source.path(), only_header(&source, &shards)?);
-    let files = Files::new(&source, &shards);
+    let files = Files::new(&source, &shards, None);
     let (views, header_len) = in_writer_order(files.views(&shards), header.metadata())
         .map_err(|e| Failure::from_error(input, &e))?;
     let budget = max
@@ -196,7 +198,7 @@ pub fn merge(input: &Path, output: &Path) -> Result<u8, Failure> {
     }
     source.verify()?;
     let shards = source.shards()?;
-    let files = Files::new(&source, &shards);
+    let files = Files::new(&source, &shards, None);
     let tensors = files.views(&shards);
     let total = shards
         .iter()

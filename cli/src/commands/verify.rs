@@ -87,8 +87,10 @@ fn verify_one(path: &Path, checks: Checks) -> Result<(), Failure> {
         let bar = progress::bytes(total, "scanning");
         for (i, shard) in shards.iter().enumerate() {
             let name = shard.path.display().to_string();
-            let floats = shard.header.iter().filter(|t| t.dtype().is_float());
-            let plan = chunks::plan(shard.header, floats, source.chunk())?;
+            let plan = || {
+                let floats = shard.header.iter().filter(|t| t.dtype().is_float());
+                chunks::plan(shard.header, floats, source.chunk())
+            };
             let mut reader = source.reader(i, shard, plan)?;
             let (n, f) = scan(&name, shard.header, reader.as_mut(), source.chunk(), &bar)?;
             (nan, inf) = (nan + n, inf + f);
