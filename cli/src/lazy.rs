@@ -3,7 +3,8 @@
 //! ([`View::file_range`]: `copy_file_range` on Linux, else writes from a
 //! read-only map, else reads, 8 MiB at a time) and never hold the model in
 //! memory. From a URL, each tensor is fetched (ranged reads, in parallel
-//! parts) when the writer reaches it: one tensor in memory at a time.
+//! parts) when the writer reaches it, small neighbours together: memory for
+//! one tensor, and up to 16 MiB a file of small tensors fetched ahead.
 
 use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
