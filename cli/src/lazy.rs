@@ -265,7 +265,10 @@ mod tests {
     fn writer_sort_is_the_order_the_writer_lays_tensors_out() {
         let bytes = vec![0u8; 4096];
         // Sizes with different power-of-two factors, dtypes and names.
-        let specs: [(&str, Dtype, usize); 8] = [
+        // "c" and "k": one dtype, one power-of-two factor (16), so only
+        // their names order them.
+        let specs: [(&str, Dtype, usize); 9] = [
+            ("k", Dtype::F32, 4 * 4),
             ("b", Dtype::U8, 3),
             ("a", Dtype::U8, 64),
             ("c", Dtype::F32, 4 * 12),

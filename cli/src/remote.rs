@@ -202,14 +202,15 @@ impl Remote {
             next: 0,
             buf: Vec::new(),
             at: 0,
-            unread: 0,
+            chain: 0..0,
+            read: Vec::new(),
         }
     }
 }
 
 /// Planned ranges this far apart (or closer) are fetched in one request,
-/// the bytes between them with them: a small tensor the caller skips, or
-/// an aligned file's padding.
+/// the bytes between them with them: a small tensor the caller does not
+/// read (an integer tensor in `verify --data`, say).
 const PLAN_GAP: u64 = 64 << 10;
 
 /// The most bytes one request of a [`RemoteReader`] fetches ahead.
@@ -242,9 +243,10 @@ fn ahead(plan: &[Range<u64>], by_start: &[(u64, usize)], p: usize) -> (u64, usiz
 /// the plan's order, while they follow each other in the file at most
 /// [`PLAN_GAP`] bytes apart and all fit in [`WINDOW`] bytes; the next
 /// reads come from those bytes. Read in the file's order, a file of many
-/// small tensors costs a request per 16 MiB, not per tensor; no planned
-/// byte is fetched twice, and none outside the plan but its small gaps. A
-/// range not in the plan (or read before its turn) is fetched exactly.
+/// small tensors costs a request per 16 MiB, not per tensor. A caller
+/// that reads as it planned gets no planned byte twice, and none outside
+/// the plan but its small gaps. A range not in the plan, or one passed
+/// over (planned before the last one fetched), is fetched on its own.
 pub struct RemoteReader<'r> {
     remote: &'r Remote,
     file: Option<&'r RemoteFile>,
@@ -258,8 +260,10 @@ pub struct RemoteReader<'r> {
     /// Bytes of the file from offset `at`: the last request's.
     buf: Vec<u8>,
     at: u64,
-    /// How many planned ranges `buf` holds that have not been read.
-    unread: usize,
+    /// The planned ranges `buf` holds (indices into `plan`), and which of
+    /// them have been read ([`RemoteReader::read_into`]).
+    chain: Range<usize>,
+    read: Vec<bool>,
 }
 
 impl<'r> RemoteReader<'r> {
@@ -270,30 +274,34 @@ impl<'r> RemoteReader<'r> {
         (from <= to && to <= self.buf.len() as u64).then_some(from as usize..to as usize)
     }
 
-    /// `range`'s place in the plan, if it is planned and not before
-    /// `next`.
-    fn planned(&self, range: &Range<u64>) -> Option<usize> {
+    /// `range`'s place in the plan, if it is planned.
+    fn index(&self, range: &Range<u64>) -> Option<usize> {
         let at = self
             .by_start
             .binary_search_by_key(&range.start, |&(s, _)| s)
             .ok()?;
         let k = self.by_start[at].1;
-        (k >= self.next && self.plan[k] == *range).then_some(k)
+        (self.plan[k] == *range).then_some(k)
+    }
+
+    /// `range`'s place in the plan, if it is planned and not passed over
+    /// (before `next`).
+    fn planned(&self, range: &Range<u64>) -> Option<usize> {
+        self.index(range).filter(|&k| k >= self.next)
     }
 
     /// Makes `buf` hold `range`, and the planned ranges a request takes
     /// after it.
     fn fetch(&mut self, range: &Range<u64>) -> tensorsafe::Result<()> {
         // Nothing is held unless the read succeeds.
-        (self.buf, self.unread) = (Vec::new(), 0);
+        (self.buf, self.chain) = (Vec::new(), 0..0);
         let file = self.file()?;
-        let (end, unread) = match self.planned(range) {
+        let (end, chain) = match self.planned(range) {
             Some(p) => {
                 let (end, last) = ahead(&self.plan, &self.by_start, p);
-                self.next = last + 1;
-                (end, last + 1 - p)
+                (end, p..last + 1)
             }
-            None => (range.end, 0),
+            None => (range.end, 0..0),
         };
         // At most a window (a chunk, or planned ranges within WINDOW).
         let len = usize::try_from(end - range.start).map_err(|_| {
@@ -306,7 +314,9 @@ impl<'r> RemoteReader<'r> {
         self.remote
             .runtime
             .block_on(file.read_at(range.start, &mut buf))?;
-        (self.buf, self.at, self.unread) = (buf, range.start, unread);
+        self.next = self.next.max(chain.end);
+        self.read = vec![false; chain.len()];
+        (self.buf, self.at, self.chain) = (buf, range.start, chain);
         Ok(())
     }
 
@@ -336,11 +346,12 @@ impl<'r> RemoteReader<'r> {
         }
         let held = self.held(&range).ok_or("not fetched")?;
         out.copy_from_slice(&self.buf[held]);
-        // Each planned range is read once; when none held is left, the
-        // memory goes.
-        self.unread = self.unread.saturating_sub(1);
-        if self.unread == 0 {
-            self.buf = Vec::new();
+        // Once every planned range held has been read, the memory goes.
+        if let Some(k) = self.index(&range).filter(|k| self.chain.contains(k)) {
+            self.read[k - self.chain.start] = true;
+        }
+        if self.read.iter().all(|&r| r) {
+            (self.buf, self.chain) = (Vec::new(), 0..0);
         }
         Ok(())
     }

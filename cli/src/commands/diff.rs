@@ -212,14 +212,16 @@ fn compare_sources(a: &Path, b: &Path, tolerance: (f64, f64)) -> Result<u8, Fail
     let mut found: Vec<Option<Found>> = items.iter().map(|_| None).collect();
     let mut shown = 0;
     // Prints every line up to the first tensor not yet compared (with
-    // `all`, past those too: what is known when a read failed).
+    // `all`, up to the last one compared, saying which were not: what is
+    // known when a read failed).
     let mut show = |found: &mut Vec<Option<Found>>, all: bool| {
+        let last = found.iter().rposition(Option::is_some);
         while let Some(item) = items.get(shown) {
             let name = |x: &TensorInfo<'_>| human::escape(x.name());
             match (item, found[shown].take()) {
                 (Item::Differs(line), _) => report(line.clone()),
-                (Item::Pair(..), None) if !all => break,
-                (Item::Pair(..), None) => {}
+                (Item::Pair(..), None) if !all || last.is_none_or(|l| shown > l) => break,
+                (Item::Pair(_, x, ..), None) => outln!("{}: not compared", name(x)),
                 (Item::Pair(_, x, ..), Some(f)) => match f {
                     Found::Equal => {}
                     Found::SameValues => outln!(
