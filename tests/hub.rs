@@ -43,6 +43,15 @@ fn hub(token: Option<&str>, cache: Option<&Path>, offline: bool) -> Hub {
     Hub::new(config).unwrap()
 }
 
+/// A client of the test Hub whose waits for rate limits add up to `wait`
+/// at most.
+fn hub_waiting_at_most(wait: Duration) -> Hub {
+    let mut config = HubConfig::default();
+    config.endpoint = endpoint();
+    config.max_retry_wait = wait;
+    Hub::new(config).unwrap()
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -606,10 +615,7 @@ fn a_hostile_hub_is_an_error_never_a_crash_or_a_mix() {
 
     // A rate limit asking for a longer wait than allowed: one request, an
     // error that says so (no retry, no HEAD after it).
-    let mut config = HubConfig::default();
-    config.endpoint = endpoint();
-    config.max_retry_wait = Duration::ZERO;
-    let impatient = Hub::new(config).unwrap();
+    let impatient = hub_waiting_at_most(Duration::ZERO);
     let e = open(
         &rt,
         &impatient,
@@ -625,10 +631,7 @@ fn a_hostile_hub_is_an_error_never_a_crash_or_a_mix() {
     // all: one wait, then an error; the waits add up.
     server_post(&rt, "_reset");
     server_post(&rt, "_misbehave?mode=rate-limit");
-    let mut config = HubConfig::default();
-    config.endpoint = endpoint();
-    config.max_retry_wait = Duration::from_secs(1);
-    let patient_once = Hub::new(config).unwrap();
+    let patient_once = hub_waiting_at_most(Duration::from_secs(1));
     let e = open(
         &rt,
         &patient_once,

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use tensorsafe::{Checkpoint, Header, Located, Metadata, TensorInfo};
 
-use crate::chunks::{ReadChunk, Reader};
+use crate::chunks::{AnyReader, Reader};
 use crate::Failure;
 
 /// An opened file or sharded checkpoint: its index and every header
@@ -173,7 +173,7 @@ impl Source {
         i: usize,
         shard: &Shard<'_>,
         plan: impl FnOnce() -> Result<Vec<std::ops::Range<u64>>, Failure>,
-    ) -> Result<Box<dyn ReadChunk + 's>, Failure> {
+    ) -> Result<AnyReader<'s>, Failure> {
         #[cfg(feature = "remote")]
         if let Source::Remote(r) = self {
             return Ok(Box::new(r.reader(i, plan()?)));
@@ -194,10 +194,10 @@ impl Source {
     /// The size of the chunks its readers read: 16 MiB for a remote
     /// source, 1 MiB for local files.
     pub fn chunk(&self) -> u64 {
-        match self {
-            #[cfg(feature = "remote")]
-            Source::Remote(_) => crate::chunks::MAX_CHUNK,
-            _ => crate::chunks::CHUNK_BYTES,
+        if self.is_remote() {
+            crate::chunks::MAX_CHUNK
+        } else {
+            crate::chunks::CHUNK_BYTES
         }
     }
 

@@ -168,7 +168,7 @@ fn compare_sources(a: &Path, b: &Path, tolerance: (f64, f64)) -> Result<u8, Fail
     // is remote and A is not, so that B's reads go forward through its
     // files. Lines are printed in A's order all the same.
     let mut order: Vec<usize> = (0..items.len()).collect();
-    if right.chunk() > left.chunk() {
+    if right.is_remote() && !left.is_remote() {
         order.sort_by_key(|&k| match &items[k] {
             Item::Pair(_, _, j, y) => (*j, y.data_offsets().0),
             Item::Differs(_) => (0, 0),
