@@ -191,14 +191,11 @@ impl Remote {
     /// Shard `i` (in the order of [`Remote::headers`]), to be read in
     /// the ranges of `plan`, in that order ([`RemoteReader`]).
     pub fn reader(&self, i: usize, plan: Vec<Range<u64>>) -> RemoteReader<'_> {
-        let mut by_start: Vec<(u64, usize)> =
-            plan.iter().enumerate().map(|(k, r)| (r.start, k)).collect();
-        by_start.sort_unstable();
         RemoteReader {
             remote: self,
             file: self.checkpoint.shard(i).ok(),
+            by_start: by_start(&plan),
             plan,
-            by_start,
             next: 0,
             buf: Vec::new(),
             at: 0,
@@ -215,6 +212,14 @@ const PLAN_GAP: u64 = 64 << 10;
 
 /// The most bytes one request of a [`RemoteReader`] fetches ahead.
 const WINDOW: u64 = crate::chunks::MAX_CHUNK;
+
+/// Every planned range's start and its index in `plan`, sorted by start.
+fn by_start(plan: &[Range<u64>]) -> Vec<(u64, usize)> {
+    let mut by_start: Vec<(u64, usize)> =
+        plan.iter().enumerate().map(|(k, r)| (r.start, k)).collect();
+    by_start.sort_unstable();
+    by_start
+}
 
 /// Where one request for `plan[p]` ends, and the last planned range it
 /// holds: the ranges after `p` are taken, in the plan's order, while each
@@ -293,8 +298,10 @@ impl<'r> RemoteReader<'r> {
     /// Makes `buf` hold `range`, and the planned ranges a request takes
     /// after it.
     fn fetch(&mut self, range: &Range<u64>) -> tensorsafe::Result<()> {
-        // Nothing is held unless the read succeeds.
-        (self.buf, self.chain) = (Vec::new(), 0..0);
+        // Nothing is held unless the read succeeds (the allocation is
+        // kept for the next request).
+        self.buf.clear();
+        self.chain = 0..0;
         let file = self.file()?;
         let (end, chain) = match self.planned(range) {
             Some(p) => {
@@ -310,13 +317,18 @@ impl<'r> RemoteReader<'r> {
                 "a read past the address space",
             )
         })?;
-        let mut buf = vec![0; len];
-        self.remote
+        self.buf.resize(len, 0);
+        let read = self
+            .remote
             .runtime
-            .block_on(file.read_at(range.start, &mut buf))?;
+            .block_on(file.read_at(range.start, &mut self.buf));
+        if let Err(e) = read {
+            self.buf.clear();
+            return Err(e);
+        }
         self.next = self.next.max(chain.end);
         self.read = vec![false; chain.len()];
-        (self.buf, self.at, self.chain) = (buf, range.start, chain);
+        (self.at, self.chain) = (range.start, chain);
         Ok(())
     }
 
@@ -390,12 +402,9 @@ fn failure(base: &str, url: &Path, e: &tensorsafe::Error) -> Failure {
 mod tests {
     use super::*;
 
-    /// `ahead` of `plan[p]`, with `by_start` made as a reader makes it.
+    /// `ahead` of `plan[p]`, with the index a reader makes.
     fn ahead_in(plan: &[Range<u64>], p: usize) -> (u64, usize) {
-        let mut by_start: Vec<(u64, usize)> =
-            plan.iter().enumerate().map(|(k, r)| (r.start, k)).collect();
-        by_start.sort_unstable();
-        ahead(plan, &by_start, p)
+        ahead(plan, &by_start(plan), p)
     }
 
     #[test]
